@@ -1,0 +1,184 @@
+//! The proactor: one `Driver` per worker thread, io_uring or epoll.
+//!
+//! # What a driver provides
+//!
+//! - `submit`-like entry points used by [`Op`]: io_uring boxes the op and
+//!   queues its entry; epoll tries the syscall and waits for readiness, or
+//!   sends regular-file ops to the blocking pool.
+//! - `poll_op` / `drop_op`: the `Op` future's view of the op's slot (see
+//!   `lifecycle.rs` for the state machine).
+//! - `park(timeout)`: submit, wait for completions or readiness up to the next
+//!   timer deadline, and collect the wakers to run. Wakers and finished orphans
+//!   are handed back as [`Deferred`] and run after the driver's `RefCell` borrow
+//!   ends, so nothing they do can re-enter the driver.
+//! - `shutdown`: cancel and reap everything in flight; leak, never free, what
+//!   the kernel does not give back.
+//!
+//! Driver choice and its reasons live in `detect.rs`; nothing else asks which
+//! driver it runs on.
+
+pub(crate) mod detect;
+pub(crate) mod epoll;
+mod future;
+pub(crate) mod lifecycle;
+mod multishot;
+pub(crate) mod operation;
+pub(crate) mod uring;
+
+use std::io;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+pub(crate) use future::Op;
+pub(crate) use multishot::{Multishot, MultishotOp};
+pub(crate) use operation::{cqe_result, cvt, Attempt, Erased, Interest, Operation};
+
+use epoll::EpollDriver;
+use lifecycle::{Lifecycle, Ops};
+use uring::UringDriver;
+
+/// A worker's driver.
+#[derive(Debug)]
+pub(crate) enum Driver {
+    /// Completion-based: the kernel performs the operations.
+    Uring(UringDriver),
+    /// Readiness-based: non-blocking syscalls retried on readiness.
+    Epoll(EpollDriver),
+}
+
+/// Work collected inside the driver, run after its borrow ends.
+#[derive(Default)]
+pub(crate) struct Deferred {
+    /// Wakers of ops that completed or fds that became ready.
+    pub(crate) wakers: Vec<Waker>,
+    /// Orphaned ops that finished: dropping their output closes any fd it owns.
+    pub(crate) frees: Vec<(Box<dyn Erased>, io::Result<u32>)>,
+}
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deferred")
+            .field("wakers", &self.wakers.len())
+            .field("frees", &self.frees.len())
+            .finish()
+    }
+}
+
+impl Deferred {
+    /// Whether there is nothing to run.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.wakers.is_empty() && self.frees.is_empty()
+    }
+
+    /// Wakes the wakers and drops the finished orphans.
+    pub(crate) fn run(self) {
+        for w in self.wakers {
+            w.wake();
+        }
+        for (op, res) in self.frees {
+            op.discard(res);
+        }
+    }
+}
+
+impl Driver {
+    /// Polls the slot of an op in flight.
+    pub(crate) fn poll_op(
+        &mut self,
+        key: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<(Box<dyn Erased>, io::Result<u32>)> {
+        match self {
+            Driver::Uring(d) => d.poll_op(key, cx),
+            Driver::Epoll(d) => d.poll_op(key, cx),
+        }
+    }
+
+    /// The op's future was dropped.
+    pub(crate) fn drop_op(&mut self, key: usize) {
+        match self {
+            Driver::Uring(d) => d.drop_op(key),
+            Driver::Epoll(d) => d.drop_op(key),
+        }
+    }
+
+    /// Ops holding a slot (in the kernel or on the blocking pool).
+    pub(crate) fn in_flight(&self) -> usize {
+        match self {
+            Driver::Uring(d) => d.in_flight(),
+            Driver::Epoll(d) => d.in_flight(),
+        }
+    }
+
+    /// Submits and waits up to `timeout` (None: until something happens).
+    pub(crate) fn park(&mut self, timeout: Option<Duration>) {
+        match self {
+            Driver::Uring(d) => d.park(timeout),
+            Driver::Epoll(d) => d.park(timeout),
+        }
+    }
+
+    /// Takes the work collected since the last call.
+    pub(crate) fn take_deferred(&mut self) -> Deferred {
+        match self {
+            Driver::Uring(d) => d.take_deferred(),
+            Driver::Epoll(d) => d.take_deferred(),
+        }
+    }
+
+    /// Forgets an fd's readiness state before the fd is closed.
+    pub(crate) fn deregister(&mut self, fd: std::os::fd::RawFd, id: u64) {
+        if let Driver::Epoll(d) = self {
+            d.deregister(fd, id);
+        }
+    }
+}
+
+/// Shared by both drivers: the `Op` future's poll of a single-shot slot.
+fn poll_slot(
+    ops: &mut Ops,
+    key: usize,
+    cx: &mut Context<'_>,
+) -> Poll<(Box<dyn Erased>, io::Result<u32>)> {
+    let Some(slot) = ops.get_mut(key) else {
+        unreachable!("an op's slot vanished while its future was alive")
+    };
+    match &mut slot.state {
+        Lifecycle::Done(_) => Poll::Ready(ops.take(key)),
+        Lifecycle::Waiting(w) => {
+            if !w.will_wake(cx.waker()) {
+                *w = cx.waker().clone();
+            }
+            Poll::Pending
+        }
+        Lifecycle::Submitted => {
+            slot.state = Lifecycle::Waiting(cx.waker().clone());
+            Poll::Pending
+        }
+        Lifecycle::Orphaned => unreachable!("a live op is never orphaned"),
+    }
+}
+
+/// Shared by both drivers: the next queued completion of a multishot slot;
+/// `Ready(None)` when the queue is empty and the kernel let go (re-arm).
+fn poll_shots(
+    ops: &mut Ops,
+    key: usize,
+    cx: &mut Context<'_>,
+) -> Poll<Option<(io::Result<u32>, u32)>> {
+    let Some(slot) = ops.get_mut(key) else {
+        unreachable!("an op's slot vanished while its future was alive")
+    };
+    let shots = slot.shots.as_mut().expect("multishot slot");
+    if let Some(item) = shots.queue.pop_front() {
+        return Poll::Ready(Some(item));
+    }
+    if !shots.armed {
+        return Poll::Ready(None);
+    }
+    match &mut slot.state {
+        Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => {}
+        state => *state = Lifecycle::Waiting(cx.waker().clone()),
+    }
+    Poll::Pending
+}

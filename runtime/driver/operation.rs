@@ -1,0 +1,140 @@
+//! The `Operation` trait: one kernel operation, described once for both drivers.
+//!
+//! An operation owns everything the kernel may touch while it runs (buffers,
+//! paths, socket addresses, iovecs). io_uring builds a submission entry from it;
+//! epoll tries the same syscall without blocking, or sends it to the blocking
+//! pool when the fd is a regular file.
+
+use std::any::Any;
+use std::io;
+use std::os::fd::RawFd;
+
+use io_uring::squeue;
+
+/// A readiness direction the epoll driver can wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interest {
+    /// `EPOLLIN`: data, a peer shutdown or an incoming connection.
+    Readable,
+    /// `EPOLLOUT`: buffer space or a finished connect.
+    Writable,
+}
+
+/// What an epoll attempt of an operation found.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    /// The syscall finished (successfully or not).
+    Done(io::Result<u32>),
+    /// The syscall returned `EAGAIN`: retry when `fd` reports `interest`.
+    WouldBlock {
+        /// The descriptor to wait on.
+        fd: RawFd,
+        /// Distinguishes this descriptor from an earlier one with the same number.
+        fd_id: u64,
+        /// The direction to wait for.
+        interest: Interest,
+    },
+    /// The syscall may block (regular files): run it on the blocking pool.
+    Blocking,
+}
+
+impl Attempt {
+    /// Classifies a non-blocking syscall's result: `EAGAIN` waits for readiness.
+    pub(crate) fn from_syscall(
+        res: io::Result<u32>,
+        fd: RawFd,
+        fd_id: u64,
+        interest: Interest,
+    ) -> Attempt {
+        match res {
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Attempt::WouldBlock {
+                fd,
+                fd_id,
+                interest,
+            },
+            res => Attempt::Done(res),
+        }
+    }
+}
+
+/// One kernel operation and everything the kernel may touch while it runs.
+///
+/// # Safety
+///
+/// Every pointer `uring_entry` puts in the entry points into `self` or into
+/// memory `self` owns. The driver boxes `self` first and neither moves nor drops
+/// the box until the last completion is reaped. `run_blocking` may run on a
+/// blocking-pool thread while the worker holds the box: it must touch only the
+/// memory the kernel would touch (buffers, paths, the raw fd number), never
+/// thread-local or reference-counted state.
+pub(crate) unsafe trait Operation: 'static {
+    /// What the caller gets back, buffers included.
+    type Output;
+
+    /// io_uring: build the submission entry (the driver sets `user_data`).
+    fn uring_entry(&mut self) -> squeue::Entry;
+
+    /// epoll: try the syscall without blocking.
+    fn epoll_attempt(&mut self) -> Attempt;
+
+    /// Blocking pool: the same syscall, allowed to block; only after `Attempt::Blocking`.
+    fn run_blocking(&mut self) -> io::Result<u32> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "operation has no blocking form",
+        ))
+    }
+
+    /// Both drivers: turn the kernel's answer into `Output`.
+    fn complete(self, res: io::Result<u32>) -> Self::Output;
+}
+
+/// An operation with its type erased, as the driver's slab stores it.
+pub(crate) trait Erased: 'static {
+    /// See [`Operation::uring_entry`].
+    fn uring_entry(&mut self) -> squeue::Entry;
+    /// See [`Operation::run_blocking`].
+    fn run_blocking(&mut self) -> io::Result<u32>;
+    /// Completes an op nobody waits for: the output (and any fd it owns) is dropped.
+    fn discard(self: Box<Self>, res: io::Result<u32>);
+    /// Recovers the concrete type for `Op::poll`.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+    /// Borrows the concrete type (multishot ops stay in their slot).
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Operation> Erased for T {
+    fn uring_entry(&mut self) -> squeue::Entry {
+        Operation::uring_entry(self)
+    }
+    fn run_blocking(&mut self) -> io::Result<u32> {
+        Operation::run_blocking(self)
+    }
+    fn discard(self: Box<Self>, res: io::Result<u32>) {
+        drop((*self).complete(res));
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// Turns a raw syscall return value into `io::Result`, reading `errno` on -1.
+pub(crate) fn cvt(res: isize) -> io::Result<u32> {
+    if res < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(res as u32)
+    }
+}
+
+/// Turns an io_uring completion result (`-errno` on failure) into `io::Result`.
+pub(crate) fn cqe_result(res: i32) -> io::Result<u32> {
+    if res < 0 {
+        Err(io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res as u32)
+    }
+}

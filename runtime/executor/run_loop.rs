@@ -1,0 +1,195 @@
+//! The worker's event loop: run tasks within a budget, submit and reap, fire
+//! timers, repeat. Also worker shutdown.
+//!
+//! One turn polls at most `event_interval` tasks, then parks the driver:
+//! without waiting if tasks are still runnable, otherwise until the next timer
+//! deadline or a completion. So always-ready tasks cannot starve I/O or
+//! timers, and an idle worker sleeps in the kernel.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use super::coop;
+use super::shared::{Remote, Shared};
+use crate::context::Worker;
+use crate::driver::Driver;
+use crate::metrics::bump;
+
+/// The waker of the future passed to `block_on`.
+struct MainWaker {
+    /// Set by a wake, cleared before each poll.
+    woken: AtomicBool,
+    /// To end the worker's kernel wait when woken from another thread.
+    shared: Arc<Shared>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.shared.notify();
+    }
+}
+
+/// Runs `fut` to completion on `worker`, running its tasks meanwhile.
+pub(crate) fn block_on_worker<F: Future>(worker: &Worker, fut: F) -> F::Output {
+    let main = Arc::new(MainWaker {
+        woken: AtomicBool::new(true),
+        shared: worker.shared.clone(),
+    });
+    let waker = Waker::from(main.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(fut);
+    loop {
+        if main.woken.swap(false, Ordering::SeqCst) {
+            coop::reset();
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+        turn(worker, &|| main.woken.load(Ordering::SeqCst));
+    }
+}
+
+/// Runs a worker thread's loop until `stop` is set.
+pub(crate) fn run_worker(worker: &Worker, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        turn(worker, &|| stop.load(Ordering::SeqCst));
+    }
+}
+
+/// One loop turn. `wanted` says whether something outside the queues (the
+/// main future, a stop request) needs attention, so the turn must not block.
+fn turn(worker: &Worker, wanted: &dyn Fn() -> bool) {
+    bump(&worker.shared.counters.ticks);
+    for _ in 0..worker.event_interval {
+        let next = worker.run_queue.borrow_mut().pop_front();
+        let Some(task) = next else { break };
+        task.run();
+    }
+    drain_inbox(worker);
+
+    let busy = !worker.run_queue.borrow().is_empty() || wanted();
+    let timeout = if busy {
+        Some(Duration::ZERO)
+    } else {
+        worker.timers.borrow_mut().next_timeout(Instant::now())
+    };
+    let blocking = timeout != Some(Duration::ZERO);
+    let timeout = if blocking && !worker.shared.prepare_park() {
+        Some(Duration::ZERO)
+    } else {
+        timeout
+    };
+    if timeout != Some(Duration::ZERO) {
+        bump(&worker.shared.counters.parks);
+    }
+    {
+        let mut driver = worker.driver.borrow_mut();
+        worker
+            .shared
+            .counters
+            .ops_in_flight
+            .store(driver.in_flight() as u64, Ordering::Relaxed);
+        driver.park(timeout);
+    }
+    worker.shared.unparked();
+    run_deferred(worker);
+    let mut fired = Vec::new();
+    worker.timers.borrow_mut().fire(Instant::now(), &mut fired);
+    for w in fired {
+        w.wake();
+    }
+    drain_inbox(worker);
+}
+
+/// Runs what the driver collected (wakers, finished orphans) outside its borrow.
+fn run_deferred(worker: &Worker) {
+    loop {
+        let deferred = worker.driver.borrow_mut().take_deferred();
+        if deferred.is_empty() {
+            return;
+        }
+        deferred.run();
+    }
+}
+
+/// Moves tasks woken elsewhere to the run queue and hands completions to the driver.
+fn drain_inbox(worker: &Worker) {
+    let items = worker.shared.take_inbox();
+    if items.is_empty() {
+        return;
+    }
+    for item in items {
+        match item {
+            Remote::Task(task) => worker.run_queue.borrow_mut().push_back(task),
+            Remote::Completion(key, res) => {
+                if let Driver::Epoll(d) = &mut *worker.driver.borrow_mut() {
+                    d.complete_blocking(key, res);
+                }
+            }
+        }
+    }
+    run_deferred(worker);
+}
+
+/// Drops every task, cancels and reaps every op, then lets the driver go.
+/// The worker must be current on this thread (ops find their driver there).
+pub(crate) fn shutdown_worker(worker: &Worker) {
+    let queued = worker.shared.close();
+    for item in queued {
+        match item {
+            Remote::Task(task) => task.shutdown(),
+            Remote::Completion(key, res) => {
+                if let Driver::Epoll(d) = &mut *worker.driver.borrow_mut() {
+                    d.complete_blocking(key, res);
+                }
+            }
+        }
+    }
+    // Dropping a task's future can spawn or wake others: repeat until none is left.
+    for _ in 0..64 {
+        let owned = std::mem::take(&mut *worker.owned.borrow_mut());
+        let queue = std::mem::take(&mut *worker.run_queue.borrow_mut());
+        if owned.is_empty() && queue.is_empty() {
+            break;
+        }
+        for (_, task) in owned {
+            // Its key may be reused by a task spawned while it drops.
+            task.header()
+                .owned_key
+                .store(super::task::NOT_OWNED, Ordering::Relaxed);
+            task.shutdown();
+        }
+        for task in queue {
+            task.shutdown();
+        }
+        run_deferred(worker);
+    }
+    worker.timers.borrow_mut().clear();
+    let mut driver = worker.driver.borrow_mut();
+    match &mut *driver {
+        Driver::Uring(d) => d.shutdown(),
+        Driver::Epoll(d) => d.shutdown(|d| {
+            for item in worker.shared.take_inbox() {
+                match item {
+                    Remote::Completion(key, res) => d.complete_blocking(key, res),
+                    Remote::Task(task) => task.shutdown(),
+                }
+            }
+        }),
+    }
+    let deferred = driver.take_deferred();
+    drop(driver);
+    // Tasks are gone: dropping the wakers is enough; finished orphans free their memory.
+    for (op, res) in deferred.frees {
+        op.discard(res);
+    }
+}

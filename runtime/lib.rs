@@ -1,0 +1,56 @@
+//! `runtime`: a proactor-style async runtime for Linux on io_uring, with an
+//! epoll driver behind the same API wherever io_uring is unavailable.
+//!
+//! # Quick start
+//!
+//! ```
+//! #[runtime::main]
+//! async fn main() {
+//!     let h = runtime::spawn(async { 40 + 2 });
+//!     runtime::time::sleep(std::time::Duration::from_millis(10)).await;
+//!     assert_eq!(h.await.unwrap(), 42);
+//! }
+//! ```
+//!
+//! # Owned buffers
+//!
+//! With io_uring the kernel reads and writes your buffer *after* the call
+//! that started the operation returned, possibly after the future was
+//! dropped. So I/O methods take buffers by value and give them back with the
+//! result, as a [`buf::BufResult`]: `let (res, buf) = stream.read(buf).await;`.
+//! A future dropped mid-operation leaves its buffer with the driver until the
+//! kernel lets go; it is never freed while the kernel may still write it.
+//!
+//! # Threads and drivers
+//!
+//! Each worker thread owns one driver and runs its own tasks: `spawn` keeps a
+//! task on the current worker (its future need not be `Send`), `spawn_on`
+//! starts one on another worker. [`driver_info()`] says which driver each
+//! worker runs and why. Set `RUNTIME_DRIVER=epoll` (or `uring`) to override the
+//! automatic choice.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+// The macros expand to `::runtime::…`; this lets the crate's own tests use them.
+extern crate self as runtime;
+
+mod blocking;
+mod builder;
+mod context;
+pub(crate) mod driver;
+mod executor;
+mod metrics;
+pub(crate) mod op;
+
+pub mod buf;
+pub mod task;
+pub mod time;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use blocking::spawn_blocking;
+pub use builder::{block_on, driver_info, driver_kind, Builder, DriverInfo, DriverKind, Runtime};
+pub use executor::{spawn, spawn_on, JoinError, JoinHandle};
+pub use metrics::{metrics, WorkerMetrics};
+pub use runtime_macros::{main, test};

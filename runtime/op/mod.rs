@@ -1,0 +1,42 @@
+//! Kernel operations, one file each, each implementing both drivers.
+//!
+//! An op type owns everything the kernel may touch while it runs and
+//! implements [`Operation`](crate::driver::Operation); the public types in
+//! `net` and `fs` wrap it in an [`Op`](crate::driver::Op) future. Adding an
+//! operation means adding one file here.
+
+mod nop;
+mod read;
+mod shared_fd;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+pub(crate) use nop::Nop;
+pub(crate) use read::Read;
+pub(crate) use shared_fd::SharedFd;
+pub(crate) use write::Write;
+
+pub(crate) use crate::driver::{cvt, Attempt, Interest, Op, Operation};
+
+use std::ffi::CString;
+use std::io;
+use std::path::Path;
+
+/// An owned, NUL-terminated copy of `path` for the kernel; a NUL inside the
+/// path is an `InvalidInput` error, not a panic.
+pub(crate) fn cstring(path: &Path) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("path contains a NUL byte: {}", path.display()),
+        )
+    })
+}
+
+/// The length the kernel accepts for one transfer (it caps at `i32::MAX` anyway).
+pub(crate) fn io_len(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX).min(i32::MAX as u32)
+}

@@ -1,0 +1,132 @@
+//! `SharedFd`: a descriptor that stays open until every op using it is done.
+//!
+//! Each op holds a clone, so the fd number cannot be closed and reused while
+//! the kernel (or the blocking pool) may still act on it. The last clone
+//! closes it, after forgetting its epoll registration.
+
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::context;
+
+/// Source of registration ids: an fd number can be reused, an id cannot.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A reference-counted file descriptor.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedFd {
+    /// The descriptor and what we know of it.
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// The descriptor, closed on drop unless released.
+    fd: RawFd,
+    /// Tells this descriptor apart from a later one with the same number.
+    id: u64,
+    /// A regular file or block device: epoll cannot wait on it.
+    is_file: bool,
+    /// `O_NONBLOCK` is set (needed before any epoll attempt).
+    nonblocking: AtomicBool,
+    /// Set when the fd was handed back to its owner instead of closed.
+    released: AtomicBool,
+}
+
+impl SharedFd {
+    /// Wraps a socket, pipe or other pollable descriptor.
+    pub(crate) fn new(fd: OwnedFd) -> Self {
+        Self::with_kind(fd, false)
+    }
+
+    /// Wraps a regular file: on epoll its ops run on the blocking pool.
+    pub(crate) fn new_file(fd: OwnedFd) -> Self {
+        Self::with_kind(fd, true)
+    }
+
+    fn with_kind(fd: OwnedFd, is_file: bool) -> Self {
+        SharedFd {
+            inner: Arc::new(Inner {
+                fd: fd.into_raw_fd(),
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                is_file,
+                nonblocking: AtomicBool::new(false),
+                released: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The raw descriptor, valid while `self` lives.
+    pub(crate) fn raw(&self) -> RawFd {
+        self.inner.fd
+    }
+
+    /// The registration id (see `Attempt::WouldBlock`).
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// Whether ops on it must go to the blocking pool under epoll.
+    pub(crate) fn is_file(&self) -> bool {
+        self.inner.is_file
+    }
+
+    /// Sets `O_NONBLOCK` once, so epoll attempts never block the worker.
+    pub(crate) fn ensure_nonblocking(&self) {
+        if self.inner.nonblocking.load(Ordering::Relaxed) {
+            return;
+        }
+        let fd = self.inner.fd;
+        // SAFETY: F_GETFL/F_SETFL on a descriptor we keep open take no pointers.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags >= 0 && flags & libc::O_NONBLOCK == 0 {
+                libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            }
+        }
+        self.inner.nonblocking.store(true, Ordering::Relaxed);
+    }
+
+    /// Takes the descriptor back if this is the last clone (for an explicit,
+    /// awaited close); otherwise returns `self` unchanged.
+    pub(crate) fn try_unwrap(self) -> Result<OwnedFd, SharedFd> {
+        match Arc::try_unwrap(self.inner) {
+            Ok(inner) => {
+                forget_registration(inner.fd, inner.id);
+                inner.released.store(true, Ordering::Relaxed);
+                // SAFETY: we held the only reference; `released` stops `Inner`'s
+                // drop from closing the fd, so ownership moves to the `OwnedFd`.
+                Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(inner.fd) })
+            }
+            Err(inner) => Err(SharedFd { inner }),
+        }
+    }
+}
+
+impl AsRawFd for SharedFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.fd
+    }
+}
+
+/// Drops the fd's readiness state in this worker's epoll driver, if any.
+fn forget_registration(fd: RawFd, id: u64) {
+    if let Some(worker) = context::current() {
+        if let Ok(mut driver) = worker.driver.try_borrow_mut() {
+            driver.deregister(fd, id);
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.released.load(Ordering::Relaxed) {
+            return;
+        }
+        forget_registration(self.fd, self.id);
+        // SAFETY: the last reference is gone, so no op uses the fd any more and
+        // nothing else owns it.
+        unsafe { libc::close(self.fd) };
+    }
+}

@@ -1,0 +1,85 @@
+//! `write(2)` / `pwrite(2)` from an owned buffer (pipes and files; sockets use `send`).
+
+use std::io;
+
+use io_uring::{opcode, squeue, types::Fd};
+
+use super::{cvt, io_len, Attempt, Interest, Op, Operation, SharedFd};
+use crate::buf::{BufResult, IoBuf};
+
+/// A write of `buf`'s initialised bytes, at `offset` or at the file position.
+#[derive(Debug)]
+pub(crate) struct Write<B> {
+    /// Keeps the descriptor open until the kernel lets go.
+    fd: SharedFd,
+    /// What the kernel reads; returned to the caller.
+    buf: B,
+    /// `None`: the file position (pipes) or append.
+    offset: Option<u64>,
+}
+
+impl<B: IoBuf> Op<Write<B>> {
+    /// Writes at the current position (pipes, append-mode files).
+    pub(crate) fn write(fd: &SharedFd, buf: B) -> Self {
+        Op::new(Write {
+            fd: fd.clone(),
+            buf,
+            offset: None,
+        })
+    }
+
+    /// Writes at `offset` (files).
+    pub(crate) fn write_at(fd: &SharedFd, buf: B, offset: u64) -> Self {
+        Op::new(Write {
+            fd: fd.clone(),
+            buf,
+            offset: Some(offset),
+        })
+    }
+}
+
+impl<B: IoBuf> Write<B> {
+    fn syscall(&mut self) -> io::Result<u32> {
+        let (fd, ptr, len) = (self.fd.raw(), self.buf.stable_ptr(), self.buf.bytes_init());
+        let res = match self.offset {
+            // SAFETY: `ptr` is valid for `len` initialised bytes (IoBuf contract).
+            None => unsafe { libc::write(fd, ptr.cast(), len) },
+            // SAFETY: as above.
+            Some(off) => unsafe { libc::pwrite(fd, ptr.cast(), len, off as libc::off_t) },
+        };
+        cvt(res)
+    }
+}
+
+// SAFETY: the entry points only into `buf`, whose address `IoBuf` keeps stable.
+unsafe impl<B: IoBuf> Operation for Write<B> {
+    type Output = BufResult<usize, B>;
+
+    fn uring_entry(&mut self) -> squeue::Entry {
+        let len = io_len(self.buf.bytes_init());
+        opcode::Write::new(Fd(self.fd.raw()), self.buf.stable_ptr(), len)
+            .offset(self.offset.unwrap_or(u64::MAX))
+            .build()
+    }
+
+    fn epoll_attempt(&mut self) -> Attempt {
+        if self.fd.is_file() {
+            return Attempt::Blocking;
+        }
+        self.fd.ensure_nonblocking();
+        Attempt::from_syscall(
+            self.syscall(),
+            self.fd.raw(),
+            self.fd.id(),
+            Interest::Writable,
+        )
+    }
+
+    fn run_blocking(&mut self) -> io::Result<u32> {
+        self.syscall()
+    }
+
+    fn complete(self, res: io::Result<u32>) -> Self::Output {
+        (res.map(|n| n as usize), self.buf)
+    }
+}

@@ -1,0 +1,210 @@
+//! Pending timers of one worker: a slab of entries and a min-heap of deadlines.
+//!
+//! Insert and fire cost O(log n); nothing scans all timers. A cancelled timer
+//! leaves a stale heap entry (recognised by its generation); the heap is
+//! rebuilt when stale entries outnumber live ones, so memory stays in
+//! proportion to the live timers.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+/// One pending timer.
+#[derive(Debug)]
+struct Entry {
+    /// When it fires.
+    deadline: Instant,
+    /// Distinguishes this timer from an earlier one in the same slab slot.
+    generation: u64,
+    /// The sleeping future's waker.
+    waker: Option<Waker>,
+    /// Set when the deadline passed.
+    fired: bool,
+}
+
+/// A worker's timers.
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    /// Live timers by key.
+    entries: Slab<Entry>,
+    /// (deadline, key, generation), earliest first; may hold stale entries.
+    heap: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Source of generations.
+    next_generation: u64,
+}
+
+/// A registered timer: its slab key and generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimerKey {
+    key: usize,
+    generation: u64,
+}
+
+impl Timers {
+    /// Registers a timer that wakes `cx` at `deadline`.
+    pub(crate) fn insert(&mut self, deadline: Instant, cx: &Context<'_>) -> TimerKey {
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        let key = self.entries.insert(Entry {
+            deadline,
+            generation,
+            waker: Some(cx.waker().clone()),
+            fired: false,
+        });
+        self.heap.push(Reverse((deadline, key, generation)));
+        self.maybe_compact();
+        TimerKey { key, generation }
+    }
+
+    /// Whether the timer fired; if not, refreshes its waker.
+    pub(crate) fn poll(&mut self, t: TimerKey, cx: &Context<'_>) -> bool {
+        match self.entries.get_mut(t.key) {
+            Some(e) if e.generation == t.generation => {
+                if e.fired {
+                    return true;
+                }
+                match &e.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => e.waker = Some(cx.waker().clone()),
+                }
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Forgets a timer (its heap entry goes stale).
+    pub(crate) fn remove(&mut self, t: TimerKey) {
+        if matches!(self.entries.get(t.key), Some(e) if e.generation == t.generation) {
+            self.entries.remove(t.key);
+        }
+    }
+
+    /// How long until the earliest live deadline; `None` with no timers.
+    pub(crate) fn next_timeout(&mut self, now: Instant) -> Option<Duration> {
+        while let Some(Reverse((deadline, key, generation))) = self.heap.peek().copied() {
+            if self.is_live(key, generation) {
+                return Some(deadline.saturating_duration_since(now));
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Marks every timer due by `now` as fired and collects its waker.
+    pub(crate) fn fire(&mut self, now: Instant, wakers: &mut Vec<Waker>) {
+        while let Some(Reverse((deadline, key, generation))) = self.heap.peek().copied() {
+            if deadline > now {
+                break;
+            }
+            self.heap.pop();
+            if let Some(e) = self.entries.get_mut(key) {
+                if e.generation == generation {
+                    e.fired = true;
+                    wakers.extend(e.waker.take());
+                }
+            }
+        }
+    }
+
+    /// Drops every timer (worker shutdown).
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.heap.clear();
+    }
+
+    /// Number of live timers.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn is_live(&self, key: usize, generation: u64) -> bool {
+        matches!(self.entries.get(key), Some(e) if e.generation == generation && !e.fired)
+    }
+
+    /// Rebuilds the heap from live entries once stale ones dominate.
+    fn maybe_compact(&mut self) {
+        if self.heap.len() < 1024 || self.heap.len() < 2 * self.entries.len() {
+            return;
+        }
+        self.heap = self
+            .entries
+            .iter()
+            .filter(|(_, e)| !e.fired)
+            .map(|(k, e)| Reverse((e.deadline, k, e.generation)))
+            .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    fn cx() -> Context<'static> {
+        Context::from_waker(Waker::noop())
+    }
+
+    #[test]
+    fn fires_in_deadline_order_and_skips_removed() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        let a = t.insert(now + Duration::from_millis(30), &cx());
+        let b = t.insert(now + Duration::from_millis(10), &cx());
+        let c = t.insert(now + Duration::from_millis(20), &cx());
+        t.remove(b);
+        assert_eq!(t.next_timeout(now), Some(Duration::from_millis(20)));
+        let mut w = Vec::new();
+        t.fire(now + Duration::from_millis(25), &mut w);
+        assert_eq!(w.len(), 1);
+        assert!(t.poll(c, &cx()));
+        assert!(!t.poll(a, &cx()));
+    }
+
+    #[test]
+    fn reused_slot_is_not_fired_by_stale_entry() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        let a = t.insert(now + Duration::from_millis(1), &cx());
+        t.remove(a);
+        let b = t.insert(now + Duration::from_secs(10), &cx());
+        let mut w = Vec::new();
+        t.fire(now + Duration::from_millis(5), &mut w);
+        assert!(w.is_empty());
+        assert!(!t.poll(b, &cx()));
+    }
+
+    #[test]
+    fn cancelled_timers_do_not_accumulate() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        for i in 0..100_000u64 {
+            let k = t.insert(now + Duration::from_secs(60 + i), &cx());
+            t.remove(k);
+        }
+        assert_eq!(t.len(), 0);
+        assert!(
+            t.heap.len() <= 2048,
+            "heap kept {} stale entries",
+            t.heap.len()
+        );
+    }
+
+    #[test]
+    fn a_million_timers_fire_in_order() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        let keys: Vec<_> = (0..1_000_000u64)
+            .map(|i| t.insert(now + Duration::from_micros(i % 1000), &cx()))
+            .collect();
+        let mut w = Vec::new();
+        t.fire(now + Duration::from_micros(499), &mut w);
+        assert_eq!(w.len(), 500_000);
+        assert!(t.poll(keys[0], &cx()));
+        assert!(!t.poll(keys[999], &cx()));
+    }
+}

@@ -12,11 +12,13 @@ use std::marker::PhantomData;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use super::operation::{Attempt, Interest, Operation};
 use super::Driver;
 use crate::context;
 use crate::executor::coop;
+use crate::time::{sleep, Sleep};
 
 /// Where an op stands.
 enum State<T> {
@@ -35,6 +37,10 @@ enum State<T> {
 pub(crate) struct Op<T: Operation> {
     /// Where the op stands.
     state: State<T>,
+    /// Cancel the op after this long; it then completes with `TimedOut`.
+    timeout: Option<Duration>,
+    /// epoll: the timer racing an op that waits for readiness.
+    deadline: Option<Sleep>,
     /// `!Send`: the slot key belongs to this thread's driver.
     _local: PhantomData<*const ()>,
 }
@@ -60,9 +66,27 @@ impl<T: Operation> Op<T> {
     pub(crate) fn new(op: T) -> Self {
         Op {
             state: State::Unsubmitted(op),
+            timeout: None,
+            deadline: None,
             _local: PhantomData,
         }
     }
+
+    /// Bounds the op by `timeout`: when it passes first, the kernel cancels the
+    /// op (a linked timeout on io_uring; a timer racing readiness on epoll) and
+    /// `complete` receives `Err(TimedOut)`, so the caller still gets its buffer.
+    /// An op that finished before the deadline keeps its result (bytes that
+    /// arrived are never lost). Ops on the epoll blocking pool cannot be
+    /// interrupted and ignore the timeout.
+    pub(crate) fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+/// The error a timed-out op completes with.
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "operation timed out")
 }
 
 /// The error an op returns when polled outside a runtime.
@@ -92,7 +116,12 @@ impl<T: Operation> Future for Op<T> {
                     let mut driver = worker.driver.borrow_mut();
                     match &mut *driver {
                         Driver::Uring(d) => {
-                            let key = d.submit(Box::new(op), cx.waker().clone(), false);
+                            let key = match this.timeout {
+                                Some(t) => {
+                                    d.submit_with_timeout(Box::new(op), cx.waker().clone(), t)
+                                }
+                                None => d.submit(Box::new(op), cx.waker().clone(), false),
+                            };
                             this.state = State::InFlight(key);
                             return Poll::Pending;
                         }
@@ -104,6 +133,11 @@ impl<T: Operation> Future for Op<T> {
                     }
                 }
                 State::Polling(op, fd, id, interest) => {
+                    if let Some(deadline) = this.deadline.as_mut() {
+                        if Pin::new(deadline).poll(cx).is_ready() {
+                            return Poll::Ready(op.complete(Err(timed_out())));
+                        }
+                    }
                     let ready = match &*worker.driver.borrow() {
                         Driver::Epoll(d) => d.is_ready(fd, id, interest),
                         Driver::Uring(_) => true,
@@ -127,6 +161,15 @@ impl<T: Operation> Future for Op<T> {
                                 .downcast::<T>()
                                 .unwrap_or_else(|_| unreachable!("slot holds another op type"));
                             coop::consume();
+                            let res = match res {
+                                Err(e)
+                                    if this.timeout.is_some()
+                                        && e.raw_os_error() == Some(libc::ECANCELED) =>
+                                {
+                                    Err(timed_out())
+                                }
+                                res => res,
+                            };
                             Poll::Ready(op.complete(res))
                         }
                         Poll::Pending => {
@@ -165,6 +208,13 @@ impl<T: Operation> Op<T> {
                 };
                 match registered {
                     Ok(()) => {
+                        if let (Some(t), None) = (self.timeout, &self.deadline) {
+                            let mut deadline = sleep(t);
+                            if Pin::new(&mut deadline).poll(cx).is_ready() {
+                                return Poll::Ready(op.complete(Err(timed_out())));
+                            }
+                            self.deadline = Some(deadline);
+                        }
                         self.state = State::Polling(op, fd, fd_id, interest);
                         Poll::Pending
                     }

@@ -55,6 +55,9 @@ pub(crate) struct Slot {
     pub(crate) state: Lifecycle,
     /// Present for multishot ops only.
     pub(crate) shots: Option<Shots>,
+    /// The deadline of a linked `IORING_OP_LINK_TIMEOUT`; read by the kernel at
+    /// submission, so it lives as long as the slot.
+    pub(crate) link_timeout: Option<Box<io_uring::types::Timespec>>,
 }
 
 impl std::fmt::Debug for Slot {
@@ -93,6 +96,7 @@ impl Ops {
                 queue: VecDeque::new(),
                 armed: true,
             }),
+            link_timeout: None,
         })
     }
 

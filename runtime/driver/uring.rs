@@ -19,6 +19,8 @@ use crate::metrics::{bump, Counters};
 
 /// `user_data` of `AsyncCancel` entries; their completions carry nothing we need.
 const CANCEL_USERDATA: u64 = u64::MAX;
+/// `user_data` of linked timeouts; the op they guard reports the outcome.
+const LINK_TIMEOUT_USERDATA: u64 = u64::MAX - 2;
 /// `user_data` of the read on the worker's wake-up eventfd.
 const WAKE_USERDATA: u64 = u64::MAX - 1;
 
@@ -79,6 +81,37 @@ impl UringDriver {
         let entry = op.uring_entry();
         let key = self.ops.insert(op, waker, multishot);
         self.push(entry.user_data(key as u64));
+        bump(&self.counters.ops_submitted);
+        key
+    }
+
+    /// As `submit`, with an `IORING_OP_LINK_TIMEOUT` that cancels the op
+    /// (which then completes with `ECANCELED`) if it is still running after `timeout`.
+    pub(crate) fn submit_with_timeout(
+        &mut self,
+        mut op: Box<dyn Erased>,
+        waker: Waker,
+        timeout: Duration,
+    ) -> usize {
+        let entry = op.uring_entry().flags(squeue::Flags::IO_LINK);
+        let key = self.ops.insert(op, waker, false);
+        let slot = self.ops.get_mut(key).expect("just inserted");
+        let ts: *const types::Timespec = &**slot
+            .link_timeout
+            .insert(Box::new(types::Timespec::from(timeout)));
+        let link = opcode::LinkTimeout::new(ts)
+            .build()
+            .user_data(LINK_TIMEOUT_USERDATA);
+        // A link must not be split across submissions: make room for both entries.
+        let (cap, len) = {
+            let sq = self.ring.submission();
+            (sq.capacity(), sq.len())
+        };
+        if cap - len < 2 {
+            let _ = self.ring.submit();
+        }
+        self.push(entry.user_data(key as u64));
+        self.push(link);
         bump(&self.counters.ops_submitted);
         key
     }
@@ -235,7 +268,7 @@ impl UringDriver {
             for cqe in &mut cq {
                 any = true;
                 match cqe.user_data() {
-                    CANCEL_USERDATA => {}
+                    CANCEL_USERDATA | LINK_TIMEOUT_USERDATA => {}
                     WAKE_USERDATA => self.wake_armed = false,
                     key => {
                         let flags = cqe.flags();

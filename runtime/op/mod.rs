@@ -11,6 +11,8 @@ mod shared_fd;
 mod write;
 
 #[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
 mod tests;
 
 pub(crate) use nop::Nop;

@@ -42,3 +42,30 @@ async fn pipe_roundtrip_nonblocking_fd() {
     assert_eq!(n.unwrap(), 5);
     assert_eq!(buf, b"hello");
 }
+
+#[crate::test]
+async fn read_timeout_returns_the_buffer() {
+    let (r, _w) = pipe(true);
+    let (res, buf) = Op::read(&r, vec![7u8; 32])
+        .timeout(std::time::Duration::from_millis(20))
+        .await;
+    assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    assert_eq!(
+        buf,
+        vec![7u8; 32],
+        "the caller gets its buffer back untouched"
+    );
+    assert_eq!(crate::metrics()[0].ops_in_flight, 0);
+}
+
+#[crate::test]
+async fn read_before_timeout_keeps_its_data() {
+    let (r, w) = pipe(true);
+    let (n, _) = Op::write(&w, b"early".to_vec()).await;
+    n.unwrap();
+    let (res, buf) = Op::read(&r, Vec::with_capacity(8))
+        .timeout(std::time::Duration::from_secs(30))
+        .await;
+    assert_eq!(res.unwrap(), 5);
+    assert_eq!(buf, b"early");
+}

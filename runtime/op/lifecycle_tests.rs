@@ -1,0 +1,349 @@
+//! Lifecycle under stress, on both drivers: ops dropped at random moments
+//! never free a buffer the kernel still holds, small rings never hang, and
+//! multishot ops deliver many completions from one submission.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use io_uring::{opcode, squeue, types::Fd};
+
+use super::tests::pipe;
+use super::*;
+use crate::buf::{IoBuf, IoBufMut};
+use crate::driver::{Multishot, MultishotOp};
+
+/// What the test knows about every tracked buffer.
+#[derive(Default)]
+struct Ledger {
+    /// Buffers dropped so far, by id, with the bytes the kernel wrote into them.
+    dropped: RefCell<HashMap<u64, usize>>,
+    /// Next id.
+    next: Cell<u64>,
+}
+
+/// A buffer that records its own drop.
+struct TrackedBuf {
+    data: Vec<u8>,
+    id: u64,
+    ledger: Rc<Ledger>,
+}
+
+impl TrackedBuf {
+    fn new(ledger: &Rc<Ledger>, cap: usize) -> Self {
+        let id = ledger.next.get();
+        ledger.next.set(id + 1);
+        TrackedBuf {
+            data: Vec::with_capacity(cap),
+            id,
+            ledger: ledger.clone(),
+        }
+    }
+}
+
+impl Drop for TrackedBuf {
+    fn drop(&mut self) {
+        let prev = self
+            .ledger
+            .dropped
+            .borrow_mut()
+            .insert(self.id, self.data.len());
+        assert!(prev.is_none(), "buffer {} dropped twice", self.id);
+    }
+}
+
+// SAFETY: delegates to the Vec, whose heap block does not move with the struct.
+unsafe impl IoBuf for TrackedBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        self.data.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.data.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.data.capacity()
+    }
+}
+
+// SAFETY: as above.
+unsafe impl IoBufMut for TrackedBuf {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.data.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        // SAFETY: the caller guarantees the first `pos` bytes are initialised.
+        unsafe { self.data.set_init(pos) };
+    }
+}
+
+/// Polls `fut` exactly once with a no-op waker.
+fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(std::task::Waker::noop()))
+}
+
+/// xorshift: deterministic "random moments" without a dependency.
+fn rng(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[crate::test]
+async fn dropping_100k_reads_at_random_moments_never_frees_a_held_buffer() {
+    const PIPES: usize = 32;
+    const TOTAL: usize = 100_000;
+    const BATCH: usize = 500;
+    let ledger = Rc::new(Ledger::default());
+    let pipes: Vec<_> = (0..PIPES).map(|_| pipe(true)).collect();
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut written = 0usize;
+    let mut ids_in_kernel = Vec::new();
+    let mut done = 0;
+    while done < TOTAL {
+        let mut ops: Vec<_> = (0..BATCH)
+            .map(|i| {
+                let buf = TrackedBuf::new(&ledger, 16);
+                (buf.id, Op::read(&pipes[(done + i) % PIPES].0, buf))
+            })
+            .collect();
+        for (i, (id, op)) in ops.iter_mut().enumerate() {
+            match rng(&mut seed) % 3 {
+                0 => {} // dropped before it was ever polled
+                _ => {
+                    if poll_once(op).is_ready() {
+                        *id = u64::MAX; // completed; nothing held
+                    }
+                }
+            }
+            if rng(&mut seed) % 4 == 0 {
+                let (n, _) = Op::write(&pipes[(done + i) % PIPES].1, b"xy".to_vec()).await;
+                written += n.unwrap();
+            }
+        }
+        // Let the submissions reach the kernel, then drop them at once.
+        crate::task::yield_now().await;
+        for (id, mut op) in ops {
+            if id != u64::MAX && rng(&mut seed) % 2 == 0 {
+                if poll_once(&mut op).is_ready() {
+                    continue;
+                }
+            }
+            let in_kernel = id != u64::MAX && crate::driver_kind() == crate::DriverKind::Uring;
+            drop(op);
+            if in_kernel && !ledger.dropped.borrow().contains_key(&id) {
+                ids_in_kernel.push(id);
+            }
+        }
+        done += BATCH;
+    }
+    // Whatever is still queued in the kernel now sees data arrive.
+    for (_, w) in &pipes {
+        let (n, _) = Op::write(w, vec![b'z'; 64]).await;
+        written += n.unwrap();
+    }
+    for _ in 0..1000 {
+        if crate::metrics()[0].ops_in_flight == 0 {
+            break;
+        }
+        crate::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    assert_eq!(crate::metrics()[0].ops_in_flight, 0, "every slot is freed");
+    // Every byte written is in a tracked buffer (each records its bytes when
+    // dropped, whether returned or orphaned) or still in a pipe.
+    let tracked: usize = ledger.dropped.borrow().values().sum::<usize>();
+    let mut left = 0;
+    for (r, _) in &pipes {
+        loop {
+            let (res, buf) = Op::read(r, vec![0u8; 4096])
+                .timeout(std::time::Duration::from_millis(5))
+                .await;
+            match res {
+                Ok(n) if n > 0 => left += buf[..n].len(),
+                _ => break,
+            }
+        }
+    }
+    assert_eq!(written, tracked + left, "no byte went into a freed buffer");
+    for id in ids_in_kernel {
+        assert!(
+            ledger.dropped.borrow().contains_key(&id),
+            "orphan {id} was never freed"
+        );
+    }
+    assert_eq!(
+        ledger.dropped.borrow().len() as u64,
+        ledger.next.get(),
+        "every buffer dropped once"
+    );
+}
+
+#[crate::test]
+async fn in_flight_buffer_outlives_its_dropped_future() {
+    let ledger = Rc::new(Ledger::default());
+    let (r, w) = pipe(true);
+    let mut op = Op::read(&r, TrackedBuf::new(&ledger, 8));
+    assert!(poll_once(&mut op).is_pending());
+    crate::task::yield_now().await; // submitted to the kernel now
+    drop(op);
+    if crate::driver_kind() == crate::DriverKind::Uring {
+        assert!(
+            ledger.dropped.borrow().is_empty(),
+            "the kernel still holds the buffer"
+        );
+    }
+    let (n, _) = Op::write(&w, b"late".to_vec()).await;
+    n.unwrap();
+    for _ in 0..1000 {
+        if !ledger.dropped.borrow().is_empty() {
+            break;
+        }
+        crate::task::yield_now().await;
+    }
+    assert_eq!(
+        ledger.dropped.borrow().len(),
+        1,
+        "freed once the kernel let go"
+    );
+}
+
+#[crate::test(entries = 4)]
+async fn ten_thousand_ops_on_a_four_entry_ring() {
+    let tasks: Vec<_> = (0..10_000)
+        .map(|_| crate::spawn(async { Op::nop().await }))
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let (r, w) = pipe(true);
+    let r = Rc::new(r);
+    let readers: Vec<_> = (0..2_000)
+        .map(|_| {
+            let r = r.clone();
+            crate::spawn(async move { Op::read(&r, vec![0u8; 1]).await.0 })
+        })
+        .collect();
+    crate::task::yield_now().await;
+    let (n, _) = Op::write(&w, vec![1u8; 2_000]).await;
+    assert_eq!(n.unwrap(), 2_000);
+    for t in readers {
+        assert_eq!(t.await.unwrap().unwrap(), 1);
+    }
+    let m = &crate::metrics()[0];
+    if m.driver == crate::DriverKind::Uring {
+        assert!(m.sq_full_waits > 0, "a 4-entry ring must have filled up");
+    }
+}
+
+/// Test-only multishot op: poll a pipe for readability, many times.
+struct PollMulti {
+    fd: SharedFd,
+}
+
+// SAFETY: a POLL_ADD entry carries no pointers.
+unsafe impl Operation for PollMulti {
+    type Output = std::io::Result<u32>;
+    fn uring_entry(&mut self) -> squeue::Entry {
+        opcode::PollAdd::new(Fd(self.fd.raw()), libc::POLLIN as u32)
+            .multi(true)
+            .build()
+    }
+    fn epoll_attempt(&mut self) -> Attempt {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.raw(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout: never blocks.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        if n == 0 {
+            return Attempt::WouldBlock {
+                fd: self.fd.raw(),
+                fd_id: self.fd.id(),
+                interest: Interest::Readable,
+            };
+        }
+        Attempt::Done(cvt(n as isize).map(|_| pfd.revents as u32))
+    }
+    fn complete(self, res: std::io::Result<u32>) -> Self::Output {
+        res
+    }
+}
+
+impl Multishot for PollMulti {
+    type Item = std::io::Result<u32>;
+    fn next(&mut self, res: std::io::Result<u32>, _flags: u32) -> Self::Item {
+        res
+    }
+}
+
+#[crate::test]
+async fn multishot_poll_completes_many_times_from_one_submission() {
+    let (r, w) = pipe(true);
+    let mut poll = MultishotOp::new(PollMulti { fd: r.clone() });
+    let before = crate::metrics()[0].ops_submitted;
+    for round in 0..5u8 {
+        let (n, _) = Op::write(&w, vec![round]).await;
+        n.unwrap();
+        let ev = std::future::poll_fn(|cx| poll.poll_next(cx)).await.unwrap();
+        assert_ne!(ev & libc::POLLIN as u32, 0);
+        let (n, _) = Op::read(&r, vec![0u8; 1]).await;
+        assert_eq!(n.unwrap(), 1);
+    }
+    let m = &crate::metrics()[0];
+    if m.driver == crate::DriverKind::Uring {
+        // 5 writes + 5 reads + the poll itself, armed once.
+        assert_eq!(m.ops_submitted - before, 11, "the poll was submitted once");
+    }
+    drop(poll);
+    for _ in 0..100 {
+        if crate::metrics()[0].ops_in_flight == 0 {
+            break;
+        }
+        crate::task::yield_now().await;
+    }
+    assert_eq!(
+        crate::metrics()[0].ops_in_flight,
+        0,
+        "cancelled multishot slot freed"
+    );
+}
+
+#[test]
+fn shutdown_with_reads_in_flight_reaps_them_and_frees_every_buffer() {
+    for kind in [crate::DriverKind::Uring, crate::DriverKind::Epoll] {
+        let rt = match crate::Builder::new().driver(kind).build() {
+            Ok(rt) => rt,
+            Err(e) if kind == crate::DriverKind::Uring => {
+                eprintln!("skipped on io_uring: {e}");
+                continue;
+            }
+            Err(e) => panic!("[{kind}] {e}"),
+        };
+        let ledger = Rc::new(Ledger::default());
+        let pipes: Vec<_> = (0..8).map(|_| pipe(true)).collect();
+        rt.block_on(async {
+            for (r, _) in &pipes {
+                for _ in 0..16 {
+                    let (r, buf) = (r.clone(), TrackedBuf::new(&ledger, 8));
+                    drop(crate::spawn(async move { Op::read(&r, buf).await }));
+                }
+            }
+            crate::task::yield_now().await; // the reads reach the kernel
+            crate::task::yield_now().await;
+        });
+        assert!(
+            ledger.dropped.borrow().is_empty(),
+            "[{kind}] reads still pending"
+        );
+        drop(rt);
+        assert_eq!(
+            ledger.dropped.borrow().len(),
+            128,
+            "[{kind}] shutdown cancelled, reaped and freed every read"
+        );
+    }
+}

@@ -43,6 +43,11 @@ mod metrics;
 pub(crate) mod op;
 
 pub mod buf;
+#[path = "../fs/mod.rs"]
+pub mod fs;
+pub mod io;
+#[path = "../net/mod.rs"]
+pub mod net;
 pub mod task;
 pub mod time;
 

@@ -120,7 +120,10 @@ impl Ops {
             shots.armed = more;
             if matches!(slot.state, Lifecycle::Orphaned) {
                 if more {
-                    // Each shot's output (an accepted fd, say) is dropped at once.
+                    // Each shot's output (an accepted fd, say) is released at once.
+                    if let Some(op) = slot.op.as_mut() {
+                        op.discard_shot(res, flags);
+                    }
                     return Reaped::Stored;
                 }
                 let op = self.slots.remove(key).op.expect("slot holds its op");
@@ -167,17 +170,22 @@ impl Ops {
             Some(shots) => shots.armed,
             None => !matches!(slot.state, Lifecycle::Done(_)),
         };
+        // Queued shots nobody will take release what they carry (accepted fds).
+        if let (Some(shots), Some(op)) = (slot.shots.as_mut(), slot.op.as_mut()) {
+            for (res, flags) in shots.queue.drain(..) {
+                op.discard_shot(res, flags);
+            }
+        }
         if in_kernel {
             slot.state = Lifecycle::Orphaned;
-            if let Some(shots) = slot.shots.as_mut() {
-                shots.queue.clear();
-            }
             Orphaned::Cancel
         } else {
             let slot = self.slots.remove(key);
             let res = match slot.state {
                 Lifecycle::Done(res) => res,
-                _ => Ok(0),
+                // A multishot op the kernel let go of: its last result was queued
+                // (and released above), so there is no result left to complete with.
+                _ => Err(io::Error::from_raw_os_error(libc::ECANCELED)),
             };
             Orphaned::Free(slot.op.expect("slot holds its op"), res)
         }

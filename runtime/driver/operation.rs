@@ -87,6 +87,11 @@ pub(crate) unsafe trait Operation: 'static {
 
     /// Both drivers: turn the kernel's answer into `Output`.
     fn complete(self, res: io::Result<u32>) -> Self::Output;
+
+    /// Multishot only: a completion nobody will take (the stream was dropped)
+    /// must release what it carries, such as an accepted fd. Runs while the
+    /// driver is borrowed, so it must not touch the driver.
+    fn discard_shot(&mut self, _res: io::Result<u32>, _flags: u32) {}
 }
 
 /// An operation with its type erased, as the driver's slab stores it.
@@ -97,6 +102,8 @@ pub(crate) trait Erased: 'static {
     fn run_blocking(&mut self) -> io::Result<u32>;
     /// Completes an op nobody waits for: the output (and any fd it owns) is dropped.
     fn discard(self: Box<Self>, res: io::Result<u32>);
+    /// See [`Operation::discard_shot`].
+    fn discard_shot(&mut self, res: io::Result<u32>, flags: u32);
     /// Recovers the concrete type for `Op::poll`.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
     /// Borrows the concrete type (multishot ops stay in their slot).
@@ -112,6 +119,9 @@ impl<T: Operation> Erased for T {
     }
     fn discard(self: Box<Self>, res: io::Result<u32>) {
         drop((*self).complete(res));
+    }
+    fn discard_shot(&mut self, res: io::Result<u32>, flags: u32) {
+        Operation::discard_shot(self, res, flags)
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self

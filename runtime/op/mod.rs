@@ -5,9 +5,19 @@
 //! `net` and `fs` wrap it in an [`Op`](crate::driver::Op) future. Adding an
 //! operation means adding one file here.
 
+mod accept;
+mod connect;
+mod msg_header;
 mod nop;
 mod read;
+mod recv;
+mod recv_msg;
+mod send;
+mod send_msg;
 mod shared_fd;
+mod shutdown;
+mod sock_addr;
+pub(crate) mod socket;
 mod write;
 
 #[cfg(test)]
@@ -15,9 +25,16 @@ mod lifecycle_tests;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use accept::{Accept, AcceptMulti};
+pub(crate) use connect::Connect;
 pub(crate) use nop::Nop;
 pub(crate) use read::Read;
+pub(crate) use recv::Recv;
+pub(crate) use recv_msg::RecvMsg;
+pub(crate) use send::Send;
+pub(crate) use send_msg::SendMsg;
 pub(crate) use shared_fd::SharedFd;
+pub(crate) use sock_addr::SockAddr;
 pub(crate) use write::Write;
 
 pub(crate) use crate::driver::{cvt, Attempt, Interest, Op, Operation};

@@ -4,7 +4,7 @@
 //! the kernel (or the blocking pool) may still act on it. The last clone
 //! closes it, after forgetting its epoll registration.
 
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -107,6 +107,13 @@ impl SharedFd {
 impl AsRawFd for SharedFd {
     fn as_raw_fd(&self) -> RawFd {
         self.inner.fd
+    }
+}
+
+impl AsFd for SharedFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the fd stays open while `self` (a reference to `Inner`) lives.
+        unsafe { BorrowedFd::borrow_raw(self.inner.fd) }
     }
 }
 

@@ -1,0 +1,171 @@
+//! Named futures of stream-socket operations, each with a `.timeout(dur)`.
+//!
+//! A plain `time::timeout(d, stream.read(buf))` is safe but loses the buffer
+//! when the deadline wins: the future is dropped and the buffer stays with
+//! the driver until the kernel lets go. `.timeout(d)` instead asks the kernel
+//! to cancel the operation at the deadline (a linked timeout on io_uring, a
+//! timer racing readiness on epoll) and completes with the buffer and an
+//! error of kind `TimedOut`. Bytes that arrived before the deadline are
+//! reported as a normal result, never dropped.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::Op;
+use crate::op::{self, SharedFd};
+
+/// The future of a socket read ([`TcpStream::read`](crate::net::TcpStream::read),
+/// `peek`, and the read half's): resolves to the byte count and the buffer.
+#[must_use = "an operation does nothing unless awaited"]
+#[derive(Debug)]
+pub struct Read<B: IoBufMut> {
+    /// The `recv` operation.
+    op: Op<op::Recv<B>>,
+}
+
+impl<B: IoBufMut> Read<B> {
+    /// A `recv(2)` with `flags` (`MSG_PEEK` for peeks).
+    pub(crate) fn new(fd: &SharedFd, buf: B, flags: libc::c_int) -> Self {
+        Read {
+            op: Op::recv(fd, buf, flags),
+        }
+    }
+
+    /// Gives up after `dur`: the kernel cancels the read and it resolves to
+    /// an error of kind `TimedOut`, with the buffer.
+    ///
+    /// ```no_run
+    /// # async fn f(stream: runtime::net::TcpStream) {
+    /// use std::time::Duration;
+    /// let (res, buf) = stream.read(vec![0u8; 1024]).timeout(Duration::from_secs(5)).await;
+    /// match res {
+    ///     Ok(n) => println!("{:?}", &buf[..n]),
+    ///     Err(e) if e.kind() == std::io::ErrorKind::TimedOut => println!("idle peer"),
+    ///     Err(e) => println!("error: {e}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn timeout(self, dur: Duration) -> Self {
+        Read {
+            op: self.op.timeout(dur),
+        }
+    }
+}
+
+impl<B: IoBufMut> Future for Read<B> {
+    type Output = BufResult<usize, B>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.get_mut().op).poll(cx)
+    }
+}
+
+/// The future of a socket write ([`TcpStream::write`](crate::net::TcpStream::write)
+/// and the write half's): resolves to the byte count and the buffer.
+#[must_use = "an operation does nothing unless awaited"]
+#[derive(Debug)]
+pub struct Write<B: IoBuf> {
+    /// The `send` operation (with `MSG_NOSIGNAL`).
+    op: Op<op::Send<B>>,
+}
+
+impl<B: IoBuf> Write<B> {
+    /// A `send(2)` of `buf`.
+    pub(crate) fn new(fd: &SharedFd, buf: B) -> Self {
+        Write {
+            op: Op::send(fd, buf, 0),
+        }
+    }
+
+    /// Gives up after `dur`: the kernel cancels the write and it resolves to
+    /// an error of kind `TimedOut`, with the buffer.
+    pub fn timeout(self, dur: Duration) -> Self {
+        Write {
+            op: self.op.timeout(dur),
+        }
+    }
+}
+
+impl<B: IoBuf> Future for Write<B> {
+    type Output = BufResult<usize, B>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.get_mut().op).poll(cx)
+    }
+}
+
+/// The future of a vectored socket read
+/// ([`TcpStream::readv`](crate::net::TcpStream::readv)).
+#[must_use = "an operation does nothing unless awaited"]
+#[derive(Debug)]
+pub struct Readv<B: IoBufMut> {
+    /// The `recvmsg` operation.
+    op: Op<op::RecvMsg<B>>,
+}
+
+impl<B: IoBufMut> Readv<B> {
+    /// A `recvmsg(2)` into `bufs`.
+    pub(crate) fn new(fd: &SharedFd, bufs: Vec<B>) -> Self {
+        Readv {
+            op: Op::recv_msg(fd, bufs, 0),
+        }
+    }
+
+    /// Gives up after `dur`, with the buffers and an error of kind `TimedOut`.
+    pub fn timeout(self, dur: Duration) -> Self {
+        Readv {
+            op: self.op.timeout(dur),
+        }
+    }
+}
+
+impl<B: IoBufMut> Future for Readv<B> {
+    type Output = BufResult<usize, Vec<B>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.get_mut().op)
+            .poll(cx)
+            .map(|(res, bufs)| (res.map(|(n, _from)| n), bufs))
+    }
+}
+
+/// The future of a vectored socket write
+/// ([`TcpStream::writev`](crate::net::TcpStream::writev)).
+#[must_use = "an operation does nothing unless awaited"]
+#[derive(Debug)]
+pub struct Writev<B: IoBuf> {
+    /// The `sendmsg` operation (with `MSG_NOSIGNAL`).
+    op: Op<op::SendMsg<B>>,
+}
+
+impl<B: IoBuf> Writev<B> {
+    /// A `sendmsg(2)` of `bufs`.
+    pub(crate) fn new(fd: &SharedFd, bufs: Vec<B>) -> Self {
+        Writev {
+            op: Op::send_msg(fd, bufs, None, 0),
+        }
+    }
+
+    /// Gives up after `dur`, with the buffers and an error of kind `TimedOut`.
+    pub fn timeout(self, dur: Duration) -> Self {
+        Writev {
+            op: self.op.timeout(dur),
+        }
+    }
+}
+
+impl<B: IoBuf> Future for Writev<B> {
+    type Output = BufResult<usize, Vec<B>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.get_mut().op).poll(cx)
+    }
+}
+
+/// `write_all` on a socket: sends until every initialised byte of `buf` is out.
+pub(crate) async fn write_all<B: IoBuf>(fd: &SharedFd, buf: B) -> BufResult<(), B> {
+    crate::io::write_all_with(buf, |slice| Write::new(fd, slice)).await
+}

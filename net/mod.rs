@@ -1,0 +1,41 @@
+//! Networking: TCP (and UDP and Unix) sockets as true asynchronous I/O with
+//! owned buffers.
+//!
+//! On io_uring the kernel performs `accept`, `connect`, `recv` and `send`
+//! itself and reports completion; on epoll the same calls run as
+//! non-blocking syscalls retried on readiness. Either way each I/O method
+//! takes its buffer by value and gives it back with the result (see
+//! [`crate::buf`]). Sends never raise `SIGPIPE`.
+//!
+//! - [`TcpListener`], [`TcpStream`], [`TcpSocket`]; futures, halves and the
+//!   `Incoming` stream live in [`tcp`].
+//! - [`Read`], [`Write`], [`Readv`], [`Writev`]: the futures of stream reads
+//!   and writes, each with `.timeout(dur)` that cancels the operation in the
+//!   kernel and still returns the buffer.
+//! - [`ToSocketAddrs`]: what `bind` and `connect` accept.
+//!
+//! The streams implement [`crate::io::ReadOwned`] and
+//! [`crate::io::WriteOwned`], for generic code such as [`crate::io::copy`].
+#![forbid(unsafe_code)]
+
+mod addr;
+mod future;
+pub mod tcp;
+
+pub use addr::ToSocketAddrs;
+pub use future::{Read, Readv, Write, Writev};
+pub use tcp::{TcpListener, TcpSocket, TcpStream};
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use crate::op::SharedFd;
+
+/// Takes the descriptor out of `fd`: moved if this is the last handle,
+/// duplicated if an operation still holds it (it closes its copy later).
+pub(crate) fn into_owned_fd(fd: SharedFd) -> io::Result<OwnedFd> {
+    match fd.try_unwrap() {
+        Ok(owned) => Ok(owned),
+        Err(shared) => shared.as_fd().try_clone_to_owned(),
+    }
+}

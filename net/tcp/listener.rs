@@ -1,0 +1,270 @@
+//! `TcpListener`: accepting connections, one at a time (`Accept`) or as a
+//! stream (`Incoming`, multishot accept on io_uring).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+
+use super::{TcpSocket, TcpStream};
+use crate::driver::{MultishotOp, Op};
+use crate::net::{addr, ToSocketAddrs};
+use crate::op::{self, socket, AcceptMulti, SharedFd};
+use crate::time::{sleep, Sleep};
+
+/// The listen backlog of [`TcpListener::bind`] (tokio's; the kernel caps it
+/// at `net.core.somaxconn`).
+const DEFAULT_BACKLOG: u32 = 1024;
+
+/// First pause of [`Incoming`] after running out of descriptors.
+const BACKOFF_MIN: Duration = Duration::from_millis(1);
+/// Longest pause of [`Incoming`]; it doubles from `BACKOFF_MIN` up to this.
+const BACKOFF_MAX: Duration = Duration::from_millis(100);
+
+/// A TCP socket listening for connections.
+///
+/// ```no_run
+/// use runtime::net::TcpListener;
+///
+/// #[runtime::main]
+/// async fn main() -> std::io::Result<()> {
+///     let listener = TcpListener::bind("127.0.0.1:7000")?;
+///     loop {
+///         let (stream, peer) = listener.accept().await?;
+///         runtime::spawn(async move {
+///             let (res, _) = stream.write_all(format!("hello, {peer}\n").into_bytes()).await;
+///             let _ = res;
+///         });
+///     }
+/// }
+/// ```
+#[derive(Debug)]
+pub struct TcpListener {
+    /// The listening socket, shared with the accepts in flight on it.
+    fd: SharedFd,
+}
+
+impl TcpListener {
+    /// Wraps a listening socket.
+    pub(crate) fn from_shared(fd: SharedFd) -> Self {
+        TcpListener { fd }
+    }
+
+    /// Binds to `addr` and starts listening (backlog 1024), with
+    /// `SO_REUSEADDR` set as std and tokio do. Port 0 lets the kernel pick.
+    ///
+    /// This is synchronous: binding never blocks. A host name (rather than a
+    /// literal address) is resolved in place, which does block; pass
+    /// literals inside a worker.
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse`, `PermissionDenied` (a port below 1024), … for the last
+    /// address tried.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        addr::each_addr(addr::resolve_now(&addr)?, |addr| {
+            let socket = TcpSocket::for_addr(&addr)?;
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            socket.listen(DEFAULT_BACKLOG)
+        })
+    }
+
+    /// Adopts a listening `std::net::TcpListener` (blocking or not).
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        let fd = OwnedFd::from(listener);
+        socket::set_blocking(fd.as_fd())?;
+        Ok(TcpListener::from_shared(SharedFd::new(fd)))
+    }
+
+    /// Hands the socket back as a `std::net::TcpListener`; its blocking mode
+    /// is unspecified. If an accept still holds the socket (one dropped but
+    /// not yet cancelled by the kernel), the descriptor is duplicated.
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        crate::net::into_owned_fd(self.fd).map(std::net::TcpListener::from)
+    }
+
+    /// Accepts one connection; resolves to the stream and the peer's address.
+    ///
+    /// `.timeout(d)` on the returned future gives up after `d` with an error
+    /// of kind `TimedOut`. A connection the kernel accepted for a future
+    /// that was dropped is closed, never leaked.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `accept4(2)` reports, for example `EMFILE` when the process
+    /// is out of descriptors. The listener stays usable.
+    pub fn accept(&self) -> Accept {
+        Accept {
+            op: Op::accept(&self.fd),
+        }
+    }
+
+    /// A stream of incoming connections (a `futures_core::Stream`).
+    ///
+    /// On io_uring one multishot accept keeps delivering connections from a
+    /// single submission; on epoll each item is one `accept4(2)`. The stream
+    /// never ends. It yields errors as they come; after one that will likely
+    /// repeat at once (out of descriptors or memory: `EMFILE`, `ENFILE`,
+    /// `ENOBUFS`, `ENOMEM`, …) it pauses before accepting again, 1 ms at
+    /// first and doubling up to 100 ms, so a full descriptor table slows the
+    /// server down instead of spinning a core.
+    ///
+    /// ```no_run
+    /// # async fn f(listener: runtime::net::TcpListener) {
+    /// let mut incoming = listener.incoming();
+    /// while let Some(conn) = incoming.next().await {
+    ///     match conn {
+    ///         Ok(stream) => drop(runtime::spawn(async move { let _ = stream; })),
+    ///         Err(e) => eprintln!("accept: {e}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn incoming(&self) -> Incoming {
+        Incoming {
+            op: MultishotOp::new(AcceptMulti::new(&self.fd)),
+            backoff: None,
+            delay: BACKOFF_MIN,
+        }
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket::local_addr(self.fd.as_fd())?.to_std()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl IntoRawFd for TcpListener {
+    /// The descriptor, now owned by the caller.
+    ///
+    /// # Panics
+    ///
+    /// Only if an accept still holds the socket and duplicating the
+    /// descriptor fails (the process is out of descriptors);
+    /// [`into_std`](TcpListener::into_std) reports that as an error instead.
+    fn into_raw_fd(self) -> RawFd {
+        match self.into_std() {
+            Ok(l) => l.into_raw_fd(),
+            Err(e) => panic!("TcpListener::into_raw_fd: cannot take the descriptor: {e}"),
+        }
+    }
+}
+
+impl TryFrom<std::net::TcpListener> for TcpListener {
+    type Error = io::Error;
+
+    /// See [`TcpListener::from_std`].
+    fn try_from(listener: std::net::TcpListener) -> io::Result<Self> {
+        TcpListener::from_std(listener)
+    }
+}
+
+/// The future of [`TcpListener::accept`].
+#[must_use = "an operation does nothing unless awaited"]
+#[derive(Debug)]
+pub struct Accept {
+    /// The `accept` operation.
+    op: Op<op::Accept>,
+}
+
+impl Accept {
+    /// Gives up after `dur`: the kernel cancels the accept and the future
+    /// resolves to an error of kind `TimedOut`.
+    pub fn timeout(self, dur: Duration) -> Self {
+        Accept {
+            op: self.op.timeout(dur),
+        }
+    }
+}
+
+impl Future for Accept {
+    type Output = io::Result<(TcpStream, SocketAddr)>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let res = std::task::ready!(Pin::new(&mut self.get_mut().op).poll(cx));
+        Poll::Ready(res.and_then(|(fd, peer)| {
+            let peer = peer.to_std()?; // on error `fd` is dropped: closed
+            Ok((TcpStream::from_shared(SharedFd::new(fd)), peer))
+        }))
+    }
+}
+
+/// The stream of [`TcpListener::incoming`]: connections as they arrive.
+///
+/// Dropping it cancels the accept in the kernel; a connection accepted in the
+/// meantime is closed.
+#[must_use = "streams do nothing unless polled"]
+#[derive(Debug)]
+pub struct Incoming {
+    /// The multishot accept.
+    op: MultishotOp<AcceptMulti>,
+    /// The pause after an error that would repeat at once.
+    backoff: Option<Sleep>,
+    /// The next pause; doubles on each such error, reset by a success.
+    delay: Duration,
+}
+
+impl Incoming {
+    /// The next connection (never `None`: the stream does not end). The same
+    /// as `StreamExt::next` from futures, without the dependency.
+    #[allow(clippy::should_implement_trait)] // async, like `StreamExt::next`, not `Iterator::next`
+    pub fn next(&mut self) -> impl Future<Output = Option<io::Result<TcpStream>>> + '_ {
+        std::future::poll_fn(move |cx| Pin::new(&mut *self).poll_next(cx))
+    }
+}
+
+/// Errors after which accepting again at once would fail again.
+fn needs_backoff(e: &io::Error) -> bool {
+    // Per-connection failures (the peer gave up first) are not worth a pause.
+    !matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM | libc::EINTR)
+    )
+}
+
+impl Stream for Incoming {
+    type Item = io::Result<TcpStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(pause) = this.backoff.as_mut() {
+            std::task::ready!(Pin::new(pause).poll(cx));
+            this.backoff = None;
+        }
+        loop {
+            match std::task::ready!(this.op.poll_next(cx)) {
+                // The multishot fallback switched modes: poll again, which re-arms.
+                None => continue,
+                Some(Ok(fd)) => {
+                    this.delay = BACKOFF_MIN;
+                    return Poll::Ready(Some(Ok(TcpStream::from_shared(SharedFd::new(fd)))));
+                }
+                Some(Err(e)) => {
+                    if needs_backoff(&e) {
+                        this.backoff = Some(sleep(this.delay));
+                        this.delay = (this.delay * 2).min(BACKOFF_MAX);
+                    }
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+}

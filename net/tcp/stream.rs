@@ -1,0 +1,379 @@
+//! `TcpStream`: a connected TCP socket with owned-buffer reads and writes.
+
+use std::future::Future;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use super::socket::{self as opts, TcpSocket};
+use super::split::{OwnedReadHalf, OwnedWriteHalf};
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::Op;
+use crate::io::{ReadOwned, WriteOwned};
+use crate::net::{addr, future, Read, Readv, ToSocketAddrs, Write, Writev};
+use crate::op::{socket, SharedFd};
+
+/// A connected TCP socket.
+///
+/// Every I/O method takes `&self` and an owned buffer, and its future
+/// resolves to the result together with the buffer (a
+/// [`BufResult`]): with io_uring the kernel fills or drains the buffer after
+/// the call returns. The futures do not borrow the stream, so several reads
+/// and writes may be in flight at once (one read and one write at a time is
+/// what keeps the byte order meaningful). [`into_split`](TcpStream::into_split)
+/// gives owned halves for two tasks.
+///
+/// `TcpStream` is `Send + Sync`; the futures are `!Send`, since an operation
+/// belongs to the worker that submitted it. Dropping the stream closes the
+/// socket once no operation uses it any more, never while the kernel still
+/// holds one.
+///
+/// ```no_run
+/// use runtime::net::TcpStream;
+///
+/// # async fn f() -> std::io::Result<()> {
+/// let stream = TcpStream::connect("127.0.0.1:7000").await?;
+/// let (res, _) = stream.write_all(b"ping\n".to_vec()).await;
+/// res?;
+/// let (n, buf) = stream.read(Vec::with_capacity(64)).await;
+/// println!("got {} bytes: {:?}", n?, buf);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Drivers
+///
+/// On io_uring the kernel performs each `recv`/`send`/`connect` itself; on
+/// epoll they are non-blocking syscalls retried when the socket is ready.
+/// Sends always pass `MSG_NOSIGNAL`: a peer that went away yields `EPIPE` or
+/// `ECONNRESET`, never `SIGPIPE`.
+#[derive(Debug)]
+pub struct TcpStream {
+    /// The socket, shared with the ops in flight on it.
+    fd: SharedFd,
+}
+
+impl TcpStream {
+    /// Wraps a connected socket.
+    pub(crate) fn from_shared(fd: SharedFd) -> Self {
+        TcpStream { fd }
+    }
+
+    /// The socket, for the halves.
+    pub(crate) fn shared(&self) -> &SharedFd {
+        &self.fd
+    }
+
+    /// Opens a connection to `addr`, trying each address it resolves to in
+    /// turn. Host names are resolved on the blocking pool.
+    ///
+    /// # Errors
+    ///
+    /// The last address's error (`ConnectionRefused`, say) if none accepts.
+    ///
+    /// ```no_run
+    /// # async fn f() -> std::io::Result<()> {
+    /// let stream = runtime::net::TcpStream::connect("localhost:7000").await?;
+    /// println!("connected to {}", stream.peer_addr()?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        let mut last = None;
+        for addr in addr::resolve(&addr).await? {
+            let attempt = match TcpSocket::for_addr(&addr) {
+                Ok(socket) => socket.connect(addr).await,
+                Err(e) => Err(e),
+            };
+            match attempt {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::InvalidInput)))
+    }
+
+    /// Opens a connection to `addr`, giving up after `timeout` with an error
+    /// of kind `TimedOut` (the kernel cancels the connect).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// # async fn f() -> std::io::Result<()> {
+    /// let addr = "192.0.2.1:80".parse().unwrap(); // nobody answers there
+    /// let res = runtime::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).await;
+    /// assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connect_timeout(
+        addr: &SocketAddr,
+        timeout: Duration,
+    ) -> impl Future<Output = io::Result<TcpStream>> {
+        let addr = *addr;
+        async move {
+            TcpSocket::for_addr(&addr)?
+                .connect(addr)
+                .timeout(timeout)
+                .await
+        }
+    }
+
+    /// Adopts a connected `std::net::TcpStream` (blocking or not).
+    ///
+    /// ```no_run
+    /// # async fn f() -> std::io::Result<()> {
+    /// let std_stream = std::net::TcpStream::connect("127.0.0.1:7000")?;
+    /// let stream = runtime::net::TcpStream::from_std(std_stream)?;
+    /// # let _ = stream;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        let fd = OwnedFd::from(stream);
+        socket::set_blocking(fd.as_fd())?;
+        Ok(TcpStream::from_shared(SharedFd::new(fd)))
+    }
+
+    /// Hands the socket back as a `std::net::TcpStream`; its blocking mode
+    /// is unspecified, so set it as needed. If an operation still holds the
+    /// socket (a dropped read the kernel has not yet let go of), the
+    /// descriptor is duplicated.
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        crate::net::into_owned_fd(self.fd).map(std::net::TcpStream::from)
+    }
+
+    /// Reads into `buf`, from its start up to its capacity; resolves to the
+    /// number of bytes read (`0` at end of stream) and the buffer.
+    ///
+    /// A `Vec::with_capacity(n)` comes back with `len()` equal to the bytes
+    /// read; a `vec![0; n]` keeps its length. `.timeout(d)` on the returned
+    /// future bounds the wait and still returns the buffer.
+    ///
+    /// ```no_run
+    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
+    /// let (n, buf) = stream.read(vec![0u8; 4096]).await;
+    /// let n = n?;
+    /// println!("{:?}", &buf[..n]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn read<B: IoBufMut>(&self, buf: B) -> Read<B> {
+        Read::new(&self.fd, buf, 0)
+    }
+
+    /// Like [`read`](TcpStream::read), but leaves the bytes in the socket for
+    /// the next read (`MSG_PEEK`).
+    pub fn peek<B: IoBufMut>(&self, buf: B) -> Read<B> {
+        Read::new(&self.fd, buf, libc::MSG_PEEK)
+    }
+
+    /// Writes the initialised bytes of `buf`, maybe only some of them;
+    /// resolves to the number written and the buffer. See
+    /// [`write_all`](TcpStream::write_all) to send everything.
+    pub fn write<B: IoBuf>(&self, buf: B) -> Write<B> {
+        Write::new(&self.fd, buf)
+    }
+
+    /// Writes every initialised byte of `buf`, retrying short writes.
+    ///
+    /// ```no_run
+    /// use runtime::buf::IoBuf;
+    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
+    /// let (res, buf) = stream.write_all(b"hello world".to_vec().slice(6..)).await;
+    /// res?; // "world" was sent
+    /// let _whole = buf.into_inner();
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The first failing write's error (`BrokenPipe` or `ConnectionReset` if
+    /// the peer went away); `WriteZero` if a write makes no progress. Some
+    /// bytes may have been sent.
+    pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> {
+        let fd = self.fd.clone();
+        async move { future::write_all(&fd, buf).await }
+    }
+
+    /// Reads into `bufs` in order with one `recvmsg(2)`, each buffer from its
+    /// start up to its capacity; resolves to the total read and the buffers.
+    pub fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Readv<B> {
+        Readv::new(&self.fd, bufs)
+    }
+
+    /// Writes the initialised bytes of `bufs`, in order, with one
+    /// `sendmsg(2)`; resolves to the total written (maybe short) and the buffers.
+    pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Writev<B> {
+        Writev::new(&self.fd, bufs)
+    }
+
+    /// Shuts down the reading, writing or both directions. After
+    /// `Shutdown::Write` the peer reads end of stream once it has read
+    /// everything sent before.
+    pub fn shutdown(&self, how: Shutdown) -> impl Future<Output = io::Result<()>> {
+        Op::shutdown(&self.fd, how)
+    }
+
+    /// `TCP_NODELAY`: send small writes at once instead of coalescing them
+    /// while an acknowledgement is outstanding (Nagle's algorithm).
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        opts::set_nodelay(self.fd.as_fd(), on)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        opts::nodelay(self.fd.as_fd())
+    }
+
+    /// `SO_LINGER`: what closing does with unsent data. `None` (the default):
+    /// the kernel sends it in the background. `Some(Duration::ZERO)`: the
+    /// connection is reset at once (the peer sees `ConnectionReset`).
+    ///
+    /// # Blocking
+    ///
+    /// With a non-zero duration the final close waits in the kernel, up to
+    /// that long, for the data to be acknowledged, on the thread that drops
+    /// the last handle (as with std): prefer `None` or zero in a server.
+    pub fn set_linger(&self, dur: Option<Duration>) -> io::Result<()> {
+        opts::set_linger(self.fd.as_fd(), dur)
+    }
+
+    /// `SO_LINGER` as set, in whole seconds.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        opts::linger(self.fd.as_fd())
+    }
+
+    /// The address of the peer.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        socket::peer_addr(self.fd.as_fd())?.to_std()
+    }
+
+    /// The local address of this end.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket::local_addr(self.fd.as_fd())?.to_std()
+    }
+
+    /// Splits the stream into a read half and a write half that two tasks
+    /// (or two workers) can use at once. The socket closes when both are
+    /// dropped; [`OwnedReadHalf::reunite`] puts them back together.
+    ///
+    /// ```no_run
+    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
+    /// let (reader, writer) = stream.into_split();
+    /// let echo_back = runtime::spawn(async move {
+    ///     let (n, buf) = reader.read(Vec::with_capacity(1024)).await;
+    ///     n.map(|_| buf)
+    /// });
+    /// let (res, _) = writer.write_all(b"hello".to_vec()).await;
+    /// res?;
+    /// # let _ = echo_back;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        OwnedReadHalf::split(self.fd)
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl IntoRawFd for TcpStream {
+    /// The descriptor, now owned by the caller.
+    ///
+    /// # Panics
+    ///
+    /// Only if an operation still holds the socket and duplicating the
+    /// descriptor fails (the process is out of descriptors);
+    /// [`into_std`](TcpStream::into_std) reports that as an error instead.
+    fn into_raw_fd(self) -> RawFd {
+        match self.into_std() {
+            Ok(s) => s.into_raw_fd(),
+            Err(e) => panic!("TcpStream::into_raw_fd: cannot take the descriptor: {e}"),
+        }
+    }
+}
+
+impl TryFrom<std::net::TcpStream> for TcpStream {
+    type Error = io::Error;
+
+    /// See [`TcpStream::from_std`].
+    fn try_from(stream: std::net::TcpStream) -> io::Result<Self> {
+        TcpStream::from_std(stream)
+    }
+}
+
+impl ReadOwned for TcpStream {
+    fn read<B: IoBufMut>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
+        TcpStream::read(self, buf)
+    }
+
+    fn readv<B: IoBufMut>(
+        &mut self,
+        bufs: Vec<B>,
+    ) -> impl Future<Output = BufResult<usize, Vec<B>>> {
+        TcpStream::readv(self, bufs)
+    }
+}
+
+impl WriteOwned for TcpStream {
+    fn write<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
+        TcpStream::write(self, buf)
+    }
+
+    fn writev<B: IoBuf>(&mut self, bufs: Vec<B>) -> impl Future<Output = BufResult<usize, Vec<B>>> {
+        TcpStream::writev(self, bufs)
+    }
+
+    fn write_all<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<(), B>> {
+        TcpStream::write_all(self, buf)
+    }
+
+    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> {
+        TcpStream::shutdown(self, Shutdown::Write)
+    }
+}
+
+/// Like std's `impl Read for &TcpStream`: the methods take `&self` anyway.
+impl ReadOwned for &TcpStream {
+    fn read<B: IoBufMut>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
+        TcpStream::read(self, buf)
+    }
+
+    fn readv<B: IoBufMut>(
+        &mut self,
+        bufs: Vec<B>,
+    ) -> impl Future<Output = BufResult<usize, Vec<B>>> {
+        TcpStream::readv(self, bufs)
+    }
+}
+
+/// Like std's `impl Write for &TcpStream`.
+impl WriteOwned for &TcpStream {
+    fn write<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
+        TcpStream::write(self, buf)
+    }
+
+    fn writev<B: IoBuf>(&mut self, bufs: Vec<B>) -> impl Future<Output = BufResult<usize, Vec<B>>> {
+        TcpStream::writev(self, bufs)
+    }
+
+    fn write_all<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<(), B>> {
+        TcpStream::write_all(self, buf)
+    }
+
+    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> {
+        TcpStream::shutdown(self, Shutdown::Write)
+    }
+}

@@ -1,0 +1,58 @@
+//! `recv(2)` into an owned buffer (sockets; `MSG_PEEK` for peeking).
+
+use std::io;
+
+use io_uring::{opcode, squeue, types::Fd};
+
+use super::{cvt, io_len, Attempt, Interest, Op, Operation, SharedFd};
+use crate::buf::{BufResult, IoBufMut};
+
+/// A receive into `buf`, from its start, up to its total capacity.
+#[derive(Debug)]
+pub(crate) struct Recv<B> {
+    /// Keeps the socket open until the kernel lets go.
+    fd: SharedFd,
+    /// Where the kernel writes; returned to the caller.
+    buf: B,
+    /// `MSG_*` flags, such as `MSG_PEEK`.
+    flags: libc::c_int,
+}
+
+impl<B: IoBufMut> Op<Recv<B>> {
+    /// Receives into `buf` with `flags`.
+    pub(crate) fn recv(fd: &SharedFd, buf: B, flags: libc::c_int) -> Self {
+        Op::new(Recv {
+            fd: fd.clone(),
+            buf,
+            flags,
+        })
+    }
+}
+
+// SAFETY: the entry points only into `buf`, whose address `IoBufMut` keeps stable.
+unsafe impl<B: IoBufMut> Operation for Recv<B> {
+    type Output = BufResult<usize, B>;
+
+    fn uring_entry(&mut self) -> squeue::Entry {
+        let len = io_len(self.buf.bytes_total());
+        opcode::Recv::new(Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len)
+            .flags(self.flags)
+            .build()
+    }
+
+    fn epoll_attempt(&mut self) -> Attempt {
+        self.fd.ensure_nonblocking();
+        let (ptr, len) = (self.buf.stable_mut_ptr(), self.buf.bytes_total());
+        // SAFETY: `ptr` is valid for `len` writable bytes (IoBufMut contract).
+        let res = cvt(unsafe { libc::recv(self.fd.raw(), ptr.cast(), len, self.flags) });
+        Attempt::from_syscall(res, self.fd.raw(), self.fd.id(), Interest::Readable)
+    }
+
+    fn complete(mut self, res: io::Result<u32>) -> Self::Output {
+        if let Ok(n) = res {
+            // SAFETY: the kernel initialised the first `n` bytes of `buf`.
+            unsafe { self.buf.set_init(n as usize) };
+        }
+        (res.map(|n| n as usize), self.buf)
+    }
+}

@@ -1,0 +1,106 @@
+//! `recvmsg(2)` into owned buffers, reporting the source address.
+
+use std::io;
+use std::marker::PhantomData;
+
+use io_uring::{opcode, squeue, types::Fd};
+
+use super::msg_header::{IoVecsMut, MsgHeader, One};
+use super::{cvt, Attempt, Interest, Op, Operation, SharedFd, SockAddr};
+use crate::buf::IoBufMut;
+
+/// A scattered receive into the buffers in `T` (a `Vec<B>`, or [`One<B>`]),
+/// capturing the source address.
+pub(crate) struct RecvMsg<B, T = Vec<B>> {
+    /// Keeps the socket open until the kernel lets go.
+    fd: SharedFd,
+    /// Where the kernel writes; returned to the caller.
+    bufs: T,
+    /// The `msghdr` and address storage, boxed: the kernel writes them by pointer.
+    hdr: Box<MsgHeader>,
+    /// One iovec per buffer; the `msghdr` points at this heap array.
+    iov: Vec<libc::iovec>,
+    /// `MSG_*` flags, such as `MSG_PEEK`.
+    flags: libc::c_int,
+    /// The element buffer type, so `RecvMsg<B>` names a receive into a `Vec<B>`.
+    _buf: PhantomData<fn() -> B>,
+}
+
+impl<B, T> std::fmt::Debug for RecvMsg<B, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvMsg")
+            .field("fd", &self.fd)
+            .field("iovecs", &self.iov.len())
+            .field("flags", &self.flags)
+            .finish()
+    }
+}
+
+impl<B: IoBufMut, T: IoVecsMut> RecvMsg<B, T> {
+    fn new(fd: &SharedFd, mut bufs: T, flags: libc::c_int) -> Self {
+        let mut iov = Vec::new();
+        bufs.fill_mut(&mut iov);
+        RecvMsg {
+            fd: fd.clone(),
+            bufs,
+            hdr: MsgHeader::new(None),
+            iov,
+            flags,
+            _buf: PhantomData,
+        }
+    }
+}
+
+impl<B: IoBufMut> Op<RecvMsg<B>> {
+    /// Receives one message (datagram sockets) or what has arrived (streams)
+    /// into `bufs`, filling them in order.
+    pub(crate) fn recv_msg(fd: &SharedFd, bufs: Vec<B>, flags: libc::c_int) -> Self {
+        Op::new(RecvMsg::new(fd, bufs, flags))
+    }
+}
+
+impl<B: IoBufMut> Op<RecvMsg<B, One<B>>> {
+    /// Receives into one buffer, with the source address (`recvfrom(2)`, as
+    /// a `recvmsg`); `MSG_PEEK` in `flags` leaves the message queued.
+    pub(crate) fn recv_from(fd: &SharedFd, buf: B, flags: libc::c_int) -> Self {
+        Op::new(RecvMsg::new(fd, One(buf), flags))
+    }
+}
+
+// SAFETY: the entry points at the boxed `msghdr`, which points at the boxed
+// address storage and the iovec array; the iovecs point into `bufs`, whose
+// addresses `IoBufMut` keeps stable. The op owns all of them.
+unsafe impl<B: IoBufMut, T: IoVecsMut> Operation for RecvMsg<B, T> {
+    /// The byte count and the source address (of length 0 when the source
+    /// has no name, such as a stream's peer or an unbound Unix socket).
+    type Output = (io::Result<(usize, SockAddr)>, T);
+
+    fn uring_entry(&mut self) -> squeue::Entry {
+        let msg = self.hdr.prepare_recv(&mut self.iov);
+        opcode::RecvMsg::new(Fd(self.fd.raw()), msg)
+            .flags(self.flags as u32)
+            .build()
+    }
+
+    fn epoll_attempt(&mut self) -> Attempt {
+        self.fd.ensure_nonblocking();
+        let msg = self.hdr.prepare_recv(&mut self.iov);
+        // SAFETY: `msg` and everything it points at are owned by `self` and valid
+        // for the call (see the `Operation` impl's safety note).
+        let res = cvt(unsafe { libc::recvmsg(self.fd.raw(), msg, self.flags) });
+        Attempt::from_syscall(res, self.fd.raw(), self.fd.id(), Interest::Readable)
+    }
+
+    fn complete(mut self, res: io::Result<u32>) -> Self::Output {
+        let res = res.map(|n| {
+            // With MSG_TRUNC in `flags` the kernel reports a datagram's full
+            // length, which may exceed what it wrote.
+            let total: usize = self.iov.iter().map(|v| v.iov_len).sum();
+            let len = (n as usize).min(total);
+            // SAFETY: the kernel wrote the first `len` bytes of the iovecs.
+            unsafe { self.bufs.set_init(len) };
+            (n as usize, self.hdr.received_addr())
+        });
+        (res, self.bufs)
+    }
+}

@@ -1,0 +1,71 @@
+//! Helpers shared by the integration tests; each test file uses a subset.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A name no other test (in this or a concurrent test process) uses:
+/// `prefix`, the process id and a per-process counter.
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
+/// A path in the temp directory that does not exist yet, unique to this call.
+/// Nothing removes it; tests that create it clean up with [`TempPath`].
+pub fn temp_path(prefix: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(unique_name(prefix));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// A [`temp_path`] removed (if it exists) when dropped, even if the test fails.
+#[derive(Debug)]
+pub struct TempPath(pub PathBuf);
+
+impl TempPath {
+    /// A fresh unique path.
+    pub fn new(prefix: &str) -> Self {
+        TempPath(temp_path(prefix))
+    }
+}
+
+impl std::ops::Deref for TempPath {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TempPath {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Number of open descriptors of this process (entries of `/proc/self/fd`,
+/// minus the one `read_dir` itself holds open while counting).
+pub(crate) fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|dir| dir.count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
+/// A connected pair of TCP streams on loopback: (client end, server end).
+pub(crate) async fn tcp_pair() -> (runtime::net::TcpStream, runtime::net::TcpStream) {
+    let listener = runtime::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local_addr");
+    let accept = runtime::spawn(async move { listener.accept().await });
+    let client = runtime::net::TcpStream::connect(addr)
+        .await
+        .expect("connect");
+    let (server, _) = accept.await.expect("accept task").expect("accept");
+    (client, server)
+}

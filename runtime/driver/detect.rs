@@ -38,6 +38,8 @@ const USED_OPCODES: &[(u8, &str)] = &[
     (opcode::UnlinkAt::CODE, "UNLINKAT"),
     (opcode::RenameAt::CODE, "RENAMEAT"),
     (opcode::MkDirAt::CODE, "MKDIRAT"),
+    (opcode::SymlinkAt::CODE, "SYMLINKAT"),
+    (opcode::LinkAt::CODE, "LINKAT"),
     (opcode::Splice::CODE, "SPLICE"),
 ];
 

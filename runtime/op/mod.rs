@@ -6,19 +6,33 @@
 //! operation means adding one file here.
 
 mod accept;
+mod close;
 mod connect;
+mod fallocate;
+mod fsync;
+mod ftruncate;
+mod link_at;
+mod mkdir_at;
 mod msg_header;
 mod nop;
+mod open_at;
+mod open_at2;
 mod read;
+mod readv;
 mod recv;
 mod recv_msg;
+mod rename_at;
 mod send;
 mod send_msg;
 mod shared_fd;
 mod shutdown;
 mod sock_addr;
 pub(crate) mod socket;
+mod statx;
+mod symlink_at;
+mod unlink_at;
 mod write;
+mod writev;
 
 #[cfg(test)]
 mod lifecycle_tests;
@@ -27,6 +41,7 @@ mod tests;
 
 pub(crate) use accept::{Accept, AcceptMulti};
 pub(crate) use connect::Connect;
+pub(crate) use ftruncate::ftruncate;
 pub(crate) use nop::Nop;
 pub(crate) use read::Read;
 pub(crate) use recv::Recv;

@@ -1,0 +1,435 @@
+//! `File`: an open file, read and written at explicit offsets with owned buffers.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use super::{blocking, Metadata, OpenOptions};
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::op::{self, Op, SharedFd};
+
+/// An open file.
+///
+/// All I/O is positional (`read_at`, `write_at` …): there is no file cursor
+/// to share between operations in flight, so any number of them may run at
+/// once on one `File`. Buffers are owned, and come back with the result (see
+/// [`crate::buf`]).
+///
+/// The futures of the I/O methods hold their own reference to the
+/// descriptor, not a borrow of the `File`: the `File` may be dropped while
+/// they run, and the descriptor stays open until the last of them completes.
+///
+/// # Closing
+///
+/// Dropping a `File` closes it (synchronously, once no operation uses it).
+/// [`close`](File::close) closes it through the driver instead and reports
+/// the kernel's error, which matters for filesystems that report write
+/// errors at close (NFS).
+///
+/// # Drivers
+///
+/// io_uring: every operation here except [`set_len`](File::set_len) is
+/// performed by the kernel (`IORING_OP_READ`, `_WRITE`, `_FSYNC`, `_STATX`,
+/// `_FALLOCATE`, `_CLOSE` …) and never blocks the worker. epoll: the same
+/// syscalls run on the blocking pool, since a regular file is always "ready".
+///
+/// ```
+/// use runtime::fs::File;
+///
+/// # runtime::block_on(async {
+/// # let path = std::env::temp_dir().join(format!("rt-doc-file-{}", std::process::id()));
+/// let file = File::create(&path).await?;
+/// let (res, _) = file.write_all_at(b"hello, world".to_vec(), 0).await;
+/// res?;
+/// file.sync_all().await?;
+/// file.close().await?;
+///
+/// let file = File::open(&path).await?;
+/// let (res, buf) = file.read_at(Vec::with_capacity(5), 7).await;
+/// assert_eq!(res?, 5);
+/// assert_eq!(buf, b"world");
+/// # runtime::fs::remove_file(&path).await?;
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct File {
+    /// The descriptor, shared with the operations in flight on it.
+    fd: SharedFd,
+}
+
+impl File {
+    pub(crate) fn from_fd(fd: SharedFd) -> File {
+        File { fd }
+    }
+
+    /// The shared descriptor, for operations elsewhere in the crate (send_file).
+    #[allow(dead_code)] // used by net's zero-copy path
+    pub(crate) fn shared_fd(&self) -> &SharedFd {
+        &self.fd
+    }
+
+    /// Opens a file read-only.
+    ///
+    /// A directory can be opened this way too, to serve as the `dir` of
+    /// [`open_beneath`](File::open_beneath).
+    ///
+    /// # Errors
+    ///
+    /// As [`OpenOptions::open`]: the path is in the message, the kind and
+    /// errno are the kernel's (see [`raw_os_error`](super::raw_os_error)).
+    pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
+        OpenOptions::new().read(true).open(path).await
+    }
+
+    /// Opens a file write-only, creating it or truncating it to 0 bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`OpenOptions::open`].
+    pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .await
+    }
+
+    /// New [`OpenOptions`], all off.
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
+    }
+
+    /// Opens `path` read-only, resolved inside the directory `dir` and
+    /// refusing to leave it (`..`, absolute paths, symlinks pointing
+    /// outside). See [`OpenOptions::open_beneath`].
+    pub async fn open_beneath(dir: &File, path: impl AsRef<Path>) -> io::Result<File> {
+        OpenOptions::new().read(true).open_beneath(dir, path).await
+    }
+
+    /// Reads into `buf` from offset `pos`, up to `buf.bytes_total()` bytes
+    /// (a `Vec`'s capacity), and returns the count with the buffer, whose
+    /// length grows by what was read. `Ok(0)` means end of file (or an empty
+    /// buffer).
+    ///
+    /// Works with `O_DIRECT` files when `buf` is an
+    /// [`AlignedBuf`](crate::buf::AlignedBuf) and `pos` is block-aligned.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error; `InvalidInput` if `pos` exceeds `i64::MAX`.
+    pub fn read_at<B: IoBufMut>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, B>> + 'static {
+        let op = match check_pos(pos) {
+            Ok(pos) => Ok(Op::read_at(&self.fd, buf, pos)),
+            Err(e) => Err((e, buf)),
+        };
+        async move {
+            match op {
+                Ok(op) => op.await,
+                Err((e, buf)) => (Err(e), buf),
+            }
+        }
+    }
+
+    /// Writes `buf`'s initialised bytes (a `Vec`'s `len()`) at offset `pos`
+    /// and returns how many were written, which may be fewer (use
+    /// [`write_all_at`](File::write_all_at) to write them all).
+    ///
+    /// In append mode the data goes to the end of the file whatever `pos` is.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error; `InvalidInput` if `pos` exceeds `i64::MAX`.
+    pub fn write_at<B: IoBuf>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, B>> + 'static {
+        let op = match check_pos(pos) {
+            Ok(pos) => Ok(Op::write_at(&self.fd, buf, pos)),
+            Err(e) => Err((e, buf)),
+        };
+        async move {
+            match op {
+                Ok(op) => op.await,
+                Err((e, buf)) => (Err(e), buf),
+            }
+        }
+    }
+
+    /// Fills `buf` entirely (`bytes_total()` bytes: a `Vec`'s capacity) from
+    /// offset `pos`, reading as many times as needed.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the file ends first (the buffer then holds what was
+    /// read); otherwise the kernel's error. Interrupted reads are retried.
+    ///
+    /// ```
+    /// # runtime::block_on(async {
+    /// # let path = std::env::temp_dir().join(format!("rt-doc-exact-{}", std::process::id()));
+    /// runtime::fs::write(&path, b"0123456789".to_vec()).await?;
+    /// let file = runtime::fs::File::open(&path).await?;
+    /// let (res, buf) = file.read_exact_at(vec![0u8; 4], 6).await;
+    /// res?;
+    /// assert_eq!(buf, b"6789");
+    /// let (res, _) = file.read_exact_at(vec![0u8; 4], 8).await;
+    /// assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::UnexpectedEof);
+    /// # runtime::fs::remove_file(&path).await?;
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn read_exact_at<B: IoBufMut>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<(), B>> + 'static {
+        let fd = self.fd.clone();
+        async move {
+            let total = buf.bytes_total();
+            let mut buf = buf;
+            let mut done = 0;
+            while done < total {
+                let at = match offset(pos, done) {
+                    Ok(at) => at,
+                    Err(e) => return (Err(e), buf),
+                };
+                let (res, slice) = Op::read_at(&fd, buf.slice(done..), at).await;
+                buf = slice.into_inner();
+                match res {
+                    Ok(0) => {
+                        let eof = io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "end of file before the buffer was filled",
+                        );
+                        return (Err(eof), buf);
+                    }
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return (Err(e), buf),
+                }
+            }
+            (Ok(()), buf)
+        }
+    }
+
+    /// Writes all of `buf`'s initialised bytes at offset `pos`, writing as
+    /// many times as needed.
+    ///
+    /// # Errors
+    ///
+    /// `WriteZero` if the kernel accepts no bytes; otherwise the kernel's
+    /// error (part of the data may have been written). Interrupted writes
+    /// are retried.
+    pub fn write_all_at<B: IoBuf>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<(), B>> + 'static {
+        let fd = self.fd.clone();
+        async move {
+            let total = buf.bytes_init();
+            let mut buf = buf;
+            let mut done = 0;
+            while done < total {
+                let at = match offset(pos, done) {
+                    Ok(at) => at,
+                    Err(e) => return (Err(e), buf),
+                };
+                let (res, slice) = Op::write_at(&fd, buf.slice(done..total), at).await;
+                buf = slice.into_inner();
+                match res {
+                    Ok(0) => {
+                        let e = io::Error::new(io::ErrorKind::WriteZero, "the file took no bytes");
+                        return (Err(e), buf);
+                    }
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return (Err(e), buf),
+                }
+            }
+            (Ok(()), buf)
+        }
+    }
+
+    /// Reads from offset `pos` into `bufs` in order (`preadv(2)`), filling
+    /// each up to its `bytes_total()` before the next; returns the total.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error (`EINVAL` beyond 1024 buffers); `InvalidInput` if
+    /// `pos` exceeds `i64::MAX`.
+    ///
+    /// ```
+    /// # runtime::block_on(async {
+    /// # let path = std::env::temp_dir().join(format!("rt-doc-readv-{}", std::process::id()));
+    /// runtime::fs::write(&path, b"headerbody".to_vec()).await?;
+    /// let file = runtime::fs::File::open(&path).await?;
+    /// let bufs = vec![Vec::with_capacity(6), Vec::with_capacity(16)];
+    /// let (n, bufs) = file.readv_at(bufs, 0).await;
+    /// assert_eq!(n?, 10);
+    /// assert_eq!((&bufs[0][..], &bufs[1][..]), (&b"header"[..], &b"body"[..]));
+    /// # runtime::fs::remove_file(&path).await?;
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn readv_at<B: IoBufMut>(
+        &self,
+        bufs: Vec<B>,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, Vec<B>>> + 'static {
+        let op = match check_pos(pos) {
+            Ok(pos) => Ok(Op::readv_at(&self.fd, bufs, pos)),
+            Err(e) => Err((e, bufs)),
+        };
+        async move {
+            match op {
+                Ok(op) => op.await,
+                Err((e, bufs)) => (Err(e), bufs),
+            }
+        }
+    }
+
+    /// Writes the initialised bytes of `bufs`, in order, at offset `pos`
+    /// (`pwritev(2)`); returns how many were written, which may be fewer.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error (`EINVAL` beyond 1024 buffers); `InvalidInput` if
+    /// `pos` exceeds `i64::MAX`.
+    pub fn writev_at<B: IoBuf>(
+        &self,
+        bufs: Vec<B>,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, Vec<B>>> + 'static {
+        let op = match check_pos(pos) {
+            Ok(pos) => Ok(Op::writev_at(&self.fd, bufs, pos)),
+            Err(e) => Err((e, bufs)),
+        };
+        async move {
+            match op {
+                Ok(op) => op.await,
+                Err((e, bufs)) => (Err(e), bufs),
+            }
+        }
+    }
+
+    /// Flushes the file's data and metadata to its storage (`fsync(2)`).
+    ///
+    /// Only writes that completed before this call are covered: the driver
+    /// may run operations in flight in any order.
+    pub async fn sync_all(&self) -> io::Result<()> {
+        Op::sync_all(&self.fd).await
+    }
+
+    /// Flushes the file's data, and only the metadata needed to read it back
+    /// (`fdatasync(2)`): cheaper than [`sync_all`](File::sync_all).
+    pub async fn sync_data(&self) -> io::Result<()> {
+        Op::sync_data(&self.fd).await
+    }
+
+    /// The file's metadata (`statx(2)` on the descriptor).
+    pub async fn metadata(&self) -> io::Result<Metadata> {
+        Op::statx_fd(&self.fd).await.map(Metadata::new)
+    }
+
+    /// Truncates or extends the file to `size` bytes (`ftruncate(2)`);
+    /// extended bytes read as zeros.
+    ///
+    /// # Drivers
+    ///
+    /// Runs on the blocking pool on both drivers: `IORING_OP_FTRUNCATE`
+    /// appeared only in Linux 6.9, and requiring it would send every older
+    /// kernel to epoll for this one call.
+    pub async fn set_len(&self, size: u64) -> io::Result<()> {
+        let fd = self.fd.clone();
+        blocking(move || op::ftruncate(&fd, size)).await?
+    }
+
+    /// `fallocate(2)`: with `mode` 0, allocates `offset..offset + len` on
+    /// disk (extending the file if needed), so later writes there cannot
+    /// fail for lack of space. `libc::FALLOC_FL_KEEP_SIZE`,
+    /// `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE` and `FALLOC_FL_ZERO_RANGE`
+    /// work as in the man page, where the filesystem supports them.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error: `EOPNOTSUPP` (kind `Unsupported`) for a mode the
+    /// filesystem lacks, `EINVAL` for a zero `len`.
+    pub async fn fallocate(&self, offset: u64, len: u64, mode: i32) -> io::Result<()> {
+        Op::fallocate(&self.fd, offset, len, mode).await
+    }
+
+    /// Closes the file and reports the kernel's error, if any.
+    ///
+    /// If operations are still in flight on it (futures dropped before they
+    /// completed), they keep the descriptor open; it closes when the last
+    /// one completes, and this returns `Ok(())` at once.
+    ///
+    /// # Drivers
+    ///
+    /// io_uring: `IORING_OP_CLOSE`. epoll: `close(2)` on the blocking pool.
+    pub async fn close(self) -> io::Result<()> {
+        match self.fd.try_unwrap() {
+            Ok(fd) => Op::close(fd).await,
+            Err(_in_use) => Ok(()),
+        }
+    }
+
+    /// Wraps a file opened with `std` (or received from elsewhere).
+    ///
+    /// ```
+    /// # runtime::block_on(async {
+    /// let file = runtime::fs::File::from_std(std::fs::File::open("/dev/null")?);
+    /// let (n, _) = file.read_at(Vec::with_capacity(8), 0).await;
+    /// assert_eq!(n?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn from_std(file: std::fs::File) -> File {
+        File::from_fd(SharedFd::new_file(OwnedFd::from(file)))
+    }
+
+    /// Gives the file back as a `std::fs::File`, or returns `self` if
+    /// operations are still in flight on it.
+    pub fn try_into_std(self) -> Result<std::fs::File, File> {
+        self.fd
+            .try_unwrap()
+            .map(std::fs::File::from)
+            .map_err(File::from_fd)
+    }
+}
+
+impl AsRawFd for File {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+}
+
+impl fmt::Debug for File {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("File").field("fd", &self.fd.raw()).finish()
+    }
+}
+
+/// `pos`, if the kernel can take it as a file offset.
+fn check_pos(pos: u64) -> io::Result<u64> {
+    if pos > i64::MAX as u64 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "file offset exceeds i64::MAX",
+        ));
+    }
+    Ok(pos)
+}
+
+/// `pos + done`, if the kernel can take it as a file offset.
+fn offset(pos: u64, done: usize) -> io::Result<u64> {
+    check_pos(pos.saturating_add(done as u64))
+}

@@ -1,0 +1,119 @@
+//! `readv(2)` / `preadv(2)`: one read scattered over several owned buffers.
+
+use std::io;
+
+use io_uring::{opcode, squeue, types::Fd};
+
+use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
+use crate::buf::{BufResult, IoBufMut};
+
+/// A read into `bufs`, filled in order, at `offset` or at the file position.
+pub(crate) struct Readv<B> {
+    /// Keeps the descriptor open until the kernel lets go.
+    fd: SharedFd,
+    /// Where the kernel writes; returned to the caller.
+    bufs: Vec<B>,
+    /// One entry per buffer, pointing at its (stable) memory; boxed so the
+    /// kernel's pointer to the array stays put.
+    iovecs: Box<[libc::iovec]>,
+    /// `None`: the file position (pipes, sockets).
+    offset: Option<u64>,
+}
+
+impl<B> std::fmt::Debug for Readv<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readv")
+            .field("fd", &self.fd)
+            .field("bufs", &self.bufs.len())
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
+impl<B: IoBufMut> Op<Readv<B>> {
+    /// Reads at the current position (streams and pipes).
+    #[allow(dead_code)] // for streams (net), which read and write at the cursor
+    pub(crate) fn readv(fd: &SharedFd, bufs: Vec<B>) -> Self {
+        Op::new(Readv::new(fd, bufs, None))
+    }
+
+    /// Reads at `offset` (files).
+    pub(crate) fn readv_at(fd: &SharedFd, bufs: Vec<B>, offset: u64) -> Self {
+        Op::new(Readv::new(fd, bufs, Some(offset)))
+    }
+}
+
+impl<B: IoBufMut> Readv<B> {
+    fn new(fd: &SharedFd, mut bufs: Vec<B>, offset: Option<u64>) -> Self {
+        let iovecs = bufs
+            .iter_mut()
+            .map(|b| libc::iovec {
+                iov_base: b.stable_mut_ptr().cast(),
+                iov_len: b.bytes_total(),
+            })
+            .collect();
+        Readv {
+            fd: fd.clone(),
+            bufs,
+            iovecs,
+            offset,
+        }
+    }
+
+    fn syscall(&mut self) -> io::Result<u32> {
+        let (fd, iov) = (self.fd.raw(), self.iovecs.as_ptr());
+        // More buffers than IOV_MAX: the kernel answers EINVAL.
+        let cnt = self.iovecs.len().min(i32::MAX as usize) as i32;
+        let res = match self.offset {
+            // SAFETY: each iovec points into a buffer the op owns, valid for its length.
+            None => unsafe { libc::readv(fd, iov, cnt) },
+            // SAFETY: as above; `preadv` does not move the file position.
+            Some(off) => unsafe { libc::preadv(fd, iov, cnt, off as libc::off_t) },
+        };
+        cvt(res)
+    }
+}
+
+// SAFETY: the entry points only into `iovecs`, which point into `bufs`; all
+// are owned by the op and their addresses are stable (`IoBufMut`, boxed slice).
+unsafe impl<B: IoBufMut> Operation for Readv<B> {
+    type Output = BufResult<usize, Vec<B>>;
+
+    fn uring_entry(&mut self) -> squeue::Entry {
+        let len = u32::try_from(self.iovecs.len()).unwrap_or(u32::MAX);
+        opcode::Readv::new(Fd(self.fd.raw()), self.iovecs.as_ptr(), len)
+            .offset(self.offset.unwrap_or(u64::MAX)) // u64::MAX: the file position
+            .build()
+    }
+
+    fn epoll_attempt(&mut self) -> Attempt {
+        if self.fd.is_file() {
+            return Attempt::Blocking;
+        }
+        self.fd.ensure_nonblocking();
+        Attempt::from_syscall(
+            self.syscall(),
+            self.fd.raw(),
+            self.fd.id(),
+            Interest::Readable,
+        )
+    }
+
+    fn run_blocking(&mut self) -> io::Result<u32> {
+        self.syscall()
+    }
+
+    fn complete(mut self, res: io::Result<u32>) -> Self::Output {
+        if let Ok(n) = res {
+            let mut left = n as usize;
+            for buf in &mut self.bufs {
+                let filled = left.min(buf.bytes_total());
+                // SAFETY: the kernel filled the buffers in order; this one's
+                // first `filled` bytes.
+                unsafe { buf.set_init(filled) };
+                left -= filled;
+            }
+        }
+        (res.map(|n| n as usize), self.bufs)
+    }
+}

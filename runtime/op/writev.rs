@@ -1,0 +1,110 @@
+//! `writev(2)` / `pwritev(2)`: one write gathered from several owned buffers.
+
+use std::io;
+
+use io_uring::{opcode, squeue, types::Fd};
+
+use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
+use crate::buf::{BufResult, IoBuf};
+
+/// A write of `bufs`' initialised bytes, in order, at `offset` or at the file position.
+pub(crate) struct Writev<B> {
+    /// Keeps the descriptor open until the kernel lets go.
+    fd: SharedFd,
+    /// What the kernel reads; returned to the caller.
+    bufs: Vec<B>,
+    /// One entry per buffer, pointing at its (stable) memory; boxed so the
+    /// kernel's pointer to the array stays put.
+    iovecs: Box<[libc::iovec]>,
+    /// `None`: the file position (pipes, sockets) or append.
+    offset: Option<u64>,
+}
+
+impl<B> std::fmt::Debug for Writev<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writev")
+            .field("fd", &self.fd)
+            .field("bufs", &self.bufs.len())
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
+impl<B: IoBuf> Op<Writev<B>> {
+    /// Writes at the current position (streams, pipes, append-mode files).
+    #[allow(dead_code)] // for streams (net), which read and write at the cursor
+    pub(crate) fn writev(fd: &SharedFd, bufs: Vec<B>) -> Self {
+        Op::new(Writev::new(fd, bufs, None))
+    }
+
+    /// Writes at `offset` (files).
+    pub(crate) fn writev_at(fd: &SharedFd, bufs: Vec<B>, offset: u64) -> Self {
+        Op::new(Writev::new(fd, bufs, Some(offset)))
+    }
+}
+
+impl<B: IoBuf> Writev<B> {
+    fn new(fd: &SharedFd, bufs: Vec<B>, offset: Option<u64>) -> Self {
+        let iovecs = bufs
+            .iter()
+            .map(|b| libc::iovec {
+                // The kernel only reads through it; iovec has no const variant.
+                iov_base: b.stable_ptr().cast_mut().cast(),
+                iov_len: b.bytes_init(),
+            })
+            .collect();
+        Writev {
+            fd: fd.clone(),
+            bufs,
+            iovecs,
+            offset,
+        }
+    }
+
+    fn syscall(&mut self) -> io::Result<u32> {
+        let (fd, iov) = (self.fd.raw(), self.iovecs.as_ptr());
+        // More buffers than IOV_MAX: the kernel answers EINVAL.
+        let cnt = self.iovecs.len().min(i32::MAX as usize) as i32;
+        let res = match self.offset {
+            // SAFETY: each iovec points at initialised bytes of a buffer the op owns.
+            None => unsafe { libc::writev(fd, iov, cnt) },
+            // SAFETY: as above.
+            Some(off) => unsafe { libc::pwritev(fd, iov, cnt, off as libc::off_t) },
+        };
+        cvt(res)
+    }
+}
+
+// SAFETY: the entry points only into `iovecs`, which point into `bufs`; all
+// are owned by the op and their addresses are stable (`IoBuf`, boxed slice).
+unsafe impl<B: IoBuf> Operation for Writev<B> {
+    type Output = BufResult<usize, Vec<B>>;
+
+    fn uring_entry(&mut self) -> squeue::Entry {
+        let len = u32::try_from(self.iovecs.len()).unwrap_or(u32::MAX);
+        opcode::Writev::new(Fd(self.fd.raw()), self.iovecs.as_ptr(), len)
+            .offset(self.offset.unwrap_or(u64::MAX)) // u64::MAX: the file position
+            .build()
+    }
+
+    fn epoll_attempt(&mut self) -> Attempt {
+        if self.fd.is_file() {
+            return Attempt::Blocking;
+        }
+        self.fd.ensure_nonblocking();
+        Attempt::from_syscall(
+            self.syscall(),
+            self.fd.raw(),
+            self.fd.id(),
+            Interest::Writable,
+        )
+    }
+
+    fn run_blocking(&mut self) -> io::Result<u32> {
+        self.syscall()
+    }
+
+    fn complete(self, res: io::Result<u32>) -> Self::Output {
+        (res.map(|n| n as usize), self.bufs)
+    }
+}

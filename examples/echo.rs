@@ -1,0 +1,125 @@
+//! A multi-core TCP echo server: one `SO_REUSEPORT` listener per worker, so
+//! the kernel spreads connections across workers and each connection lives
+//! on one worker from accept to close.
+//!
+//! ```text
+//! cargo run --release --example echo -- --addr 127.0.0.1:7000 --workers 2
+//! RUNTIME_DRIVER=epoll cargo run --release --example echo    # the fallback driver
+//! ```
+//!
+//! Then load it with `cargo run --release --example echo_client`, or try
+//! `nc 127.0.0.1 7000`.
+
+use std::io;
+use std::net::SocketAddr;
+
+use runtime::buf::IoBuf;
+use runtime::net::{TcpListener, TcpSocket, TcpStream};
+
+/// Per-connection buffer: one read of up to this much, echoed back whole.
+const BUF: usize = 16 * 1024;
+
+fn main() -> io::Result<()> {
+    let mut addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    let mut workers = 1usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| usage(&format!("{arg} needs a value")))
+        };
+        match arg.as_str() {
+            "--addr" => {
+                addr = value()?
+                    .parse()
+                    .map_err(|e| usage(&format!("--addr: {e}")))?
+            }
+            "--workers" => {
+                workers = value()?
+                    .parse()
+                    .map_err(|e| usage(&format!("--workers: {e}")))?
+            }
+            "-h" | "--help" => {
+                println!("usage: echo [--addr HOST:PORT] [--workers N]");
+                return Ok(());
+            }
+            other => return Err(usage(&format!("unknown argument {other}"))),
+        }
+    }
+    let rt = runtime::Builder::new().workers(workers).build()?;
+
+    // Bind every listener up front, so port 0 becomes one real port for all.
+    let first = reuseport_listener(addr)?;
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..workers {
+        listeners.push(reuseport_listener(addr)?);
+    }
+    println!("echo: listening on {addr} with {workers} worker(s)");
+    println!("{}", rt.driver_info());
+
+    rt.block_on(async move {
+        let servers: Vec<_> = listeners
+            .into_iter()
+            .enumerate()
+            .map(|(i, listener)| runtime::spawn_on(i, move || serve(listener)))
+            .collect();
+        for server in servers {
+            if let Err(e) = server.await {
+                eprintln!("echo: a worker stopped: {e}");
+            }
+        }
+    });
+    Ok(())
+}
+
+fn usage(msg: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{msg}\nusage: echo [--addr HOST:PORT] [--workers N]"),
+    )
+}
+
+/// A listener that shares its port with the other workers' listeners.
+fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+/// One worker's accept loop; runs until the process ends.
+async fn serve(listener: TcpListener) {
+    let mut incoming = listener.incoming();
+    while let Some(conn) = incoming.next().await {
+        match conn {
+            Ok(stream) => drop(runtime::spawn(echo(stream))),
+            // Out of descriptors, say: `incoming` already pauses before retrying.
+            Err(e) => eprintln!("echo: accept: {e}"),
+        }
+    }
+}
+
+/// Echoes everything until the peer closes or fails.
+async fn echo(stream: TcpStream) {
+    // Ping-pong traffic: send each reply at once rather than wait for an ACK.
+    let _ = stream.set_nodelay(true);
+    let mut buf = Vec::with_capacity(BUF);
+    loop {
+        buf.clear();
+        let (res, b) = stream.read(buf).await;
+        let n = match res {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let (res, b) = stream.write_all(b.slice(..n)).await;
+        if res.is_err() {
+            return;
+        }
+        buf = b.into_inner();
+    }
+}

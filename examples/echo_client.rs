@@ -1,0 +1,125 @@
+//! An echo load generator on this runtime: C connections each send an
+//! S-byte message, wait for the whole echo, and repeat for D seconds; then it
+//! prints requests per second and the p50/p99 round-trip latency.
+//!
+//! ```text
+//! cargo run --release --example echo -- --addr 127.0.0.1:7000 &
+//! cargo run --release --example echo_client -- --addr 127.0.0.1:7000 -c 64 -s 64 -d 5
+//! ```
+//!
+//! Options: `--addr HOST:PORT` (127.0.0.1:7000), `-c` connections (64),
+//! `-s` message bytes (64), `-d` seconds (5), `--workers N` (1): connections
+//! are spread over the workers.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use runtime::io::read_exact;
+use runtime::net::TcpStream;
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Copy)]
+struct Config {
+    addr: SocketAddr,
+    connections: usize,
+    size: usize,
+    duration: Duration,
+    workers: usize,
+}
+
+fn parse() -> io::Result<Config> {
+    let mut cfg = Config {
+        addr: "127.0.0.1:7000".parse().unwrap(),
+        connections: 64,
+        size: 64,
+        duration: Duration::from_secs(5),
+        workers: 1,
+    };
+    let bad = |msg: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{msg}\nusage: echo_client [--addr HOST:PORT] [-c N] [-s BYTES] [-d SECS] [--workers N]"),
+        )
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = args
+            .next()
+            .ok_or_else(|| bad(format!("{arg} needs a value")))?;
+        let num = || {
+            value
+                .parse::<usize>()
+                .map_err(|e| bad(format!("{arg}: {e}")))
+        };
+        match arg.as_str() {
+            "--addr" => cfg.addr = value.parse().map_err(|e| bad(format!("--addr: {e}")))?,
+            "-c" | "--connections" => cfg.connections = num()?.max(1),
+            "-s" | "--size" => cfg.size = num()?.max(1),
+            "-d" | "--duration" => cfg.duration = Duration::from_secs(num()? as u64),
+            "--workers" => cfg.workers = num()?.max(1),
+            other => return Err(bad(format!("unknown argument {other}"))),
+        }
+    }
+    Ok(cfg)
+}
+
+fn main() -> io::Result<()> {
+    let cfg = parse()?;
+    let rt = runtime::Builder::new().workers(cfg.workers).build()?;
+    let (requests, mut latencies, elapsed) = rt.block_on(async move {
+        let start = Instant::now();
+        let deadline = start + cfg.duration;
+        let clients: Vec<_> = (0..cfg.connections)
+            .map(|i| runtime::spawn_on(i % cfg.workers, move || client(cfg, deadline)))
+            .collect();
+        let mut latencies = Vec::new();
+        let mut requests = 0u64;
+        for c in clients {
+            match c.await {
+                Ok(Ok(lat)) => {
+                    requests += lat.len() as u64;
+                    latencies.extend(lat);
+                }
+                Ok(Err(e)) => eprintln!("echo_client: connection failed: {e}"),
+                Err(e) => eprintln!("echo_client: task failed: {e}"),
+            }
+        }
+        (requests, latencies, start.elapsed())
+    });
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
+        latencies.get(i).copied().unwrap_or(0)
+    };
+    println!(
+        "{} connections, {}-byte messages, {:.1}s: {:.0} requests/s, p50 {} µs, p99 {} µs",
+        cfg.connections,
+        cfg.size,
+        elapsed.as_secs_f64(),
+        requests as f64 / elapsed.as_secs_f64(),
+        pct(0.50),
+        pct(0.99),
+    );
+    Ok(())
+}
+
+/// One connection's ping-pong loop; returns each round trip's latency in µs.
+async fn client(cfg: Config, deadline: Instant) -> io::Result<Vec<u32>> {
+    let stream = TcpStream::connect(cfg.addr).await?;
+    stream.set_nodelay(true)?;
+    let mut msg = vec![0xAB; cfg.size];
+    let mut reply = vec![0u8; cfg.size];
+    let mut latencies = Vec::with_capacity(1 << 16);
+    while Instant::now() < deadline {
+        let sent = Instant::now();
+        let (res, m) = stream.write_all(msg).await;
+        msg = m;
+        res?;
+        let (res, r) = read_exact(&mut &stream, reply).await;
+        reply = r;
+        res?;
+        latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+    }
+    Ok(latencies)
+}

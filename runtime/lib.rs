@@ -21,6 +21,14 @@
 //! A future dropped mid-operation leaves its buffer with the driver until the
 //! kernel lets go; it is never freed while the kernel may still write it.
 //!
+//! # Closing
+//!
+//! Dropping a file or socket closes it once no operation in flight uses it
+//! (each holds a reference to the descriptor), so a drop is always safe but
+//! cannot report an error. [`fs::File::close`] closes through the driver and
+//! returns the kernel's answer, which matters where errors surface at close
+//! (NFS): `file.close().await?`.
+//!
 //! # Threads and drivers
 //!
 //! Each worker thread owns one driver and runs its own tasks: `spawn` keeps a

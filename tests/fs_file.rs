@@ -6,7 +6,7 @@
 
 use std::future::Future as _;
 use std::io::ErrorKind;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -474,6 +474,8 @@ async fn std_interop_and_raw_fd() {
     std::fs::write(&path, "from std").unwrap();
     let file = File::from_std(std::fs::File::open(&path).unwrap());
     assert!(fd_points_to(file.as_raw_fd(), &path));
+    let dup = file.as_fd().try_clone_to_owned().unwrap();
+    assert!(fd_points_to(dup.as_raw_fd(), &path));
     let (n, buf) = file.read_at(Vec::with_capacity(16), 5).await;
     assert_eq!((n.unwrap(), &buf[..]), (3, &b"std"[..]));
     let std_file = file.try_into_std().unwrap();

@@ -581,3 +581,50 @@ async fn o_direct_with_aligned_buffers() {
     file.close().await.unwrap();
     assert!(std::fs::read(&path).unwrap() == data);
 }
+
+#[runtime::test]
+async fn options_and_std_handover_with_io_in_flight() {
+    let dir = TempDir::new("options");
+    let path = dir.join("f");
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .open(&path)
+        .await
+        .unwrap();
+    let (res, _) = file.write_all_at(vec![1u8; 1 << 20], 0).await;
+    res.unwrap();
+
+    // With a read in flight the descriptor is shared: no handing it over.
+    let read = runtime::spawn(file.read_at(Vec::with_capacity(1 << 20), 0));
+    let file = file.try_into_std().unwrap_err();
+    let (n, _) = read.await.unwrap();
+    assert_eq!(n.unwrap(), 1 << 20);
+    let std_file = file.try_into_std().unwrap();
+    assert_eq!(std_file.metadata().unwrap().len(), 1 << 20);
+}
+
+/// Polls `fut` once with a waker that does nothing.
+fn poll_once<F: std::future::Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
+#[test]
+fn outside_a_runtime_is_an_error_not_a_panic() {
+    let file = File::from_std(std::fs::File::open("/dev/null").unwrap());
+    let fd = file.as_raw_fd();
+    let (res, _) = poll_once(file.read_at(Vec::with_capacity(8), 0)).unwrap();
+    assert!(res.unwrap_err().to_string().contains("no runtime"));
+    assert!(poll_once(file.set_len(0)).unwrap().is_err());
+    assert!(poll_once(file.metadata()).unwrap().is_err());
+    assert!(poll_once(File::open("/dev/null")).unwrap().is_err());
+    // close() cannot go through a driver, but the descriptor is still closed.
+    assert!(poll_once(file.close()).unwrap().is_err());
+    assert!(!fd_points_to(fd, Path::new("/dev/null")));
+}

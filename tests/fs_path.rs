@@ -5,7 +5,7 @@
 //! `std::fs` appears only as the independent oracle and for scaffolding.
 
 use std::collections::BTreeMap;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future as _};
 use std::io::ErrorKind;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -197,6 +197,15 @@ async fn metadata_of_files_dirs_and_symlinks() {
     assert!(d.is_dir() && !d.is_file());
     let null = fs::metadata("/dev/null").await.unwrap();
     assert!(null.file_type().is_char_device());
+    let fifo = dir.join("fifo");
+    let c_fifo = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: `c_fifo` is a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0);
+    assert!(fs::metadata(&fifo).await.unwrap().file_type().is_fifo());
+    let sock = dir.join("sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let ft = fs::metadata(&sock).await.unwrap().file_type();
+    assert!(ft.is_socket() && !ft.is_fifo() && !ft.is_block_device());
     assert!(format!("{meta:?}").contains("file"));
 
     assert!(fs::try_exists(&file).await.unwrap());
@@ -371,4 +380,24 @@ async fn read_dir_lists_every_entry() {
         .is_none());
     let err = fs::read_dir(dir.join("file-001")).await.unwrap_err();
     assert_eq!(fs::raw_os_error(&err), Some(libc::ENOTDIR), "{err}");
+}
+
+#[test]
+fn outside_a_runtime_is_an_error_not_a_panic() {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut read_dir = std::pin::pin!(fs::read_dir("/"));
+    match read_dir.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(res) => assert!(res.unwrap_err().to_string().contains("no runtime")),
+        std::task::Poll::Pending => panic!("nothing to wait for outside a runtime"),
+    }
+    let mut meta = std::pin::pin!(fs::metadata("/"));
+    assert!(matches!(
+        meta.as_mut().poll(&mut cx),
+        std::task::Poll::Ready(Err(_))
+    ));
+    let mut copy = std::pin::pin!(fs::copy("/a", "/b"));
+    assert!(matches!(
+        copy.as_mut().poll(&mut cx),
+        std::task::Poll::Ready(Err(_))
+    ));
 }

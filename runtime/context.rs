@@ -49,13 +49,6 @@ pub(crate) fn current() -> Option<Rc<Worker>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
-/// Whether `shared` belongs to the worker running on this thread.
-pub(crate) fn is_current(shared: &Arc<Shared>) -> bool {
-    CURRENT
-        .try_with(|c| matches!(&*c.borrow(), Some(w) if Arc::ptr_eq(&w.shared, shared)))
-        .unwrap_or(false)
-}
-
 /// Makes `worker` current until the guard drops.
 pub(crate) fn enter(worker: Rc<Worker>) -> EnterGuard {
     let prev = CURRENT.with(|c| c.borrow_mut().replace(worker));

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 pub(crate) use future::Op;
 pub(crate) use multishot::{Multishot, MultishotOp};
-pub(crate) use operation::{cqe_result, cvt, Attempt, Erased, Interest, Operation};
+pub(crate) use operation::{cvt, Attempt, Erased, Interest, Operation};
 
 use epoll::EpollDriver;
 use lifecycle::{Lifecycle, Ops};

@@ -56,7 +56,10 @@ fn forbid_io_uring() {
         filter: filter.as_ptr() as *mut _,
     };
     // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integers.
-    assert_eq!(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, 0);
+    assert_eq!(
+        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
+        0
+    );
     // SAFETY: `prog` points to a valid filter that outlives the call (the kernel copies it).
     let rc = unsafe {
         libc::syscall(
@@ -72,12 +75,18 @@ fn forbid_io_uring() {
 #[test]
 fn seccomp_blocked_io_uring_falls_back_to_epoll_and_says_why() {
     if !in_child() {
-        let out = run_child("seccomp_blocked_io_uring_falls_back_to_epoll_and_says_why", &[]);
+        let out = run_child(
+            "seccomp_blocked_io_uring_falls_back_to_epoll_and_says_why",
+            &[],
+        );
         assert!(out.contains("CHILD OK"), "{out}");
         return;
     }
     forbid_io_uring();
-    let rt = Builder::new().workers(2).build().expect("auto must fall back, not fail");
+    let rt = Builder::new()
+        .workers(2)
+        .build()
+        .expect("auto must fall back, not fail");
     let info = rt.driver_info();
     println!("{info}");
     for (kind, why) in &info.workers {
@@ -91,7 +100,10 @@ fn seccomp_blocked_io_uring_falls_back_to_epoll_and_says_why() {
         runtime::time::sleep(std::time::Duration::from_millis(1)).await;
     });
     drop(rt);
-    let err = Builder::new().driver(DriverKind::Uring).build().unwrap_err();
+    let err = Builder::new()
+        .driver(DriverKind::Uring)
+        .build()
+        .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
     assert!(err.to_string().contains("EPERM"), "{err}");
     println!("CHILD OK");
@@ -151,7 +163,10 @@ fn explicit_epoll_never_touches_io_uring() {
     let (kind, why) = rt.driver_info().workers[0].clone();
     assert_eq!(kind, DriverKind::Epoll);
     assert!(why.contains("requested"), "{why}");
-    assert_eq!(rt.block_on(async { runtime::driver_kind() }), DriverKind::Epoll);
+    assert_eq!(
+        rt.block_on(async { runtime::driver_kind() }),
+        DriverKind::Epoll
+    );
 }
 
 fn uring_allowed() -> bool {

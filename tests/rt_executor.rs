@@ -91,15 +91,22 @@ async fn tasks_on_two_workers_wake_each_other() {
         });
         assert_eq!(h.await.unwrap(), i * 2);
     }
-    assert!(runtime::metrics()[1].remote_wakes > 0, "spawn_on reaches worker 1 through its inbox");
+    assert!(
+        runtime::metrics()[1].remote_wakes > 0,
+        "spawn_on reaches worker 1 through its inbox"
+    );
 }
 
 #[runtime::test]
 async fn spawn_blocking_runs_off_the_worker_and_reports_panics() {
     let worker = std::thread::current().id();
-    let other = runtime::spawn_blocking(move || std::thread::current().id()).await.unwrap();
+    let other = runtime::spawn_blocking(move || std::thread::current().id())
+        .await
+        .unwrap();
     assert_ne!(worker, other);
-    let err = runtime::spawn_blocking(|| panic!("blocking boom")).await.unwrap_err();
+    let err = runtime::spawn_blocking(|| panic!("blocking boom"))
+        .await
+        .unwrap_err();
     assert!(err.is_panic());
 }
 
@@ -171,7 +178,10 @@ async fn an_always_ready_task_cannot_starve_a_timer() {
     while !fired.load(Ordering::SeqCst) {
         runtime::time::sleep(Duration::ZERO).await;
         spins += 1;
-        assert!(start.elapsed() < Duration::from_secs(20), "timer starved after {spins} spins");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timer starved after {spins} spins"
+        );
     }
     timer.await.unwrap();
 }
@@ -248,7 +258,11 @@ fn dropping_the_runtime_drops_pending_tasks() {
     }
     let dropped = Arc::new(AtomicUsize::new(0));
     for kind in [runtime::DriverKind::Epoll, runtime::DriverKind::Auto] {
-        let rt = runtime::Builder::new().driver(kind).workers(2).build().unwrap();
+        let rt = runtime::Builder::new()
+            .driver(kind)
+            .workers(2)
+            .build()
+            .unwrap();
         let d = dropped.clone();
         rt.block_on(async move {
             let f = Flag(d.clone());
@@ -257,11 +271,9 @@ fn dropping_the_runtime_drops_pending_tasks() {
                 std::future::pending::<()>().await;
             }));
             let f = Flag(d.clone());
-            drop(runtime::spawn_on(1, move || {
-                async move {
-                    let _f = f;
-                    runtime::time::sleep(Duration::from_secs(3600)).await;
-                }
+            drop(runtime::spawn_on(1, move || async move {
+                let _f = f;
+                runtime::time::sleep(Duration::from_secs(3600)).await;
             }));
             yield_now().await;
         });

@@ -38,7 +38,9 @@ async fn timeout_elapses_for_a_slow_future() {
 
 #[runtime::test]
 async fn timeout_passes_a_fast_future_through() {
-    let v = time::timeout(Duration::from_secs(10), async { 3 }).await.unwrap();
+    let v = time::timeout(Duration::from_secs(10), async { 3 })
+        .await
+        .unwrap();
     assert_eq!(v, 3);
 }
 
@@ -80,7 +82,10 @@ async fn interval_burst_catches_up_and_delay_does_not() {
     delay.tick().await; // the missed one, at once
     let b = Instant::now();
     delay.tick().await;
-    assert!(b.elapsed() >= period - Duration::from_millis(1), "delay waits a full period");
+    assert!(
+        b.elapsed() >= period - Duration::from_millis(1),
+        "delay waits a full period"
+    );
 }
 
 #[runtime::test]
@@ -88,7 +93,9 @@ async fn interval_is_a_stream() {
     let mut iv = time::interval(Duration::from_millis(1));
     let mut n = 0;
     while n < 3 {
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut iv).poll_next(cx)).await.unwrap();
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut iv).poll_next(cx))
+            .await
+            .unwrap();
         n += 1;
     }
 }

@@ -118,11 +118,14 @@ fn parse_env(v: &str) -> io::Result<DriverKind> {
     }
 }
 
+/// Applies one set of setup flags to a ring builder.
+type SetupFlags = fn(&mut io_uring::Builder);
+
 /// Builds and probes a ring of `entries` entries with the best flags the
 /// kernel accepts; returns it with a description of those flags.
 pub(crate) fn build_ring(entries: u32) -> io::Result<(IoUring, &'static str)> {
     let cq = entries.saturating_mul(2);
-    let attempts: [(&str, fn(&mut io_uring::Builder)); 3] = [
+    let attempts: [(&str, SetupFlags); 3] = [
         ("SINGLE_ISSUER | DEFER_TASKRUN", |b| {
             b.setup_single_issuer().setup_defer_taskrun();
         }),

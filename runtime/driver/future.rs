@@ -110,76 +110,64 @@ impl<T: Operation> Future for Op<T> {
                 _ => Poll::Pending,
             };
         };
-        loop {
-            match std::mem::replace(&mut this.state, State::Finished) {
-                State::Unsubmitted(op) => {
-                    let mut driver = worker.driver.borrow_mut();
-                    match &mut *driver {
-                        Driver::Uring(d) => {
-                            let key = match this.timeout {
-                                Some(t) => {
-                                    d.submit_with_timeout(Box::new(op), cx.waker().clone(), t)
-                                }
-                                None => d.submit(Box::new(op), cx.waker().clone(), false),
-                            };
-                            this.state = State::InFlight(key);
-                            return Poll::Pending;
-                        }
-                        Driver::Epoll(_) => {
-                            drop(driver);
-                            this.state = State::Unsubmitted(op);
-                            return this.poll_epoll(&worker, cx);
-                        }
+        match std::mem::replace(&mut this.state, State::Finished) {
+            State::Unsubmitted(op) => {
+                let mut driver = worker.driver.borrow_mut();
+                let Driver::Uring(d) = &mut *driver else {
+                    drop(driver);
+                    this.state = State::Unsubmitted(op);
+                    return this.poll_epoll(&worker, cx);
+                };
+                let waker = cx.waker().clone();
+                let key = match this.timeout {
+                    Some(t) => d.submit_with_timeout(Box::new(op), waker, t),
+                    None => d.submit(Box::new(op), waker, false),
+                };
+                this.state = State::InFlight(key);
+                Poll::Pending
+            }
+            State::Polling(op, fd, id, interest) => {
+                if let Some(deadline) = this.deadline.as_mut() {
+                    if Pin::new(deadline).poll(cx).is_ready() {
+                        return Poll::Ready(op.complete(Err(timed_out())));
                     }
                 }
-                State::Polling(op, fd, id, interest) => {
-                    if let Some(deadline) = this.deadline.as_mut() {
-                        if Pin::new(deadline).poll(cx).is_ready() {
-                            return Poll::Ready(op.complete(Err(timed_out())));
-                        }
-                    }
-                    let ready = match &*worker.driver.borrow() {
-                        Driver::Epoll(d) => d.is_ready(fd, id, interest),
-                        Driver::Uring(_) => true,
-                    };
-                    this.state = State::Polling(op, fd, id, interest);
-                    if !ready {
-                        // Refresh the waker: a combinator may poll with a new one.
-                        if let Driver::Epoll(d) = &mut *worker.driver.borrow_mut() {
-                            let _ = d.wait_ready(fd, id, interest, cx);
-                        }
-                        return Poll::Pending;
-                    }
+                let ready = match &*worker.driver.borrow() {
+                    Driver::Epoll(d) => d.is_ready(fd, id, interest),
+                    Driver::Uring(_) => true,
+                };
+                this.state = State::Polling(op, fd, id, interest);
+                if ready {
                     return this.poll_epoll(&worker, cx);
                 }
-                State::InFlight(key) => {
-                    let polled = worker.driver.borrow_mut().poll_op(key, cx);
-                    return match polled {
-                        Poll::Ready((op, res)) => {
-                            let op = op
-                                .into_any()
-                                .downcast::<T>()
-                                .unwrap_or_else(|_| unreachable!("slot holds another op type"));
-                            coop::consume();
-                            let res = match res {
-                                Err(e)
-                                    if this.timeout.is_some()
-                                        && e.raw_os_error() == Some(libc::ECANCELED) =>
-                                {
-                                    Err(timed_out())
-                                }
-                                res => res,
-                            };
-                            Poll::Ready(op.complete(res))
-                        }
-                        Poll::Pending => {
-                            this.state = State::InFlight(key);
-                            Poll::Pending
-                        }
-                    };
+                // Refresh the waker: a combinator may poll with a new one.
+                if let Driver::Epoll(d) = &mut *worker.driver.borrow_mut() {
+                    let _ = d.wait_ready(fd, id, interest, cx);
                 }
-                State::Finished => return Poll::Pending,
+                Poll::Pending
             }
+            State::InFlight(key) => {
+                let polled = worker.driver.borrow_mut().poll_op(key, cx);
+                let Poll::Ready((op, res)) = polled else {
+                    this.state = State::InFlight(key);
+                    return Poll::Pending;
+                };
+                let op = op
+                    .into_any()
+                    .downcast::<T>()
+                    .unwrap_or_else(|_| unreachable!("slot holds another op type"));
+                coop::consume();
+                let res = match res {
+                    Err(e)
+                        if this.timeout.is_some() && e.raw_os_error() == Some(libc::ECANCELED) =>
+                    {
+                        Err(timed_out())
+                    }
+                    res => res,
+                };
+                Poll::Ready(op.complete(res))
+            }
+            State::Finished => Poll::Pending,
         }
     }
 }
@@ -239,11 +227,10 @@ impl<T: Operation> Drop for Op<T> {
             if let Some(worker) = context::current() {
                 if let Ok(mut driver) = worker.driver.try_borrow_mut() {
                     driver.drop_op(key);
-                    return;
                 }
             }
-            // No driver to hand the slot to (the worker is gone or busy): the
-            // slot stays as it is; shutdown leaks whatever the kernel still holds.
+            // (Otherwise there is no driver to hand the slot to — the worker is
+            // gone or busy — so the slot stays; shutdown leaks what the kernel holds.)
         }
     }
 }

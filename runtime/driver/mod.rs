@@ -39,6 +39,8 @@ use uring::UringDriver;
 
 /// A worker's driver.
 #[derive(Debug)]
+// One per worker; boxing the larger variant would add an indirection to every op.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Driver {
     /// Completion-based: the kernel performs the operations.
     Uring(UringDriver),

@@ -143,8 +143,8 @@ impl<F: Future + 'static> Runnable for TaskCell<F> {
             return;
         };
         coop::reset();
-        // SAFETY: see above: the future stays where it is until dropped.
         let polled = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: see above: the future stays where it is until dropped.
             unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
         }));
         match polled {

@@ -127,10 +127,8 @@ async fn dropping_100k_reads_at_random_moments_never_frees_a_held_buffer() {
         // Let the submissions reach the kernel, then drop them at once.
         crate::task::yield_now().await;
         for (id, mut op) in ops {
-            if id != u64::MAX && rng(&mut seed) % 2 == 0 {
-                if poll_once(&mut op).is_ready() {
-                    continue;
-                }
+            if id != u64::MAX && rng(&mut seed) % 2 == 0 && poll_once(&mut op).is_ready() {
+                continue;
             }
             let in_kernel = id != u64::MAX && crate::driver_kind() == crate::DriverKind::Uring;
             drop(op);

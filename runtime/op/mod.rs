@@ -14,6 +14,7 @@ mod ftruncate;
 mod link_at;
 mod mkdir_at;
 mod msg_header;
+#[cfg(test)]
 mod nop;
 mod open_at;
 mod open_at2;
@@ -42,15 +43,12 @@ mod tests;
 pub(crate) use accept::{Accept, AcceptMulti};
 pub(crate) use connect::Connect;
 pub(crate) use ftruncate::ftruncate;
-pub(crate) use nop::Nop;
-pub(crate) use read::Read;
 pub(crate) use recv::Recv;
 pub(crate) use recv_msg::RecvMsg;
 pub(crate) use send::Send;
 pub(crate) use send_msg::SendMsg;
 pub(crate) use shared_fd::SharedFd;
 pub(crate) use sock_addr::SockAddr;
-pub(crate) use write::Write;
 
 pub(crate) use crate::driver::{cvt, Attempt, Interest, Op, Operation};
 

@@ -19,7 +19,8 @@ pub(crate) struct Read<B> {
 }
 
 impl<B: IoBufMut> Op<Read<B>> {
-    /// Reads at the current position (streams and pipes).
+    /// Reads at the current position (pipes; sockets use `Recv`).
+    #[cfg(test)]
     pub(crate) fn read(fd: &SharedFd, buf: B) -> Self {
         Op::new(Read {
             fd: fd.clone(),

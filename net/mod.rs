@@ -9,6 +9,9 @@
 //!
 //! - [`TcpListener`], [`TcpStream`], [`TcpSocket`]; futures, halves and the
 //!   `Incoming` stream live in [`tcp`].
+//! - [`UdpSocket`] for datagrams; [`UnixListener`], [`UnixStream`] and
+//!   [`UnixDatagram`] for Unix-domain sockets (pathname, abstract and unnamed
+//!   addresses), with their futures and halves in [`unix`].
 //! - [`Read`], [`Write`], [`Readv`], [`Writev`]: the futures of stream reads
 //!   and writes, each with `.timeout(dur)` that cancels the operation in the
 //!   kernel and still returns the buffer.
@@ -21,10 +24,14 @@
 mod addr;
 mod future;
 pub mod tcp;
+mod udp;
+pub mod unix;
 
 pub use addr::ToSocketAddrs;
 pub use future::{Read, Readv, Write, Writev};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};

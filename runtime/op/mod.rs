@@ -31,6 +31,7 @@ mod sock_addr;
 pub(crate) mod socket;
 mod statx;
 mod symlink_at;
+mod unix_addr;
 mod unlink_at;
 mod write;
 mod writev;
@@ -43,12 +44,16 @@ mod tests;
 pub(crate) use accept::{Accept, AcceptMulti};
 pub(crate) use connect::Connect;
 pub(crate) use ftruncate::ftruncate;
+pub(crate) use msg_header::One;
 pub(crate) use recv::Recv;
 pub(crate) use recv_msg::RecvMsg;
 pub(crate) use send::Send;
 pub(crate) use send_msg::SendMsg;
 pub(crate) use shared_fd::SharedFd;
 pub(crate) use sock_addr::SockAddr;
+pub(crate) use unix_addr::{
+    from_sock_addr as unix_from_sock_addr, to_sock_addr as unix_to_sock_addr,
+};
 
 pub(crate) use crate::driver::{cvt, Attempt, Interest, Op, Operation};
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A name no other test (in this or a concurrent test process) uses:
 /// `prefix`, the process id and a per-process counter.
-pub fn unique_name(prefix: &str) -> String {
+pub(crate) fn unique_name(prefix: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{}-{n}", std::process::id())
@@ -14,7 +14,7 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// A path in the temp directory that does not exist yet, unique to this call.
 /// Nothing removes it; tests that create it clean up with [`TempPath`].
-pub fn temp_path(prefix: &str) -> PathBuf {
+pub(crate) fn temp_path(prefix: &str) -> PathBuf {
     let path = std::env::temp_dir().join(unique_name(prefix));
     let _ = std::fs::remove_file(&path);
     path
@@ -22,11 +22,11 @@ pub fn temp_path(prefix: &str) -> PathBuf {
 
 /// A [`temp_path`] removed (if it exists) when dropped, even if the test fails.
 #[derive(Debug)]
-pub struct TempPath(pub PathBuf);
+pub(crate) struct TempPath(pub(crate) PathBuf);
 
 impl TempPath {
     /// A fresh unique path.
-    pub fn new(prefix: &str) -> Self {
+    pub(crate) fn new(prefix: &str) -> Self {
         TempPath(temp_path(prefix))
     }
 }

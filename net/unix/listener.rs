@@ -1,0 +1,254 @@
+//! `UnixListener`: accepting Unix-domain stream connections, one at a time
+//! (`Accept`) or as a stream (`Incoming`, multishot accept on io_uring).
+
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+
+use super::UnixStream;
+use crate::driver::{MultishotOp, Op};
+use crate::op::{self, socket, unix_from_sock_addr, AcceptMulti, SharedFd};
+use crate::time::{sleep, Sleep};
+
+/// First pause of [`Incoming`] after running out of descriptors.
+const BACKOFF_MIN: Duration = Duration::from_millis(1);
+/// Longest pause of [`Incoming`]; it doubles from `BACKOFF_MIN` up to this.
+const BACKOFF_MAX: Duration = Duration::from_millis(100);
+
+/// A Unix-domain socket listening for stream connections.
+///
+/// Bind it to a filesystem path ([`bind`](UnixListener::bind)) or to a name
+/// in Linux's abstract namespace ([`bind_addr`](UnixListener::bind_addr)),
+/// which needs no file and vanishes with the socket. Dropping a listener
+/// bound to a path leaves the file behind, as std does; remove it before
+/// binding the path again.
+///
+/// ```no_run
+/// use runtime::net::UnixListener;
+///
+/// #[runtime::main]
+/// async fn main() -> std::io::Result<()> {
+///     let _ = std::fs::remove_file("/tmp/echo.sock");
+///     let listener = UnixListener::bind("/tmp/echo.sock")?;
+///     loop {
+///         let (stream, _peer) = listener.accept().await?;
+///         runtime::spawn(async move {
+///             let (n, buf) = stream.read(Vec::with_capacity(4096)).await;
+///             if n.is_ok() {
+///                 let _ = stream.write_all(buf).await;
+///             }
+///         });
+///     }
+/// }
+/// ```
+#[derive(Debug)]
+pub struct UnixListener {
+    /// The listening socket, shared with the accepts in flight on it.
+    fd: SharedFd,
+}
+
+impl UnixListener {
+    /// Binds to the filesystem path `path` and starts listening (backlog 128,
+    /// as std).
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse` if the path exists (even as a stale socket file),
+    /// `InvalidInput` for a path that is too long (107 bytes) or contains a
+    /// NUL byte.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        UnixListener::from_std(std::os::unix::net::UnixListener::bind(path)?)
+    }
+
+    /// Binds to `addr` (a pathname or an abstract address) and starts listening.
+    ///
+    /// ```no_run
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use std::os::unix::net::SocketAddr;
+    ///
+    /// # fn f() -> std::io::Result<()> {
+    /// let addr = SocketAddr::from_abstract_name(b"my-service")?;
+    /// let listener = runtime::net::UnixListener::bind_addr(&addr)?;
+    /// # let _ = listener;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
+        UnixListener::from_std(std::os::unix::net::UnixListener::bind_addr(addr)?)
+    }
+
+    /// Adopts a listening `std::os::unix::net::UnixListener` (blocking or not).
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        let fd = OwnedFd::from(listener);
+        socket::set_blocking(fd.as_fd())?;
+        Ok(UnixListener {
+            fd: SharedFd::new(fd),
+        })
+    }
+
+    /// Hands the socket back as a `std::os::unix::net::UnixListener`; its
+    /// blocking mode is unspecified. If an accept still holds the socket,
+    /// the descriptor is duplicated.
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
+        crate::net::into_owned_fd(self.fd).map(std::os::unix::net::UnixListener::from)
+    }
+
+    /// Accepts one connection; resolves to the stream and the peer's address
+    /// (unnamed unless the client bound its socket).
+    ///
+    /// `.timeout(d)` on the returned future gives up after `d` with an error
+    /// of kind `TimedOut`. A connection the kernel accepted for a future
+    /// that was dropped is closed, never leaked.
+    pub fn accept(&self) -> Accept {
+        Accept {
+            op: Op::accept(&self.fd),
+        }
+    }
+
+    /// A stream of incoming connections (a `futures_core::Stream`) that
+    /// never ends.
+    ///
+    /// On io_uring one multishot accept keeps delivering connections from a
+    /// single submission; on epoll each item is one `accept4(2)`. After an
+    /// error that would likely repeat at once (out of descriptors or memory)
+    /// it pauses before accepting again, 1 ms at first and doubling up to
+    /// 100 ms, as [`TcpListener::incoming`](crate::net::TcpListener::incoming) does.
+    pub fn incoming(&self) -> Incoming {
+        Incoming {
+            op: MultishotOp::new(AcceptMulti::new(&self.fd)),
+            backoff: None,
+            delay: BACKOFF_MIN,
+        }
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        unix_from_sock_addr(&socket::local_addr(self.fd.as_fd())?)
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`), clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        socket::take_error(self.fd.as_fd())
+    }
+}
+
+impl AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl TryFrom<std::os::unix::net::UnixListener> for UnixListener {
+    type Error = io::Error;
+
+    /// See [`UnixListener::from_std`].
+    fn try_from(listener: std::os::unix::net::UnixListener) -> io::Result<Self> {
+        UnixListener::from_std(listener)
+    }
+}
+
+/// The future of [`UnixListener::accept`].
+#[must_use = "an operation does nothing unless awaited"]
+#[derive(Debug)]
+pub struct Accept {
+    /// The `accept` operation.
+    op: Op<op::Accept>,
+}
+
+impl Accept {
+    /// Gives up after `dur`: the kernel cancels the accept and the future
+    /// resolves to an error of kind `TimedOut`.
+    pub fn timeout(self, dur: Duration) -> Self {
+        Accept {
+            op: self.op.timeout(dur),
+        }
+    }
+}
+
+impl Future for Accept {
+    type Output = io::Result<(UnixStream, SocketAddr)>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let res = std::task::ready!(Pin::new(&mut self.get_mut().op).poll(cx));
+        Poll::Ready(res.and_then(|(fd, peer)| {
+            let peer = unix_from_sock_addr(&peer)?; // on error `fd` is dropped: closed
+            Ok((UnixStream::from_shared(SharedFd::new(fd)), peer))
+        }))
+    }
+}
+
+/// The stream of [`UnixListener::incoming`]: connections as they arrive.
+///
+/// Dropping it cancels the accept in the kernel; a connection accepted in the
+/// meantime is closed.
+#[must_use = "streams do nothing unless polled"]
+#[derive(Debug)]
+pub struct Incoming {
+    /// The multishot accept.
+    op: MultishotOp<AcceptMulti>,
+    /// The pause after an error that would repeat at once.
+    backoff: Option<Sleep>,
+    /// The next pause; doubles on each such error, reset by a success.
+    delay: Duration,
+}
+
+impl Incoming {
+    /// The next connection (never `None`: the stream does not end). The same
+    /// as `StreamExt::next` from futures, without the dependency.
+    #[allow(clippy::should_implement_trait)] // async, like `StreamExt::next`, not `Iterator::next`
+    pub fn next(&mut self) -> impl Future<Output = Option<io::Result<UnixStream>>> + '_ {
+        std::future::poll_fn(move |cx| Pin::new(&mut *self).poll_next(cx))
+    }
+}
+
+/// Errors after which accepting again at once would fail again.
+fn needs_backoff(e: &io::Error) -> bool {
+    // Per-connection failures (the peer gave up first) are not worth a pause.
+    !matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM | libc::EINTR)
+    )
+}
+
+impl Stream for Incoming {
+    type Item = io::Result<UnixStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(pause) = this.backoff.as_mut() {
+            std::task::ready!(Pin::new(pause).poll(cx));
+            this.backoff = None;
+        }
+        loop {
+            match std::task::ready!(this.op.poll_next(cx)) {
+                // The multishot fallback switched modes: poll again, which re-arms.
+                None => continue,
+                Some(Ok(fd)) => {
+                    this.delay = BACKOFF_MIN;
+                    let stream = UnixStream::from_shared(SharedFd::new(fd));
+                    return Poll::Ready(Some(Ok(stream)));
+                }
+                Some(Err(e)) => {
+                    if needs_backoff(&e) {
+                        this.backoff = Some(sleep(this.delay));
+                        this.delay = (this.delay * 2).min(BACKOFF_MAX);
+                    }
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! `UnixStream`: a connected Unix-domain stream socket with owned-buffer
+//! reads and writes.
+
+use std::future::Future;
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+
+use super::split::{OwnedReadHalf, OwnedWriteHalf};
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::Op;
+use crate::io::{ReadOwned, WriteOwned};
+use crate::net::{future, Read, Readv, Write, Writev};
+use crate::op::{socket, unix_from_sock_addr, unix_to_sock_addr, SharedFd};
+
+/// A connected Unix-domain stream socket.
+///
+/// The same owned-buffer interface as [`TcpStream`](crate::net::TcpStream):
+/// every I/O method takes `&self` and a buffer by value, and resolves to the
+/// result together with the buffer. [`into_split`](UnixStream::into_split)
+/// gives owned halves for two tasks.
+///
+/// Addresses are [`std::os::unix::net::SocketAddr`]: a path, a name in
+/// Linux's abstract namespace, or unnamed (a client that did not bind, and
+/// both ends of a [`pair`](UnixStream::pair)).
+///
+/// ```no_run
+/// use runtime::net::UnixStream;
+///
+/// # async fn f() -> std::io::Result<()> {
+/// let stream = UnixStream::connect("/run/my-service.sock").await?;
+/// let (res, _) = stream.write_all(b"ping\n".to_vec()).await;
+/// res?;
+/// let (n, buf) = stream.read(Vec::with_capacity(64)).await;
+/// println!("got {} bytes: {:?}", n?, buf);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Drivers
+///
+/// On io_uring the kernel performs each `recv`/`send`/`connect` itself; on
+/// epoll they are non-blocking syscalls retried when the socket is ready.
+/// Sends always pass `MSG_NOSIGNAL`: a peer that went away yields `EPIPE`,
+/// never `SIGPIPE`.
+#[derive(Debug)]
+pub struct UnixStream {
+    /// The socket, shared with the ops in flight on it.
+    fd: SharedFd,
+}
+
+impl UnixStream {
+    /// Wraps a connected socket.
+    pub(crate) fn from_shared(fd: SharedFd) -> Self {
+        UnixStream { fd }
+    }
+
+    /// Connects to the socket listening at the filesystem path `path`.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` if nothing is at the path, `ConnectionRefused` if nothing
+    /// listens there (a stale socket file), `InvalidInput` for a path that is
+    /// too long (107 bytes) or contains a NUL byte.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        UnixStream::connect_addr(&SocketAddr::from_pathname(path)?).await
+    }
+
+    /// Connects to `addr`: a pathname or an abstract address.
+    ///
+    /// ```no_run
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use std::os::unix::net::SocketAddr;
+    ///
+    /// # async fn f() -> std::io::Result<()> {
+    /// let addr = SocketAddr::from_abstract_name(b"my-service")?;
+    /// let stream = runtime::net::UnixStream::connect_addr(&addr).await?;
+    /// # let _ = stream;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
+        let addr = unix_to_sock_addr(addr)?;
+        let fd = SharedFd::new(socket::socket(libc::AF_UNIX, libc::SOCK_STREAM)?);
+        Op::connect(&fd, addr).await?;
+        Ok(UnixStream::from_shared(fd))
+    }
+
+    /// Creates two streams connected to each other (`socketpair(2)`).
+    ///
+    /// ```
+    /// # #[runtime::main] async fn main() -> std::io::Result<()> {
+    /// let (a, b) = runtime::net::UnixStream::pair()?;
+    /// let (res, _) = a.write_all(b"hi".to_vec()).await;
+    /// res?;
+    /// let (n, buf) = b.read(Vec::with_capacity(8)).await;
+    /// assert_eq!((n?, &buf[..]), (2, &b"hi"[..]));
+    /// # Ok(()) }
+    /// ```
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = std::os::unix::net::UnixStream::pair()?;
+        Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
+    }
+
+    /// Adopts a connected `std::os::unix::net::UnixStream` (blocking or not).
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        let fd = OwnedFd::from(stream);
+        socket::set_blocking(fd.as_fd())?;
+        Ok(UnixStream::from_shared(SharedFd::new(fd)))
+    }
+
+    /// Hands the socket back as a `std::os::unix::net::UnixStream`; its
+    /// blocking mode is unspecified. If an operation still holds the socket,
+    /// the descriptor is duplicated.
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
+        crate::net::into_owned_fd(self.fd).map(std::os::unix::net::UnixStream::from)
+    }
+
+    /// Reads into `buf`, from its start up to its capacity; resolves to the
+    /// number of bytes read (`0` at end of stream) and the buffer.
+    ///
+    /// `.timeout(d)` on the returned future bounds the wait and still
+    /// returns the buffer.
+    pub fn read<B: IoBufMut>(&self, buf: B) -> Read<B> {
+        Read::new(&self.fd, buf, 0)
+    }
+
+    /// Like [`read`](UnixStream::read), but leaves the bytes in the socket
+    /// for the next read (`MSG_PEEK`).
+    pub fn peek<B: IoBufMut>(&self, buf: B) -> Read<B> {
+        Read::new(&self.fd, buf, libc::MSG_PEEK)
+    }
+
+    /// Writes the initialised bytes of `buf`, maybe only some of them;
+    /// resolves to the number written and the buffer.
+    pub fn write<B: IoBuf>(&self, buf: B) -> Write<B> {
+        Write::new(&self.fd, buf)
+    }
+
+    /// Writes every initialised byte of `buf`, retrying short writes.
+    ///
+    /// # Errors
+    ///
+    /// The first failing write's error (`BrokenPipe` if the peer went away);
+    /// `WriteZero` if a write makes no progress. Some bytes may have been sent.
+    pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> {
+        let fd = self.fd.clone();
+        async move { future::write_all(&fd, buf).await }
+    }
+
+    /// Reads into `bufs` in order with one `recvmsg(2)`; resolves to the
+    /// total read and the buffers.
+    pub fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Readv<B> {
+        Readv::new(&self.fd, bufs)
+    }
+
+    /// Writes the initialised bytes of `bufs`, in order, with one
+    /// `sendmsg(2)`; resolves to the total written (maybe short) and the buffers.
+    pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Writev<B> {
+        Writev::new(&self.fd, bufs)
+    }
+
+    /// Shuts down the reading, writing or both directions. After
+    /// `Shutdown::Write` the peer reads end of stream once it has read
+    /// everything sent before.
+    pub fn shutdown(&self, how: Shutdown) -> impl Future<Output = io::Result<()>> {
+        Op::shutdown(&self.fd, how)
+    }
+
+    /// The address of the peer (unnamed if the peer is not bound).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        unix_from_sock_addr(&socket::peer_addr(self.fd.as_fd())?)
+    }
+
+    /// The local address of this end (unnamed unless it was bound).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        unix_from_sock_addr(&socket::local_addr(self.fd.as_fd())?)
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`), clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        socket::take_error(self.fd.as_fd())
+    }
+
+    /// Splits the stream into a read half and a write half that two tasks
+    /// (or two workers) can use at once. The socket closes when both are
+    /// dropped; [`OwnedReadHalf::reunite`] puts them back together.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        OwnedReadHalf::split(self.fd)
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl TryFrom<std::os::unix::net::UnixStream> for UnixStream {
+    type Error = io::Error;
+
+    /// See [`UnixStream::from_std`].
+    fn try_from(stream: std::os::unix::net::UnixStream) -> io::Result<Self> {
+        UnixStream::from_std(stream)
+    }
+}
+
+impl ReadOwned for UnixStream {
+    fn read<B: IoBufMut>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
+        UnixStream::read(self, buf)
+    }
+
+    fn readv<B: IoBufMut>(
+        &mut self,
+        bufs: Vec<B>,
+    ) -> impl Future<Output = BufResult<usize, Vec<B>>> {
+        UnixStream::readv(self, bufs)
+    }
+}
+
+impl WriteOwned for UnixStream {
+    fn write<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
+        UnixStream::write(self, buf)
+    }
+
+    fn writev<B: IoBuf>(&mut self, bufs: Vec<B>) -> impl Future<Output = BufResult<usize, Vec<B>>> {
+        UnixStream::writev(self, bufs)
+    }
+
+    fn write_all<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<(), B>> {
+        UnixStream::write_all(self, buf)
+    }
+
+    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> {
+        UnixStream::shutdown(self, Shutdown::Write)
+    }
+}

@@ -197,6 +197,59 @@ impl TcpStream {
         async move { future::write_all(&fd, buf).await }
     }
 
+    /// Sends `len` bytes of `file`, starting at `offset`, without copying
+    /// them through user space; resolves to the number of bytes sent.
+    ///
+    /// Partial transfers are continued until `len` bytes are sent; fewer come
+    /// back only if the file ends first (`0` if `offset` is at or past its
+    /// end). `len == 0` sends nothing. The file's position is neither used nor
+    /// moved, so several sends of one `File` may run at once. The future
+    /// holds its own references to the socket and file, not borrows.
+    ///
+    /// ```no_run
+    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
+    /// let file = runtime::fs::File::open("index.html").await?;
+    /// let len = file.metadata().await?.len();
+    /// let sent = stream.send_file(&file, 0, len).await?;
+    /// assert_eq!(sent, len); // unless the file shrank meanwhile
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `offset` exceeds `i64::MAX`; otherwise the kernel's
+    /// error: `BrokenPipe` or `ConnectionReset` if the peer went away (never a
+    /// `SIGPIPE`), `EINVAL` if `file` cannot be spliced (a directory, say).
+    /// After an error some bytes may have been sent.
+    ///
+    /// # Drivers
+    ///
+    /// io_uring: two `IORING_OP_SPLICE`s per round, file → pipe → socket,
+    /// through a pipe grown as needed up to 1 MiB (bounded by
+    /// `/proc/sys/fs/pipe-max-size`) and kept per worker thread for reuse.
+    /// The kernel performs splices on its io-wq threads, so a slow disk never
+    /// blocks the worker; the socket is made non-blocking and a full one is
+    /// waited for with `IORING_OP_POLL_ADD`, so a slow peer does not hold a
+    /// kernel thread either. Each splice is a hand-off to a kernel thread:
+    /// for bodies of a few KiB, [`File::read_at`](crate::fs::File::read_at)
+    /// and [`write_all`](TcpStream::write_all) cost less (a copy, but no
+    /// hand-off).
+    ///
+    /// epoll: `sendfile(2)` on the non-blocking socket, retried when it
+    /// becomes writable. The worker thread reads the file pages itself, so a
+    /// page-cache miss waits for the disk there (as nginx does with
+    /// `sendfile on` and no thread pool).
+    pub fn send_file(
+        &self,
+        file: &crate::fs::File,
+        offset: u64,
+        len: u64,
+    ) -> impl Future<Output = io::Result<u64>> + 'static {
+        let (sock, file) = (self.fd.clone(), file.shared_fd().clone());
+        async move { crate::op::send_file(&sock, &file, offset, len).await }
+    }
+
     /// Reads into `bufs` in order with one `recvmsg(2)`, each buffer from its
     /// start up to its capacity; resolves to the total read and the buffers.
     pub fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Readv<B> {

@@ -1,0 +1,357 @@
+//! `TcpStream::send_file` on both drivers: byte-exact transfers (small, 64 MiB,
+//! a range in the middle, past the end of the file, zero bytes), several at
+//! once, a peer that goes away mid-transfer (an error, not a panic, and no
+//! `SIGPIPE` even at its default disposition, checked in a child process), a
+//! transfer dropped mid-way, and bad input.
+
+mod support;
+
+use std::io;
+use std::process::Command;
+
+use runtime::fs::File;
+use runtime::net::TcpStream;
+use runtime::DriverKind;
+use support::{tcp_pair, TempPath};
+
+/// The byte at offset `i` of every test file: a hash of `i`, so a byte sent
+/// from the wrong offset shows.
+fn byte_at(i: u64) -> u8 {
+    (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
+}
+
+/// Bytes `range` of the test pattern.
+fn pattern(range: std::ops::Range<u64>) -> Vec<u8> {
+    range.map(byte_at).collect()
+}
+
+/// A temp file holding the first `len` bytes of the pattern, opened read-only.
+async fn pattern_file(prefix: &str, len: u64) -> io::Result<(TempPath, File)> {
+    let path = TempPath::new(prefix);
+    runtime::fs::write(&path, pattern(0..len)).await?;
+    let file = File::open(&path).await?;
+    Ok((path, file))
+}
+
+/// Reads `stream` to its end and returns what arrived.
+async fn read_all(stream: &TcpStream) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = Vec::with_capacity(256 * 1024);
+    loop {
+        let (n, b) = stream.read(buf).await;
+        if n? == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&b);
+        buf = b;
+        buf.clear();
+    }
+}
+
+/// Reads `stream` to its end, checking each byte against the pattern from
+/// `start` as it arrives (no copy of a large file is kept); returns the count.
+async fn read_and_check(stream: &TcpStream, start: u64) -> io::Result<u64> {
+    let mut at = start;
+    let mut buf = Vec::with_capacity(1 << 20);
+    loop {
+        let (n, b) = stream.read(buf).await;
+        if n? == 0 {
+            return Ok(at - start);
+        }
+        for (i, &byte) in b.iter().enumerate() {
+            let pos = at + i as u64;
+            assert_eq!(byte, byte_at(pos), "wrong byte at file offset {pos}");
+        }
+        at += b.len() as u64;
+        buf = b;
+        buf.clear();
+    }
+}
+
+/// Sends `file[offset..offset + len]` from one end of a fresh pair, closes it,
+/// and returns what `send_file` said and what the other end received.
+async fn transfer(file: &File, offset: u64, len: u64) -> io::Result<(u64, Vec<u8>)> {
+    let (client, server) = tcp_pair().await;
+    let send = server.send_file(file, offset, len);
+    let sender = runtime::spawn(async move {
+        let sent = send.await;
+        drop(server);
+        sent
+    });
+    let received = read_all(&client).await?;
+    let sent = sender.await.expect("sender task")?;
+    Ok((sent, received))
+}
+
+#[runtime::test]
+async fn small_file_byte_exact() -> io::Result<()> {
+    let (_path, file) = pattern_file("send-file-small", 10_000).await?;
+    let (sent, received) = transfer(&file, 0, 10_000).await?;
+    assert_eq!(sent, 10_000);
+    assert_eq!(received, pattern(0..10_000));
+    Ok(())
+}
+
+#[runtime::test]
+async fn large_file_64_mib() -> io::Result<()> {
+    const LEN: u64 = 64 << 20;
+    let (_path, file) = pattern_file("send-file-large", LEN).await?;
+    let (client, server) = tcp_pair().await;
+    let send = server.send_file(&file, 0, LEN);
+    let sender = runtime::spawn(async move {
+        let sent = send.await;
+        drop(server);
+        sent
+    });
+    assert_eq!(read_and_check(&client, 0).await?, LEN);
+    assert_eq!(sender.await.expect("sender task")?, LEN);
+    Ok(())
+}
+
+#[runtime::test]
+async fn range_in_the_middle() -> io::Result<()> {
+    let (_path, file) = pattern_file("send-file-range", (1 << 20) + 123).await?;
+    // Unaligned and page-aligned starts; a length that spans several pages.
+    for (offset, len) in [
+        (4097, 300_001),
+        (8192, 65_536),
+        (1, 1),
+        ((1 << 20) + 122, 1),
+    ] {
+        let (sent, received) = transfer(&file, offset, len).await?;
+        assert_eq!(sent, len, "offset {offset}");
+        assert_eq!(received, pattern(offset..offset + len), "offset {offset}");
+    }
+    Ok(())
+}
+
+#[runtime::test]
+async fn len_past_end_of_file_sends_the_rest() -> io::Result<()> {
+    let (_path, file) = pattern_file("send-file-eof", 10_000).await?;
+    let (sent, received) = transfer(&file, 9_000, 5_000).await?;
+    assert_eq!(sent, 1_000);
+    assert_eq!(received, pattern(9_000..10_000));
+    // The whole file "to the end", by asking for everything.
+    let (sent, received) = transfer(&file, 0, u64::MAX).await?;
+    assert_eq!(sent, 10_000);
+    assert_eq!(received, pattern(0..10_000));
+    // At or past the end: nothing.
+    for offset in [10_000, 20_000] {
+        let (sent, received) = transfer(&file, offset, 10).await?;
+        assert_eq!((sent, received.len()), (0, 0), "offset {offset}");
+    }
+    Ok(())
+}
+
+#[runtime::test]
+async fn zero_bytes() -> io::Result<()> {
+    let (_path, file) = pattern_file("send-file-zero", 100).await?;
+    let (client, server) = tcp_pair().await;
+    assert_eq!(server.send_file(&file, 0, 0).await?, 0);
+    assert_eq!(server.send_file(&file, 50, 0).await?, 0);
+    // Nothing was sent: the peer's first byte is the one written next.
+    let (res, _) = server.write_all(b"x".to_vec()).await;
+    res?;
+    drop(server);
+    assert_eq!(read_all(&client).await?, b"x");
+    Ok(())
+}
+
+#[runtime::test]
+async fn several_at_once_on_one_worker() -> io::Result<()> {
+    const LEN: u64 = 4 << 20;
+    let (_path, file) = pattern_file("send-file-many", LEN).await?;
+    let file = std::rc::Rc::new(file);
+    let mut tasks = Vec::new();
+    for i in 0..6u64 {
+        let file = file.clone();
+        tasks.push(runtime::spawn(async move {
+            let offset = i * 1000;
+            let (client, server) = tcp_pair().await;
+            let send = server.send_file(&file, offset, LEN);
+            let sender = runtime::spawn(async move {
+                let sent = send.await;
+                drop(server);
+                sent
+            });
+            let received = read_and_check(&client, offset).await?;
+            let sent = sender.await.expect("sender task")?;
+            assert_eq!((sent, received), (LEN - offset, LEN - offset));
+            Ok::<_, io::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await.expect("transfer task")?;
+    }
+    Ok(())
+}
+
+/// The peer reads a little, then closes with data unread (a reset). Returns
+/// the error `send_file` gave, and the sending end.
+async fn peer_closes_mid_transfer(file: &File, len: u64) -> (io::Error, TcpStream) {
+    let (client, server) = tcp_pair().await;
+    let sender = runtime::spawn(server.send_file(file, 0, len));
+    let (n, _) = client.read(Vec::with_capacity(4096)).await;
+    assert!(n.expect("first read") > 0);
+    drop(client);
+    match sender.await.expect("sender task") {
+        Ok(sent) => panic!("sent {sent} of {len} bytes to a closed peer"),
+        Err(e) => (e, server),
+    }
+}
+
+/// Whether `e` is what a send to a peer that went away gives.
+fn is_peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+    )
+}
+
+#[runtime::test]
+async fn peer_closed_mid_transfer_is_an_error() -> io::Result<()> {
+    const LEN: u64 = 64 << 20;
+    let (_path, file) = pattern_file("send-file-closed", LEN).await?;
+    let (e, server) = peer_closes_mid_transfer(&file, LEN).await;
+    assert!(is_peer_gone(&e), "unexpected error {e}");
+    // Later sends on the dead socket fail too (`EPIPE` once the reset is reported).
+    let e = server.send_file(&file, 0, LEN).await.unwrap_err();
+    assert!(is_peer_gone(&e), "unexpected error {e}");
+    // The pipe that failed (maybe holding bytes) is not reused: the next
+    // transfer on this worker is byte-exact.
+    let (sent, received) = transfer(&file, 12_345, 200_000).await?;
+    assert_eq!(sent, 200_000);
+    assert_eq!(received, pattern(12_345..212_345));
+    Ok(())
+}
+
+#[runtime::test]
+async fn dropped_mid_transfer_then_reused() -> io::Result<()> {
+    const LEN: u64 = 64 << 20;
+    let (_path, file) = pattern_file("send-file-dropped", LEN).await?;
+    let (client, server) = tcp_pair().await;
+    let sender = runtime::spawn(server.send_file(&file, 0, LEN));
+    let (n, _) = client.read(Vec::with_capacity(4096)).await;
+    assert!(n? > 0);
+    // The transfer is blocked on a full socket; drop it mid-way.
+    sender.abort();
+    assert!(sender.await.is_err(), "an aborted transfer cannot finish");
+    drop((client, server));
+    for _ in 0..3 {
+        let (sent, received) = transfer(&file, 777, 1_500_000).await?;
+        assert_eq!(sent, 1_500_000);
+        assert_eq!(received, pattern(777..1_500_777));
+    }
+    Ok(())
+}
+
+#[runtime::test]
+async fn bad_input_is_an_error() -> io::Result<()> {
+    let (_path, file) = pattern_file("send-file-bad", 100).await?;
+    let (_client, server) = tcp_pair().await;
+    let e = server.send_file(&file, 1 << 63, 10).await.unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    // A directory cannot be spliced or sent.
+    let dir = File::open(std::env::temp_dir()).await?;
+    assert!(server.send_file(&dir, 0, 10).await.is_err());
+    // A file opened write-only cannot be read.
+    let path = TempPath::new("send-file-wronly");
+    let wronly = File::create(&path).await?;
+    assert!(server.send_file(&wronly, 0, 10).await.is_err());
+    Ok(())
+}
+
+/// The work of a child process, chosen by `NET_SEND_FILE_CHILD` (a driver
+/// name). Without the variable (a normal test run) this test does nothing.
+#[test]
+fn child_process_entry() {
+    let Ok(driver) = std::env::var("NET_SEND_FILE_CHILD") else {
+        return;
+    };
+    let kind = match driver.as_str() {
+        "uring" => DriverKind::Uring,
+        _ => DriverKind::Epoll,
+    };
+    let rt = match runtime::Builder::new().driver(kind).build() {
+        Ok(rt) => rt,
+        Err(e) if kind == DriverKind::Uring => {
+            println!("CHILD-SKIPPED: {e}");
+            return;
+        }
+        Err(e) => panic!("runtime: {e}"),
+    };
+    // SAFETY: resetting a signal disposition to its default is always sound.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    rt.block_on(async {
+        const LEN: u64 = 64 << 20;
+        let (_path, file) = pattern_file("send-file-sigpipe", LEN).await.unwrap();
+        let mut broken_pipes = 0;
+        for _ in 0..3 {
+            let (e, server) = peer_closes_mid_transfer(&file, LEN).await;
+            assert!(is_peer_gone(&e), "unexpected error {e}");
+            // After the reset is reported, sends fail with `EPIPE`: the case
+            // that raises `SIGPIPE` unless it is kept from being delivered.
+            for _ in 0..2 {
+                let e = server.send_file(&file, 0, LEN).await.unwrap_err();
+                assert!(is_peer_gone(&e), "unexpected error {e}");
+                broken_pipes += usize::from(e.kind() == io::ErrorKind::BrokenPipe);
+            }
+        }
+        assert!(broken_pipes > 0, "no send saw EPIPE");
+    });
+    println!("CHILD-OK");
+}
+
+/// Runs `child_process_entry` on `driver` in a new process with `SIGPIPE` at
+/// its default (terminate) and checks that it lived.
+fn run_child(driver: &str) {
+    let exe = std::env::current_exe().expect("test binary");
+    let out = Command::new(exe)
+        .args([
+            "child_process_entry",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("NET_SEND_FILE_CHILD", driver)
+        .output()
+        .expect("spawn child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            None,
+            "[{driver}] child killed by a signal\n{stdout}\n{stderr}"
+        );
+    }
+    assert!(
+        out.status.success(),
+        "[{driver}] child failed\n{stdout}\n{stderr}"
+    );
+    if stdout.contains("CHILD-SKIPPED") {
+        let required = std::env::var("RUNTIME_REQUIRE_URING").is_ok_and(|v| v == "1");
+        assert!(!required, "io_uring required but unavailable: {stdout}");
+        eprintln!("skipped on {driver}: {stdout}");
+        return;
+    }
+    assert!(
+        stdout.contains("CHILD-OK"),
+        "[{driver}] no result\n{stdout}\n{stderr}"
+    );
+}
+
+mod peer_closed_never_raises_sigpipe {
+    use super::*;
+
+    #[test]
+    fn uring() {
+        run_child("uring");
+    }
+
+    #[test]
+    fn epoll() {
+        run_child("epoll");
+    }
+}

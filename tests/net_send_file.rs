@@ -2,7 +2,7 @@
 //! a range in the middle, past the end of the file, zero bytes), several at
 //! once, a peer that goes away mid-transfer (an error, not a panic, and no
 //! `SIGPIPE` even at its default disposition, checked in a child process), a
-//! transfer dropped mid-way, and bad input.
+//! transfer dropped mid-way, and bad input; `UnixStream::send_file` too.
 
 mod support;
 
@@ -10,7 +10,7 @@ use std::io;
 use std::process::Command;
 
 use runtime::fs::File;
-use runtime::net::TcpStream;
+use runtime::net::{TcpStream, UnixStream};
 use runtime::DriverKind;
 use support::{tcp_pair, TempPath};
 
@@ -183,6 +183,34 @@ async fn several_at_once_on_one_worker() -> io::Result<()> {
     for t in tasks {
         t.await.expect("transfer task")?;
     }
+    Ok(())
+}
+
+#[runtime::test]
+async fn unix_stream_byte_exact() -> io::Result<()> {
+    const LEN: u64 = 3 << 20;
+    let (_path, file) = pattern_file("send-file-unix", LEN).await?;
+    let (a, b) = UnixStream::pair()?;
+    let send = a.send_file(&file, 333, LEN);
+    let sender = runtime::spawn(async move {
+        let sent = send.await;
+        drop(a);
+        sent
+    });
+    let mut at = 333u64;
+    let mut buf = Vec::with_capacity(1 << 20);
+    loop {
+        let (n, got) = b.read(buf).await;
+        if n? == 0 {
+            break;
+        }
+        assert!(got.iter().zip(at..).all(|(&byte, i)| byte == byte_at(i)));
+        at += got.len() as u64;
+        buf = got;
+        buf.clear();
+    }
+    assert_eq!(at, LEN);
+    assert_eq!(sender.await.expect("sender task")?, LEN - 333);
     Ok(())
 }
 

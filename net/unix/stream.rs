@@ -150,6 +150,21 @@ impl UnixStream {
         async move { future::write_all(&fd, buf).await }
     }
 
+    /// Sends `len` bytes of `file`, starting at `offset`, without copying
+    /// them through user space; resolves to the number of bytes sent (fewer
+    /// only if the file ends first). The same as
+    /// [`TcpStream::send_file`](crate::net::TcpStream::send_file), which
+    /// describes the errors and how each driver does it.
+    pub fn send_file(
+        &self,
+        file: &crate::fs::File,
+        offset: u64,
+        len: u64,
+    ) -> impl Future<Output = io::Result<u64>> + 'static {
+        let (sock, file) = (self.fd.clone(), file.shared_fd().clone());
+        async move { crate::op::send_file(&sock, &file, offset, len).await }
+    }
+
     /// Reads into `bufs` in order with one `recvmsg(2)`; resolves to the
     /// total read and the buffers.
     pub fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Readv<B> {

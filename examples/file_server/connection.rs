@@ -77,7 +77,7 @@ async fn send(stream: &TcpStream, reply: Reply) -> std::io::Result<()> {
     let (res, _) = stream.write_all(reply.head).await;
     res?;
     if let Body::File { file, offset, len } = reply.body {
-        let sent = copy_body(stream, &file, offset, len).await?;
+        let sent = stream.send_file(&file, offset, len).await?;
         if sent < len {
             // The file shrank after its length was announced: the framing is broken.
             return Err(std::io::ErrorKind::UnexpectedEof.into());
@@ -86,24 +86,3 @@ async fn send(stream: &TcpStream, reply: Reply) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Stand-in until `TcpStream::send_file` lands: read and send in chunks.
-async fn copy_body(stream: &TcpStream, file: &File, offset: u64, len: u64) -> std::io::Result<u64> {
-    let mut sent = 0;
-    let mut buf = Vec::with_capacity(128 * 1024);
-    while sent < len {
-        buf.clear();
-        let want = (len - sent).min(buf.capacity() as u64) as usize;
-        let (res, b) = file.read_at(buf.slice(..want), offset + sent).await;
-        let n = res?;
-        buf = b.into_inner();
-        if n == 0 {
-            break;
-        }
-        buf.truncate(n);
-        let (res, b) = stream.write_all(buf).await;
-        res?;
-        buf = b;
-        sent += n as u64;
-    }
-    Ok(sent)
-}

@@ -85,4 +85,3 @@ async fn send(stream: &TcpStream, reply: Reply) -> std::io::Result<()> {
     }
     Ok(())
 }
-

@@ -56,10 +56,8 @@ fn forbid_io_uring() {
         filter: filter.as_ptr() as *mut _,
     };
     // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integers.
-    assert_eq!(
-        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
-        0
-    );
+    let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    assert_eq!(rc, 0);
     // SAFETY: `prog` points to a valid filter that outlives the call (the kernel copies it).
     let rc = unsafe {
         libc::syscall(
@@ -170,5 +168,5 @@ fn explicit_epoll_never_touches_io_uring() {
 }
 
 fn uring_allowed() -> bool {
-    std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled").map_or(false, |s| s.trim() == "0")
+    std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled").is_ok_and(|s| s.trim() == "0")
 }

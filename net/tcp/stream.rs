@@ -60,11 +60,6 @@ impl TcpStream {
         TcpStream { fd }
     }
 
-    /// The socket, for the halves.
-    pub(crate) fn shared(&self) -> &SharedFd {
-        &self.fd
-    }
-
     /// Opens a connection to `addr`, trying each address it resolves to in
     /// turn. Host names are resolved on the blocking pool.
     ///

@@ -30,7 +30,7 @@ impl<B: IoBufMut> Read<B> {
     /// A `recv(2)` with `flags` (`MSG_PEEK` for peeks).
     pub(crate) fn new(fd: &SharedFd, buf: B, flags: libc::c_int) -> Self {
         Read {
-            op: Op::recv(fd, buf, flags),
+            op: Op::recv_stream(fd, buf, flags),
         }
     }
 
@@ -76,7 +76,7 @@ impl<B: IoBuf> Write<B> {
     /// A `send(2)` of `buf`.
     pub(crate) fn new(fd: &SharedFd, buf: B) -> Self {
         Write {
-            op: Op::send(fd, buf, 0),
+            op: Op::send_stream(fd, buf, 0),
         }
     }
 

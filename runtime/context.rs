@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use slab::Slab;
 
-use crate::driver::Driver;
+use crate::driver::{Deferred, Driver};
 use crate::executor::{Handle, Runnable, Shared};
 use crate::time::Timers;
 
@@ -29,6 +29,9 @@ pub(crate) struct Worker {
     pub(crate) handle: Arc<Handle>,
     /// Tasks polled per loop turn before completions are reaped.
     pub(crate) event_interval: usize,
+    /// The driver's collected work is swapped into this spare and run from
+    /// it, so the two vectors keep their capacity from turn to turn.
+    pub(crate) deferred: RefCell<Deferred>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -47,6 +50,15 @@ thread_local! {
 /// The worker running on this thread.
 pub(crate) fn current() -> Option<Rc<Worker>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// Runs `f` on the worker running on this thread, if any, without cloning
+/// its handle (the hot paths call this once per poll, wake and op).
+pub(crate) fn with_current<R>(f: impl FnOnce(&Worker) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|c| c.borrow().as_deref().map(f))
+        .ok()
+        .flatten()
 }
 
 /// Makes `worker` current until the guard drops.

@@ -35,6 +35,12 @@ struct FdState {
     readable: bool,
     /// Set by an event, cleared by an `EAGAIN`.
     writable: bool,
+    /// The peer shut down its side, or the fd failed: reads return at once
+    /// from now on, and no edge will follow, so a short read must not clear
+    /// `readable`.
+    read_closed: bool,
+    /// The fd failed or hung up: writes return at once from now on.
+    write_closed: bool,
     /// Ops waiting to read.
     readers: Vec<Waker>,
     /// Ops waiting to write.
@@ -129,6 +135,20 @@ impl EpollDriver {
         }
     }
 
+    /// After a short read or write (`Attempt::Drained`): clears the ready bit
+    /// of a registered fd, so the next op waits for an edge. An fd not yet
+    /// registered stays unknown (its next op tries, and registers on `EAGAIN`).
+    pub(crate) fn clear_ready(&mut self, fd: RawFd, id: u64, interest: Interest) {
+        if let Some(Some(st)) = self.registry.get_mut(fd as usize) {
+            if st.id == id {
+                match interest {
+                    Interest::Readable => st.readable = st.read_closed,
+                    Interest::Writable => st.writable = st.write_closed,
+                }
+            }
+        }
+    }
+
     /// After `EAGAIN`: clears the ready bit and parks the waker until the next edge.
     pub(crate) fn wait_ready(
         &mut self,
@@ -153,6 +173,8 @@ impl EpollDriver {
                 id,
                 readable: true,
                 writable: true,
+                read_closed: false,
+                write_closed: false,
                 readers: Vec::new(),
                 writers: Vec::new(),
             });
@@ -259,9 +281,10 @@ impl EpollDriver {
         self.ops.len()
     }
 
-    /// Hands the collected wakers and orphans to the worker.
-    pub(crate) fn take_deferred(&mut self) -> Deferred {
-        std::mem::take(&mut self.deferred)
+    /// Hands the collected wakers and orphans to the worker in exchange for
+    /// its empty spare.
+    pub(crate) fn swap_deferred(&mut self, spare: &mut Deferred) {
+        std::mem::swap(&mut self.deferred, spare);
     }
 
     /// Waits up to `timeout` (None: forever) for readiness or a wake-up.
@@ -299,6 +322,12 @@ impl EpollDriver {
             };
             let bits = ev.events as i32;
             let errs = libc::EPOLLERR | libc::EPOLLHUP;
+            if bits & (libc::EPOLLRDHUP | errs) != 0 {
+                st.read_closed = true;
+            }
+            if bits & errs != 0 {
+                st.write_closed = true;
+            }
             if bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI | errs) != 0 {
                 st.readable = true;
                 self.deferred.wakers.append(&mut st.readers);

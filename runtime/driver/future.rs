@@ -22,14 +22,23 @@ use crate::time::{sleep, Sleep};
 
 /// Where an op stands.
 enum State<T> {
-    /// Not yet handed to a driver.
-    Unsubmitted(T),
-    /// epoll: waiting for `fd` to become ready (the op is kept inline).
-    Polling(T, RawFd, u64, Interest),
+    /// Held by the future: not yet handed to io_uring, or an epoll op
+    /// between attempts. `waiting`: the fd and direction whose readiness it
+    /// waits for (epoll), so a transition changes a field, never moves the op.
+    Inline(T, Option<(RawFd, u64, Interest)>),
     /// In the driver's slab under this key.
     InFlight(usize),
     /// The output was returned.
     Finished,
+}
+
+/// An op's deadline; boxed, since most ops have none and an `Op` is moved
+/// around inside its caller's future.
+struct Deadline {
+    /// Cancel the op after this long; it then completes with `TimedOut`.
+    after: Duration,
+    /// epoll: the timer racing an op that waits for readiness.
+    timer: Option<Sleep>,
 }
 
 /// The future of one kernel operation; resolves to `T::Output`.
@@ -37,10 +46,8 @@ enum State<T> {
 pub(crate) struct Op<T: Operation> {
     /// Where the op stands.
     state: State<T>,
-    /// Cancel the op after this long; it then completes with `TimedOut`.
-    timeout: Option<Duration>,
-    /// epoll: the timer racing an op that waits for readiness.
-    deadline: Option<Sleep>,
+    /// Set by [`Op::timeout`].
+    deadline: Option<Box<Deadline>>,
     /// `!Send`: the slot key belongs to this thread's driver.
     _local: PhantomData<*const ()>,
 }
@@ -48,8 +55,8 @@ pub(crate) struct Op<T: Operation> {
 impl<T: Operation> std::fmt::Debug for Op<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match self.state {
-            State::Unsubmitted(_) => "unsubmitted",
-            State::Polling(..) => "polling",
+            State::Inline(_, None) => "unsubmitted",
+            State::Inline(_, Some(_)) => "polling",
             State::InFlight(_) => "in flight",
             State::Finished => "finished",
         };
@@ -65,8 +72,7 @@ impl<T: Operation> Op<T> {
     /// Wraps an operation; nothing happens until the first poll.
     pub(crate) fn new(op: T) -> Self {
         Op {
-            state: State::Unsubmitted(op),
-            timeout: None,
+            state: State::Inline(op, None),
             deadline: None,
             _local: PhantomData,
         }
@@ -79,8 +85,19 @@ impl<T: Operation> Op<T> {
     /// arrived are never lost). Ops on the epoll blocking pool cannot be
     /// interrupted and ignore the timeout.
     pub(crate) fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.deadline = Some(Box::new(Deadline {
+            after: timeout,
+            timer: None,
+        }));
         self
+    }
+
+    /// Completes the inline op with `res`.
+    fn finish(&mut self, res: io::Result<u32>) -> Poll<T::Output> {
+        let State::Inline(op, _) = std::mem::replace(&mut self.state, State::Finished) else {
+            unreachable!("finish on an op that is not inline")
+        };
+        Poll::Ready(op.complete(res))
     }
 }
 
@@ -102,88 +119,108 @@ impl<T: Operation> Future for Op<T> {
         if !coop::has_budget(cx) {
             return Poll::Pending;
         }
-        let Some(worker) = context::current() else {
-            return match std::mem::replace(&mut this.state, State::Finished) {
-                State::Unsubmitted(op) | State::Polling(op, ..) => {
-                    Poll::Ready(op.complete(Err(no_runtime())))
-                }
-                _ => Poll::Pending,
-            };
-        };
-        match std::mem::replace(&mut this.state, State::Finished) {
-            State::Unsubmitted(op) => {
-                let mut driver = worker.driver.borrow_mut();
-                let Driver::Uring(d) = &mut *driver else {
-                    drop(driver);
-                    this.state = State::Unsubmitted(op);
-                    return this.poll_epoll(&worker, cx);
-                };
-                let waker = cx.waker().clone();
-                let key = match this.timeout {
-                    Some(t) => d.submit_with_timeout(Box::new(op), waker, t),
-                    None => d.submit(Box::new(op), waker, false),
-                };
-                this.state = State::InFlight(key);
-                Poll::Pending
-            }
-            State::Polling(op, fd, id, interest) => {
-                if let Some(deadline) = this.deadline.as_mut() {
-                    if Pin::new(deadline).poll(cx).is_ready() {
-                        return Poll::Ready(op.complete(Err(timed_out())));
-                    }
-                }
-                let ready = match &*worker.driver.borrow() {
-                    Driver::Epoll(d) => d.is_ready(fd, id, interest),
-                    Driver::Uring(_) => true,
-                };
-                this.state = State::Polling(op, fd, id, interest);
-                if ready {
-                    return this.poll_epoll(&worker, cx);
-                }
-                // Refresh the waker: a combinator may poll with a new one.
-                if let Driver::Epoll(d) = &mut *worker.driver.borrow_mut() {
-                    let _ = d.wait_ready(fd, id, interest, cx);
-                }
-                Poll::Pending
-            }
-            State::InFlight(key) => {
-                let polled = worker.driver.borrow_mut().poll_op(key, cx);
-                let Poll::Ready((op, res)) = polled else {
-                    this.state = State::InFlight(key);
-                    return Poll::Pending;
-                };
-                let op = op
-                    .into_any()
-                    .downcast::<T>()
-                    .unwrap_or_else(|_| unreachable!("slot holds another op type"));
-                coop::consume();
-                let res = match res {
-                    Err(e)
-                        if this.timeout.is_some() && e.raw_os_error() == Some(libc::ECANCELED) =>
-                    {
-                        Err(timed_out())
-                    }
-                    res => res,
-                };
-                Poll::Ready(op.complete(res))
-            }
-            State::Finished => Poll::Pending,
+        if let Some(polled) = context::with_current(|worker| this.poll_on(worker, cx)) {
+            return polled;
+        }
+        match this.state {
+            State::Inline(..) => this.finish(Err(no_runtime())),
+            _ => Poll::Pending,
         }
     }
 }
 
 impl<T: Operation> Op<T> {
-    /// epoll: attempt the syscall; wait for readiness or go to the blocking pool.
+    /// `poll` on the current worker.
+    fn poll_on(&mut self, worker: &context::Worker, cx: &mut Context<'_>) -> Poll<T::Output> {
+        match self.state {
+            State::InFlight(key) => return self.poll_slot(worker, key, cx),
+            State::Finished => return Poll::Pending,
+            State::Inline(..) => {}
+        }
+        let mut driver = worker.driver.borrow_mut();
+        let Driver::Uring(d) = &mut *driver else {
+            drop(driver);
+            return self.poll_epoll(worker, cx);
+        };
+        let State::Inline(op, _) = std::mem::replace(&mut self.state, State::Finished) else {
+            unreachable!("matched above")
+        };
+        let waker = cx.waker().clone();
+        let key = match self.deadline.as_ref() {
+            Some(deadline) => d.submit_with_timeout(Box::new(op), waker, deadline.after),
+            None => d.submit(Box::new(op), waker, false),
+        };
+        self.state = State::InFlight(key);
+        Poll::Pending
+    }
+
+    /// The op is in the slab under `key`: take its result if it is done.
+    fn poll_slot(
+        &mut self,
+        worker: &context::Worker,
+        key: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<T::Output> {
+        let polled = worker.driver.borrow_mut().poll_op(key, cx);
+        let Poll::Ready((op, res)) = polled else {
+            return Poll::Pending;
+        };
+        self.state = State::Finished;
+        let op = op
+            .into_any()
+            .downcast::<T>()
+            .unwrap_or_else(|_| unreachable!("slot holds another op type"));
+        coop::consume();
+        let res = match res {
+            Err(e) if self.deadline.is_some() && e.raw_os_error() == Some(libc::ECANCELED) => {
+                Err(timed_out())
+            }
+            res => res,
+        };
+        Poll::Ready(op.complete(res))
+    }
+
+    /// epoll: wait for readiness, attempt the syscall, or go to the blocking pool.
     fn poll_epoll(&mut self, worker: &context::Worker, cx: &mut Context<'_>) -> Poll<T::Output> {
-        let (State::Unsubmitted(mut op) | State::Polling(mut op, ..)) =
-            std::mem::replace(&mut self.state, State::Finished)
-        else {
+        let State::Inline(op, waiting) = &mut self.state else {
             unreachable!("poll_epoll on an op that is not inline")
         };
+        if waiting.is_some() {
+            let timer = self.deadline.as_mut().and_then(|d| d.timer.as_mut());
+            if timer.is_some_and(|t| Pin::new(t).poll(cx).is_ready()) {
+                return self.finish(Err(timed_out()));
+            }
+        }
+        // An fd the driver knows is not ready: wait for its next edge rather
+        // than try a syscall bound to return EAGAIN.
+        if let Some((fd, id, interest)) = waiting.or_else(|| op.epoll_target()) {
+            let mut driver = worker.driver.borrow_mut();
+            let Driver::Epoll(d) = &mut *driver else {
+                unreachable!("epoll attempt on io_uring")
+            };
+            // A registration error falls through: the attempt reports it.
+            if !d.is_ready(fd, id, interest) && d.wait_ready(fd, id, interest, cx).is_ok() {
+                drop(driver);
+                *waiting = Some((fd, id, interest));
+                return self.start_timer(cx);
+            }
+        }
         match op.epoll_attempt() {
             Attempt::Done(res) => {
                 coop::consume();
-                Poll::Ready(op.complete(res))
+                self.finish(res)
+            }
+            Attempt::Drained {
+                res,
+                fd,
+                fd_id,
+                interest,
+            } => {
+                if let Driver::Epoll(d) = &mut *worker.driver.borrow_mut() {
+                    d.clear_ready(fd, fd_id, interest);
+                }
+                coop::consume();
+                self.finish(res)
             }
             Attempt::WouldBlock {
                 fd,
@@ -196,20 +233,17 @@ impl<T: Operation> Op<T> {
                 };
                 match registered {
                     Ok(()) => {
-                        if let (Some(t), None) = (self.timeout, &self.deadline) {
-                            let mut deadline = sleep(t);
-                            if Pin::new(&mut deadline).poll(cx).is_ready() {
-                                return Poll::Ready(op.complete(Err(timed_out())));
-                            }
-                            self.deadline = Some(deadline);
-                        }
-                        self.state = State::Polling(op, fd, fd_id, interest);
-                        Poll::Pending
+                        *waiting = Some((fd, fd_id, interest));
+                        self.start_timer(cx)
                     }
-                    Err(e) => Poll::Ready(op.complete(Err(e))),
+                    Err(e) => self.finish(Err(e)),
                 }
             }
             Attempt::Blocking => {
+                let State::Inline(op, _) = std::mem::replace(&mut self.state, State::Finished)
+                else {
+                    unreachable!("matched above")
+                };
                 let key = match &mut *worker.driver.borrow_mut() {
                     Driver::Epoll(d) => d.submit_blocking(Box::new(op), cx.waker().clone()),
                     Driver::Uring(_) => unreachable!("epoll attempt on io_uring"),
@@ -219,16 +253,30 @@ impl<T: Operation> Op<T> {
             }
         }
     }
+
+    /// epoll: the op waits for an edge; start racing its deadline, if any.
+    fn start_timer(&mut self, cx: &mut Context<'_>) -> Poll<T::Output> {
+        if let Some(deadline) = self.deadline.as_mut() {
+            if deadline.timer.is_none() {
+                let mut timer = sleep(deadline.after);
+                if Pin::new(&mut timer).poll(cx).is_ready() {
+                    return self.finish(Err(timed_out()));
+                }
+                deadline.timer = Some(timer);
+            }
+        }
+        Poll::Pending
+    }
 }
 
 impl<T: Operation> Drop for Op<T> {
     fn drop(&mut self) {
         if let State::InFlight(key) = self.state {
-            if let Some(worker) = context::current() {
+            context::with_current(|worker| {
                 if let Ok(mut driver) = worker.driver.try_borrow_mut() {
                     driver.drop_op(key);
                 }
-            }
+            });
             // (Otherwise there is no driver to hand the slot to — the worker is
             // gone or busy — so the slot stays; shutdown leaks what the kernel holds.)
         }

@@ -72,12 +72,13 @@ impl Deferred {
         self.wakers.is_empty() && self.frees.is_empty()
     }
 
-    /// Wakes the wakers and drops the finished orphans.
-    pub(crate) fn run(self) {
-        for w in self.wakers {
+    /// Wakes the wakers and drops the finished orphans, keeping the
+    /// vectors' capacity for the next batch.
+    pub(crate) fn run(&mut self) {
+        for w in self.wakers.drain(..) {
             w.wake();
         }
-        for (op, res) in self.frees {
+        for (op, res) in self.frees.drain(..) {
             op.discard(res);
         }
     }
@@ -122,9 +123,17 @@ impl Driver {
 
     /// Takes the work collected since the last call.
     pub(crate) fn take_deferred(&mut self) -> Deferred {
+        let mut out = Deferred::default();
+        self.swap_deferred(&mut out);
+        out
+    }
+
+    /// Swaps the work collected since the last call with `spare` (which
+    /// should be empty), so neither side allocates once warmed up.
+    pub(crate) fn swap_deferred(&mut self, spare: &mut Deferred) {
         match self {
-            Driver::Uring(d) => d.take_deferred(),
-            Driver::Epoll(d) => d.take_deferred(),
+            Driver::Uring(d) => d.swap_deferred(spare),
+            Driver::Epoll(d) => d.swap_deferred(spare),
         }
     }
 

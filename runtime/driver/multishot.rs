@@ -141,7 +141,7 @@ impl<T: Multishot> MultishotOp<T> {
                 self.state = Some(State::Polling(op, fd, fd_id, interest));
                 item.map_or(Poll::Pending, Poll::Ready)
             }
-            Attempt::Done(res) => {
+            Attempt::Done(res) | Attempt::Drained { res, .. } => {
                 coop::consume();
                 let item = op.next(res, 0);
                 self.state = Some(State::Unsubmitted(op));

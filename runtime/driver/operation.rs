@@ -36,6 +36,21 @@ pub(crate) enum Attempt {
     },
     /// The syscall may block (regular files): run it on the blocking pool.
     Blocking,
+    /// The syscall finished and left `fd` without anything more for
+    /// `interest` (a short read or write): the driver clears the ready bit,
+    /// so the next op waits for an edge instead of trying a syscall that
+    /// would return `EAGAIN`. Only a syscall on this worker's thread, with no
+    /// `epoll_wait` since, may say so: a later edge sets the bit again.
+    Drained {
+        /// The syscall's result.
+        res: io::Result<u32>,
+        /// The descriptor that has nothing more.
+        fd: RawFd,
+        /// See [`Attempt::WouldBlock`].
+        fd_id: u64,
+        /// The direction that has nothing more.
+        interest: Interest,
+    },
 }
 
 impl Attempt {
@@ -53,6 +68,27 @@ impl Attempt {
                 interest,
             },
             res => Attempt::Done(res),
+        }
+    }
+
+    /// As [`from_syscall`](Attempt::from_syscall) for a stream read or write
+    /// of `asked` bytes: moving fewer (but some) means the socket's buffer
+    /// is now empty (read) or full (write), so the result is `Drained`.
+    pub(crate) fn from_stream_syscall(
+        res: io::Result<u32>,
+        asked: usize,
+        fd: RawFd,
+        fd_id: u64,
+        interest: Interest,
+    ) -> Attempt {
+        match res {
+            Ok(n) if n > 0 && (n as usize) < asked => Attempt::Drained {
+                res,
+                fd,
+                fd_id,
+                interest,
+            },
+            res => Attempt::from_syscall(res, fd, fd_id, interest),
         }
     }
 }
@@ -76,6 +112,13 @@ pub(crate) unsafe trait Operation: 'static {
 
     /// epoll: try the syscall without blocking.
     fn epoll_attempt(&mut self) -> Attempt;
+
+    /// epoll: the descriptor and direction `epoll_attempt` would wait on, so
+    /// that an op whose fd the driver knows is not ready waits for the next
+    /// edge without a syscall. `None` (the default): always attempt.
+    fn epoll_target(&self) -> Option<(RawFd, u64, Interest)> {
+        None
+    }
 
     /// Blocking pool: the same syscall, allowed to block; only after `Attempt::Blocking`.
     fn run_blocking(&mut self) -> io::Result<u32> {

@@ -176,9 +176,10 @@ impl UringDriver {
         self.ops.len()
     }
 
-    /// Hands the collected wakers and orphans to the worker.
-    pub(crate) fn take_deferred(&mut self) -> Deferred {
-        std::mem::take(&mut self.deferred)
+    /// Hands the collected wakers and orphans to the worker in exchange for
+    /// its empty spare.
+    pub(crate) fn swap_deferred(&mut self, spare: &mut Deferred) {
+        std::mem::swap(&mut self.deferred, spare);
     }
 
     /// Queues an entry; a full submission queue is flushed and retried, never dropped.

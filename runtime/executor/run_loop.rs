@@ -80,7 +80,11 @@ fn turn(worker: &Worker, wanted: &dyn Fn() -> bool) {
     let timeout = if busy {
         Some(Duration::ZERO)
     } else {
-        worker.timers.borrow_mut().next_timeout(Instant::now())
+        let mut timers = worker.timers.borrow_mut();
+        match timers.is_empty() {
+            true => None,
+            false => timers.next_timeout(Instant::now()),
+        }
     };
     let blocking = timeout != Some(Duration::ZERO);
     let timeout = if blocking && !worker.shared.prepare_park() {
@@ -109,23 +113,30 @@ fn turn(worker: &Worker, wanted: &dyn Fn() -> bool) {
     }
     worker.shared.unparked();
     run_deferred(worker);
-    let mut fired = Vec::new();
-    worker.timers.borrow_mut().fire(Instant::now(), &mut fired);
-    for w in fired {
-        w.wake();
+    // Most turns of a network server have no timer: skip the clock read.
+    if !worker.timers.borrow().is_empty() {
+        let mut fired = Vec::new();
+        worker.timers.borrow_mut().fire(Instant::now(), &mut fired);
+        for w in fired {
+            w.wake();
+        }
     }
     drain_inbox(worker);
 }
 
 /// Runs what the driver collected (wakers, finished orphans) outside its borrow.
 fn run_deferred(worker: &Worker) {
+    // Taken out of its cell: a waker or a freed op may reach the driver, but
+    // never this spare.
+    let mut batch = worker.deferred.take();
     loop {
-        let deferred = worker.driver.borrow_mut().take_deferred();
-        if deferred.is_empty() {
-            return;
+        worker.driver.borrow_mut().swap_deferred(&mut batch);
+        if batch.is_empty() {
+            break;
         }
-        deferred.run();
+        batch.run();
     }
+    *worker.deferred.borrow_mut() = batch;
 }
 
 /// Moves tasks woken elsewhere to the run queue and hands completions to the driver.

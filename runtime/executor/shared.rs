@@ -6,11 +6,13 @@
 //! the inbox once more. A remote sender pushes to the inbox and then swaps
 //! `parked` to false, writing the eventfd if it was set. Both sides use SeqCst,
 //! so either the worker sees the new item or the sender sees `parked` and
-//! wakes the kernel wait.
+//! wakes the kernel wait. The worker looks at `queued`, which the sender
+//! stores (under the lock, SeqCst) after pushing, so an empty inbox costs
+//! the worker no lock.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::task::Runnable;
@@ -38,6 +40,8 @@ struct Inbox {
 pub(crate) struct Shared {
     /// Tasks woken and completions posted by other threads.
     inbox: Mutex<Inbox>,
+    /// How many items the inbox holds, readable without the lock.
+    queued: AtomicUsize,
     /// The worker is (about to be) blocked in the kernel.
     parked: AtomicBool,
     /// Written to end the worker's kernel wait (read by both drivers).
@@ -60,6 +64,7 @@ impl Shared {
         let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) } as isize)?;
         Ok(Shared {
             inbox: Mutex::new(Inbox::default()),
+            queued: AtomicUsize::new(0),
             parked: AtomicBool::new(false),
             // SAFETY: eventfd(2) returned a new fd that nothing else owns.
             wake_fd: unsafe { OwnedFd::from_raw_fd(fd as i32) },
@@ -79,6 +84,7 @@ impl Shared {
             return;
         }
         inbox.items.push(item);
+        self.queued.store(inbox.items.len(), Ordering::SeqCst);
         drop(inbox);
         // Many threads push here, so this counter needs a real atomic add.
         self.counters.remote_wakes.fetch_add(1, Ordering::Relaxed);
@@ -97,7 +103,7 @@ impl Shared {
     /// Worker: announces an imminent kernel wait; false if work arrived meanwhile.
     pub(crate) fn prepare_park(&self) -> bool {
         self.parked.store(true, Ordering::SeqCst);
-        if !self.inbox().items.is_empty() {
+        if self.queued.load(Ordering::SeqCst) != 0 {
             self.parked.store(false, Ordering::SeqCst);
             return false;
         }
@@ -111,10 +117,11 @@ impl Shared {
 
     /// Worker: takes everything sent so far.
     pub(crate) fn take_inbox(&self) -> Vec<Remote> {
-        let mut inbox = self.inbox();
-        if inbox.items.is_empty() {
+        if self.queued.load(Ordering::SeqCst) == 0 {
             return Vec::new();
         }
+        let mut inbox = self.inbox();
+        self.queued.store(0, Ordering::SeqCst);
         std::mem::take(&mut inbox.items)
     }
 
@@ -122,6 +129,7 @@ impl Shared {
     pub(crate) fn close(&self) -> Vec<Remote> {
         let mut inbox = self.inbox();
         inbox.closed = true;
+        self.queued.store(0, Ordering::SeqCst);
         std::mem::take(&mut inbox.items)
     }
 }

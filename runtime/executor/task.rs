@@ -103,14 +103,15 @@ impl<F: Future + 'static> TaskCell<F> {
         // SAFETY: owner thread; the cached waker is not borrowed outside `run`.
         let waker = unsafe { (*self.waker.get()).take() };
         drop(waker);
-        if let Some(worker) = context::current() {
-            let key = self.header.owned_key.swap(NOT_OWNED, Ordering::Relaxed);
-            if key != NOT_OWNED {
-                let removed = worker.owned.borrow_mut().try_remove(key);
-                drop(removed);
-            }
+        let removed = context::with_current(|worker| {
             bump(&worker.shared.counters.tasks_finished);
-        }
+            let key = self.header.owned_key.swap(NOT_OWNED, Ordering::Relaxed);
+            (key != NOT_OWNED)
+                .then(|| worker.owned.borrow_mut().try_remove(key))
+                .flatten()
+        });
+        // Dropped outside the worker's borrow: it may be the last reference.
+        drop(removed);
         let out = match (out, dropped) {
             (Ok(_), Err(payload)) => Err(JoinError::panic(payload)),
             (out, _) => out,
@@ -197,14 +198,16 @@ pub(crate) fn schedule(task: Arc<dyn Runnable>) {
     if prev & (SCHEDULED | COMPLETE) != 0 {
         return;
     }
-    if let Some(worker) = context::current() {
-        if Arc::ptr_eq(&worker.shared, &header.owner) {
+    let mut slot = Some(task);
+    context::with_current(|worker| {
+        if let Some(task) = slot.take_if(|t| Arc::ptr_eq(&worker.shared, &t.header().owner)) {
             worker.run_queue.borrow_mut().push_back(task);
-            return;
         }
+    });
+    if let Some(task) = slot {
+        let owner = task.header().owner.clone();
+        owner.push_remote(Remote::Task(task));
     }
-    let owner = header.owner.clone();
-    owner.push_remote(Remote::Task(task));
 }
 
 /// Owner thread: records a task in the worker's `owned` set (for shutdown).

@@ -1,11 +1,17 @@
 //! `recv(2)` into an owned buffer (sockets; `MSG_PEEK` for peeking).
 
 use std::io;
+use std::os::fd::RawFd;
 
 use io_uring::{opcode, squeue, types::Fd};
 
 use super::{cvt, io_len, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBufMut};
+use crate::driver::detect::recv_poll_first;
+
+/// `IORING_RECVSEND_POLL_FIRST` (in the entry's `ioprio`): arm the poll
+/// before trying the receive.
+const IORING_RECVSEND_POLL_FIRST: u16 = 1;
 
 /// A receive into `buf`, from its start, up to its total capacity.
 #[derive(Debug)]
@@ -16,6 +22,9 @@ pub(crate) struct Recv<B> {
     buf: B,
     /// `MSG_*` flags, such as `MSG_PEEK`.
     flags: libc::c_int,
+    /// A stream socket, where a short read means the socket is empty (not
+    /// so for datagrams: a short datagram says nothing of the next one).
+    stream: bool,
 }
 
 impl<B: IoBufMut> Op<Recv<B>> {
@@ -25,7 +34,26 @@ impl<B: IoBufMut> Op<Recv<B>> {
             fd: fd.clone(),
             buf,
             flags,
+            stream: false,
         })
+    }
+
+    /// Receives from a stream socket (TCP, Unix stream) into `buf`.
+    pub(crate) fn recv_stream(fd: &SharedFd, buf: B, flags: libc::c_int) -> Self {
+        Op::new(Recv {
+            fd: fd.clone(),
+            buf,
+            flags,
+            stream: true,
+        })
+    }
+}
+
+impl<B> Recv<B> {
+    /// A real read of a stream socket, after which a short count means the
+    /// socket is empty (a peek leaves the data where it was).
+    fn drains(&self) -> bool {
+        self.stream && self.flags & libc::MSG_PEEK == 0
     }
 }
 
@@ -35,8 +63,17 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
 
     fn uring_entry(&mut self) -> squeue::Entry {
         let len = io_len(self.buf.bytes_total());
+        // The last read emptied the socket, so a recv tried now would most
+        // likely fail and then arm a poll: arm it first (the kernel still
+        // reads at once if data arrived meanwhile).
+        let poll_first = self.drains() && self.fd.read_drained() && recv_poll_first();
         opcode::Recv::new(Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len)
             .flags(self.flags)
+            .ioprio(if poll_first {
+                IORING_RECVSEND_POLL_FIRST
+            } else {
+                0
+            })
             .build()
     }
 
@@ -45,10 +82,21 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
         let (ptr, len) = (self.buf.stable_mut_ptr(), self.buf.bytes_total());
         // SAFETY: `ptr` is valid for `len` writable bytes (IoBufMut contract).
         let res = cvt(unsafe { libc::recv(self.fd.raw(), ptr.cast(), len, self.flags) });
-        Attempt::from_syscall(res, self.fd.raw(), self.fd.id(), Interest::Readable)
+        // A peek leaves the data where it was: only a short real read drains.
+        let asked = if self.drains() { len } else { 0 };
+        Attempt::from_stream_syscall(res, asked, self.fd.raw(), self.fd.id(), Interest::Readable)
+    }
+
+    fn epoll_target(&self) -> Option<(RawFd, u64, Interest)> {
+        Some((self.fd.raw(), self.fd.id(), Interest::Readable))
     }
 
     fn complete(mut self, res: io::Result<u32>) -> Self::Output {
+        if self.drains() {
+            let total = self.buf.bytes_total();
+            let short = matches!(res, Ok(n) if n > 0 && (n as usize) < total);
+            self.fd.set_read_drained(short);
+        }
         if let Ok(n) = res {
             // SAFETY: the kernel initialised the first `n` bytes of `buf`.
             unsafe { self.buf.set_init(n as usize) };

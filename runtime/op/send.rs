@@ -5,6 +5,7 @@
 //! default. With `MSG_NOSIGNAL` the caller gets `EPIPE` instead.
 
 use std::io;
+use std::os::fd::RawFd;
 
 use io_uring::{opcode, squeue, types::Fd};
 
@@ -20,6 +21,8 @@ pub(crate) struct Send<B> {
     buf: B,
     /// `MSG_*` flags; `MSG_NOSIGNAL` is always added.
     flags: libc::c_int,
+    /// A stream socket, where a short send means the send buffer is full.
+    stream: bool,
 }
 
 impl<B: IoBuf> Op<Send<B>> {
@@ -29,6 +32,17 @@ impl<B: IoBuf> Op<Send<B>> {
             fd: fd.clone(),
             buf,
             flags: flags | libc::MSG_NOSIGNAL,
+            stream: false,
+        })
+    }
+
+    /// Sends on a stream socket (TCP, Unix stream).
+    pub(crate) fn send_stream(fd: &SharedFd, buf: B, flags: libc::c_int) -> Self {
+        Op::new(Send {
+            fd: fd.clone(),
+            buf,
+            flags: flags | libc::MSG_NOSIGNAL,
+            stream: true,
         })
     }
 }
@@ -49,7 +63,12 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
         let (ptr, len) = (self.buf.stable_ptr(), self.buf.bytes_init());
         // SAFETY: `ptr` is valid for `len` initialised bytes (IoBuf contract).
         let res = cvt(unsafe { libc::send(self.fd.raw(), ptr.cast(), len, self.flags) });
-        Attempt::from_syscall(res, self.fd.raw(), self.fd.id(), Interest::Writable)
+        let asked = if self.stream { len } else { 0 };
+        Attempt::from_stream_syscall(res, asked, self.fd.raw(), self.fd.id(), Interest::Writable)
+    }
+
+    fn epoll_target(&self) -> Option<(RawFd, u64, Interest)> {
+        Some((self.fd.raw(), self.fd.id(), Interest::Writable))
     }
 
     fn complete(self, res: io::Result<u32>) -> Self::Output {

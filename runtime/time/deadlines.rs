@@ -83,6 +83,12 @@ impl Timers {
         }
     }
 
+    /// Whether no deadline (live or stale) is pending, so there is nothing to
+    /// fire and the clock need not be read.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     /// How long until the earliest live deadline; `None` with no timers.
     pub(crate) fn next_timeout(&mut self, now: Instant) -> Option<Duration> {
         while let Some(Reverse((deadline, key, generation))) = self.heap.peek().copied() {

@@ -23,6 +23,7 @@
 
 mod addr;
 mod future;
+mod incoming;
 pub mod tcp;
 mod udp;
 pub mod unix;

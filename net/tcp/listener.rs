@@ -12,19 +12,14 @@ use std::time::Duration;
 use futures_core::Stream;
 
 use super::{TcpSocket, TcpStream};
-use crate::driver::{MultishotOp, Op};
+use crate::driver::Op;
+use crate::net::incoming::Accepting;
 use crate::net::{addr, ToSocketAddrs};
-use crate::op::{self, socket, AcceptMulti, SharedFd};
-use crate::time::{sleep, Sleep};
+use crate::op::{self, socket, SharedFd};
 
 /// The listen backlog of [`TcpListener::bind`] (tokio's; the kernel caps it
 /// at `net.core.somaxconn`).
 const DEFAULT_BACKLOG: u32 = 1024;
-
-/// First pause of [`Incoming`] after running out of descriptors.
-const BACKOFF_MIN: Duration = Duration::from_millis(1);
-/// Longest pause of [`Incoming`]; it doubles from `BACKOFF_MIN` up to this.
-const BACKOFF_MAX: Duration = Duration::from_millis(100);
 
 /// A TCP socket listening for connections.
 ///
@@ -128,9 +123,7 @@ impl TcpListener {
     /// ```
     pub fn incoming(&self) -> Incoming {
         Incoming {
-            op: MultishotOp::new(AcceptMulti::new(&self.fd)),
-            backoff: None,
-            delay: BACKOFF_MIN,
+            inner: Accepting::new(&self.fd, TcpStream::from_shared),
         }
     }
 
@@ -214,12 +207,8 @@ impl Future for Accept {
 #[must_use = "streams do nothing unless polled"]
 #[derive(Debug)]
 pub struct Incoming {
-    /// The multishot accept.
-    op: MultishotOp<AcceptMulti>,
-    /// The pause after an error that would repeat at once.
-    backoff: Option<Sleep>,
-    /// The next pause; doubles on each such error, reset by a success.
-    delay: Duration,
+    /// The multishot accept and its backoff.
+    inner: Accepting<TcpStream>,
 }
 
 impl Incoming {
@@ -231,40 +220,10 @@ impl Incoming {
     }
 }
 
-/// Errors after which accepting again at once would fail again.
-fn needs_backoff(e: &io::Error) -> bool {
-    // Per-connection failures (the peer gave up first) are not worth a pause.
-    !matches!(
-        e.raw_os_error(),
-        Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM | libc::EINTR)
-    )
-}
-
 impl Stream for Incoming {
     type Item = io::Result<TcpStream>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if let Some(pause) = this.backoff.as_mut() {
-            std::task::ready!(Pin::new(pause).poll(cx));
-            this.backoff = None;
-        }
-        loop {
-            match std::task::ready!(this.op.poll_next(cx)) {
-                // The multishot fallback switched modes: poll again, which re-arms.
-                None => continue,
-                Some(Ok(fd)) => {
-                    this.delay = BACKOFF_MIN;
-                    return Poll::Ready(Some(Ok(TcpStream::from_shared(SharedFd::new(fd)))));
-                }
-                Some(Err(e)) => {
-                    if needs_backoff(&e) {
-                        this.backoff = Some(sleep(this.delay));
-                        this.delay = (this.delay * 2).min(BACKOFF_MAX);
-                    }
-                    return Poll::Ready(Some(Err(e)));
-                }
-            }
-        }
+        self.get_mut().inner.poll_next(cx)
     }
 }

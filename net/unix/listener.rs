@@ -13,14 +13,9 @@ use std::time::Duration;
 use futures_core::Stream;
 
 use super::UnixStream;
-use crate::driver::{MultishotOp, Op};
-use crate::op::{self, socket, unix_from_sock_addr, AcceptMulti, SharedFd};
-use crate::time::{sleep, Sleep};
-
-/// First pause of [`Incoming`] after running out of descriptors.
-const BACKOFF_MIN: Duration = Duration::from_millis(1);
-/// Longest pause of [`Incoming`]; it doubles from `BACKOFF_MIN` up to this.
-const BACKOFF_MAX: Duration = Duration::from_millis(100);
+use crate::driver::Op;
+use crate::net::incoming::Accepting;
+use crate::op::{self, socket, unix_from_sock_addr, SharedFd};
 
 /// A Unix-domain socket listening for stream connections.
 ///
@@ -122,9 +117,7 @@ impl UnixListener {
     /// 100 ms, as [`TcpListener::incoming`](crate::net::TcpListener::incoming) does.
     pub fn incoming(&self) -> Incoming {
         Incoming {
-            op: MultishotOp::new(AcceptMulti::new(&self.fd)),
-            backoff: None,
-            delay: BACKOFF_MIN,
+            inner: Accepting::new(&self.fd, UnixStream::from_shared),
         }
     }
 
@@ -197,12 +190,8 @@ impl Future for Accept {
 #[must_use = "streams do nothing unless polled"]
 #[derive(Debug)]
 pub struct Incoming {
-    /// The multishot accept.
-    op: MultishotOp<AcceptMulti>,
-    /// The pause after an error that would repeat at once.
-    backoff: Option<Sleep>,
-    /// The next pause; doubles on each such error, reset by a success.
-    delay: Duration,
+    /// The multishot accept and its backoff.
+    inner: Accepting<UnixStream>,
 }
 
 impl Incoming {
@@ -214,41 +203,10 @@ impl Incoming {
     }
 }
 
-/// Errors after which accepting again at once would fail again.
-fn needs_backoff(e: &io::Error) -> bool {
-    // Per-connection failures (the peer gave up first) are not worth a pause.
-    !matches!(
-        e.raw_os_error(),
-        Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM | libc::EINTR)
-    )
-}
-
 impl Stream for Incoming {
     type Item = io::Result<UnixStream>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if let Some(pause) = this.backoff.as_mut() {
-            std::task::ready!(Pin::new(pause).poll(cx));
-            this.backoff = None;
-        }
-        loop {
-            match std::task::ready!(this.op.poll_next(cx)) {
-                // The multishot fallback switched modes: poll again, which re-arms.
-                None => continue,
-                Some(Ok(fd)) => {
-                    this.delay = BACKOFF_MIN;
-                    let stream = UnixStream::from_shared(SharedFd::new(fd));
-                    return Poll::Ready(Some(Ok(stream)));
-                }
-                Some(Err(e)) => {
-                    if needs_backoff(&e) {
-                        this.backoff = Some(sleep(this.delay));
-                        this.delay = (this.delay * 2).min(BACKOFF_MAX);
-                    }
-                    return Poll::Ready(Some(Err(e)));
-                }
-            }
-        }
+        self.get_mut().inner.poll_next(cx)
     }
 }

@@ -1,0 +1,76 @@
+//! The machinery behind `tcp::Incoming` and `unix::Incoming`: a multishot
+//! accept that pauses after errors which would repeat at once (`EMFILE`, …).
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::driver::MultishotOp;
+use crate::op::{AcceptMulti, SharedFd};
+use crate::time::{sleep, Sleep};
+
+/// First pause after running out of descriptors.
+const BACKOFF_MIN: Duration = Duration::from_millis(1);
+/// Longest pause; it doubles from `BACKOFF_MIN` up to this.
+const BACKOFF_MAX: Duration = Duration::from_millis(100);
+
+/// Accepted connections of one listener, each wrapped as `S`.
+#[derive(Debug)]
+pub(crate) struct Accepting<S> {
+    /// The multishot accept.
+    op: MultishotOp<AcceptMulti>,
+    /// Turns an accepted socket into the stream type the caller yields.
+    wrap: fn(SharedFd) -> S,
+    /// The pause after an error that would repeat at once.
+    backoff: Option<Sleep>,
+    /// The next pause; doubles on each such error, reset by a success.
+    delay: Duration,
+}
+
+impl<S> Accepting<S> {
+    /// Starts accepting on the listening socket `fd`.
+    pub(crate) fn new(fd: &SharedFd, wrap: fn(SharedFd) -> S) -> Self {
+        Accepting {
+            op: MultishotOp::new(AcceptMulti::new(fd)),
+            wrap,
+            backoff: None,
+            delay: BACKOFF_MIN,
+        }
+    }
+
+    /// The next connection or accept error; never `None`.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<S>>> {
+        if let Some(pause) = self.backoff.as_mut() {
+            std::task::ready!(Pin::new(pause).poll(cx));
+            self.backoff = None;
+        }
+        loop {
+            match std::task::ready!(self.op.poll_next(cx)) {
+                // The multishot fallback switched modes: poll again, which re-arms.
+                None => continue,
+                Some(Ok(fd)) => {
+                    self.delay = BACKOFF_MIN;
+                    return Poll::Ready(Some(Ok((self.wrap)(SharedFd::new(fd)))));
+                }
+                Some(Err(e)) => {
+                    if needs_backoff(&e) {
+                        self.backoff = Some(sleep(self.delay));
+                        self.delay = (self.delay * 2).min(BACKOFF_MAX);
+                    }
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+}
+
+/// Errors after which accepting again at once would fail again.
+fn needs_backoff(e: &io::Error) -> bool {
+    // Per-connection failures (the peer gave up first) are not worth a pause.
+    !matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM | libc::EINTR)
+    )
+}

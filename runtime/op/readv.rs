@@ -4,6 +4,7 @@ use std::io;
 
 use io_uring::{opcode, squeue, types::Fd};
 
+use super::msg_header::IoVecsMut;
 use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBufMut};
 
@@ -45,13 +46,9 @@ impl<B: IoBufMut> Op<Readv<B>> {
 
 impl<B: IoBufMut> Readv<B> {
     fn new(fd: &SharedFd, mut bufs: Vec<B>, offset: Option<u64>) -> Self {
-        let iovecs = bufs
-            .iter_mut()
-            .map(|b| libc::iovec {
-                iov_base: b.stable_mut_ptr().cast(),
-                iov_len: b.bytes_total(),
-            })
-            .collect();
+        let mut iovecs = Vec::with_capacity(bufs.len());
+        bufs.fill_mut(&mut iovecs);
+        let iovecs = iovecs.into_boxed_slice();
         Readv {
             fd: fd.clone(),
             bufs,
@@ -105,14 +102,8 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
 
     fn complete(mut self, res: io::Result<u32>) -> Self::Output {
         if let Ok(n) = res {
-            let mut left = n as usize;
-            for buf in &mut self.bufs {
-                let filled = left.min(buf.bytes_total());
-                // SAFETY: the kernel filled the buffers in order; this one's
-                // first `filled` bytes.
-                unsafe { buf.set_init(filled) };
-                left -= filled;
-            }
+            // SAFETY: the kernel wrote `n` bytes through the iovecs `fill_mut` made.
+            unsafe { self.bufs.set_init(n as usize) };
         }
         (res.map(|n| n as usize), self.bufs)
     }

@@ -4,6 +4,7 @@ use std::io;
 
 use io_uring::{opcode, squeue, types::Fd};
 
+use super::msg_header::IoVecs;
 use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBuf};
 
@@ -45,14 +46,9 @@ impl<B: IoBuf> Op<Writev<B>> {
 
 impl<B: IoBuf> Writev<B> {
     fn new(fd: &SharedFd, bufs: Vec<B>, offset: Option<u64>) -> Self {
-        let iovecs = bufs
-            .iter()
-            .map(|b| libc::iovec {
-                // The kernel only reads through it; iovec has no const variant.
-                iov_base: b.stable_ptr().cast_mut().cast(),
-                iov_len: b.bytes_init(),
-            })
-            .collect();
+        let mut iovecs = Vec::with_capacity(bufs.len());
+        bufs.fill(&mut iovecs);
+        let iovecs = iovecs.into_boxed_slice();
         Writev {
             fd: fd.clone(),
             bufs,

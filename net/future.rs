@@ -165,7 +165,9 @@ impl<B: IoBuf> Future for Writev<B> {
     }
 }
 
-/// `write_all` on a socket: sends until every initialised byte of `buf` is out.
-pub(crate) async fn write_all<B: IoBuf>(fd: &SharedFd, buf: B) -> BufResult<(), B> {
-    crate::io::write_all_with(buf, |slice| Write::new(fd, slice)).await
+/// `write_all` on a socket: sends until every initialised byte of `buf` is
+/// out. The future holds its own handle to the socket, so it borrows nothing.
+pub(crate) fn write_all<B: IoBuf>(fd: &SharedFd, buf: B) -> impl Future<Output = BufResult<(), B>> {
+    let fd = fd.clone();
+    async move { crate::io::write_all_with(buf, |slice| Write::new(&fd, slice)).await }
 }

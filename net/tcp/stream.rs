@@ -188,8 +188,7 @@ impl TcpStream {
     /// the peer went away); `WriteZero` if a write makes no progress. Some
     /// bytes may have been sent.
     pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> {
-        let fd = self.fd.clone();
-        async move { future::write_all(&fd, buf).await }
+        future::write_all(&self.fd, buf)
     }
 
     /// Sends `len` bytes of `file`, starting at `offset`, without copying

@@ -90,8 +90,7 @@ impl OwnedWriteHalf {
 
     /// See [`UnixStream::write_all`].
     pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> {
-        let fd = self.fd.clone();
-        async move { future::write_all(&fd, buf).await }
+        future::write_all(&self.fd, buf)
     }
 
     /// See [`UnixStream::writev`].

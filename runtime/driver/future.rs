@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::op_box;
 use super::operation::{Attempt, Interest, Operation};
 use super::Driver;
 use crate::context;
@@ -147,8 +148,8 @@ impl<T: Operation> Op<T> {
         };
         let waker = cx.waker().clone();
         let key = match self.deadline.as_ref() {
-            Some(deadline) => d.submit_with_timeout(Box::new(op), waker, deadline.after),
-            None => d.submit(Box::new(op), waker, false),
+            Some(deadline) => d.submit_with_timeout(op_box::boxed(op), waker, deadline.after),
+            None => d.submit(op_box::boxed(op), waker, false),
         };
         self.state = State::InFlight(key);
         Poll::Pending
@@ -170,6 +171,7 @@ impl<T: Operation> Op<T> {
             .into_any()
             .downcast::<T>()
             .unwrap_or_else(|_| unreachable!("slot holds another op type"));
+        let op = op_box::unbox(op);
         coop::consume();
         let res = match res {
             Err(e) if self.deadline.is_some() && e.raw_os_error() == Some(libc::ECANCELED) => {

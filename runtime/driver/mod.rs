@@ -22,6 +22,7 @@ pub(crate) mod epoll;
 mod future;
 pub(crate) mod lifecycle;
 mod multishot;
+mod op_box;
 pub(crate) mod operation;
 pub(crate) mod uring;
 

@@ -1036,3 +1036,22 @@ mod emfile_backs_off {
         }
     }
 }
+
+/// Data and the peer's close queued together: a short read must not make the
+/// epoll driver wait for an edge that already came (the close is in the queue).
+#[runtime::test]
+async fn data_then_close_reads_the_data_then_eof() {
+    let listener = runtime::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(b"0123456789").unwrap();
+    });
+    let (stream, _) = listener.accept().await.unwrap();
+    peer.join().unwrap(); // data and FIN are both queued before the first read
+    let (n, buf) = stream.read(vec![0u8; 64]).await;
+    assert_eq!(n.unwrap(), 10);
+    let (n, _) = stream.read(buf).await;
+    assert_eq!(n.unwrap(), 0, "EOF after the data");
+}

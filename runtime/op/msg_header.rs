@@ -1,4 +1,4 @@
-//! Storage shared by `SendMsg` and `RecvMsg`: the boxed `msghdr` with its
+//! Storage shared by `SendMsg`, `RecvMsg`, `Readv` and `Writev`: the boxed `msghdr` with its
 //! socket address, and buffer lists as `iovec` arrays.
 //!
 //! The kernel reads (and for `recvmsg` writes) the `msghdr`, the address and

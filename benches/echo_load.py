@@ -12,6 +12,7 @@ from /proc/PID/stat, read just before and after each measured run).
     python3 benches/echo_load.py                 # 5 rounds, 5 s per run
     python3 benches/echo_load.py --quick         # 1 round, 1 s per run
     python3 benches/echo_load.py --callgrind     # instructions per request
+    python3 benches/echo_load.py --workers 2 --server-cpus 0-1 --client-cpus 2-3
 
 --callgrind runs each server under valgrind's callgrind instead, zeroes the
 counters after a warm-up, drives a fixed-length load, and divides the
@@ -37,6 +38,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER_CORE = "0"
 CLIENT_CORE = "1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Extra arguments for every server and for the load generator (--workers).
+SERVER_ARGS = []
+CLIENT_ARGS = []
 
 # name -> (example binary, extra environment)
 SERVERS = {
@@ -82,7 +86,8 @@ class Server:
         binary, env = SERVERS[name]
         self.name = name
         cmd = ["taskset", "-c", SERVER_CORE, *wrapper,
-               os.path.join(examples_dir(), binary), "--addr", "127.0.0.1:0"]
+               os.path.join(examples_dir(), binary), "--addr", "127.0.0.1:0",
+               *SERVER_ARGS]
         # stdout goes to a file, never a pipe nobody drains.
         self.out = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
@@ -126,7 +131,8 @@ def run_client(addr, conns, size, secs):
     """Runs the load generator; returns (req/s, p50 µs, p99 µs, requests)."""
     cmd = ["taskset", "-c", CLIENT_CORE,
            os.path.join(examples_dir(), "echo_client"),
-           "--addr", addr, "-c", str(conns), "-s", str(size), "-d", str(secs)]
+           "--addr", addr, "-c", str(conns), "-s", str(size), "-d", str(secs),
+           *CLIENT_ARGS]
     env = {**os.environ, "RUNTIME_DRIVER": "uring"}
     out = subprocess.run(cmd, env=env, capture_output=True, text=True,
                          timeout=secs + 60)
@@ -280,7 +286,21 @@ def main():
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--json", help="also write the raw results here")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="server worker threads (tokio: multi_thread if > 1)")
+    ap.add_argument("--server-cpus", default="0",
+                    help="taskset list for the servers (default 0)")
+    ap.add_argument("--client-cpus", default="1",
+                    help="taskset list for the load generator (default 1)")
+    ap.add_argument("--client-workers", type=int, default=1,
+                    help="load generator worker threads")
     args = ap.parse_args()
+    global SERVER_CORE, CLIENT_CORE
+    SERVER_CORE, CLIENT_CORE = args.server_cpus, args.client_cpus
+    if args.workers > 1:
+        SERVER_ARGS.extend(["--workers", str(args.workers)])
+    if args.client_workers > 1:
+        CLIENT_ARGS.extend(["--workers", str(args.client_workers)])
     if args.quick:
         args.rounds, args.duration = 1, 1
     names = [n.strip() for n in args.servers.split(",") if n.strip()]

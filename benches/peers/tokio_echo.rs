@@ -4,7 +4,12 @@
 //!
 //! ```text
 //! cargo run --release --example tokio_echo -- --addr 127.0.0.1:7001
+//! cargo run --release --example tokio_echo -- --workers 2   # multi_thread runtime
 //! ```
+//!
+//! `--workers N` with N > 1 runs tokio's `multi_thread` runtime with N worker
+//! threads (the scaling rows of `benches/run.py`); the default is one
+//! `current_thread` worker.
 
 use std::io;
 use std::net::SocketAddr;
@@ -18,23 +23,39 @@ const BUF: usize = 16 * 1024;
 
 fn main() -> io::Result<()> {
     let mut addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    let mut workers = 1usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--workers" => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| usage("--workers needs a value"))?;
+                workers = value
+                    .parse()
+                    .map_err(|e| usage(&format!("--workers: {e}")))?;
+            }
             "--addr" => {
                 let value = args.next().ok_or_else(|| usage("--addr needs a value"))?;
                 addr = value.parse().map_err(|e| usage(&format!("--addr: {e}")))?;
             }
             "-h" | "--help" => {
-                println!("usage: tokio_echo [--addr HOST:PORT]");
+                println!("usage: tokio_echo [--addr HOST:PORT] [--workers N]");
                 return Ok(());
             }
             other => return Err(usage(&format!("unknown argument {other}"))),
         }
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = if workers > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    };
     rt.block_on(async move {
         let listener = TcpListener::bind(addr).await?;
         println!("tokio_echo: listening on {}", listener.local_addr()?);
@@ -50,7 +71,7 @@ fn main() -> io::Result<()> {
 fn usage(msg: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("{msg}\nusage: tokio_echo [--addr HOST:PORT]"),
+        format!("{msg}\nusage: tokio_echo [--addr HOST:PORT] [--workers N]"),
     )
 }
 

@@ -1,0 +1,176 @@
+//! A file-read load generator on `runtime`: D reads in flight from one
+//! worker for a fixed time, then IOPS, throughput and p50/p99 latency.
+//! `benches/run.py` runs it beside its tokio twin,
+//! `benches/peers/tokio_file_load.rs`, on the same file.
+//!
+//! ```text
+//! cargo run --release --example file_load -- FILE --mode rand --depth 32 --duration 5
+//! cargo run --release --example file_load -- FILE --mode seq --bs 131072 --direct
+//! RUNTIME_DRIVER=epoll cargo run --release --example file_load -- FILE   # the fallback driver
+//! ```
+//!
+//! Options: `--mode rand|seq` (rand: `bs`-aligned random offsets; seq: the
+//! file in order, wrapping at its end), `--bs BYTES` (4096 for rand, 131072
+//! for seq), `--depth N` reads in flight (1), `--duration SECS` (5),
+//! `--direct` to open with `O_DIRECT` and read into an `AlignedBuf`.
+//!
+//! Each of the `depth` tasks loops: take an offset, `read_at`, record the
+//! latency. On io_uring a page-cache read completes inside the submitting
+//! syscall; on epoll it goes to the blocking pool, as tokio::fs does.
+
+use std::cell::Cell;
+use std::io;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use runtime::buf::AlignedBuf;
+use runtime::fs::File;
+
+/// What the command line asked for.
+#[derive(Debug, Clone)]
+struct Config {
+    path: PathBuf,
+    random: bool,
+    bs: usize,
+    depth: usize,
+    duration: Duration,
+    direct: bool,
+}
+
+const USAGE: &str =
+    "usage: file_load FILE [--mode rand|seq] [--bs BYTES] [--depth N] [--duration SECS] [--direct]";
+
+fn parse() -> io::Result<Config> {
+    let bad = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}\n{USAGE}"));
+    let mut path = None;
+    let (mut random, mut bs, mut depth, mut secs, mut direct) = (true, None, 1, 5.0, false);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| bad(format!("{arg} needs a value")))
+        };
+        match arg.as_str() {
+            "--mode" => {
+                random = match value()?.as_str() {
+                    "rand" => true,
+                    "seq" => false,
+                    m => return Err(bad(format!("--mode {m}: rand or seq"))),
+                }
+            }
+            "--bs" => bs = Some(value()?.parse().map_err(|e| bad(format!("--bs: {e}")))?),
+            "--depth" => depth = value()?.parse().map_err(|e| bad(format!("--depth: {e}")))?,
+            "--duration" => {
+                secs = value()?
+                    .parse()
+                    .map_err(|e| bad(format!("--duration: {e}")))?
+            }
+            "--direct" => direct = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            flag if flag.starts_with("--") => return Err(bad(format!("unknown option {flag}"))),
+            file => path = Some(PathBuf::from(file)),
+        }
+    }
+    let bs: usize = bs.unwrap_or(if random { 4096 } else { 128 * 1024 });
+    if bs == 0 || bs % 512 != 0 {
+        return Err(bad("--bs must be a positive multiple of 512".into()));
+    }
+    Ok(Config {
+        path: path.ok_or_else(|| bad("which file?".into()))?,
+        random,
+        bs,
+        depth: depth.max(1),
+        duration: Duration::from_secs_f64(secs),
+        direct,
+    })
+}
+
+fn main() -> io::Result<()> {
+    let cfg = parse()?;
+    let rt = runtime::Builder::new().workers(1).build()?;
+    eprintln!("{}", rt.driver_info());
+    let (ops, elapsed, mut lat) = rt.block_on(run(cfg.clone()))?;
+    report(&cfg, ops, elapsed, &mut lat);
+    Ok(())
+}
+
+/// Runs the load; returns reads done, the time taken and each read's latency in ns.
+async fn run(cfg: Config) -> io::Result<(u64, Duration, Vec<u32>)> {
+    let mut opts = File::options();
+    opts.read(true);
+    if cfg.direct {
+        opts.custom_flags(libc::O_DIRECT);
+    }
+    let file = Rc::new(opts.open(&cfg.path).await?);
+    let len = file.metadata().await?.len();
+    let blocks = len / cfg.bs as u64;
+    if blocks == 0 {
+        return Err(io::Error::other("the file is smaller than one block"));
+    }
+    let start = Instant::now();
+    let deadline = start + cfg.duration;
+    let next = Rc::new(Cell::new(0u64)); // sequential mode: the next block
+    let tasks: Vec<_> = (0..cfg.depth)
+        .map(|t| {
+            let (file, next, cfg) = (file.clone(), next.clone(), cfg.clone());
+            runtime::spawn(async move {
+                let mut x =
+                    0x9E37_79B9_7F4A_7C15u64 ^ (t as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+                let mut buf = AlignedBuf::new(cfg.bs);
+                let mut lat = Vec::with_capacity(1 << 16);
+                while Instant::now() < deadline {
+                    let block = if cfg.random {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x % blocks
+                    } else {
+                        let b = next.get();
+                        next.set((b + 1) % blocks);
+                        b
+                    };
+                    buf.clear();
+                    let t0 = Instant::now();
+                    let (res, b) = file.read_at(buf, block * cfg.bs as u64).await;
+                    lat.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                    buf = b;
+                    if res? != cfg.bs {
+                        return Err(io::Error::other("short read"));
+                    }
+                }
+                Ok::<_, io::Error>(lat)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.map_err(io::Error::other)??);
+    }
+    Ok((all.len() as u64, start.elapsed(), all))
+}
+
+/// Prints the line `benches/run.py` parses.
+fn report(cfg: &Config, ops: u64, elapsed: Duration, lat: &mut [u32]) {
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        let i = ((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1));
+        lat.get(i).copied().unwrap_or(0) as f64 / 1000.0
+    };
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "{} {} B, depth {}{}, {:.2}s: {:.0} IOPS, {:.1} MiB/s, p50 {:.1} µs, p99 {:.1} µs",
+        if cfg.random { "rand" } else { "seq" },
+        cfg.bs,
+        cfg.depth,
+        if cfg.direct { ", O_DIRECT" } else { "" },
+        secs,
+        ops as f64 / secs,
+        ops as f64 * cfg.bs as f64 / secs / (1 << 20) as f64,
+        pct(0.50),
+        pct(0.99),
+    );
+}

@@ -197,6 +197,23 @@ def machine(args):
 # ---------------------------------------------------------------- servers
 
 
+def busy_before(what, secs=2.0):
+    """Notes how busy the machine is (other people's work) just before a suite."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v) - v[3] - v[4], sum(v)  # busy (all but idle, iowait), total
+    b0, t0 = sample()
+    time.sleep(secs)
+    b1, t1 = sample()
+    cores = (t1 - t0) / (CLK_TCK * secs)
+    busy = (b1 - b0) / CLK_TCK / secs
+    if busy > 0.1:
+        note(f"before {what}, other processes kept {busy:.2f} of {cores:.0f} cores busy; "
+             "its rows may be disturbed")
+    return busy
+
+
 def cpu_seconds(pid):
     """utime + stime of the whole process (all threads), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
@@ -764,7 +781,9 @@ def chart_svg(rows, wids):
 
 
 def reasons():
-    """benches/results/why.md: `## workload-id` sections written after profiling."""
+    """benches/results/why.md: `## PATTERN` sections written after profiling,
+    PATTERN a regular expression for the workload ids it explains (`echo-.*`);
+    `## general` is printed as profiling notes."""
     path = os.path.join(RESULTS, "why.md")
     found = {}
     if os.path.exists(path):
@@ -773,6 +792,13 @@ def reasons():
         for i in range(1, len(parts) - 1, 2):
             found[parts[i]] = parts[i + 1].strip()
     return found
+
+
+def reason_for(why, wid):
+    for pattern in why:
+        if pattern != "general" and re.fullmatch(pattern, wid):
+            return pattern
+    return None
 
 
 def write_report(args, info, results, order):
@@ -867,7 +893,7 @@ def write_report(args, info, results, order):
                 main = ratio(results, wid, label, ref, primary(wid))
                 other_key = "rps" if primary(wid) == "per_cpu" else "per_cpu"
                 other = ratio(results, wid, label, ref, other_key)
-                if main < 1:
+                if round(main, 2) < 1:  # 0.995 prints as 1.00 and is not behind
                     behind.append((wid, f"{label} at {main:.2f}× {ref} "
                                    f"({'IOPS' if primary(wid) == 'rps' else 'per server-CPU-s'})"
                                    + (f", {other:.2f}× on "
@@ -876,21 +902,17 @@ def write_report(args, info, results, order):
     if not behind:
         md += ["Nowhere in this run: every runtime ÷ peer ratio on the figure that matters "
                "is at least 1.", ""]
-    seen = set()
     for wid, what in behind:
         md.append(f"- **{title(wid)}**: {what}.")
     md.append("")
+    # One explanation per why.md section, headed by the rows it explains.
+    groups = {}
     for wid, _ in behind:
-        key = re.sub(r"-w\d+$", "", wid)
-        for k in (wid, key, key.split("-")[0]):
-            if k in why and k not in seen:
-                seen.add(k)
-                md += [f"### {title(wid) if k == wid else k}", "", why[k], ""]
-                break
-        else:
-            if wid not in seen:
-                seen.add(wid)
-                md += [f"### {title(wid)}", "", "Not profiled yet.", ""]
+        groups.setdefault(reason_for(why, wid), []).append(title(wid))
+    for pattern, titles in groups.items():
+        titles = list(dict.fromkeys(titles))
+        md += [f"### {'; '.join(titles)}", "",
+               why[pattern] if pattern else "Not profiled yet.", ""]
     if "general" in why:
         md += ["## Profiling notes", "", why["general"], ""]
     with open(args.out, "w") as f:
@@ -955,14 +977,17 @@ def main():
             # More than one worker: 2, and all server cores on a bigger machine.
             workers_n = sorted({2, len(args.server_cpus)} - {1})
             if "echo" in only:
+                busy_before("the echo rows")
                 r = echo_suite(args, 1, conns, sizes)
                 results.update(r)
                 order += list(r)
             if "http" in only:
+                busy_before("the http rows")
                 r = http_suite(args, tools, have_hyper, www, tmp)
                 results.update(r)
                 order += list(r)
             if "file" in only:
+                busy_before("the file rows")
                 r = file_suite(args)
                 results.update(r)
                 order += list(r)

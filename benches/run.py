@@ -173,7 +173,9 @@ def machine(args):
             return ""
 
     commit = out(["git", "rev-parse", "--short", "HEAD"]) or "unknown"
-    dirty = out(["git", "status", "--porcelain", "--untracked-files=no"])
+    # Changes to the outputs and to Markdown do not change what was measured.
+    dirty = [line for line in out(["git", "status", "--porcelain", "--untracked-files=no"])
+             .splitlines() if not line.endswith(".md") and "benches/results/" not in line]
     mem_kib = 0
     with open("/proc/meminfo") as f:
         for line in f:
@@ -812,10 +814,15 @@ SETTINGS = ("reps", "net_secs", "file_secs", "server_cpus", "client_cpus")
 
 def write_report(args, info, results, order):
     rows = summary_rows(results, order)
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "chart.svg"), "w") as f:
+    # With --out elsewhere, the chart and raw results go beside it, so a trial
+    # run never overwrites the committed ones.
+    default_out = os.path.abspath(args.out) == os.path.join(ROOT, "BENCHMARKS.md")
+    results_dir = RESULTS if default_out else os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(results_dir, exist_ok=True)
+    chart = os.path.join(results_dir, "chart.svg")
+    with open(chart, "w") as f:
         f.write(chart_svg(rows, order))
-    with open(os.path.join(RESULTS, "latest.json"), "w") as f:
+    with open(os.path.join(results_dir, "latest.json"), "w") as f:
         json.dump({"machine": info, "notes": NOTES, "order": order,
                    "settings": {k: getattr(args, k) for k in SETTINGS},
                    "results": results}, f, indent=1)
@@ -850,7 +857,8 @@ def write_report(args, info, results, order):
            "saturates first; IOPS for file reads, where the process is CPU-bound), the other "
            "is the other one (`req/s / per-CPU` or `IOPS / per-CPU`). "
            "CPU s / M req is server CPU time (utime + stime) per million requests.", "",
-           "![ratios](benches/results/chart.svg)", "", "## Summary", "",
+           f"![ratios]({os.path.relpath(chart, os.path.dirname(os.path.abspath(args.out)))})",
+           "", "## Summary", "",
            "| workload | " + " | ".join(series_order(rows)) + " |"]
     series = series_order(rows)
     md.append("|---|" + "|".join(["---"] * len(series)) + "|")
@@ -930,7 +938,7 @@ def write_report(args, info, results, order):
         md += ["## Profiling notes", "", why["general"], ""]
     with open(args.out, "w") as f:
         f.write("\n".join(md))
-    log(f"wrote {args.out} and {os.path.join(RESULTS, 'chart.svg')}")
+    log(f"wrote {args.out} and {chart}")
     return rows
 
 

@@ -199,7 +199,7 @@ def machine(args):
 # ---------------------------------------------------------------- servers
 
 
-def busy_before(what, secs=2.0):
+def busy_before(what, secs):
     """Notes how busy the machine is (other people's work) just before a suite."""
     def sample():
         with open("/proc/stat") as f:
@@ -401,7 +401,8 @@ def http_suite(args, tools, have_hyper, www, tmp, workers=1):
                 else:
                     started[label] = Server(label, cmd, scpu, env)
             labels = list(started)
-            for wid, path in workloads:  # warm-up: page in code, grow buffers
+            # Warm-up: page in code, grow buffers (--quick: once per server).
+            for wid, path in (workloads[:1] if args.quick else workloads):
                 for label in labels:
                     http_load(tools, started[label].addr, path, 1, ccpu)
             for wid, _ in workloads:
@@ -495,18 +496,26 @@ def direct_allowed(path):
         os.close(fd)
 
 
-def warm(path):
-    """Reads the file into the page cache; returns the resident share (fincore)."""
-    buf = bytearray(8 << 20)
-    with open(path, "rb", buffering=0) as f:
-        while f.readinto(buf):
-            pass
+def resident(path):
+    """The share of the file in the page cache, from `fincore`; None without it."""
     if shutil.which("fincore"):
         out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES,SIZE",
                               path], capture_output=True, text=True).stdout.split()
         if len(out) >= 2 and int(out[1]) > 0:
             return int(out[0]) / int(out[1])
     return None
+
+
+def warm(path):
+    """Reads the file into the page cache unless `fincore` shows it all there
+    already; returns the resident share afterwards."""
+    if resident(path) == 1.0:
+        return 1.0
+    buf = bytearray(8 << 20)
+    with open(path, "rb", buffering=0) as f:
+        while f.readinto(buf):
+            pass
+    return resident(path)
 
 
 FILE_LINE = re.compile(r"([\d.]+)s: (\d+) IOPS, ([\d.]+) MiB/s, p50 ([\d.]+) µs, p99 ([\d.]+) µs")
@@ -1009,17 +1018,17 @@ def main():
             # More than one worker: 2, and all server cores on a bigger machine.
             workers_n = sorted({2, len(args.server_cpus)} - {1})
             if "echo" in only:
-                busy_before("the echo rows")
+                busy_before("the echo rows", args.net_secs / 2)
                 r = echo_suite(args, 1, conns, sizes)
                 results.update(r)
                 order += list(r)
             if "http" in only:
-                busy_before("the http rows")
+                busy_before("the http rows", args.net_secs / 2)
                 r = http_suite(args, tools, have_hyper, www, tmp)
                 results.update(r)
                 order += list(r)
             if "file" in only:
-                busy_before("the file rows")
+                busy_before("the file rows", args.net_secs / 2)
                 r = file_suite(args)
                 results.update(r)
                 order += list(r)

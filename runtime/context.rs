@@ -1,6 +1,6 @@
 //! The thread-local current worker: its driver, timers and task queues.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -43,39 +43,77 @@ impl std::fmt::Debug for Worker {
 }
 
 thread_local! {
-    /// The worker running on this thread, if any.
-    static CURRENT: RefCell<Option<Rc<Worker>>> = const { RefCell::new(None) };
+    /// The worker running on this thread, if any: a pointer borrowed from the
+    /// `Rc` an [`EnterGuard`] holds. A const-initialised `Cell` of a raw
+    /// pointer has no destructor to register, so reading it is a plain load
+    /// (the hot paths read it several times per op).
+    static CURRENT: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The worker running on this thread.
 pub(crate) fn current() -> Option<Rc<Worker>> {
-    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+    let ptr = CURRENT.try_with(Cell::get).ok()?;
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null `CURRENT` came from `Rc::into_raw` in `enter`, and the
+    // guard that set it still holds that strong count (it clears or restores
+    // `CURRENT` before letting go), so the allocation is live; this adds a count
+    // for the returned `Rc`.
+    unsafe {
+        Rc::increment_strong_count(ptr);
+        Some(Rc::from_raw(ptr))
+    }
 }
 
 /// Runs `f` on the worker running on this thread, if any, without cloning
 /// its handle (the hot paths call this once per poll, wake and op).
+#[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Worker) -> R) -> Option<R> {
-    CURRENT
-        .try_with(|c| c.borrow().as_deref().map(f))
-        .ok()
-        .flatten()
+    let ptr = CURRENT.try_with(Cell::get).ok()?;
+    // SAFETY: see `current`: a non-null pointer is kept alive by the active
+    // `EnterGuard`, which outlives this call (guards are dropped in reverse
+    // order of creation on this thread, and `f` cannot drop one it did not make).
+    unsafe { ptr.as_ref() }.map(f)
+}
+
+/// The worker running on this thread, for the `Op` hot path: no closure,
+/// so a poll's output is not threaded through an `Option`.
+///
+/// # Safety
+///
+/// The caller must not keep the reference past the call that asked for it
+/// (a poll): the `EnterGuard` keeping the worker alive lives on this thread's
+/// stack below that call, and may be dropped once it returns.
+#[inline]
+pub(crate) unsafe fn current_in_call<'a>() -> Option<&'a Worker> {
+    let ptr = CURRENT.try_with(Cell::get).ok()?;
+    // SAFETY: a non-null pointer is kept alive by the guard that set it, which
+    // outlives the caller's call (the caller's contract); a guard made and
+    // dropped inside that call restores the pointer before returning.
+    unsafe { ptr.as_ref() }
 }
 
 /// Makes `worker` current until the guard drops.
 pub(crate) fn enter(worker: Rc<Worker>) -> EnterGuard {
-    let prev = CURRENT.with(|c| c.borrow_mut().replace(worker));
-    EnterGuard { prev }
+    let ptr = Rc::into_raw(worker);
+    let prev = CURRENT.with(|c| c.replace(ptr));
+    EnterGuard { ptr, prev }
 }
 
 /// Restores the previous worker (normally none) on drop.
 pub(crate) struct EnterGuard {
-    /// The worker that was current before.
-    prev: Option<Rc<Worker>>,
+    /// The worker this guard made current; a strong count owned by the guard.
+    ptr: *const Worker,
+    /// The worker that was current before (owned by an outer guard).
+    prev: *const Worker,
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        let prev = self.prev.take();
-        let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
+        let _ = CURRENT.try_with(|c| c.set(self.prev));
+        // SAFETY: `ptr` came from `Rc::into_raw` in `enter` and this guard owns
+        // that count; `CURRENT` no longer points at it (restored above).
+        drop(unsafe { Rc::from_raw(self.ptr) });
     }
 }

@@ -9,7 +9,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use super::lifecycle::{Ops, Orphaned, Reaped};
@@ -258,13 +258,9 @@ impl EpollDriver {
         }
     }
 
-    /// Polls a blocking-pool op's slot.
-    pub(crate) fn poll_op(
-        &mut self,
-        key: usize,
-        cx: &mut Context<'_>,
-    ) -> Poll<(Box<dyn Erased>, io::Result<u32>)> {
-        super::poll_slot(&mut self.ops, key, cx)
+    /// The slots of blocking-pool ops.
+    pub(crate) fn ops_mut(&mut self) -> &mut Ops {
+        &mut self.ops
     }
 
     /// A blocking-pool op's future was dropped: the slot lives on until the pool is done.

@@ -14,7 +14,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::op_box;
 use super::operation::{Attempt, Interest, Operation};
 use super::Driver;
 use crate::context;
@@ -120,13 +119,14 @@ impl<T: Operation> Future for Op<T> {
         if !coop::has_budget(cx) {
             return Poll::Pending;
         }
-        if let Some(polled) = context::with_current(|worker| this.poll_on(worker, cx)) {
-            return polled;
-        }
-        match this.state {
-            State::Inline(..) => this.finish(Err(no_runtime())),
-            _ => Poll::Pending,
-        }
+        // SAFETY: `worker` is used only within this poll.
+        let Some(worker) = (unsafe { context::current_in_call() }) else {
+            return match this.state {
+                State::Inline(..) => this.finish(Err(no_runtime())),
+                _ => Poll::Pending,
+            };
+        };
+        this.poll_on(worker, cx)
     }
 }
 
@@ -147,9 +147,12 @@ impl<T: Operation> Op<T> {
             unreachable!("matched above")
         };
         let waker = cx.waker().clone();
+        let mut op = d.boxed(op);
+        // Built from the box, so the entry's pointers point where the op stays.
+        let entry = op.uring_entry();
         let key = match self.deadline.as_ref() {
-            Some(deadline) => d.submit_with_timeout(op_box::boxed(op), waker, deadline.after),
-            None => d.submit(op_box::boxed(op), waker, false),
+            Some(deadline) => d.submit_with_timeout(op, entry, waker, deadline.after),
+            None => d.submit(op, entry, waker, false),
         };
         self.state = State::InFlight(key);
         Poll::Pending
@@ -162,16 +165,11 @@ impl<T: Operation> Op<T> {
         key: usize,
         cx: &mut Context<'_>,
     ) -> Poll<T::Output> {
-        let polled = worker.driver.borrow_mut().poll_op(key, cx);
+        let polled = worker.driver.borrow_mut().poll_op::<T>(key, cx);
         let Poll::Ready((op, res)) = polled else {
             return Poll::Pending;
         };
         self.state = State::Finished;
-        let op = op
-            .into_any()
-            .downcast::<T>()
-            .unwrap_or_else(|_| unreachable!("slot holds another op type"));
-        let op = op_box::unbox(op);
         coop::consume();
         let res = match res {
             Err(e) if self.deadline.is_some() && e.raw_os_error() == Some(libc::ECANCELED) => {

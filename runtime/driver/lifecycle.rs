@@ -23,6 +23,7 @@ use std::task::Waker;
 
 use slab::Slab;
 
+use super::op_box::Cells;
 use super::operation::Erased;
 
 /// Who holds interest in a slot's result.
@@ -53,8 +54,8 @@ pub(crate) struct Slot {
     pub(crate) op: Option<Box<dyn Erased>>,
     /// Who holds interest in the result.
     pub(crate) state: Lifecycle,
-    /// Present for multishot ops only.
-    pub(crate) shots: Option<Shots>,
+    /// Present for multishot ops only (boxed: keeps the common slot small).
+    pub(crate) shots: Option<Box<Shots>>,
     /// The deadline of a linked `IORING_OP_LINK_TIMEOUT`; read by the kernel at
     /// submission, so it lives as long as the slot.
     pub(crate) link_timeout: Option<Box<io_uring::types::Timespec>>,
@@ -84,17 +85,22 @@ pub(crate) enum Reaped {
 pub(crate) struct Ops {
     /// Slots keyed by `user_data`.
     slots: Slab<Slot>,
+    /// Freed op boxes, reused by the next ops of the same layouts.
+    pub(crate) cells: Cells,
 }
 
 impl Ops {
     /// Stores a freshly submitted op and returns its key.
+    #[inline]
     pub(crate) fn insert(&mut self, op: Box<dyn Erased>, waker: Waker, multishot: bool) -> usize {
         self.slots.insert(Slot {
             op: Some(op),
             state: Lifecycle::Waiting(waker),
-            shots: multishot.then(|| Shots {
-                queue: VecDeque::new(),
-                armed: true,
+            shots: multishot.then(|| {
+                Box::new(Shots {
+                    queue: VecDeque::new(),
+                    armed: true,
+                })
             }),
             link_timeout: None,
         })
@@ -111,6 +117,7 @@ impl Ops {
     }
 
     /// Records a completion for `key`.
+    #[inline]
     pub(crate) fn complete(&mut self, key: usize, res: io::Result<u32>, flags: u32) -> Reaped {
         let more = io_uring::cqueue::more(flags);
         let Some(slot) = self.slots.get_mut(key) else {
@@ -153,6 +160,7 @@ impl Ops {
     }
 
     /// Removes a finished slot and hands back its op.
+    #[inline]
     pub(crate) fn take(&mut self, key: usize) -> (Box<dyn Erased>, io::Result<u32>) {
         let slot = self.slots.remove(key);
         match slot.state {

@@ -86,16 +86,31 @@ impl Deferred {
 }
 
 impl Driver {
-    /// Polls the slot of an op in flight.
-    pub(crate) fn poll_op(
+    /// Polls the slot of a single-shot op of type `T` in flight; once it is
+    /// done, moves the op out of its box (keeping the cell for the next op).
+    #[inline]
+    pub(crate) fn poll_op<T: Operation>(
         &mut self,
         key: usize,
         cx: &mut Context<'_>,
-    ) -> Poll<(Box<dyn Erased>, io::Result<u32>)> {
-        match self {
-            Driver::Uring(d) => d.poll_op(key, cx),
-            Driver::Epoll(d) => d.poll_op(key, cx),
-        }
+    ) -> Poll<(T, io::Result<u32>)> {
+        let ops = match self {
+            Driver::Uring(d) => d.ops_mut(),
+            Driver::Epoll(d) => d.ops_mut(),
+        };
+        let Poll::Ready((op, res)) = poll_slot(ops, key, cx) else {
+            return Poll::Pending;
+        };
+        debug_assert!(
+            op.op_type() == std::any::TypeId::of::<T>(),
+            "slot holds another op type"
+        );
+        // SAFETY: an `Op<T>` polls only the key its own submission returned, for
+        // a boxed `T`, and a slot is removed only by the `Op` holding its key
+        // (here) or after that `Op` is dropped; so the slot's op is that same
+        // `Box<T>`, erased, and casting the pointer back is exact.
+        let op = unsafe { Box::from_raw(Box::into_raw(op).cast::<T>()) };
+        Poll::Ready((ops.cells.unbox(op), res))
     }
 
     /// The op's future was dropped.
@@ -147,6 +162,7 @@ impl Driver {
 }
 
 /// Shared by both drivers: the `Op` future's poll of a single-shot slot.
+#[inline]
 fn poll_slot(
     ops: &mut Ops,
     key: usize,

@@ -76,7 +76,10 @@ impl<T: Multishot> MultishotOp<T> {
                 State::Unsubmitted(op) => {
                     let mut driver = worker.driver.borrow_mut();
                     if let Driver::Uring(d) = &mut *driver {
-                        let key = d.submit(Box::new(op), cx.waker().clone(), true);
+                        let mut op = Box::new(op);
+                        // Built from the box, so its pointers point where the op stays.
+                        let entry = op.uring_entry();
+                        let key = d.submit(op, entry, cx.waker().clone(), true);
                         self.state = Some(State::InFlight(key));
                         return Poll::Pending;
                     }

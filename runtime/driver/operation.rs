@@ -5,7 +5,7 @@
 //! epoll tries the same syscall without blocking, or sends it to the blocking
 //! pool when the fd is a regular file.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::io;
 use std::os::fd::RawFd;
 
@@ -147,8 +147,8 @@ pub(crate) trait Erased: 'static {
     fn discard(self: Box<Self>, res: io::Result<u32>);
     /// See [`Operation::discard_shot`].
     fn discard_shot(&mut self, res: io::Result<u32>, flags: u32);
-    /// Recovers the concrete type for `Op::poll`.
-    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+    /// The concrete type, for `Op::poll` to check its cast back in debug builds.
+    fn op_type(&self) -> TypeId;
     /// Borrows the concrete type (multishot ops stay in their slot).
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -166,8 +166,8 @@ impl<T: Operation> Erased for T {
     fn discard_shot(&mut self, res: io::Result<u32>, flags: u32) {
         Operation::discard_shot(self, res, flags)
     }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
+    fn op_type(&self) -> TypeId {
+        TypeId::of::<T>()
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self

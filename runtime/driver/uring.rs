@@ -71,14 +71,16 @@ impl UringDriver {
         }
     }
 
-    /// Boxes `op`, stores it and queues its entry; returns the slot key.
+    /// Stores the boxed `op` and queues `entry`, which `op.uring_entry()`
+    /// built from the box (so its pointers point into it); returns the slot key.
+    #[inline]
     pub(crate) fn submit(
         &mut self,
-        mut op: Box<dyn Erased>,
+        op: Box<dyn Erased>,
+        entry: squeue::Entry,
         waker: Waker,
         multishot: bool,
     ) -> usize {
-        let entry = op.uring_entry();
         let key = self.ops.insert(op, waker, multishot);
         self.push(entry.user_data(key as u64));
         bump(&self.counters.ops_submitted);
@@ -89,11 +91,12 @@ impl UringDriver {
     /// (which then completes with `ECANCELED`) if it is still running after `timeout`.
     pub(crate) fn submit_with_timeout(
         &mut self,
-        mut op: Box<dyn Erased>,
+        op: Box<dyn Erased>,
+        entry: squeue::Entry,
         waker: Waker,
         timeout: Duration,
     ) -> usize {
-        let entry = op.uring_entry().flags(squeue::Flags::IO_LINK);
+        let entry = entry.flags(squeue::Flags::IO_LINK);
         let key = self.ops.insert(op, waker, false);
         let slot = self.ops.get_mut(key).expect("just inserted");
         let ts: *const types::Timespec = &**slot
@@ -129,13 +132,15 @@ impl UringDriver {
         bump(&self.counters.ops_submitted);
     }
 
-    /// Polls a single-shot op's slot.
-    pub(crate) fn poll_op(
-        &mut self,
-        key: usize,
-        cx: &mut Context<'_>,
-    ) -> Poll<(Box<dyn Erased>, io::Result<u32>)> {
-        super::poll_slot(&mut self.ops, key, cx)
+    /// The slots of ops in flight.
+    pub(crate) fn ops_mut(&mut self) -> &mut Ops {
+        &mut self.ops
+    }
+
+    /// Boxes an op about to be submitted, in a recycled cell when one is free.
+    #[inline]
+    pub(crate) fn boxed<T>(&mut self, op: T) -> Box<T> {
+        self.ops.cells.boxed(op)
     }
 
     /// Polls a multishot op's queue: `Ready(None)` means it must be re-armed.
@@ -183,6 +188,7 @@ impl UringDriver {
     }
 
     /// Queues an entry; a full submission queue is flushed and retried, never dropped.
+    #[inline]
     fn push(&mut self, entry: squeue::Entry) {
         loop {
             // SAFETY: every pointer in `entry` points into an op boxed in `self.ops`

@@ -17,11 +17,13 @@ thread_local! {
 }
 
 /// Refills the budget before a task is polled.
+#[inline]
 pub(crate) fn reset() {
     let _ = REMAINING.try_with(|b| b.set(BUDGET));
 }
 
 /// Whether a runtime future may make progress; if not, wakes the task to run later.
+#[inline]
 pub(crate) fn has_budget(cx: &mut Context<'_>) -> bool {
     let left = REMAINING.try_with(|b| b.get()).unwrap_or(BUDGET);
     if left == 0 {
@@ -32,6 +34,7 @@ pub(crate) fn has_budget(cx: &mut Context<'_>) -> bool {
 }
 
 /// Spends one unit: a runtime future returned `Ready`.
+#[inline]
 pub(crate) fn consume() {
     let _ = REMAINING.try_with(|b| b.set(b.get().saturating_sub(1)));
 }

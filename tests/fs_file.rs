@@ -571,8 +571,13 @@ async fn o_direct_with_aligned_buffers() {
     let (res, back) = file.read_exact_at(AlignedBuf::new(data.len()), 0).await;
     res.unwrap();
     assert!(back[..] == data[..]);
-    // A block-aligned piece in the middle.
+    // A block-aligned piece in the middle; on epoll through the pool, since a
+    // synchronous RWF_NOWAIT read of an O_DIRECT file waits for the device.
+    let before = runtime::metrics()[0].ops_submitted;
     let (n, piece) = file.read_at(AlignedBuf::new(8192), 64 << 10).await;
+    if runtime::driver_kind() == runtime::DriverKind::Epoll {
+        assert_eq!(runtime::metrics()[0].ops_submitted - before, 1);
+    }
     assert_eq!(n.unwrap(), 8192);
     assert!(piece[..] == data[64 << 10..(64 << 10) + 8192]);
     // Past the end: a short read of 0.
@@ -627,4 +632,277 @@ fn outside_a_runtime_is_an_error_not_a_panic() {
     // close() cannot go through a driver, but the descriptor is still closed.
     assert!(poll_once(file.close()).unwrap().is_err());
     assert!(!fd_points_to(fd, Path::new("/dev/null")));
+}
+
+// ---- epoll: page-cache reads and cached opens run on the worker ----
+//
+// On epoll a file read first tries `preadv2(RWF_NOWAIT)` and an open
+// `openat2(RESOLVE_CACHED)` inline; only what would wait for the disk goes to
+// the blocking pool. On epoll `ops_submitted` counts exactly the pool's ops,
+// so these tests can tell which path each op took.
+
+/// Operations this worker handed to the kernel or, on epoll, to the blocking pool.
+fn ops_submitted() -> u64 {
+    runtime::metrics()[0].ops_submitted
+}
+
+/// Whether this worker runs the epoll driver.
+fn on_epoll() -> bool {
+    runtime::driver_kind() == runtime::DriverKind::Epoll
+}
+
+/// Whether `dir`'s file system takes `RWF_NOWAIT` reads (Linux 4.14+; not
+/// every file system): otherwise every epoll read goes to the pool. Asks with
+/// a file of its own, since a probe of an uncached file would start readahead.
+fn nowait_reads_supported(dir: &TempDir) -> bool {
+    let path = dir.join("nowait-probe");
+    std::fs::write(&path, "x").unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let mut byte = 0u8;
+    let iov = libc::iovec {
+        iov_base: (&mut byte as *mut u8).cast(),
+        iov_len: 1,
+    };
+    // SAFETY: `iov` points at one writable byte on the stack; the fd is open.
+    let rc = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, 0, libc::RWF_NOWAIT) };
+    rc >= 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
+}
+
+/// Whether the kernel takes `openat2(RESOLVE_CACHED)` (Linux 5.12+).
+fn cached_opens_supported() -> bool {
+    // SAFETY: `open_how` is plain integers, for which zero is valid.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_CACHED;
+    let size = std::mem::size_of::<libc::open_how>();
+    let how: *const libc::open_how = &how;
+    // SAFETY: a static NUL-terminated path and an `open_how` of `size` bytes.
+    let fd = unsafe { libc::syscall(libc::SYS_openat2, libc::AT_FDCWD, c"/".as_ptr(), how, size) };
+    if fd >= 0 {
+        // SAFETY: the descriptor was just made and nothing else owns it.
+        unsafe { libc::close(fd as i32) };
+        return true;
+    }
+    std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
+}
+
+/// Whether `O_NONBLOCK` is set on `file` (the inline open must not leave it).
+fn nonblocking(file: &File) -> bool {
+    // SAFETY: F_GETFL on a descriptor `file` keeps open takes no pointers.
+    let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+    assert!(flags >= 0, "F_GETFL: {}", std::io::Error::last_os_error());
+    flags & libc::O_NONBLOCK != 0
+}
+
+/// Drops `path`'s pages from `from` on out of the page cache (it is clean).
+fn drop_from_cache(path: &Path, from: i64) {
+    let f = std::fs::File::open(path).unwrap();
+    // SAFETY: fadvise on an open descriptor takes no pointers.
+    let rc = unsafe { libc::posix_fadvise(f.as_raw_fd(), from, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(rc, 0);
+}
+
+/// Whether the first page of `path` is in the page cache (`mincore`).
+fn first_page_resident(path: &Path) -> bool {
+    let file = std::fs::File::open(path).unwrap();
+    // SAFETY: a fresh private read-only mapping of one page of an open file.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(map, libc::MAP_FAILED, "{}", std::io::Error::last_os_error());
+    let mut vec = 0u8;
+    // SAFETY: `map` is a one-page mapping and `vec` has room for its one entry.
+    let rc = unsafe { libc::mincore(map, 4096, &mut vec) };
+    // SAFETY: `map` is the mapping made above, unmapped once.
+    unsafe { libc::munmap(map, 4096) };
+    assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+    vec & 1 != 0
+}
+
+#[runtime::test]
+async fn cached_reads_and_opens_skip_the_blocking_pool() {
+    let dir = TempDir::new("inline_cached");
+    let path = dir.join("cached.bin");
+    let data = pattern(64 << 10);
+    std::fs::write(&path, &data).unwrap(); // just written: in the page cache
+    let inline_reads = on_epoll() && nowait_reads_supported(&dir);
+    let inline_opens = on_epoll() && cached_opens_supported();
+
+    let before = ops_submitted();
+    let file = File::open(&path).await.unwrap();
+    assert!(!nonblocking(&file), "O_NONBLOCK is not left on the file");
+    let opened = ops_submitted() - before;
+
+    let before = ops_submitted();
+    let (n, buf) = file.read_at(Vec::with_capacity(4096), 8192).await;
+    assert_eq!(n.unwrap(), 4096);
+    assert!(buf[..] == data[8192..12288]);
+    let (n, slice) = file.read_at(vec![0u8; 100].slice(10..60), 3).await;
+    assert_eq!(n.unwrap(), 50);
+    assert!(slice[..] == data[3..53]);
+    let bufs = vec![Vec::with_capacity(1000), Vec::with_capacity(3000)];
+    let (n, bufs) = file.readv_at(bufs, 60_000).await;
+    assert_eq!(n.unwrap(), 4000);
+    assert!(bufs[0][..] == data[60_000..61_000] && bufs[1][..] == data[61_000..64_000]);
+    // Across the end: short, then 0 at and past the end.
+    let (n, buf) = file.read_at(Vec::with_capacity(8192), 60_000).await;
+    assert_eq!(n.unwrap(), data.len() - 60_000);
+    assert!(buf[..] == data[60_000..]);
+    let (n, _) = file
+        .read_at(Vec::with_capacity(16), data.len() as u64)
+        .await;
+    assert_eq!(n.unwrap(), 0, "at EOF");
+    let (n, _) = file.read_at(Vec::with_capacity(16), 1 << 40).await;
+    assert_eq!(n.unwrap(), 0, "far past EOF");
+    let (res, buf) = file.read_exact_at(vec![0u8; data.len()], 0).await;
+    res.unwrap();
+    assert!(buf == data);
+    let (res, _) = file
+        .read_exact_at(vec![0u8; 32], data.len() as u64 - 16)
+        .await;
+    assert_eq!(res.unwrap_err().kind(), ErrorKind::UnexpectedEof);
+    let read = ops_submitted() - before;
+
+    if inline_opens {
+        assert_eq!(opened, 0, "a cached open ran on the worker");
+    }
+    if inline_reads {
+        assert_eq!(read, 0, "page-cache reads ran on the worker");
+    }
+
+    // open_beneath: openat2 with RESOLVE_CACHED added to its own resolve bits.
+    let base = File::open(&dir.0).await.unwrap();
+    let before = ops_submitted();
+    let file = File::open_beneath(&base, "cached.bin").await.unwrap();
+    if inline_opens {
+        assert_eq!(
+            ops_submitted() - before,
+            0,
+            "a cached open beneath ran on the worker"
+        );
+    }
+    assert!(!nonblocking(&file));
+    // `..` at the top is refused in the cached walk (EAGAIN), so the pool
+    // answers; an absolute path is refused at once. Same errors either way.
+    for bad in ["../escape", "/escape"] {
+        let err = File::open_beneath(&base, bad).await.unwrap_err();
+        assert_eq!(fs::raw_os_error(&err), Some(libc::EXDEV), "{err}");
+        assert!(err.to_string().contains(bad), "{err}");
+    }
+    let (n, buf) = file.read_at(Vec::with_capacity(8), 0).await;
+    assert_eq!((n.unwrap(), &buf[..]), (8, &data[..8]));
+}
+
+#[runtime::test]
+async fn uncached_reads_go_through_the_pool() {
+    let dir = TempDir::new("inline_uncached");
+    let path = dir.join("cold.bin");
+    let data = pattern(1 << 20);
+    {
+        let f = std::fs::File::create(&path).unwrap();
+        std::io::Write::write_all(&mut &f, &data).unwrap();
+        f.sync_all().unwrap();
+    }
+    drop_from_cache(&path, 0);
+    // Some file systems (tmpfs) keep the pages whatever the advice.
+    let cold = !first_page_resident(&path);
+    let inline_reads = on_epoll() && nowait_reads_supported(&dir);
+    let file = File::open(&path).await.unwrap();
+    let before = ops_submitted();
+    let (n, buf) = file.read_at(Vec::with_capacity(4096), 0).await;
+    assert_eq!(n.unwrap(), 4096);
+    assert!(buf[..] == data[..4096]);
+    if inline_reads && cold {
+        assert_eq!(
+            ops_submitted() - before,
+            1,
+            "an uncached read went to the pool"
+        );
+    }
+    // Partly cached: the cached part is read inline, the pool reads the
+    // rest, and the read is whole (short only at end of file, like pread).
+    drop_from_cache(&path, 512 << 10);
+    let (n, buf) = file.read_at(Vec::with_capacity(data.len()), 0).await;
+    assert_eq!(n.unwrap(), data.len(), "not short");
+    assert!(buf == data);
+    drop_from_cache(&path, 300_000);
+    let bufs = vec![Vec::with_capacity(200_000), Vec::with_capacity(1 << 20)];
+    let (n, bufs) = file.readv_at(bufs, 1000).await;
+    assert_eq!(n.unwrap(), data.len() - 1000, "not short");
+    assert!(bufs[0][..] == data[1000..201_000] && bufs[1][..] == data[201_000..]);
+    let (res, buf) = file.read_exact_at(vec![0u8; data.len()], 0).await;
+    res.unwrap();
+    assert!(buf == data);
+    let (n, _) = file
+        .read_at(Vec::with_capacity(16), data.len() as u64)
+        .await;
+    assert_eq!(n.unwrap(), 0, "at EOF");
+}
+
+#[runtime::test]
+async fn opens_that_create_or_miss_keep_their_errors() {
+    let dir = TempDir::new("inline_opens");
+    let before = ops_submitted();
+    // O_CREAT and O_TRUNC are never served from the dentry cache: the pool.
+    let created = File::create(dir.join("new.txt")).await.unwrap();
+    assert!(!nonblocking(&created));
+    if on_epoll() {
+        assert_eq!(
+            ops_submitted() - before,
+            1,
+            "a creating open went to the pool"
+        );
+    }
+    let (res, _) = created.write_all_at("created", 0).await;
+    res.unwrap();
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true).create(true);
+    let file = opts.open(dir.join("new.txt")).await.unwrap();
+    let (n, buf) = file.read_at(Vec::with_capacity(16), 0).await;
+    assert_eq!((n.unwrap(), &buf[..]), (7, &b"created"[..]));
+
+    // A missing name: the first lookup is not cached (the pool), the second
+    // finds the negative dentry (on the worker); the error is the same.
+    let missing = dir.join("missing.txt");
+    let mut msgs = Vec::new();
+    for _ in 0..2 {
+        let before = ops_submitted();
+        let err = File::open(&missing).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert_eq!(fs::raw_os_error(&err), Some(libc::ENOENT));
+        msgs.push((err.to_string(), ops_submitted() - before));
+    }
+    let want = format!(
+        "open {}: No such file or directory (os error 2)",
+        missing.display()
+    );
+    assert_eq!(msgs[0].0, want);
+    assert_eq!(msgs[1].0, want);
+    if on_epoll() && cached_opens_supported() {
+        assert_eq!(msgs[1].1, 0, "a cached miss is answered on the worker");
+    }
+
+    // Other errors keep their errno, whichever path answered.
+    let err = File::open(dir.join("new.txt/below")).await.unwrap_err();
+    assert_eq!(fs::raw_os_error(&err), Some(libc::ENOTDIR), "{err}");
+    let mut opts = OpenOptions::new();
+    opts.write(true);
+    let err = opts.open(&dir.0).await.unwrap_err();
+    assert_eq!(fs::raw_os_error(&err), Some(libc::EISDIR), "{err}");
+    let err = File::open(dir.join("new.txt"))
+        .await
+        .unwrap()
+        .read_at(Vec::with_capacity(4), 0)
+        .await;
+    assert_eq!(err.0.unwrap(), 4);
+    let dir_file = File::open(&dir.0).await.unwrap();
+    let (res, _) = dir_file.read_at(Vec::with_capacity(4), 0).await;
+    assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::EISDIR));
 }

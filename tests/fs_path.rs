@@ -123,6 +123,27 @@ async fn missing_paths_are_not_found_with_the_path() {
 }
 
 #[runtime::test]
+async fn a_miss_reports_the_same_error_cold_and_cached() {
+    // On epoll the first open of a never-seen name goes to the pool; the
+    // second finds the negative dentry and is answered on the worker.
+    let dir = TempDir::new("miss_twice");
+    let missing = dir.join("never-seen");
+    let cold = fs::read(&missing).await.unwrap_err();
+    let cached = fs::read(&missing).await.unwrap_err();
+    assert_eq!(cold.to_string(), cached.to_string());
+    assert_eq!(cached.kind(), ErrorKind::NotFound);
+    assert_eq!(fs::raw_os_error(&cached), Some(libc::ENOENT));
+    assert!(
+        cached.to_string().contains(&*missing.to_string_lossy()),
+        "{cached}"
+    );
+
+    // And the file once it exists, whole.
+    std::fs::write(&missing, "now here").unwrap();
+    assert_eq!(fs::read(&missing).await.unwrap(), b"now here");
+}
+
+#[runtime::test]
 async fn nul_bytes_are_invalid_input_everywhere() {
     let bad = "bad\0path";
     let errors = [

@@ -1,5 +1,8 @@
 //! `openat2(2)`: open a path with resolution limits (`RESOLVE_BENEATH` …);
 //! the output owns the new descriptor.
+//!
+//! On epoll the open is first tried on the worker with `RESOLVE_CACHED`
+//! added, as `OpenAt` does (see open_at.rs).
 
 use std::ffi::CString;
 use std::io;
@@ -7,8 +10,8 @@ use std::os::fd::OwnedFd;
 
 use io_uring::{opcode, squeue, types::Fd, types::OpenHow};
 
-use super::open_at::{dirfd, owned_fd};
-use super::{cvt, Attempt, Op, Operation, SharedFd};
+use super::open_at::{dirfd, open_cached, openat2, owned_fd};
+use super::{Attempt, Op, Operation, SharedFd};
 
 /// An open of `path` relative to `dir`, resolved under `how.resolve`.
 #[derive(Debug)]
@@ -19,6 +22,11 @@ pub(crate) struct OpenAt2 {
     path: CString,
     /// Flags, mode and resolve bits; boxed so the kernel's pointer stays put.
     how: Box<OpenHow>,
+    /// `how`'s flags and resolve bits (which `OpenHow` does not give back),
+    /// for the epoll attempt.
+    flags: u64,
+    /// See `flags`.
+    resolve: u64,
 }
 
 impl Op<OpenAt2> {
@@ -40,6 +48,8 @@ impl Op<OpenAt2> {
             dir: dir.cloned(),
             path,
             how: Box::new(OpenHow::new().flags(flags).mode(mode).resolve(resolve)),
+            flags,
+            resolve,
         })
     }
 }
@@ -54,25 +64,16 @@ unsafe impl Operation for OpenAt2 {
     }
 
     fn epoll_attempt(&mut self) -> Attempt {
-        Attempt::Blocking
+        open_cached(
+            dirfd(self.dir.as_ref()),
+            &self.path,
+            self.flags,
+            self.resolve,
+        )
     }
 
     fn run_blocking(&mut self) -> io::Result<u32> {
-        let how: *const OpenHow = &*self.how;
-        // `OpenHow` is a transparent wrapper of the kernel's `struct open_how`.
-        let size = std::mem::size_of::<libc::open_how>();
-        // SAFETY: `path` is NUL-terminated and `how` points to `size` readable
-        // bytes laid out as `struct open_how`, both owned by the op.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd(self.dir.as_ref()),
-                self.path.as_ptr(),
-                how,
-                size,
-            )
-        };
-        cvt(fd as isize)
+        openat2(dirfd(self.dir.as_ref()), &self.path, &self.how)
     }
 
     fn complete(self, res: io::Result<u32>) -> Self::Output {

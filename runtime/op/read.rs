@@ -1,4 +1,11 @@
 //! `read(2)` / `pread(2)` into an owned buffer.
+//!
+//! On epoll a regular-file read is first tried on the worker with
+//! `preadv2(RWF_NOWAIT)`, as io_uring does inline before it punts to its
+//! workers: a page-cache hit then costs one syscall instead of a hand-off to
+//! the blocking pool, which only gets the reads that would wait for the disk.
+//! Like io_uring, a read the cache could serve only in part is finished by the
+//! pool, so a file read is short only at end of file, as `pread` is.
 
 use std::io;
 
@@ -16,6 +23,8 @@ pub(crate) struct Read<B> {
     buf: B,
     /// `None`: the file position (pipes, sockets).
     offset: Option<u64>,
+    /// epoll: bytes the inline attempt read before the pool took over.
+    done: usize,
 }
 
 impl<B: IoBufMut> Op<Read<B>> {
@@ -26,6 +35,7 @@ impl<B: IoBufMut> Op<Read<B>> {
             fd: fd.clone(),
             buf,
             offset: None,
+            done: 0,
         })
     }
 
@@ -35,24 +45,120 @@ impl<B: IoBufMut> Op<Read<B>> {
             fd: fd.clone(),
             buf,
             offset: Some(offset),
+            done: 0,
         })
     }
 }
 
 impl<B: IoBufMut> Read<B> {
+    /// The read, or the rest of it after `done` bytes read inline.
     fn syscall(&mut self) -> io::Result<u32> {
-        let (fd, ptr, len) = (
-            self.fd.raw(),
-            self.buf.stable_mut_ptr(),
-            self.buf.bytes_total(),
-        );
+        let done = self.done;
+        let fd = self.fd.raw();
+        // `done` never exceeds the buffer: it is what the kernel wrote into it.
+        let ptr = self.buf.stable_mut_ptr().wrapping_add(done);
+        let len = self.buf.bytes_total() - done;
         let res = match self.offset {
             // SAFETY: `ptr` is valid for `len` writable bytes (IoBufMut contract).
             None => unsafe { libc::read(fd, ptr.cast(), len) },
             // SAFETY: as above; `pread` does not move the file position.
-            Some(off) => unsafe { libc::pread(fd, ptr.cast(), len, off as libc::off_t) },
+            Some(off) => unsafe {
+                libc::pread(
+                    fd,
+                    ptr.cast(),
+                    len,
+                    off.wrapping_add(done as u64) as libc::off_t,
+                )
+            },
         };
-        cvt(res)
+        finish_rest(cvt(res), done)
+    }
+}
+
+/// A pool read's result after the inline attempt read `done` bytes: those
+/// count even if the rest fails, as with a short `read`.
+pub(super) fn finish_rest(res: io::Result<u32>, done: usize) -> io::Result<u32> {
+    match res {
+        Ok(n) => Ok(n + done as u32),
+        Err(_) if done > 0 => Ok(done as u32),
+        Err(e) => Err(e),
+    }
+}
+
+/// Linux's cap on one read (`MAX_RW_COUNT`): a larger buffer comes back short.
+const MAX_READ: usize = 0x7fff_f000;
+
+/// Moves `iovs` past the first `n` bytes, leaving empty ones in place.
+fn advance(iovs: &mut [libc::iovec], mut n: usize) {
+    for iov in iovs {
+        let step = n.min(iov.iov_len);
+        iov.iov_base = iov.iov_base.cast::<u8>().wrapping_add(step).cast();
+        iov.iov_len -= step;
+        n -= step;
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// epoll: reads a regular file on the worker as far as the page cache holds
+/// it, with `preadv2(.., RWF_NOWAIT)`. Returns the attempt and, with
+/// `Blocking`, how many bytes were read inline (`iovs` moved past them): the
+/// pool reads the rest, or all of it when the file cannot say what is cached
+/// (`nowait_reads`).
+///
+/// A short `RWF_NOWAIT` read means "the rest is not cached" (or end of file),
+/// so it is tried again from where it stopped: 0 is end of file, `EAGAIN`
+/// sends the rest to the pool.
+///
+/// # Safety
+///
+/// Each of `iovs` must point to writable memory valid for its length for the
+/// duration of the call.
+pub(super) unsafe fn file_read_nowait(
+    fd: &SharedFd,
+    iovs: &mut [libc::iovec],
+    offset: Option<u64>,
+) -> (Attempt, usize) {
+    if !fd.nowait_reads() {
+        return (Attempt::Blocking, 0);
+    }
+    let asked = iovs.iter().map(|v| v.iov_len).sum::<usize>().min(MAX_READ);
+    let cnt = iovs.len().min(i32::MAX as usize) as libc::c_int;
+    let mut done = 0;
+    loop {
+        // -1 is the file position, so an offset past `off_t` must not wrap to
+        // it: the pool's `pread` reports EINVAL for it.
+        let off = match offset.map(|o| libc::off_t::try_from(o.saturating_add(done as u64))) {
+            None => -1,
+            Some(Ok(off)) => off,
+            Some(Err(_)) => return (Attempt::Blocking, done),
+        };
+        // SAFETY: the caller vouches for `iovs`; the fd is kept open by `fd`.
+        let res =
+            cvt(unsafe { libc::preadv2(fd.raw(), iovs.as_ptr(), cnt, off, libc::RWF_NOWAIT) });
+        match res {
+            Ok(0) => return (Attempt::Done(Ok(done as u32)), 0), // end of file
+            Ok(n) => {
+                done += n as usize;
+                if done >= asked {
+                    return (Attempt::Done(Ok(done as u32)), 0);
+                }
+                advance(iovs, n as usize);
+            }
+            Err(e) => {
+                return match e.raw_os_error() {
+                    Some(libc::EAGAIN) => (Attempt::Blocking, done), // not in the page cache
+                    _ if done > 0 => (Attempt::Done(Ok(done as u32)), 0),
+                    // The file system (or a kernel before 4.14) refuses RWF_NOWAIT.
+                    Some(libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS) => {
+                        fd.refuse_nowait_reads();
+                        (Attempt::Blocking, 0)
+                    }
+                    _ => (Attempt::Done(Err(e)), 0),
+                };
+            }
+        }
     }
 }
 
@@ -69,7 +175,15 @@ unsafe impl<B: IoBufMut> Operation for Read<B> {
 
     fn epoll_attempt(&mut self) -> Attempt {
         if self.fd.is_file() {
-            return Attempt::Blocking;
+            let mut iov = [libc::iovec {
+                iov_base: self.buf.stable_mut_ptr().cast(),
+                iov_len: self.buf.bytes_total(),
+            }];
+            // SAFETY: `iov` points at `buf`, valid for `bytes_total` writable
+            // bytes (IoBufMut contract).
+            let (attempt, done) = unsafe { file_read_nowait(&self.fd, &mut iov, self.offset) };
+            self.done = done;
+            return attempt;
         }
         self.fd.ensure_nonblocking();
         Attempt::from_syscall(

@@ -1,10 +1,14 @@
 //! `readv(2)` / `preadv(2)`: one read scattered over several owned buffers.
+//!
+//! On epoll a regular-file read tries `preadv2(RWF_NOWAIT)` first, as
+//! `Read` does (see read.rs).
 
 use std::io;
 
 use io_uring::{opcode, squeue, types::Fd};
 
 use super::msg_header::IoVecsMut;
+use super::read::{file_read_nowait, finish_rest};
 use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBufMut};
 
@@ -19,6 +23,9 @@ pub(crate) struct Readv<B> {
     iovecs: Box<[libc::iovec]>,
     /// `None`: the file position (pipes, sockets).
     offset: Option<u64>,
+    /// epoll: bytes the inline attempt read (`iovecs` now start after them)
+    /// before the pool took over.
+    done: usize,
 }
 
 impl<B> std::fmt::Debug for Readv<B> {
@@ -54,20 +61,23 @@ impl<B: IoBufMut> Readv<B> {
             bufs,
             iovecs,
             offset,
+            done: 0,
         }
     }
 
+    /// The read, or the rest of it after `done` bytes read inline.
     fn syscall(&mut self) -> io::Result<u32> {
         let (fd, iov) = (self.fd.raw(), self.iovecs.as_ptr());
         // More buffers than IOV_MAX: the kernel answers EINVAL.
         let cnt = self.iovecs.len().min(i32::MAX as usize) as i32;
-        let res = match self.offset {
+        let off = self.offset.map(|o| o.wrapping_add(self.done as u64));
+        let res = match off {
             // SAFETY: each iovec points into a buffer the op owns, valid for its length.
             None => unsafe { libc::readv(fd, iov, cnt) },
             // SAFETY: as above; `preadv` does not move the file position.
             Some(off) => unsafe { libc::preadv(fd, iov, cnt, off as libc::off_t) },
         };
-        cvt(res)
+        finish_rest(cvt(res), self.done)
     }
 }
 
@@ -85,7 +95,11 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
 
     fn epoll_attempt(&mut self) -> Attempt {
         if self.fd.is_file() {
-            return Attempt::Blocking;
+            // SAFETY: each iovec points into a buffer the op owns, valid for its length.
+            let (attempt, done) =
+                unsafe { file_read_nowait(&self.fd, &mut self.iovecs, self.offset) };
+            self.done = done;
+            return attempt;
         }
         self.fd.ensure_nonblocking();
         Attempt::from_syscall(

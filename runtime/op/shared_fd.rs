@@ -5,13 +5,20 @@
 //! closes it, after forgetting its epoll registration.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use crate::context;
 
 /// Source of registration ids: an fd number can be reused, an id cannot.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// `nowait_reads`: not yet known (the first file read finds out).
+const NOWAIT_UNKNOWN: u8 = 0;
+/// `nowait_reads`: epoll file reads try `RWF_NOWAIT` inline first.
+const NOWAIT_YES: u8 = 1;
+/// `nowait_reads`: epoll file reads go straight to the blocking pool.
+const NOWAIT_NO: u8 = 2;
 
 /// A reference-counted file descriptor.
 #[derive(Clone, Debug)]
@@ -36,6 +43,11 @@ struct Inner {
     /// was empty then: io_uring arms the next recv's poll before trying it.
     /// A hint only: a wrong value costs a syscall-free retry, never data.
     read_drained: AtomicBool,
+    /// Files only: whether an epoll read may try `preadv2(RWF_NOWAIT)` on the
+    /// worker before the pool. `NOWAIT_NO` once the file system refused the
+    /// flag, or for `O_DIRECT`, where a synchronous `RWF_NOWAIT` read still
+    /// waits for the device. A hint only: a wrong value costs a hand-off.
+    nowait_reads: AtomicU8,
 }
 
 impl SharedFd {
@@ -58,6 +70,7 @@ impl SharedFd {
                 nonblocking: AtomicBool::new(false),
                 released: AtomicBool::new(false),
                 read_drained: AtomicBool::new(false),
+                nowait_reads: AtomicU8::new(NOWAIT_UNKNOWN),
             }),
         }
     }
@@ -85,6 +98,29 @@ impl SharedFd {
     /// Records whether a stream read left the socket empty.
     pub(crate) fn set_read_drained(&self, drained: bool) {
         self.inner.read_drained.store(drained, Ordering::Relaxed);
+    }
+
+    /// Whether an epoll read of this file may try `RWF_NOWAIT` inline; the
+    /// first call looks for `O_DIRECT` (one `fcntl`).
+    pub(crate) fn nowait_reads(&self) -> bool {
+        match self.inner.nowait_reads.load(Ordering::Relaxed) {
+            NOWAIT_YES => true,
+            NOWAIT_NO => false,
+            _ => {
+                // SAFETY: F_GETFL on a descriptor we keep open takes no pointers.
+                let flags = unsafe { libc::fcntl(self.inner.fd, libc::F_GETFL) };
+                let ok = flags >= 0 && flags & libc::O_DIRECT == 0;
+                let state = if ok { NOWAIT_YES } else { NOWAIT_NO };
+                self.inner.nowait_reads.store(state, Ordering::Relaxed);
+                ok
+            }
+        }
+    }
+
+    /// Records that the file system refused `RWF_NOWAIT`: reads of this file
+    /// go straight to the blocking pool from now on.
+    pub(crate) fn refuse_nowait_reads(&self) {
+        self.inner.nowait_reads.store(NOWAIT_NO, Ordering::Relaxed);
     }
 
     /// Sets `O_NONBLOCK` once, so epoll attempts never block the worker.

@@ -335,8 +335,43 @@ impl File {
     }
 
     /// The file's metadata (`statx(2)` on the descriptor).
+    ///
+    /// io_uring: `IORING_OP_STATX`, which the kernel always runs on one of
+    /// its io-wq threads; epoll: the blocking pool. Either way a hand-off to
+    /// another thread: see [`cached_metadata`](File::cached_metadata) for the
+    /// cheap form.
     pub async fn metadata(&self) -> io::Result<Metadata> {
         Op::statx_fd(&self.fd).await.map(Metadata::new)
+    }
+
+    /// The file's metadata as the kernel has it in memory, read on the
+    /// calling thread with no hand-off: `statx(2)` on the descriptor with
+    /// `AT_STATX_DONT_SYNC`.
+    ///
+    /// For an open file on a local filesystem this reads the in-memory inode
+    /// and does not wait, so it is fine to call from async code. On a network
+    /// filesystem (NFS, SMB, FUSE …) `AT_STATX_DONT_SYNC` skips the
+    /// revalidation with the server that [`metadata`](File::metadata) may
+    /// do, so what comes back may be stale: another client's recent change
+    /// may not show yet. A file server answering from an open descriptor
+    /// (size, type, modification time) wants this one; a program checking
+    /// whether another machine changed the file wants `metadata`.
+    ///
+    /// ```
+    /// # runtime::block_on(async {
+    /// let file = runtime::fs::File::open("Cargo.toml").await?;
+    /// let meta = file.cached_metadata()?;
+    /// assert!(meta.is_file());
+    /// assert_eq!(meta.len(), file.metadata().await?.len());
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error (`ENOSYS` before Linux 4.11, which had no statx).
+    pub fn cached_metadata(&self) -> io::Result<Metadata> {
+        op::statx_fd_cached(&self.fd).map(Metadata::new)
     }
 
     /// Truncates or extends the file to `size` bytes (`ftruncate(2)`);

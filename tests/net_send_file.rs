@@ -3,6 +3,13 @@
 //! once, a peer that goes away mid-transfer (an error, not a panic, and no
 //! `SIGPIPE` even at its default disposition, checked in a child process), a
 //! transfer dropped mid-way, and bad input; `UnixStream::send_file` too.
+//!
+//! io_uring sends a range in the page cache with `sendfile` from the worker
+//! and one that is not through a pipe, so both kinds of file appear: one
+//! just read (resident), one evicted with `POSIX_FADV_DONTNEED` (cold, and
+//! also opened `O_NONBLOCK`, as a file server opens files to be FIFO-safe),
+//! each to a fast reader, a slow one (the socket fills: `EAGAIN`, then a wait
+//! for room) and one that leaves mid-transfer.
 
 mod support;
 
@@ -81,6 +88,163 @@ async fn transfer(file: &File, offset: u64, len: u64) -> io::Result<(u64, Vec<u8
     let received = read_all(&client).await?;
     let sent = sender.await.expect("sender task")?;
     Ok((sent, received))
+}
+
+/// Drops the file's pages from the page cache (after writing them back), so
+/// that the next read goes to the disk, and waits out the 10 ms for which
+/// io_uring's `send_file` may reuse an earlier "resident" answer. Best
+/// effort: on tmpfs it does nothing.
+async fn evict(path: &std::path::Path) -> io::Result<()> {
+    evict_now(path)?;
+    runtime::time::sleep(std::time::Duration::from_millis(20)).await;
+    Ok(())
+}
+
+/// The eviction itself.
+fn evict_now(path: &std::path::Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path)?;
+    f.sync_all()?;
+    // SAFETY: fadvise on a descriptor `f` keeps open takes no pointers.
+    let res = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if res != 0 {
+        return Err(io::Error::from_raw_os_error(res));
+    }
+    Ok(())
+}
+
+/// A pattern file of `len` bytes made cold (see [`evict`]) and opened
+/// read-only with `O_NONBLOCK`.
+async fn cold_pattern_file(prefix: &str, len: u64) -> io::Result<(TempPath, File)> {
+    let path = TempPath::new(prefix);
+    runtime::fs::write(&path, pattern(0..len)).await?;
+    evict(&path).await?;
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .await?;
+    Ok((path, file))
+}
+
+/// Reads `stream` to its end in 16 KiB steps with a pause after each
+/// `pause_every` steps, checking bytes against the pattern from `start`.
+async fn read_slowly(stream: &TcpStream, start: u64, pause_every: u32) -> io::Result<u64> {
+    let mut at = start;
+    let mut buf = Vec::with_capacity(16 * 1024);
+    let mut steps = 0u32;
+    loop {
+        let (n, b) = stream.read(buf).await;
+        if n? == 0 {
+            return Ok(at - start);
+        }
+        for (i, &byte) in b.iter().enumerate() {
+            let pos = at + i as u64;
+            assert_eq!(byte, byte_at(pos), "wrong byte at file offset {pos}");
+        }
+        at += b.len() as u64;
+        buf = b;
+        buf.clear();
+        steps += 1;
+        if steps % pause_every == 0 {
+            runtime::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+}
+
+/// Sends `file[offset..offset + len]` to a reader that pauses now and then,
+/// so the socket fills and the sender waits for room; returns what
+/// `send_file` said and what arrived.
+async fn transfer_to_slow_reader(file: &File, offset: u64, len: u64) -> io::Result<(u64, u64)> {
+    let (client, server) = tcp_pair().await;
+    // A small send buffer fills after a few reads' worth: many waits for room.
+    let size: libc::c_int = 64 * 1024;
+    // SAFETY: `size` is a live c_int for the call; the fd is open.
+    let res = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&server),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(res, 0, "SO_SNDBUF: {}", io::Error::last_os_error());
+    let send = server.send_file(file, offset, len);
+    let sender = runtime::spawn(async move {
+        let sent = send.await;
+        drop(server);
+        sent
+    });
+    let received = read_slowly(&client, offset, 8).await?;
+    let sent = sender.await.expect("sender task")?;
+    Ok((sent, received))
+}
+
+#[runtime::test]
+async fn resident_file_fast_and_slow_reader() -> io::Result<()> {
+    const LEN: u64 = 6 << 20;
+    let (path, file) = pattern_file("send-file-resident", LEN).await?;
+    // Read it once: every page is in the page cache now.
+    assert_eq!(std::fs::read(&path)?.len() as u64, LEN);
+    assert_eq!(transfer(&file, 0, 1 << 20).await?.0, 1 << 20);
+    let (client, server) = tcp_pair().await;
+    let send = server.send_file(&file, 5, LEN);
+    let sender = runtime::spawn(async move {
+        let sent = send.await;
+        drop(server);
+        sent
+    });
+    assert_eq!(read_and_check(&client, 5).await?, LEN - 5);
+    assert_eq!(sender.await.expect("sender task")?, LEN - 5);
+    assert_eq!(
+        transfer_to_slow_reader(&file, 100, LEN).await?,
+        (LEN - 100, LEN - 100)
+    );
+    Ok(())
+}
+
+#[runtime::test]
+async fn cold_file_fast_and_slow_reader() -> io::Result<()> {
+    const LEN: u64 = 6 << 20;
+    let (path, file) = cold_pattern_file("send-file-cold", LEN).await?;
+    let (client, server) = tcp_pair().await;
+    let send = server.send_file(&file, 4096, LEN);
+    let sender = runtime::spawn(async move {
+        let sent = send.await;
+        drop(server);
+        sent
+    });
+    assert_eq!(read_and_check(&client, 4096).await?, LEN - 4096);
+    assert_eq!(sender.await.expect("sender task")?, LEN - 4096);
+    evict(&path).await?;
+    assert_eq!(
+        transfer_to_slow_reader(&file, 7, LEN).await?,
+        (LEN - 7, LEN - 7)
+    );
+    // Cold, and only part of the file, and past its end.
+    evict(&path).await?;
+    let (sent, received) = transfer(&file, LEN - 1000, 5000).await?;
+    assert_eq!(sent, 1000);
+    assert_eq!(received, pattern(LEN - 1000..LEN));
+    Ok(())
+}
+
+#[runtime::test]
+async fn cold_file_peer_closed_mid_transfer() -> io::Result<()> {
+    const LEN: u64 = 32 << 20;
+    let (path, file) = cold_pattern_file("send-file-cold-closed", LEN).await?;
+    let (e, server) = peer_closes_mid_transfer(&file, LEN).await;
+    assert!(is_peer_gone(&e), "unexpected error {e}");
+    evict(&path).await?;
+    let e = server.send_file(&file, 0, LEN).await.unwrap_err();
+    assert!(is_peer_gone(&e), "unexpected error {e}");
+    // The worker's pipes are still good for the next cold transfer.
+    evict(&path).await?;
+    let (sent, received) = transfer(&file, 12_345, 300_000).await?;
+    assert_eq!(sent, 300_000);
+    assert_eq!(received, pattern(12_345..312_345));
+    Ok(())
 }
 
 #[runtime::test]

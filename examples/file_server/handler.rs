@@ -14,8 +14,9 @@ use crate::response::{self, ContentRange, ResponseHeaders, Status};
 use crate::{date, listing, mime, path};
 
 /// Bodies up to this size are read into the reply and sent with the head in
-/// one `send`; copying a few KiB costs less than two splices through a pipe.
-/// Larger bodies go zero-copy from the page cache to the socket.
+/// one `send`; copying a few KiB costs less than a second send plus the
+/// residency check and `sendfile` of the zero-copy path. Larger bodies go
+/// zero-copy from the page cache to the socket.
 const INLINE_BODY: u64 = 16 * 1024;
 
 /// What follows the head.
@@ -101,25 +102,61 @@ pub(crate) async fn respond(req: &Request, dir: &File) -> Reply {
 }
 
 /// Opens `rel` beneath `dir`; symlinks and `..` cannot leave it.
+///
+/// `O_NONBLOCK` so that opening a FIFO never waits for a writer. It stays set
+/// on regular files: sendfile and splice ignore it on the file side, and so
+/// does io_uring's read wherever the filesystem supports non-blocking reads
+/// (it then still hands a page-cache miss to io-wq); [`read_body`] clears it
+/// where a read says otherwise. The metadata comes from the inode in memory,
+/// on this thread (`IORING_OP_STATX` would be a trip to an io-wq thread).
 async fn open(dir: &File, rel: &str) -> io::Result<(File, Metadata)> {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; cleared below for files.
     let file = File::options()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open_beneath(dir, rel)
         .await?;
-    let meta = file.metadata().await?;
-    if meta.is_file() {
-        let fd = file.as_raw_fd();
-        // SAFETY: F_GETFL/F_SETFL on a descriptor `file` keeps open; no pointers.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            if flags >= 0 {
-                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
-            }
-        }
-    }
+    let meta = file.cached_metadata()?;
     Ok((file, meta))
+}
+
+/// Reads `count` bytes of `file` from `offset` onto the end of `head`.
+///
+/// A read of a regular file opened `O_NONBLOCK` can fail with `EAGAIN` on a
+/// page-cache miss where the kernel cannot read without blocking (io_uring
+/// on a filesystem without non-blocking reads, older kernels): the flag is
+/// cleared then, once, and the read tried again.
+async fn read_body(
+    file: &File,
+    head: Vec<u8>,
+    offset: u64,
+    count: usize,
+) -> (io::Result<()>, Vec<u8>) {
+    let start = head.len();
+    let mut head = head;
+    head.reserve(count);
+    let (res, slice) = file
+        .read_exact_at(head.slice(start..start + count), offset)
+        .await;
+    let head = slice.into_inner();
+    match res {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            let fd = file.as_raw_fd();
+            // SAFETY: F_GETFL/F_SETFL on a descriptor `file` keeps open; no pointers.
+            unsafe {
+                let flags = libc::fcntl(fd, libc::F_GETFL);
+                if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
+                    return (Err(io::Error::last_os_error()), head);
+                }
+            }
+            let mut head = head;
+            head.truncate(start);
+            let (res, slice) = file
+                .read_exact_at(head.slice(start..start + count), offset)
+                .await;
+            (res, slice.into_inner())
+        }
+        res => (res, head),
+    }
 }
 
 /// The status for a failed open.
@@ -178,7 +215,7 @@ async fn serve_file(
         }
     };
     h.content_length = count;
-    let mut head = response::head(status, &h);
+    let head = response::head(status, &h);
     if head_only || count == 0 {
         return Reply {
             head,
@@ -197,13 +234,10 @@ async fn serve_file(
             close: h.close,
         };
     }
-    let start = head.len();
-    head.reserve(count as usize);
-    let end = start + count as usize;
-    let (res, slice) = file.read_exact_at(head.slice(start..end), offset).await;
+    let (res, head) = read_body(&file, head, offset, count as usize).await;
     match res {
         Ok(()) => Reply {
-            head: slice.into_inner(),
+            head,
             body: Body::Empty,
             close: h.close,
         },

@@ -219,16 +219,17 @@ impl TcpStream {
     ///
     /// # Drivers
     ///
-    /// io_uring: two `IORING_OP_SPLICE`s per round, file → pipe → socket,
-    /// through a pipe grown as needed up to 1 MiB (bounded by
-    /// `/proc/sys/fs/pipe-max-size`) and kept per worker thread for reuse.
-    /// The kernel performs splices on its io-wq threads, so a slow disk never
-    /// blocks the worker; the socket is made non-blocking and a full one is
-    /// waited for with `IORING_OP_POLL_ADD`, so a slow peer does not hold a
-    /// kernel thread either. Each splice is a hand-off to a kernel thread:
-    /// for bodies of a few KiB, [`File::read_at`](crate::fs::File::read_at)
-    /// and [`write_all`](TcpStream::write_all) cost less (a copy, but no
-    /// hand-off).
+    /// io_uring: while the range is in the page cache (asked with
+    /// `cachestat(2)`, Linux 6.5+), `sendfile(2)` on the non-blocking socket
+    /// from the worker itself, which then cannot wait on the disk; a full
+    /// socket is waited for with `IORING_OP_POLL_ADD`. A range that is not
+    /// resident (or any range, without cachestat) goes through a pipe kept
+    /// per worker: file → pipe as an `IORING_OP_SPLICE`, which the kernel runs
+    /// on an io-wq thread (a slow disk blocks that thread, not the worker),
+    /// then pipe → socket as a non-blocking splice from the worker. Either
+    /// way a slow peer holds no thread. A body of a few KiB costs less read
+    /// with [`File::read_at`](crate::fs::File::read_at) and sent with what
+    /// precedes it in one [`write_all`](TcpStream::write_all).
     ///
     /// epoll: `sendfile(2)` on the non-blocking socket, retried when it
     /// becomes writable. The worker thread reads the file pages itself, so a

@@ -6,6 +6,7 @@
 //! operation means adding one file here.
 
 mod accept;
+mod cachestat;
 mod close;
 mod connect;
 mod fallocate;
@@ -56,6 +57,7 @@ pub(crate) use send_file::send_file;
 pub(crate) use send_msg::SendMsg;
 pub(crate) use shared_fd::SharedFd;
 pub(crate) use sock_addr::SockAddr;
+pub(crate) use statx::statx_fd_cached;
 pub(crate) use unix_addr::{
     from_sock_addr as unix_from_sock_addr, to_sock_addr as unix_to_sock_addr,
 };

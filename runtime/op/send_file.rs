@@ -1,10 +1,16 @@
 //! `sendfile(2)`: file → socket without a copy through user space, and the
 //! transfer loop `send_file` that both drivers share.
 //!
-//! This is the one place that picks a syscall sequence by driver, because the
-//! two have no common one: io_uring has no sendfile opcode and splices through
-//! a pipe (`splice.rs`), while on epoll a pipe would need two readiness waits
-//! per round where sendfile on a non-blocking socket needs one.
+//! This is the one place that picks a syscall sequence by driver. io_uring has
+//! no sendfile opcode, and its `IORING_OP_SPLICE` always runs on an io-wq
+//! thread (two hand-offs per round through a pipe). So on io_uring the worker
+//! asks `cachestat(2)` whether the range is in the page cache, and if so calls
+//! `sendfile` itself on the non-blocking socket, waiting for room with
+//! `IORING_OP_POLL_ADD`: the pages are there (barring an eviction since the
+//! check), and no kernel thread is involved. A range that is not resident (or a kernel without cachestat) goes
+//! through a pipe (`splice.rs`): file → pipe on io-wq, which may wait on the
+//! disk, then pipe → socket inline. On epoll, sendfile on readiness: a pipe
+//! would need two readiness waits per round where sendfile needs one.
 //!
 //! Neither sendfile nor splice takes `MSG_NOSIGNAL`: writing to a socket whose
 //! peer has gone raises `SIGPIPE`. io_uring runs splices on its io-wq threads,
@@ -15,8 +21,13 @@ use std::io;
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::{cvt, io_len, splice, Attempt, Interest, Op, Operation, SharedFd};
+use super::{cachestat, cvt, io_len, splice, Attempt, Interest, Op, Operation, PollAdd, SharedFd};
 use crate::DriverKind;
+
+/// The most bytes one residency check vouches for (and so one inline
+/// `sendfile` asks for): checking costs a walk over the range's pages, and a
+/// huge file may be cached in part.
+const CHECK_SPAN: u64 = 4 << 20;
 
 /// A `sendfile` of up to `len` bytes of `file` from `offset` to `sock`.
 #[derive(Debug)]
@@ -115,7 +126,7 @@ pub(crate) async fn send_file(
         return Ok(0);
     }
     if crate::driver_kind() == DriverKind::Uring {
-        return splice::send_file(sock, file, offset, len).await;
+        return send_file_uring(sock, file, offset, len).await;
     }
     let mut sent = 0u64;
     while sent < len {
@@ -128,6 +139,80 @@ pub(crate) async fn send_file(
         }
     }
     Ok(sent)
+}
+
+/// io_uring's transfer loop: inline `sendfile` while the range is in the page
+/// cache, a pipe round (file → pipe on io-wq) for a part that is not.
+///
+/// Residency is checked again after every wait for the socket (time passed,
+/// pages may have gone) and after every pipe round (readahead may have
+/// brought the rest in); see `cachestat.rs` for how recent an answer may be
+/// reused. Eviction between a check and the `sendfile` can still make the
+/// worker wait for the disk.
+async fn send_file_uring(
+    sock: &SharedFd,
+    file: &SharedFd,
+    offset: u64,
+    len: u64,
+) -> io::Result<u64> {
+    sock.ensure_nonblocking();
+    let mut sent = 0u64;
+    // Bytes the last check vouched for, from `offset + sent`.
+    let mut resident = 0u64;
+    while sent < len {
+        let pos = offset + sent;
+        if resident == 0 {
+            let mut span = (len - sent).min(CHECK_SPAN);
+            // The size bounds the check: pages past the end of the file do
+            // not exist, so a range reaching past it (`len` of u64::MAX, "to
+            // the end") would never count as resident. At or past the size,
+            // the pipe finds out (a /proc file says 0 but has bytes).
+            let stx = super::statx_fd_cached(file).ok();
+            let size = stx.as_ref().map_or(u64::MAX, |s| s.stx_size);
+            span = span.min(size.saturating_sub(pos));
+            if span == 0 || !cachestat::is_resident(file, stx.as_ref(), pos, span) {
+                match splice::send_through_pipe(sock, file, pos, len - sent).await? {
+                    0 => break, // end of file
+                    n => sent += n,
+                }
+                continue;
+            }
+            resident = span;
+        }
+        let want = io_len(usize::try_from(resident).unwrap_or(usize::MAX));
+        match send_file_now(sock, file, pos, want) {
+            Ok(0) => break, // end of file
+            Ok(n) => {
+                sent += u64::from(n);
+                resident -= u64::from(n).min(resident);
+                if n < want {
+                    // Short: the socket buffer is full (or the file ended,
+                    // which the next call reports after a wasted poll).
+                    Op::<PollAdd>::poll_add(sock, Interest::Writable).await?;
+                    resident = 0;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Op::<PollAdd>::poll_add(sock, Interest::Writable).await?;
+                resident = 0;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(sent)
+}
+
+/// One `sendfile` of up to `len` bytes from `offset`, on this thread; the
+/// socket must be non-blocking and the range should be in the page cache.
+fn send_file_now(sock: &SharedFd, file: &SharedFd, offset: u64, len: u32) -> io::Result<u32> {
+    let mut off = offset as libc::off_t;
+    let res = without_sigpipe(|| {
+        // SAFETY: the caller's references keep both fds open; `off` is a
+        // local that outlives the call.
+        unsafe { libc::sendfile(sock.raw(), file.raw(), &mut off, len as usize) }
+    });
+    cvt(res)
 }
 
 /// Runs `f`, a syscall that writes to a socket or pipe, so that a `SIGPIPE`

@@ -8,8 +8,10 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::{cvt, SockAddr};
 
-/// A new socket (`SOCK_CLOEXEC`, blocking: io_uring wants it so, and the epoll
-/// driver sets `O_NONBLOCK` itself before its first attempt).
+/// A new socket (`SOCK_CLOEXEC`, blocking: the epoll driver sets `O_NONBLOCK`
+/// itself before its first attempt, and on io_uring so does `send_file`, which
+/// calls sendfile and splice on the worker; io_uring's own socket ops arm
+/// their poll whichever way the flag is).
 pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: socket(2) takes no pointers.
     let fd = cvt(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0) } as isize)?;
@@ -92,9 +94,9 @@ pub(crate) fn peer_addr(fd: BorrowedFd<'_>) -> io::Result<SockAddr> {
     Ok(addr)
 }
 
-/// Clears `O_NONBLOCK`, for sockets adopted from std that may have set it: the
-/// io_uring driver wants blocking sockets, and the epoll driver sets the flag
-/// again before its first attempt.
+/// Clears `O_NONBLOCK`, for sockets adopted from std that may have set it, so
+/// that [`SharedFd`](super::SharedFd)'s record ("not yet set") is true; whoever
+/// needs the flag (the epoll driver, `send_file`) sets it again, once.
 pub(crate) fn set_blocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     let raw = fd.as_raw_fd();
     // SAFETY: F_GETFL takes no pointers.

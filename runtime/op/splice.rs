@@ -1,14 +1,15 @@
 //! `splice(2)` between a descriptor and a pipe, and the per-thread pipes that
 //! carry a file to a socket without copying it through user space.
 //!
-//! io_uring has no `sendfile`: `send_file` there is two `IORING_OP_SPLICE`s
-//! per round, file → pipe then pipe → socket. The kernel runs every splice on
-//! its io-wq threads (splice has no non-blocking form), so a round costs two
-//! hand-offs, and a pipe enlarged with `F_SETPIPE_SZ` makes each round move
-//! more. The socket is made non-blocking first: a splice into a full socket
-//! then returns `EAGAIN` and the transfer waits with `IORING_OP_POLL_ADD`,
-//! instead of parking an io-wq thread for as long as a slow peer takes to
-//! read (one kernel thread per stalled client otherwise).
+//! On io_uring, `send_file` takes this path for a range that is not in the
+//! page cache (see `send_file.rs`): file → pipe as an `IORING_OP_SPLICE`,
+//! which the kernel always runs on an io-wq thread (so a disk wait parks that
+//! thread, not the worker), then pipe → socket as a non-blocking splice on the
+//! worker itself: the pages are in the pipe, so that one never waits on a
+//! disk, and a full socket returns `EAGAIN` and is waited for with
+//! `IORING_OP_POLL_ADD` rather than by parking a kernel thread for as long as
+//! a slow peer takes to read. A pipe enlarged with `F_SETPIPE_SZ` makes each
+//! round move more.
 //!
 //! Creating a pipe costs about as much as a small transfer, so empty pipes are
 //! kept per thread and reused; a pipe that may still hold bytes (any error,
@@ -73,28 +74,41 @@ impl Op<Splice> {
 }
 
 impl Splice {
-    /// The syscall, with extra `flags`; `off_in` is copied, so the op's own stays put.
+    /// The syscall, with extra `flags`.
     fn syscall(&self, flags: libc::c_uint) -> io::Result<u32> {
-        let mut off = self.off_in.map(|o| o as libc::loff_t);
-        let off_ptr = off
-            .as_mut()
-            .map_or(std::ptr::null_mut(), |o| o as *mut libc::loff_t);
-        let res = without_sigpipe(|| {
-            // SAFETY: both fds are kept open by the op; `off_ptr` is null or
-            // points to a local that outlives the call; the output offset is null.
-            unsafe {
-                libc::splice(
-                    self.fd_in.raw(),
-                    off_ptr,
-                    self.fd_out.raw(),
-                    std::ptr::null_mut(),
-                    self.len as usize,
-                    flags,
-                )
-            }
-        });
-        cvt(res)
+        splice_now(&self.fd_in, self.off_in, &self.fd_out, self.len, flags)
     }
+}
+
+/// `splice(2)` on this thread, `SIGPIPE` kept from being delivered;
+/// `off_in` is copied, so the caller's stays put.
+fn splice_now(
+    fd_in: &SharedFd,
+    off_in: Option<u64>,
+    fd_out: &SharedFd,
+    len: u32,
+    flags: libc::c_uint,
+) -> io::Result<u32> {
+    let mut off = off_in.map(|o| o as libc::loff_t);
+    let off_ptr = off
+        .as_mut()
+        .map_or(std::ptr::null_mut(), |o| o as *mut libc::loff_t);
+    let res = without_sigpipe(|| {
+        // SAFETY: the caller's references keep both fds open; `off_ptr` is
+        // null or points to a local that outlives the call; the output
+        // offset is null.
+        unsafe {
+            libc::splice(
+                fd_in.raw(),
+                off_ptr,
+                fd_out.raw(),
+                std::ptr::null_mut(),
+                len as usize,
+                flags,
+            )
+        }
+    });
+    cvt(res)
 }
 
 // SAFETY: the entry carries no pointers, only fd numbers the op keeps open.
@@ -240,14 +254,15 @@ fn pipe_max_size() -> usize {
     })
 }
 
-/// Sends up to `len` bytes of `file` from `offset` to `sock` through a pipe:
-/// splice file → pipe, then pipe → socket until the pipe is empty, and again
-/// until `len` bytes are sent or the file ends. Returns the bytes sent.
+/// One round through a pipe: up to a pipe-full of `file` from `offset` (at
+/// most `len` bytes) to the non-blocking socket `sock`. Returns the bytes
+/// sent, `0` at the end of the file.
 ///
-/// The two splices of a round are awaited one after the other, not linked:
-/// the second needs the first's count, and a pipe → socket splice asked for
-/// more than the pipe will ever hold waits forever (we hold the write end).
-pub(crate) async fn send_file(
+/// file → pipe is an `Op` (io_uring: io-wq, which may wait on the disk;
+/// epoll: the blocking pool); pipe → socket is a non-blocking splice on this
+/// thread, waiting with `IORING_OP_POLL_ADD` (or epoll) while the socket is
+/// full: the pages are in the pipe already, so nothing there waits on a disk.
+pub(crate) async fn send_through_pipe(
     sock: &SharedFd,
     file: &SharedFd,
     offset: u64,
@@ -256,48 +271,65 @@ pub(crate) async fn send_file(
     sock.ensure_nonblocking();
     // Dropping `pipe` (on `?`, or with this future) closes it: it may hold bytes.
     let pipe = Pipe::take(len)?;
-    let mut sent = 0u64;
-    while sent < len {
-        let want = (len - sent).min(pipe.capacity() as u64) as u32;
-        let filled = loop {
-            match Op::splice(file, Some(offset + sent), pipe.writer(), want).await {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                res => break res?,
-            }
+    let want = len.min(pipe.capacity() as u64) as u32;
+    let filled = loop {
+        match Op::splice(file, Some(offset), pipe.writer(), want).await {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            res => break res?,
+        }
+    };
+    let mut left = filled;
+    while left > 0 {
+        // More follows unless this is the transfer's last byte.
+        let more = if u64::from(left) < len {
+            libc::SPLICE_F_MORE
+        } else {
+            0
         };
-        if filled == 0 {
-            break; // end of file
-        }
-        let mut left = filled;
-        while left > 0 {
-            match Op::splice(pipe.reader(), None, sock, left).await {
-                Ok(0) => {
-                    let e = io::Error::new(io::ErrorKind::WriteZero, "the socket took no bytes");
-                    return Err(e);
-                }
-                Ok(n) => left -= n.min(left),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
-                    Op::<PollAdd>::poll_add(sock, Interest::Writable).await?;
-                }
-                Err(e) => return Err(e),
+        match splice_now(
+            pipe.reader(),
+            None,
+            sock,
+            left,
+            libc::SPLICE_F_NONBLOCK | more,
+        ) {
+            Ok(0) => {
+                let e = io::Error::new(io::ErrorKind::WriteZero, "the socket took no bytes");
+                return Err(e);
             }
+            Ok(n) => left -= n.min(left),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Op::<PollAdd>::poll_add(sock, Interest::Writable).await?;
+            }
+            Err(e) => return Err(e),
         }
-        sent += u64::from(filled);
     }
     pipe.give_back();
-    Ok(sent)
+    Ok(u64::from(filled))
 }
 
 #[cfg(test)]
 mod tests {
-    //! The splice path on both drivers (`send_file` takes it only on io_uring).
+    //! The pipe path on both drivers (`send_file` takes it only on io_uring).
 
     use std::io::Read;
     use std::os::fd::OwnedFd;
 
     use super::*;
     use crate::{Builder, DriverKind};
+
+    /// Pipe rounds until `len` bytes are sent or the file ends.
+    async fn send_all(sock: &SharedFd, file: &SharedFd, offset: u64, len: u64) -> io::Result<u64> {
+        let mut sent = 0;
+        while sent < len {
+            match send_through_pipe(sock, file, offset + sent, len - sent).await? {
+                0 => break,
+                n => sent += n,
+            }
+        }
+        Ok(sent)
+    }
 
     #[test]
     fn splice_path_is_byte_exact_on_both_drivers() {
@@ -318,8 +350,8 @@ mod tests {
             let file = SharedFd::new_file(OwnedFd::from(std::fs::File::open(&path).unwrap()));
             // Twice: the second transfer reuses the cached pipe.
             let sent = rt.block_on(async {
-                let a = send_file(&sock, &file, 1000, 2_000_000).await?;
-                let b = send_file(&sock, &file, 2_500_000, 10_000_000).await?;
+                let a = send_all(&sock, &file, 1000, 2_000_000).await?;
+                let b = send_all(&sock, &file, 2_500_000, 10_000_000).await?;
                 io::Result::Ok((a, b))
             });
             assert_eq!(sent.unwrap(), (2_000_000, 500_000), "{kind:?}");

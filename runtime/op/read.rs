@@ -150,8 +150,9 @@ pub(super) unsafe fn file_read_nowait(
                 return match e.raw_os_error() {
                     Some(libc::EAGAIN) => (Attempt::Blocking, done), // not in the page cache
                     _ if done > 0 => (Attempt::Done(Ok(done as u32)), 0),
-                    // The file system (or a kernel before 4.14) refuses RWF_NOWAIT.
-                    Some(libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS) => {
+                    // The file system, a kernel before 4.14 or a seccomp filter
+                    // refuses RWF_NOWAIT or preadv2; the pool's pread answers.
+                    Some(libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS | libc::EPERM) => {
                         fd.refuse_nowait_reads();
                         (Attempt::Blocking, 0)
                     }

@@ -16,7 +16,8 @@
 //!
 //! Each of the `depth` tasks loops: take an offset, `read_at`, record the
 //! latency. On io_uring a page-cache read completes inside the submitting
-//! syscall; on epoll it goes to the blocking pool, as tokio::fs does.
+//! syscall; on epoll it is a `preadv2(RWF_NOWAIT)` on the worker (tokio::fs
+//! sends every read to its blocking pool).
 
 use std::cell::Cell;
 use std::io;

@@ -32,8 +32,10 @@ use crate::op::{self, Op, SharedFd};
 ///
 /// io_uring: every operation here except [`set_len`](File::set_len) is
 /// performed by the kernel (`IORING_OP_READ`, `_WRITE`, `_FSYNC`, `_STATX`,
-/// `_FALLOCATE`, `_CLOSE` …) and never blocks the worker. epoll: the same
-/// syscalls run on the blocking pool, since a regular file is always "ready".
+/// `_FALLOCATE`, `_CLOSE` …) and never blocks the worker. epoll: a regular
+/// file is always "ready", so reads first try `preadv2(RWF_NOWAIT)` on the
+/// worker (data in the page cache) and go to the blocking pool only for what
+/// would wait for the disk; the other syscalls run on the blocking pool.
 ///
 /// ```
 /// use runtime::fs::File;

@@ -3,8 +3,10 @@
 //!
 //! On io_uring the kernel itself opens, reads, writes, syncs, stats,
 //! allocates, links, renames and removes: a slow disk never blocks a worker.
-//! On epoll the same syscalls run on the blocking pool, because a regular
-//! file is always "ready" to epoll. A few calls have no io_uring opcode and
+//! On epoll, where a regular file is always "ready", opens of cached paths
+//! (`openat2` with `RESOLVE_CACHED`) and reads of page-cache data
+//! (`RWF_NOWAIT`) run on the worker, and everything that could wait for the
+//! disk runs on the blocking pool. A few calls have no io_uring opcode and
 //! use the blocking pool on both drivers: [`read_dir`], [`copy`],
 //! [`canonicalize`], [`read_link`] and [`File::set_len`].
 //!

@@ -137,7 +137,9 @@ impl OpenOptions {
     ///
     /// # Drivers
     ///
-    /// io_uring: `IORING_OP_OPENAT`. epoll: `openat(2)` on the blocking pool.
+    /// io_uring: `IORING_OP_OPENAT`. epoll: `openat2(2)` with `RESOLVE_CACHED`
+    /// on the worker when every path component is in the kernel's lookup
+    /// cache (and the open creates nothing), otherwise on the blocking pool.
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
         let path = path.as_ref();
         let flags = self.flags()?;
@@ -186,7 +188,8 @@ impl OpenOptions {
     ///
     /// # Drivers
     ///
-    /// io_uring: `IORING_OP_OPENAT2`. epoll: the `openat2` syscall on the
+    /// io_uring: `IORING_OP_OPENAT2`. epoll: the `openat2` syscall, on the
+    /// worker with `RESOLVE_CACHED` when the path is cached, otherwise on the
     /// blocking pool.
     pub async fn open_beneath(&self, dir: &File, path: impl AsRef<Path>) -> io::Result<File> {
         let path = path.as_ref();

@@ -428,6 +428,11 @@ async fn dropping_a_file_with_a_read_in_flight() {
     let data = pattern(1 << 20);
     fs::write(&path, data.clone()).await.unwrap();
 
+    // Out of the page cache, so the read is still in flight when the file
+    // goes on both drivers (epoll reads cached data on the worker at once).
+    std::fs::File::open(&path).unwrap().sync_all().unwrap();
+    drop_from_cache(&path, 0);
+
     // The read holds its own reference: the file can go while it runs.
     let file = File::open(&path).await.unwrap();
     let fd = file.as_raw_fd();
@@ -444,6 +449,7 @@ async fn dropping_a_file_with_a_read_in_flight() {
 
     // Dropping the read itself mid-flight as well: the driver keeps the buffer,
     // the descriptor closes when the kernel lets go, and the runtime goes on.
+    drop_from_cache(&path, 0);
     let file = File::open(&path).await.unwrap();
     let fd = file.as_raw_fd();
     let mut read = Box::pin(file.read_at(Vec::with_capacity(data.len()), 0));

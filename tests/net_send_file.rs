@@ -58,8 +58,21 @@ async fn read_all(stream: &TcpStream) -> io::Result<Vec<u8>> {
 /// Reads `stream` to its end, checking each byte against the pattern from
 /// `start` as it arrives (no copy of a large file is kept); returns the count.
 async fn read_and_check(stream: &TcpStream, start: u64) -> io::Result<u64> {
+    read_checked(stream, start, 1 << 20, None).await
+}
+
+/// Reads `stream` to its end in `chunk`-byte reads, checking bytes against
+/// the pattern from `start`, with a short pause after each `pause_every`
+/// reads if given; returns the count.
+async fn read_checked(
+    stream: &TcpStream,
+    start: u64,
+    chunk: usize,
+    pause_every: Option<u32>,
+) -> io::Result<u64> {
     let mut at = start;
-    let mut buf = Vec::with_capacity(1 << 20);
+    let mut buf = Vec::with_capacity(chunk);
+    let mut steps = 0u32;
     loop {
         let (n, b) = stream.read(buf).await;
         if n? == 0 {
@@ -72,19 +85,44 @@ async fn read_and_check(stream: &TcpStream, start: u64) -> io::Result<u64> {
         at += b.len() as u64;
         buf = b;
         buf.clear();
+        steps += 1;
+        if pause_every.is_some_and(|every| steps % every == 0) {
+            runtime::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
+}
+
+/// Sends `file[offset..offset + len]` from `server` in a task of its own,
+/// closing `server` when done; the task returns what `send_file` said.
+fn spawn_send(
+    server: TcpStream,
+    file: &File,
+    offset: u64,
+    len: u64,
+) -> runtime::JoinHandle<io::Result<u64>> {
+    let send = server.send_file(file, offset, len);
+    runtime::spawn(async move {
+        let sent = send.await;
+        drop(server);
+        sent
+    })
+}
+
+/// Sends `file[offset..offset + len]` over a fresh pair while the other end
+/// checks every byte; returns what `send_file` said and the count received.
+async fn send_and_check(file: &File, offset: u64, len: u64) -> io::Result<(u64, u64)> {
+    let (client, server) = tcp_pair().await;
+    let sender = spawn_send(server, file, offset, len);
+    let received = read_and_check(&client, offset).await?;
+    let sent = sender.await.expect("sender task")?;
+    Ok((sent, received))
 }
 
 /// Sends `file[offset..offset + len]` from one end of a fresh pair, closes it,
 /// and returns what `send_file` said and what the other end received.
 async fn transfer(file: &File, offset: u64, len: u64) -> io::Result<(u64, Vec<u8>)> {
     let (client, server) = tcp_pair().await;
-    let send = server.send_file(file, offset, len);
-    let sender = runtime::spawn(async move {
-        let sent = send.await;
-        drop(server);
-        sent
-    });
+    let sender = spawn_send(server, file, offset, len);
     let received = read_all(&client).await?;
     let sent = sender.await.expect("sender task")?;
     Ok((sent, received))
@@ -130,26 +168,7 @@ async fn cold_pattern_file(prefix: &str, len: u64) -> io::Result<(TempPath, File
 /// Reads `stream` to its end in 16 KiB steps with a pause after each
 /// `pause_every` steps, checking bytes against the pattern from `start`.
 async fn read_slowly(stream: &TcpStream, start: u64, pause_every: u32) -> io::Result<u64> {
-    let mut at = start;
-    let mut buf = Vec::with_capacity(16 * 1024);
-    let mut steps = 0u32;
-    loop {
-        let (n, b) = stream.read(buf).await;
-        if n? == 0 {
-            return Ok(at - start);
-        }
-        for (i, &byte) in b.iter().enumerate() {
-            let pos = at + i as u64;
-            assert_eq!(byte, byte_at(pos), "wrong byte at file offset {pos}");
-        }
-        at += b.len() as u64;
-        buf = b;
-        buf.clear();
-        steps += 1;
-        if steps % pause_every == 0 {
-            runtime::time::sleep(std::time::Duration::from_millis(2)).await;
-        }
-    }
+    read_checked(stream, start, 16 * 1024, Some(pause_every)).await
 }
 
 /// Sends `file[offset..offset + len]` to a reader that pauses now and then,
@@ -170,12 +189,7 @@ async fn transfer_to_slow_reader(file: &File, offset: u64, len: u64) -> io::Resu
         )
     };
     assert_eq!(res, 0, "SO_SNDBUF: {}", io::Error::last_os_error());
-    let send = server.send_file(file, offset, len);
-    let sender = runtime::spawn(async move {
-        let sent = send.await;
-        drop(server);
-        sent
-    });
+    let sender = spawn_send(server, file, offset, len);
     let received = read_slowly(&client, offset, 8).await?;
     let sent = sender.await.expect("sender task")?;
     Ok((sent, received))
@@ -188,15 +202,7 @@ async fn resident_file_fast_and_slow_reader() -> io::Result<()> {
     // Read it once: every page is in the page cache now.
     assert_eq!(std::fs::read(&path)?.len() as u64, LEN);
     assert_eq!(transfer(&file, 0, 1 << 20).await?.0, 1 << 20);
-    let (client, server) = tcp_pair().await;
-    let send = server.send_file(&file, 5, LEN);
-    let sender = runtime::spawn(async move {
-        let sent = send.await;
-        drop(server);
-        sent
-    });
-    assert_eq!(read_and_check(&client, 5).await?, LEN - 5);
-    assert_eq!(sender.await.expect("sender task")?, LEN - 5);
+    assert_eq!(send_and_check(&file, 5, LEN).await?, (LEN - 5, LEN - 5));
     assert_eq!(
         transfer_to_slow_reader(&file, 100, LEN).await?,
         (LEN - 100, LEN - 100)
@@ -208,15 +214,10 @@ async fn resident_file_fast_and_slow_reader() -> io::Result<()> {
 async fn cold_file_fast_and_slow_reader() -> io::Result<()> {
     const LEN: u64 = 6 << 20;
     let (path, file) = cold_pattern_file("send-file-cold", LEN).await?;
-    let (client, server) = tcp_pair().await;
-    let send = server.send_file(&file, 4096, LEN);
-    let sender = runtime::spawn(async move {
-        let sent = send.await;
-        drop(server);
-        sent
-    });
-    assert_eq!(read_and_check(&client, 4096).await?, LEN - 4096);
-    assert_eq!(sender.await.expect("sender task")?, LEN - 4096);
+    assert_eq!(
+        send_and_check(&file, 4096, LEN).await?,
+        (LEN - 4096, LEN - 4096)
+    );
     evict(&path).await?;
     assert_eq!(
         transfer_to_slow_reader(&file, 7, LEN).await?,
@@ -260,15 +261,7 @@ async fn small_file_byte_exact() -> io::Result<()> {
 async fn large_file_64_mib() -> io::Result<()> {
     const LEN: u64 = 64 << 20;
     let (_path, file) = pattern_file("send-file-large", LEN).await?;
-    let (client, server) = tcp_pair().await;
-    let send = server.send_file(&file, 0, LEN);
-    let sender = runtime::spawn(async move {
-        let sent = send.await;
-        drop(server);
-        sent
-    });
-    assert_eq!(read_and_check(&client, 0).await?, LEN);
-    assert_eq!(sender.await.expect("sender task")?, LEN);
+    assert_eq!(send_and_check(&file, 0, LEN).await?, (LEN, LEN));
     Ok(())
 }
 
@@ -331,15 +324,7 @@ async fn several_at_once_on_one_worker() -> io::Result<()> {
         let file = file.clone();
         tasks.push(runtime::spawn(async move {
             let offset = i * 1000;
-            let (client, server) = tcp_pair().await;
-            let send = server.send_file(&file, offset, LEN);
-            let sender = runtime::spawn(async move {
-                let sent = send.await;
-                drop(server);
-                sent
-            });
-            let received = read_and_check(&client, offset).await?;
-            let sent = sender.await.expect("sender task")?;
+            let (sent, received) = send_and_check(&file, offset, LEN).await?;
             assert_eq!((sent, received), (LEN - offset, LEN - offset));
             Ok::<_, io::Error>(())
         }));

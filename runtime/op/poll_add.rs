@@ -1,9 +1,11 @@
 //! `IORING_OP_POLL_ADD`: wait until a descriptor is ready, for syscalls the
 //! kernel cannot wait in itself without parking one of its threads.
 //!
-//! `send_file` uses it on io_uring: a splice into a non-blocking socket whose
-//! buffer is full returns `EAGAIN` rather than holding an io-wq thread until a
-//! slow peer reads, and the transfer waits here for room instead.
+//! `send_file` uses it on io_uring: its `sendfile(2)` (resident file data) or
+//! pipe → socket splice (the rest) runs on the worker against a non-blocking
+//! socket, so a full socket buffer returns `EAGAIN` rather than blocking the
+//! worker or holding an io-wq thread until a slow peer reads, and the
+//! transfer waits here for room instead.
 
 use std::io;
 

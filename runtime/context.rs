@@ -56,10 +56,9 @@ pub(crate) fn current() -> Option<Rc<Worker>> {
     if ptr.is_null() {
         return None;
     }
-    // SAFETY: a non-null `CURRENT` came from `Rc::into_raw` in `enter`, and the
-    // guard that set it still holds that strong count (it clears or restores
-    // `CURRENT` before letting go), so the allocation is live; this adds a count
-    // for the returned `Rc`.
+    // The guard that set a non-null `CURRENT` (from `Rc::into_raw` in `enter`)
+    // holds that strong count until it restores `CURRENT`.
+    // SAFETY: so the allocation is live; this adds a count for the new `Rc`.
     unsafe {
         Rc::increment_strong_count(ptr);
         Some(Rc::from_raw(ptr))

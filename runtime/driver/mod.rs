@@ -105,10 +105,9 @@ impl Driver {
             op.op_type() == std::any::TypeId::of::<T>(),
             "slot holds another op type"
         );
-        // SAFETY: an `Op<T>` polls only the key its own submission returned, for
-        // a boxed `T`, and a slot is removed only by the `Op` holding its key
-        // (here) or after that `Op` is dropped; so the slot's op is that same
-        // `Box<T>`, erased, and casting the pointer back is exact.
+        // An `Op<T>` polls only the key its own submission of a boxed `T`
+        // returned, and only that `Op` (here) or its drop removes the slot.
+        // SAFETY: so the slot holds that `Box<T>`, erased; the cast is exact.
         let op = unsafe { Box::from_raw(Box::into_raw(op).cast::<T>()) };
         Poll::Ready((ops.cells.unbox(op), res))
     }

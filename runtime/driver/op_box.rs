@@ -76,10 +76,9 @@ impl Cells {
         match self.free[class].pop() {
             Some(cell) => {
                 let ptr = cell.cast::<T>().as_ptr();
-                // SAFETY: the cell was allocated by the global allocator with the
-                // layout of `T`'s class, which is `Layout::new::<T>()` (same
-                // size, align 8), and holds no value; so writing a `T` and
-                // owning it as a `Box<T>` is what `Box::new` would have done.
+                // The cell came from the global allocator with the layout of
+                // `T`'s class, equal to `Layout::new::<T>()`, and is empty.
+                // SAFETY: so writing a `T` and owning it is what `Box::new` does.
                 unsafe {
                     ptr.write(value);
                     Box::from_raw(ptr)

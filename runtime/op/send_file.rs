@@ -7,9 +7,9 @@
 //! asks `cachestat(2)` whether the range is in the page cache, and if so calls
 //! `sendfile` itself on the non-blocking socket, waiting for room with
 //! `IORING_OP_POLL_ADD`: the pages are there (barring an eviction since the
-//! check), and no kernel thread is involved. A range that is not resident (or a kernel without cachestat) goes
-//! through a pipe (`splice.rs`): file → pipe on io-wq, which may wait on the
-//! disk, then pipe → socket inline. On epoll, sendfile on readiness: a pipe
+//! check), and no kernel thread is involved. A range that is not resident (or
+//! a kernel without cachestat) goes through a pipe (`splice.rs`): file → pipe
+//! on io-wq, which may wait on the disk, then pipe → socket inline. On epoll, sendfile on readiness: a pipe
 //! would need two readiness waits per round where sendfile needs one.
 //!
 //! Neither sendfile nor splice takes `MSG_NOSIGNAL`: writing to a socket whose
@@ -75,21 +75,8 @@ unsafe impl Operation for SendFile {
     /// Non-blocking on the socket; a page-cache miss still waits for the disk.
     fn epoll_attempt(&mut self) -> Attempt {
         self.sock.ensure_nonblocking();
-        let mut off = self.offset as libc::off_t;
-        let res = without_sigpipe(|| {
-            // SAFETY: both fds are kept open by the op; `off` is a local that
-            // outlives the call.
-            unsafe {
-                libc::sendfile(
-                    self.sock.raw(),
-                    self.file.raw(),
-                    &mut off,
-                    self.len as usize,
-                )
-            }
-        });
         Attempt::from_syscall(
-            cvt(res),
+            send_file_now(&self.sock, &self.file, self.offset, self.len),
             self.sock.raw(),
             self.sock.id(),
             Interest::Writable,
@@ -204,7 +191,8 @@ async fn send_file_uring(
 }
 
 /// One `sendfile` of up to `len` bytes from `offset`, on this thread; the
-/// socket must be non-blocking and the range should be in the page cache.
+/// socket must be non-blocking, and on io_uring the range should be in the
+/// page cache (epoll attempts it on readiness, accepting a disk wait there).
 fn send_file_now(sock: &SharedFd, file: &SharedFd, offset: u64, len: u32) -> io::Result<u32> {
     let mut off = offset as libc::off_t;
     let res = without_sigpipe(|| {

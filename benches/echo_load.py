@@ -13,6 +13,14 @@ from /proc/PID/stat, read just before and after each measured run).
     python3 benches/echo_load.py --quick         # 1 round, 1 s per run
     python3 benches/echo_load.py --callgrind     # instructions per request
     python3 benches/echo_load.py --workers 2 --server-cpus 0-1 --client-cpus 2-3
+    python3 benches/echo_load.py --servers uring,epoll,tokio,bare,bare-multishot
+
+The bare peers are benches/peers/bare_uring_echo/: io_uring with no async
+runtime (no tasks, no wakers), the ceiling for an io_uring program on this
+machine. `bare` works per request as the runtime does (recv, then send);
+`bare-multishot` uses multishot recv into a provided-buffer ring and direct
+descriptors. They run one worker only, and are left out unless --servers
+names them.
 
 --callgrind runs each server under valgrind's callgrind instead, zeroes the
 counters after a warm-up, drives a fixed-length load, and divides the
@@ -23,6 +31,7 @@ by its duration and the script stops its servers before it exits.
 """
 
 import argparse
+import collections
 import json
 import os
 import re
@@ -42,13 +51,17 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_ARGS = []
 CLIENT_ARGS = []
 
-# name -> (example binary, extra environment)
+# How to start a server: its example binary, extra arguments and environment,
+# the label in the tables, and whether it takes --workers.
+Peer = collections.namedtuple("Peer", "binary args env label workers")
 SERVERS = {
-    "uring": ("echo", {"RUNTIME_DRIVER": "uring"}),
-    "epoll": ("echo", {"RUNTIME_DRIVER": "epoll"}),
-    "tokio": ("tokio_echo", {}),
+    "uring": Peer("echo", [], {"RUNTIME_DRIVER": "uring"}, "runtime/uring", True),
+    "epoll": Peer("echo", [], {"RUNTIME_DRIVER": "epoll"}, "runtime/epoll", True),
+    "tokio": Peer("tokio_echo", [], {}, "tokio", True),
+    "bare": Peer("bare_uring_echo", ["--mode", "oneshot"], {}, "bare io_uring", False),
+    "bare-multishot": Peer("bare_uring_echo", ["--mode", "multishot"], {},
+                           "bare io_uring (multishot)", False),
 }
-LABELS = {"uring": "runtime/uring", "epoll": "runtime/epoll", "tokio": "tokio"}
 CLIENT_LINE = re.compile(
     r"([\d.]+)s: (\d+) requests/s, p50 (\d+) µs, p99 (\d+) µs"
 )
@@ -83,16 +96,16 @@ class Server:
     """One echo server, pinned to the server core, on a kernel-chosen port."""
 
     def __init__(self, name, wrapper=()):
-        binary, env = SERVERS[name]
+        peer = SERVERS[name]
         self.name = name
         cmd = ["taskset", "-c", SERVER_CORE, *wrapper,
-               os.path.join(examples_dir(), binary), "--addr", "127.0.0.1:0",
-               *SERVER_ARGS]
+               os.path.join(examples_dir(), peer.binary), "--addr", "127.0.0.1:0",
+               *peer.args, *SERVER_ARGS]
         # stdout goes to a file, never a pipe nobody drains.
         self.out = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             cmd,
-            env={**os.environ, **env},
+            env={**os.environ, **peer.env},
             stdout=self.out,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -184,7 +197,7 @@ def table(results, names, configs, markdown):
                          f"{min(paired):.2f}–{max(paired):.2f})")
             rows.append([
                 str(conns), "16 KiB" if size == 16384 else f"{size} B",
-                LABELS[name],
+                SERVERS[name].label,
                 f"{statistics.median(r['rps'] for r in runs):.0f}",
                 f"{statistics.median(r['p50'] for r in runs):.0f}",
                 f"{statistics.median(r['p99'] for r in runs):.0f}",
@@ -204,6 +217,7 @@ def table(results, names, configs, markdown):
 
 def bench(args, names, configs):
     results = {f"{c}x{s}": {n: [] for n in names} for c, s in configs}
+    width = max(map(len, names))
     servers = {}
     try:
         for name in names:
@@ -219,7 +233,7 @@ def bench(args, names, configs):
                     r = measure(servers[name], conns, size, args.duration)
                     results[f"{conns}x{size}"][name].append(r)
                     log(f"round {rnd + 1}/{args.rounds} c={conns:<3} s={size:<5} "
-                        f"{name:5}: {r['rps']:8.0f} req/s  p99 {r['p99']:5} µs  "
+                        f"{name:{width}}: {r['rps']:8.0f} req/s  p99 {r['p99']:5} µs  "
                         f"cpu {100 * r['cpu']:3.0f}%  {r['per_cpu']:8.0f} req/CPU-s")
     finally:
         for s in servers.values():
@@ -234,6 +248,7 @@ def callgrind(args, names, configs):
     out_dir = tempfile.mkdtemp(prefix="echo-callgrind-")
     log(f"callgrind profiles in {out_dir}")
     results = {}
+    width = max(map(len, names))
     for conns, size in configs:
         for name in names:
             out = os.path.join(out_dir, f"{name}-{conns}x{size}.out")
@@ -263,12 +278,15 @@ def callgrind(args, names, configs):
             results[f"{conns}x{size}/{name}"] = {"instructions": instr,
                                                  "requests": requests,
                                                  "per_request": per}
-            log(f"{name:5} c={conns:<3} s={size:<5}: {requests:.0f} requests, "
+            log(f"{name:{width}} c={conns:<3} s={size:<5}: {requests:.0f} requests, "
                 f"{per:.0f} instructions/request")
-    print(f"{'conns':>5} {'size':>6} " + " ".join(f"{LABELS[n]:>14}" for n in names)
+    widths = {n: max(14, len(SERVERS[n].label)) for n in names}
+    print(f"{'conns':>5} {'size':>6} "
+          + " ".join(f"{SERVERS[n].label:>{widths[n]}}" for n in names)
           + "   (user-space instructions per request)")
     for conns, size in configs:
-        cells = [f"{results[f'{conns}x{size}/{n}']['per_request']:14.0f}" for n in names]
+        cells = [f"{results[f'{conns}x{size}/{n}']['per_request']:{widths[n]}.0f}"
+                 for n in names]
         print(f"{conns:>5} {size:>6} " + " ".join(cells))
     return results
 
@@ -279,7 +297,8 @@ def main():
     ap.add_argument("--duration", type=int, default=5, help="seconds per run")
     ap.add_argument("--conns", default="1,64,256")
     ap.add_argument("--sizes", default="64,16384")
-    ap.add_argument("--servers", default="uring,epoll,tokio")
+    ap.add_argument("--servers", default="uring,epoll,tokio",
+                    help=f"comma-separated, from {','.join(SERVERS)}")
     ap.add_argument("--quick", action="store_true", help="1 round of 1 s runs")
     ap.add_argument("--callgrind", action="store_true",
                     help="instructions per request under callgrind")
@@ -307,6 +326,10 @@ def main():
     for n in names:
         if n not in SERVERS:
             sys.exit(f"unknown server {n!r}; choose from {', '.join(SERVERS)}")
+    single = [n for n in names if not SERVERS[n].workers]
+    if args.workers > 1 and single:
+        sys.exit(f"{', '.join(single)}: one worker only; leave out --workers "
+                 "or these servers")
     configs = [(int(c), int(s)) for c in args.conns.split(",")
                for s in args.sizes.split(",")]
     if os.cpu_count() < 2:

@@ -88,10 +88,9 @@ impl BufRing {
 
     /// Shows the kernel every buffer given back so far.
     pub(crate) fn publish(&self) {
-        // SAFETY: this is the ring's first entry, whose last field is the
-        // tail. That tail is a 2-byte-aligned u16 inside the mapping, which
-        // the kernel reads concurrently: hence the atomic store, with Release
-        // ordering so that the entries are written before it.
+        // The kernel reads the tail concurrently: an atomic store, Release so
+        // that the entries are written before it.
+        // SAFETY: the first entry's tail is an aligned u16 inside the live mapping.
         unsafe {
             let tail = BufRingEntry::tail(self.first_entry()).cast_mut();
             AtomicU16::from_ptr(tail).store(self.tail, Ordering::Release);

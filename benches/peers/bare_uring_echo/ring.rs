@@ -52,11 +52,11 @@ impl Ring {
     /// completion is reaped (see the SAFETY note).
     pub(crate) fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
         loop {
-            // SAFETY: every entry built here points only at memory that
-            // outlives its operation: a oneshot connection's boxed buffer,
-            // whose slot is emptied only after that op's completion; the
-            // provided-buffer mappings, unmapped only after the ring is
-            // dropped (`Server`'s field order); or the static ACCEPT_PAUSE.
+            // Entries point only at a oneshot connection's boxed buffer (its
+            // slot is emptied after the op's completion), the provided-buffer
+            // mappings (unmapped after the ring: `Server`'s field order) or
+            // the static ACCEPT_PAUSE.
+            // SAFETY: so what an entry points at outlives its operation.
             if unsafe { self.uring.submission().push(&entry) }.is_ok() {
                 return Ok(());
             }

@@ -3,7 +3,8 @@
 //! # No lost wake-ups
 //!
 //! Before blocking in the kernel, the worker sets `parked` and then looks at
-//! the inbox once more. A remote sender pushes to the inbox and then swaps
+//! the inbox once more (and at the flags that need no inbox: the main
+//! future's wake, a stop request; see `run_loop::turn`). A remote sender pushes to the inbox and then swaps
 //! `parked` to false, writing the eventfd if it was set. Both sides use SeqCst,
 //! so either the worker sees the new item or the sender sees `parked` and
 //! wakes the kernel wait. The worker looks at `queued`, which the sender

@@ -87,10 +87,7 @@ fn turn(worker: &Worker, wanted: &dyn Fn() -> bool) {
         }
     };
     let blocking = timeout != Some(Duration::ZERO);
-    // `wanted` is asked again after announcing the park: a main-future wake
-    // or stop request that came between the first look and `prepare_park`
-    // saw `parked` still false and wrote no eventfd, so only this look sees it.
-    let timeout = if blocking && (!worker.shared.prepare_park() || wanted()) {
+    let timeout = if blocking && !worker.shared.prepare_park(wanted) {
         Some(Duration::ZERO)
     } else {
         timeout

@@ -3,11 +3,11 @@
 //! # No lost wake-ups
 //!
 //! Before blocking in the kernel, the worker sets `parked` and then looks at
-//! the inbox once more (and at the flags that need no inbox: the main
-//! future's wake, a stop request; see `run_loop::turn`). A remote sender pushes to the inbox and then swaps
-//! `parked` to false, writing the eventfd if it was set. Both sides use SeqCst,
-//! so either the worker sees the new item or the sender sees `parked` and
-//! wakes the kernel wait. The worker looks at `queued`, which the sender
+//! the inbox once more, and at the flags that bypass the inbox (the main
+//! future's wake, a stop request). A remote sender pushes to the inbox (or
+//! sets its flag) and then swaps `parked` to false, writing the eventfd if it
+//! was set. Both sides use SeqCst, so either the worker sees the new item
+//! or the sender sees `parked` and wakes the kernel wait. The worker looks at `queued`, which the sender
 //! stores (under the lock, SeqCst) after pushing, so an empty inbox costs
 //! the worker no lock.
 
@@ -101,10 +101,12 @@ impl Shared {
         }
     }
 
-    /// Worker: announces an imminent kernel wait; false if work arrived meanwhile.
-    pub(crate) fn prepare_park(&self) -> bool {
+    /// Worker: announces an imminent kernel wait; false if work arrived
+    /// meanwhile, in the inbox or as a flag `wanted` reports. A flag set
+    /// before `parked` was stored wrote no eventfd: only this look sees it.
+    pub(crate) fn prepare_park(&self, wanted: &dyn Fn() -> bool) -> bool {
         self.parked.store(true, Ordering::SeqCst);
-        if self.queued.load(Ordering::SeqCst) != 0 {
+        if self.queued.load(Ordering::SeqCst) != 0 || wanted() {
             self.parked.store(false, Ordering::SeqCst);
             return false;
         }

@@ -19,8 +19,9 @@ The bare peers are benches/peers/bare_uring_echo/: io_uring with no async
 runtime (no tasks, no wakers), the ceiling for an io_uring program on this
 machine. `bare` works per request as the runtime does (recv, then send);
 `bare-multishot` uses multishot recv into a provided-buffer ring and direct
-descriptors. They run one worker only, and are left out unless --servers
-names them.
+descriptors. `monoio` is the same echo on monoio's io_uring driver
+(benches/peers/monoio_echo/, its own Cargo project, built on demand). These
+run one worker only, and are left out unless --servers names them.
 
 --callgrind runs each server under valgrind's callgrind instead, zeroes the
 counters after a warm-up, drives a fixed-length load, and divides the
@@ -51,6 +52,11 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_ARGS = []
 CLIENT_ARGS = []
 
+# The peers with their own Cargo project build here (beside run.py's).
+PEER_TARGET = os.path.join(
+    os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "peers")
+MONOIO_MANIFEST = os.path.join(ROOT, "benches", "peers", "monoio_echo", "Cargo.toml")
+
 # How to start a server: its example binary, extra arguments and environment,
 # the label in the tables, and whether it takes --workers.
 Peer = collections.namedtuple("Peer", "binary args env label workers")
@@ -61,6 +67,9 @@ SERVERS = {
     "bare": Peer("bare_uring_echo", ["--mode", "oneshot"], {}, "bare io_uring", False),
     "bare-multishot": Peer("bare_uring_echo", ["--mode", "multishot"], {},
                            "bare io_uring (multishot)", False),
+    # An absolute path: its own project, built by build_monoio().
+    "monoio": Peer(os.path.join(PEER_TARGET, "release", "monoio_echo"), [], {},
+                   "monoio", False),
 }
 CLIENT_LINE = re.compile(
     r"([\d.]+)s: (\d+) requests/s, p50 (\d+) µs, p99 (\d+) µs"
@@ -76,11 +85,16 @@ def examples_dir():
     return os.path.join(target, "release", "examples")
 
 
-def build():
+def build(names=()):
     log("building: cargo build --release --examples")
     subprocess.run(
         ["cargo", "build", "--release", "--examples"], cwd=ROOT, check=True
     )
+    if "monoio" in names:
+        log(f"building: cargo build --release --manifest-path {MONOIO_MANIFEST}")
+        subprocess.run(["cargo", "build", "--release", "--manifest-path",
+                        MONOIO_MANIFEST, "--target-dir", PEER_TARGET],
+                       cwd=ROOT, check=True, timeout=900)
 
 
 def cpu_seconds(pid):
@@ -252,8 +266,11 @@ def callgrind(args, names, configs):
     for conns, size in configs:
         for name in names:
             out = os.path.join(out_dir, f"{name}-{conns}x{size}.out")
+            # CALLGRIND_ARGS adds options, e.g. "--dump-instr=yes" for
+            # per-instruction costs.
             wrapper = ("valgrind", "--tool=callgrind", "--compress-strings=no",
-                       f"--callgrind-out-file={out}")
+                       f"--callgrind-out-file={out}",
+                       *os.environ.get("CALLGRIND_ARGS", "").split())
             server = Server(name, wrapper)
             try:
                 run_client(server.addr, conns, size, 2)  # warm-up, not counted
@@ -335,7 +352,7 @@ def main():
     if os.cpu_count() < 2:
         sys.exit("needs two cores: the server on core 0, the load on core 1")
     if not args.no_build:
-        build()
+        build(names)
     if args.callgrind:
         results = callgrind(args, names, configs)
     else:

@@ -70,6 +70,11 @@ SERVERS = {
     # An absolute path: its own project, built by build_monoio().
     "monoio": Peer(os.path.join(PEER_TARGET, "release", "monoio_echo"), [], {},
                    "monoio", False),
+    # monoio with the ring flags runtime uses (its default ring has none).
+    "monoio-coop": Peer(os.path.join(PEER_TARGET, "release", "monoio_echo"),
+                        ["--ring", "coop"], {}, "monoio (COOP_TASKRUN)", False),
+    "monoio-defer": Peer(os.path.join(PEER_TARGET, "release", "monoio_echo"),
+                         ["--ring", "defer"], {}, "monoio (DEFER_TASKRUN)", False),
 }
 CLIENT_LINE = re.compile(
     r"([\d.]+)s: (\d+) requests/s, p50 (\d+) µs, p99 (\d+) µs"
@@ -90,7 +95,7 @@ def build(names=()):
     subprocess.run(
         ["cargo", "build", "--release", "--examples"], cwd=ROOT, check=True
     )
-    if "monoio" in names:
+    if any(n.startswith("monoio") for n in names):
         log(f"building: cargo build --release --manifest-path {MONOIO_MANIFEST}")
         subprocess.run(["cargo", "build", "--release", "--manifest-path",
                         MONOIO_MANIFEST, "--target-dir", PEER_TARGET],

@@ -14,6 +14,7 @@ const BUF: usize = 16 * 1024;
 
 fn main() -> io::Result<()> {
     let mut addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    let mut ring = io_uring::IoUring::builder();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -21,8 +22,19 @@ fn main() -> io::Result<()> {
                 let value = args.next().ok_or_else(|| usage("--addr needs a value"))?;
                 addr = value.parse().map_err(|e| usage(&format!("--addr: {e}")))?;
             }
+            // monoio's default is a plain ring; these try the flags runtime uses.
+            "--ring" => match args.next().as_deref() {
+                Some("default") => {}
+                Some("coop") => {
+                    ring.setup_coop_taskrun();
+                }
+                Some("defer") => {
+                    ring.setup_single_issuer().setup_defer_taskrun();
+                }
+                _ => return Err(usage("--ring takes default, coop or defer")),
+            },
             "-h" | "--help" => {
-                println!("usage: monoio_echo [--addr HOST:PORT]");
+                println!("usage: monoio_echo [--addr HOST:PORT] [--ring default|coop|defer]");
                 return Ok(());
             }
             other => return Err(usage(&format!("unknown argument {other}"))),
@@ -30,6 +42,7 @@ fn main() -> io::Result<()> {
     }
     let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
         .enable_timer()
+        .uring_builder(ring)
         .build()?;
     rt.block_on(async move {
         let listener = TcpListener::bind(addr)?;
@@ -46,7 +59,7 @@ fn main() -> io::Result<()> {
 fn usage(msg: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("{msg}\nusage: monoio_echo [--addr HOST:PORT]"),
+        format!("{msg}\nusage: monoio_echo [--addr HOST:PORT] [--ring default|coop|defer]"),
     )
 }
 

@@ -20,8 +20,9 @@ runtime (no tasks, no wakers), the ceiling for an io_uring program on this
 machine. `bare` works per request as the runtime does (recv, then send);
 `bare-multishot` uses multishot recv into a provided-buffer ring and direct
 descriptors. `monoio` is the same echo on monoio's io_uring driver
-(benches/peers/monoio_echo/, its own Cargo project, built on demand). These
-run one worker only, and are left out unless --servers names them.
+(benches/peers/monoio_echo/, its own Cargo project, built on demand);
+`monoio-coop` and `monoio-defer` give its ring the setup flags runtime uses
+(COOP_TASKRUN; SINGLE_ISSUER | DEFER_TASKRUN). These run one worker only, and are left out unless --servers names them.
 
 --callgrind runs each server under valgrind's callgrind instead, zeroes the
 counters after a warm-up, drives a fixed-length load, and divides the
@@ -56,6 +57,7 @@ CLIENT_ARGS = []
 PEER_TARGET = os.path.join(
     os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "peers")
 MONOIO_MANIFEST = os.path.join(ROOT, "benches", "peers", "monoio_echo", "Cargo.toml")
+MONOIO_BIN = os.path.join(PEER_TARGET, "release", "monoio_echo")
 
 # How to start a server: its example binary, extra arguments and environment,
 # the label in the tables, and whether it takes --workers.
@@ -67,14 +69,13 @@ SERVERS = {
     "bare": Peer("bare_uring_echo", ["--mode", "oneshot"], {}, "bare io_uring", False),
     "bare-multishot": Peer("bare_uring_echo", ["--mode", "multishot"], {},
                            "bare io_uring (multishot)", False),
-    # An absolute path: its own project, built by build_monoio().
-    "monoio": Peer(os.path.join(PEER_TARGET, "release", "monoio_echo"), [], {},
-                   "monoio", False),
-    # monoio with the ring flags runtime uses (its default ring has none).
-    "monoio-coop": Peer(os.path.join(PEER_TARGET, "release", "monoio_echo"),
-                        ["--ring", "coop"], {}, "monoio (COOP_TASKRUN)", False),
-    "monoio-defer": Peer(os.path.join(PEER_TARGET, "release", "monoio_echo"),
-                         ["--ring", "defer"], {}, "monoio (DEFER_TASKRUN)", False),
+    # An absolute path: its own project, built by build(). The default ring
+    # has no setup flags; -coop and -defer add the ones runtime uses.
+    "monoio": Peer(MONOIO_BIN, [], {}, "monoio", False),
+    "monoio-coop": Peer(MONOIO_BIN, ["--ring", "coop"], {},
+                        "monoio (COOP_TASKRUN)", False),
+    "monoio-defer": Peer(MONOIO_BIN, ["--ring", "defer"], {},
+                         "monoio (DEFER_TASKRUN)", False),
 }
 CLIENT_LINE = re.compile(
     r"([\d.]+)s: (\d+) requests/s, p50 (\d+) µs, p99 (\d+) µs"

@@ -6,10 +6,10 @@
 //! the inbox once more, and at the flags that bypass the inbox (the main
 //! future's wake, a stop request). A remote sender pushes to the inbox (or
 //! sets its flag) and then swaps `parked` to false, writing the eventfd if it
-//! was set. Both sides use SeqCst, so either the worker sees the new item
-//! or the sender sees `parked` and wakes the kernel wait. The worker looks at `queued`, which the sender
-//! stores (under the lock, SeqCst) after pushing, so an empty inbox costs
-//! the worker no lock.
+//! was set. Both sides use SeqCst, so either the worker sees the new item or
+//! the sender sees `parked` and wakes the kernel wait. The worker looks at
+//! `queued`, which the sender stores (under the lock, SeqCst) after pushing,
+//! so an empty inbox costs the worker no lock.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -9,8 +9,9 @@
 //! `IORING_OP_POLL_ADD`: the pages are there (barring an eviction since the
 //! check), and no kernel thread is involved. A range that is not resident (or
 //! a kernel without cachestat) goes through a pipe (`splice.rs`): file → pipe
-//! on io-wq, which may wait on the disk, then pipe → socket inline. On epoll, sendfile on readiness: a pipe
-//! would need two readiness waits per round where sendfile needs one.
+//! on io-wq, which may wait on the disk, then pipe → socket inline. On epoll,
+//! sendfile on readiness: a pipe would need two readiness waits per round
+//! where sendfile needs one.
 //!
 //! Neither sendfile nor splice takes `MSG_NOSIGNAL`: writing to a socket whose
 //! peer has gone raises `SIGPIPE`. io_uring runs splices on its io-wq threads,

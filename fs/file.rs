@@ -8,7 +8,8 @@ use std::path::Path;
 
 use super::{blocking, Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::op::{self, Op, SharedFd};
+use crate::op::{self, Op};
+use crate::sys::SharedFd;
 
 /// An open file.
 ///
@@ -386,7 +387,7 @@ impl File {
     /// kernel to epoll for this one call.
     pub async fn set_len(&self, size: u64) -> io::Result<()> {
         let fd = self.fd.clone();
-        blocking(move || op::ftruncate(&fd, size)).await?
+        blocking(move || crate::sys::ftruncate(&fd, size)).await?
     }
 
     /// `fallocate(2)`: with `mode` 0, allocates `offset..offset + len` on

@@ -56,7 +56,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::buf::IoBuf;
-use crate::op::{self, Op};
+use crate::op::Op;
 use error::{with_path, with_paths};
 
 /// Reads a whole file into a `Vec`.
@@ -161,7 +161,7 @@ pub async fn write(path: impl AsRef<Path>, contents: impl IoBuf) -> io::Result<(
 /// io_uring: `IORING_OP_STATX`. epoll: `statx(2)` on the blocking pool.
 pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
     let path = path.as_ref();
-    Op::statx_path(op::cstring(path)?, true)
+    Op::statx_path(crate::sys::cstring(path)?, true)
         .await
         .map(Metadata::new)
         .map_err(|e| with_path("metadata", path, e))
@@ -174,7 +174,7 @@ pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
 /// The kernel's error, with the path in the message.
 pub async fn symlink_metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
     let path = path.as_ref();
-    Op::statx_path(op::cstring(path)?, false)
+    Op::statx_path(crate::sys::cstring(path)?, false)
         .await
         .map(Metadata::new)
         .map_err(|e| with_path("symlink_metadata", path, e))
@@ -197,7 +197,7 @@ pub async fn try_exists(path: impl AsRef<Path>) -> io::Result<bool> {
 /// The kernel's error, with the path in the message (`EISDIR` for a directory).
 pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
-    Op::remove_file(op::cstring(path)?)
+    Op::remove_file(crate::sys::cstring(path)?)
         .await
         .map_err(|e| with_path("remove_file", path, e))
 }
@@ -209,7 +209,7 @@ pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
 /// The kernel's error, with the path in the message (`ENOTEMPTY` if it has entries).
 pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
-    Op::remove_dir(op::cstring(path)?)
+    Op::remove_dir(crate::sys::cstring(path)?)
         .await
         .map_err(|e| with_path("remove_dir", path, e))
 }
@@ -222,7 +222,7 @@ pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
 /// The kernel's error, with both paths in the message (`EXDEV` across filesystems).
 pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
     let (from, to) = (from.as_ref(), to.as_ref());
-    Op::rename(op::cstring(from)?, op::cstring(to)?)
+    Op::rename(crate::sys::cstring(from)?, crate::sys::cstring(to)?)
         .await
         .map_err(|e| with_paths("rename", from, to, e))
 }
@@ -235,7 +235,7 @@ pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<
 /// anything exists there, `NotFound` if the parent is missing.
 pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
-    Op::create_dir(op::cstring(path)?, 0o777)
+    Op::create_dir(crate::sys::cstring(path)?, 0o777)
         .await
         .map_err(|e| with_path("create_dir", path, e))
 }
@@ -278,9 +278,9 @@ pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
 /// Creates `dir`, or succeeds if a directory is there already (another task
 /// may have won the race).
 async fn mkdir_or_dir(dir: &Path) -> io::Result<()> {
-    match Op::create_dir(op::cstring(dir)?, 0o777).await {
+    match Op::create_dir(crate::sys::cstring(dir)?, 0o777).await {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            match Op::statx_path(op::cstring(dir)?, true).await {
+            match Op::statx_path(crate::sys::cstring(dir)?, true).await {
                 Ok(stx) if Metadata::new(stx).is_dir() => Ok(()),
                 _ => Err(e),
             }
@@ -297,7 +297,7 @@ async fn mkdir_or_dir(dir: &Path) -> io::Result<()> {
 /// The kernel's error, with both paths in the message.
 pub async fn hard_link(original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
     let (original, link) = (original.as_ref(), link.as_ref());
-    Op::hard_link(op::cstring(original)?, op::cstring(link)?)
+    Op::hard_link(crate::sys::cstring(original)?, crate::sys::cstring(link)?)
         .await
         .map_err(|e| with_paths("hard_link", original, link, e))
 }
@@ -310,7 +310,7 @@ pub async fn hard_link(original: impl AsRef<Path>, link: impl AsRef<Path>) -> io
 /// The kernel's error, with both paths in the message.
 pub async fn symlink(original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
     let (original, link) = (original.as_ref(), link.as_ref());
-    Op::symlink(op::cstring(original)?, op::cstring(link)?)
+    Op::symlink(crate::sys::cstring(original)?, crate::sys::cstring(link)?)
         .await
         .map_err(|e| with_paths("symlink", original, link, e))
 }
@@ -329,8 +329,8 @@ pub async fn symlink(original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::
 /// The kernel's error, with both paths in the message.
 pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
     let (from, to) = (from.as_ref().to_path_buf(), to.as_ref().to_path_buf());
-    op::cstring(&from)?;
-    op::cstring(&to)?;
+    crate::sys::cstring(&from)?;
+    crate::sys::cstring(&to)?;
     let (f, t) = (from.clone(), to.clone());
     blocking(move || std::fs::copy(f, t))
         .await?
@@ -349,7 +349,7 @@ pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u6
 /// The blocking pool on both drivers (no io_uring opcode lists a directory).
 pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
     let path: Arc<Path> = Arc::from(path.as_ref());
-    op::cstring(&path)?;
+    crate::sys::cstring(&path)?;
     let p = path.clone();
     let dir = blocking(move || std::fs::read_dir(&p))
         .await?
@@ -368,7 +368,7 @@ pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
 /// `std::fs::canonicalize` on the blocking pool on both drivers.
 pub async fn canonicalize(path: impl AsRef<Path>) -> io::Result<PathBuf> {
     let path = path.as_ref().to_path_buf();
-    op::cstring(&path)?;
+    crate::sys::cstring(&path)?;
     let p = path.clone();
     blocking(move || std::fs::canonicalize(p))
         .await?
@@ -386,7 +386,7 @@ pub async fn canonicalize(path: impl AsRef<Path>) -> io::Result<PathBuf> {
 /// `readlink(2)` on the blocking pool on both drivers.
 pub async fn read_link(path: impl AsRef<Path>) -> io::Result<PathBuf> {
     let path = path.as_ref().to_path_buf();
-    op::cstring(&path)?;
+    crate::sys::cstring(&path)?;
     let p = path.clone();
     blocking(move || std::fs::read_link(p))
         .await?

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use super::error::with_path;
 use super::File;
-use crate::op::{self, Op, SharedFd};
+use crate::op::Op;
+use crate::sys::SharedFd;
 
 /// Options for opening a file, as [`std::fs::OpenOptions`].
 ///
@@ -143,7 +144,7 @@ impl OpenOptions {
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
         let path = path.as_ref();
         let flags = self.flags()?;
-        let fd = Op::open_at(None, op::cstring(path)?, flags, self.mode)
+        let fd = Op::open_at(None, crate::sys::cstring(path)?, flags, self.mode)
             .await
             .map_err(|e| with_path("open", path, e))?;
         Ok(File::from_fd(SharedFd::new_file(fd)))
@@ -197,7 +198,7 @@ impl OpenOptions {
         let resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
         let fd = Op::open_at2(
             Some(dir.shared_fd()),
-            op::cstring(path)?,
+            crate::sys::cstring(path)?,
             flags,
             self.mode,
             resolve,

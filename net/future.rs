@@ -14,8 +14,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::driver::Op;
-use crate::op::{self, SharedFd};
+use crate::op;
+use crate::op::Op;
+use crate::sys::SharedFd;
 
 /// The future of a socket read ([`TcpStream::read`](crate::net::TcpStream::read),
 /// `peek`, and the read half's): resolves to the byte count and the buffer.

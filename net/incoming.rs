@@ -7,8 +7,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::driver::MultishotOp;
-use crate::op::{AcceptMulti, SharedFd};
+use crate::op::AcceptMulti;
+use crate::op::MultishotOp;
+use crate::sys::SharedFd;
 use crate::time::{sleep, Sleep};
 
 /// First pause after running out of descriptors.

@@ -37,7 +37,7 @@ pub use unix::{UnixDatagram, UnixListener, UnixStream};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
-use crate::op::SharedFd;
+use crate::sys::SharedFd;
 
 /// Takes the descriptor out of `fd`: moved if this is the last handle,
 /// duplicated if an operation still holds it (it closes its copy later).

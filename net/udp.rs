@@ -8,7 +8,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::addr::{each_addr, resolve, resolve_now, ToSocketAddrs};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::op::{socket, One, Op, SharedFd, SockAddr};
+use crate::op::Op;
+use crate::sys::{socket, One, SharedFd, SockAddr};
 
 /// A UDP socket.
 ///

@@ -49,6 +49,11 @@ pub(crate) mod driver;
 mod executor;
 mod metrics;
 pub(crate) mod op;
+// `runtime.rs` holds `Runtime`; `runtime` is the crate's own name (see above).
+#[path = "runtime.rs"]
+mod rt;
+mod sys;
+mod transfer;
 
 pub mod buf;
 #[path = "../fs/mod.rs"]
@@ -62,8 +67,9 @@ pub mod time;
 #[doc(hidden)]
 pub mod __private;
 
-pub use blocking::spawn_blocking;
-pub use builder::{block_on, driver_info, driver_kind, Builder, DriverInfo, DriverKind, Runtime};
-pub use executor::{spawn, spawn_on, JoinError, JoinHandle};
-pub use metrics::{metrics, WorkerMetrics};
+pub use builder::Builder;
+pub use driver::DriverKind;
+pub use executor::{spawn, spawn_blocking, spawn_on, JoinError, JoinHandle};
+pub use metrics::WorkerMetrics;
+pub use rt::{block_on, driver_info, driver_kind, metrics, DriverInfo, Runtime};
 pub use runtime_macros::{main, test};

@@ -1,12 +1,12 @@
-//! Per-worker counters and the `runtime::metrics()` snapshot.
+//! Per-worker counters and their snapshot type, a leaf: the driver and the
+//! executor bump them; `runtime::metrics()` (in `runtime.rs`) reads them.
 //!
 //! Each counter has a single writer (its worker thread), so a bump is a plain
 //! load and store; any thread may read a snapshot.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::context;
-use crate::DriverKind;
+use crate::driver::DriverKind;
 
 /// One worker's counters, written by that worker only.
 #[derive(Debug, Default)]
@@ -21,6 +21,8 @@ pub(crate) struct Counters {
     pub(crate) ops_completed: AtomicU64,
     /// Operations dropped in flight and cancelled.
     pub(crate) ops_cancelled: AtomicU64,
+    /// Operations the epoll driver ran on the blocking pool.
+    pub(crate) ops_offloaded: AtomicU64,
     /// Slots in use at the last park.
     pub(crate) ops_in_flight: AtomicU64,
     /// Times an entry found the submission queue full.
@@ -59,6 +61,9 @@ pub struct WorkerMetrics {
     pub ops_completed: u64,
     /// Operations dropped in flight and cancelled.
     pub ops_cancelled: u64,
+    /// Operations the epoll driver ran on the blocking pool (regular-file
+    /// I/O that might wait for the disk); always 0 on io_uring.
+    pub ops_offloaded: u64,
     /// Operations holding driver state (exact for the calling worker, as of
     /// its last park for the others).
     pub ops_in_flight: u64,
@@ -86,6 +91,7 @@ impl WorkerMetrics {
             ops_submitted: c.ops_submitted.load(Relaxed),
             ops_completed: c.ops_completed.load(Relaxed),
             ops_cancelled: c.ops_cancelled.load(Relaxed),
+            ops_offloaded: c.ops_offloaded.load(Relaxed),
             ops_in_flight: c.ops_in_flight.load(Relaxed),
             sq_full_waits: c.sq_full_waits.load(Relaxed),
             cq_overflows: c.cq_overflows.load(Relaxed),
@@ -94,35 +100,4 @@ impl WorkerMetrics {
             ticks: c.ticks.load(Relaxed),
         }
     }
-}
-
-/// Counters of every worker of the current runtime, one entry per worker.
-///
-/// Returns an empty list outside a runtime.
-///
-/// ```
-/// runtime::block_on(async {
-///     let m = runtime::metrics();
-///     assert_eq!(m.len(), 1);
-///     assert_eq!(m[0].ops_in_flight, 0);
-/// });
-/// ```
-pub fn metrics() -> Vec<WorkerMetrics> {
-    let Some(worker) = context::current() else {
-        return Vec::new();
-    };
-    let in_flight = worker.driver.borrow().in_flight() as u64;
-    worker
-        .handle
-        .workers
-        .iter()
-        .enumerate()
-        .map(|(i, shared)| {
-            let mut m = WorkerMetrics::read(i, worker.handle.driver_of(i), &shared.counters);
-            if i == worker.index {
-                m.ops_in_flight = in_flight;
-            }
-            m
-        })
-        .collect()
 }

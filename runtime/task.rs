@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-pub use crate::blocking::spawn_blocking;
+pub use crate::executor::spawn_blocking;
 pub use crate::executor::{spawn, spawn_on, JoinError, JoinHandle};
 
 /// Yields once: the task goes to the back of its worker's run queue, so

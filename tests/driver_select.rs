@@ -34,9 +34,13 @@ fn in_child() -> bool {
     std::env::var_os("DRIVER_SELECT_CHILD").is_some()
 }
 
-/// Makes `io_uring_setup` fail with EPERM for this thread and its children.
-fn forbid_io_uring() {
-    const SYS_IO_URING_SETUP: u32 = 425;
+/// `io_uring_setup(2)` on x86-64.
+const SYS_IO_URING_SETUP: u32 = 425;
+/// `io_uring_enter(2)` on x86-64.
+const SYS_IO_URING_ENTER: u32 = 426;
+
+/// Makes the syscall `nr` fail with EPERM for this thread and its children.
+fn forbid_syscall(nr: u32) {
     const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
     let stmt = |code: u16, k: u32, jt: u8, jf: u8| libc::sock_filter { code, jt, jf, k };
     let ld_w_abs = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
@@ -47,7 +51,7 @@ fn forbid_io_uring() {
         stmt(jeq, AUDIT_ARCH_X86_64, 1, 0),
         stmt(ret, libc::SECCOMP_RET_ALLOW, 0, 0),
         stmt(ld_w_abs, 0, 0, 0), // seccomp_data.nr
-        stmt(jeq, SYS_IO_URING_SETUP, 0, 1),
+        stmt(jeq, nr, 0, 1),
         stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32, 0, 0),
         stmt(ret, libc::SECCOMP_RET_ALLOW, 0, 0),
     ];
@@ -80,7 +84,7 @@ fn seccomp_blocked_io_uring_falls_back_to_epoll_and_says_why() {
         assert!(out.contains("CHILD OK"), "{out}");
         return;
     }
-    forbid_io_uring();
+    forbid_syscall(SYS_IO_URING_SETUP);
     let rt = Builder::new()
         .workers(2)
         .build()
@@ -104,6 +108,46 @@ fn seccomp_blocked_io_uring_falls_back_to_epoll_and_says_why() {
         .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
     assert!(err.to_string().contains("EPERM"), "{err}");
+    println!("CHILD OK");
+}
+
+/// A profile that allows `io_uring_setup` but refuses `io_uring_enter`: the
+/// ring builds, so only a real submit-and-wait shows it cannot be used. Auto
+/// must fall back to epoll (not pick io_uring and spin), and say why.
+#[test]
+fn seccomp_blocked_io_uring_enter_falls_back_to_epoll_and_says_why() {
+    if !in_child() {
+        let out = run_child(
+            "seccomp_blocked_io_uring_enter_falls_back_to_epoll_and_says_why",
+            &[],
+        );
+        assert!(out.contains("CHILD OK"), "{out}");
+        return;
+    }
+    forbid_syscall(SYS_IO_URING_ENTER);
+    let rt = Builder::new()
+        .build()
+        .expect("auto must fall back, not fail");
+    let info = rt.driver_info();
+    println!("{info}");
+    let (kind, why) = &info.workers[0];
+    assert_eq!(*kind, DriverKind::Epoll);
+    assert!(
+        why.contains("io_uring_enter"),
+        "reason should name io_uring_enter: {why}"
+    );
+    let n = rt.block_on(async {
+        let h = runtime::spawn(async { 6 * 7 });
+        runtime::time::sleep(std::time::Duration::from_millis(1)).await;
+        h.await.unwrap()
+    });
+    assert_eq!(n, 42);
+    drop(rt);
+    let err = Builder::new()
+        .driver(DriverKind::Uring)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("io_uring_enter"), "{err}");
     println!("CHILD OK");
 }
 

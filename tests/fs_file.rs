@@ -579,10 +579,10 @@ async fn o_direct_with_aligned_buffers() {
     assert!(back[..] == data[..]);
     // A block-aligned piece in the middle; on epoll through the pool, since a
     // synchronous RWF_NOWAIT read of an O_DIRECT file waits for the device.
-    let before = runtime::metrics()[0].ops_submitted;
+    let before = runtime::metrics()[0].ops_offloaded;
     let (n, piece) = file.read_at(AlignedBuf::new(8192), 64 << 10).await;
     if runtime::driver_kind() == runtime::DriverKind::Epoll {
-        assert_eq!(runtime::metrics()[0].ops_submitted - before, 1);
+        assert_eq!(runtime::metrics()[0].ops_offloaded - before, 1);
     }
     assert_eq!(n.unwrap(), 8192);
     assert!(piece[..] == data[64 << 10..(64 << 10) + 8192]);
@@ -644,12 +644,12 @@ fn outside_a_runtime_is_an_error_not_a_panic() {
 //
 // On epoll a file read first tries `preadv2(RWF_NOWAIT)` and an open
 // `openat2(RESOLVE_CACHED)` inline; only what would wait for the disk goes to
-// the blocking pool. On epoll `ops_submitted` counts exactly the pool's ops,
-// so these tests can tell which path each op took.
+// the blocking pool. `ops_offloaded` counts exactly the pool's ops, so these
+// tests can tell which path each op took.
 
-/// Operations this worker handed to the kernel or, on epoll, to the blocking pool.
-fn ops_submitted() -> u64 {
-    runtime::metrics()[0].ops_submitted
+/// Operations this worker handed to the blocking pool (epoll).
+fn pool_ops() -> u64 {
+    runtime::metrics()[0].ops_offloaded
 }
 
 /// Whether this worker runs the epoll driver.
@@ -741,12 +741,12 @@ async fn cached_reads_and_opens_skip_the_blocking_pool() {
     let inline_reads = on_epoll() && nowait_reads_supported(&dir);
     let inline_opens = on_epoll() && cached_opens_supported();
 
-    let before = ops_submitted();
+    let before = pool_ops();
     let file = File::open(&path).await.unwrap();
     assert!(!nonblocking(&file), "O_NONBLOCK is not left on the file");
-    let opened = ops_submitted() - before;
+    let opened = pool_ops() - before;
 
-    let before = ops_submitted();
+    let before = pool_ops();
     let (n, buf) = file.read_at(Vec::with_capacity(4096), 8192).await;
     assert_eq!(n.unwrap(), 4096);
     assert!(buf[..] == data[8192..12288]);
@@ -774,7 +774,7 @@ async fn cached_reads_and_opens_skip_the_blocking_pool() {
         .read_exact_at(vec![0u8; 32], data.len() as u64 - 16)
         .await;
     assert_eq!(res.unwrap_err().kind(), ErrorKind::UnexpectedEof);
-    let read = ops_submitted() - before;
+    let read = pool_ops() - before;
 
     if inline_opens {
         assert_eq!(opened, 0, "a cached open ran on the worker");
@@ -785,11 +785,11 @@ async fn cached_reads_and_opens_skip_the_blocking_pool() {
 
     // open_beneath: openat2 with RESOLVE_CACHED added to its own resolve bits.
     let base = File::open(&dir.0).await.unwrap();
-    let before = ops_submitted();
+    let before = pool_ops();
     let file = File::open_beneath(&base, "cached.bin").await.unwrap();
     if inline_opens {
         assert_eq!(
-            ops_submitted() - before,
+            pool_ops() - before,
             0,
             "a cached open beneath ran on the worker"
         );
@@ -821,16 +821,12 @@ async fn uncached_reads_go_through_the_pool() {
     let cold = !first_page_resident(&path);
     let inline_reads = on_epoll() && nowait_reads_supported(&dir);
     let file = File::open(&path).await.unwrap();
-    let before = ops_submitted();
+    let before = pool_ops();
     let (n, buf) = file.read_at(Vec::with_capacity(4096), 0).await;
     assert_eq!(n.unwrap(), 4096);
     assert!(buf[..] == data[..4096]);
     if inline_reads && cold {
-        assert_eq!(
-            ops_submitted() - before,
-            1,
-            "an uncached read went to the pool"
-        );
+        assert_eq!(pool_ops() - before, 1, "an uncached read went to the pool");
     }
     // Partly cached: the cached part is read inline, the pool reads the
     // rest, and the read is whole (short only at end of file, like pread).
@@ -855,16 +851,12 @@ async fn uncached_reads_go_through_the_pool() {
 #[runtime::test]
 async fn opens_that_create_or_miss_keep_their_errors() {
     let dir = TempDir::new("inline_opens");
-    let before = ops_submitted();
+    let before = pool_ops();
     // O_CREAT and O_TRUNC are never served from the dentry cache: the pool.
     let created = File::create(dir.join("new.txt")).await.unwrap();
     assert!(!nonblocking(&created));
     if on_epoll() {
-        assert_eq!(
-            ops_submitted() - before,
-            1,
-            "a creating open went to the pool"
-        );
+        assert_eq!(pool_ops() - before, 1, "a creating open went to the pool");
     }
     let (res, _) = created.write_all_at("created", 0).await;
     res.unwrap();
@@ -879,11 +871,11 @@ async fn opens_that_create_or_miss_keep_their_errors() {
     let missing = dir.join("missing.txt");
     let mut msgs = Vec::new();
     for _ in 0..2 {
-        let before = ops_submitted();
+        let before = pool_ops();
         let err = File::open(&missing).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound);
         assert_eq!(fs::raw_os_error(&err), Some(libc::ENOENT));
-        msgs.push((err.to_string(), ops_submitted() - before));
+        msgs.push((err.to_string(), pool_ops() - before));
     }
     let want = format!(
         "open {}: No such file or directory (os error 2)",

@@ -12,10 +12,11 @@ use std::time::Duration;
 use futures_core::Stream;
 
 use super::{TcpSocket, TcpStream};
-use crate::driver::Op;
 use crate::net::incoming::Accepting;
 use crate::net::{addr, ToSocketAddrs};
-use crate::op::{self, socket, SharedFd};
+use crate::op;
+use crate::op::Op;
+use crate::sys::{socket, SharedFd};
 
 /// The listen backlog of [`TcpListener::bind`] (tokio's; the kernel caps it
 /// at `net.core.somaxconn`).

@@ -10,8 +10,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::{TcpListener, TcpStream};
-use crate::driver::Op;
-use crate::op::{self, socket, SharedFd, SockAddr};
+use crate::op;
+use crate::op::Op;
+use crate::sys::{socket, SharedFd, SockAddr};
 
 /// A TCP socket before `connect` or `listen`: set options, bind, then turn
 /// it into a [`TcpStream`] or a [`TcpListener`].

@@ -9,10 +9,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use super::TcpStream;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::driver::Op;
 use crate::io::{ReadOwned, WriteOwned};
 use crate::net::{future, Read, Readv, Write, Writev};
-use crate::op::{socket, SharedFd};
+use crate::op::Op;
+use crate::sys::{socket, SharedFd};
 
 /// The reading half of a [`TcpStream`], from [`TcpStream::into_split`].
 ///

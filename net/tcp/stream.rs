@@ -9,10 +9,10 @@ use std::time::Duration;
 use super::socket::{self as opts, TcpSocket};
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::driver::Op;
 use crate::io::{ReadOwned, WriteOwned};
 use crate::net::{addr, future, Read, Readv, ToSocketAddrs, Write, Writev};
-use crate::op::{socket, SharedFd};
+use crate::op::Op;
+use crate::sys::{socket, SharedFd};
 
 /// A connected TCP socket.
 ///
@@ -242,7 +242,7 @@ impl TcpStream {
         len: u64,
     ) -> impl Future<Output = io::Result<u64>> + 'static {
         let (sock, file) = (self.fd.clone(), file.shared_fd().clone());
-        async move { crate::op::send_file(&sock, &file, offset, len).await }
+        async move { crate::transfer::send_file(&sock, &file, offset, len).await }
     }
 
     /// Reads into `bufs` in order with one `recvmsg(2)`, each buffer from its

@@ -9,7 +9,8 @@ use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::op::{socket, unix_from_sock_addr, unix_to_sock_addr, One, Op, SharedFd};
+use crate::op::Op;
+use crate::sys::{socket, unix_from_sock_addr, unix_to_sock_addr, One, SharedFd};
 
 /// A Unix datagram socket.
 ///

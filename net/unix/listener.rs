@@ -13,9 +13,10 @@ use std::time::Duration;
 use futures_core::Stream;
 
 use super::UnixStream;
-use crate::driver::Op;
 use crate::net::incoming::Accepting;
-use crate::op::{self, socket, unix_from_sock_addr, SharedFd};
+use crate::op;
+use crate::op::Op;
+use crate::sys::{socket, unix_from_sock_addr, SharedFd};
 
 /// A Unix-domain socket listening for stream connections.
 ///

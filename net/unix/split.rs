@@ -10,10 +10,10 @@ use std::os::unix::net::SocketAddr;
 
 use super::UnixStream;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::driver::Op;
 use crate::io::{ReadOwned, WriteOwned};
 use crate::net::{future, Read, Readv, Write, Writev};
-use crate::op::{socket, unix_from_sock_addr, SharedFd};
+use crate::op::Op;
+use crate::sys::{socket, unix_from_sock_addr, SharedFd};
 
 /// The reading half of a [`UnixStream`], from [`UnixStream::into_split`].
 ///

@@ -10,10 +10,10 @@ use std::path::Path;
 
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::driver::Op;
 use crate::io::{ReadOwned, WriteOwned};
 use crate::net::{future, Read, Readv, Write, Writev};
-use crate::op::{socket, unix_from_sock_addr, unix_to_sock_addr, SharedFd};
+use crate::op::Op;
+use crate::sys::{socket, unix_from_sock_addr, unix_to_sock_addr, SharedFd};
 
 /// A connected Unix-domain stream socket.
 ///
@@ -161,7 +161,7 @@ impl UnixStream {
         len: u64,
     ) -> impl Future<Output = io::Result<u64>> + 'static {
         let (sock, file) = (self.fd.clone(), file.shared_fd().clone());
-        async move { crate::op::send_file(&sock, &file, offset, len).await }
+        async move { crate::transfer::send_file(&sock, &file, offset, len).await }
     }
 
     /// Reads into `bufs` in order with one `recvmsg(2)`; resolves to the

@@ -150,8 +150,9 @@ pub(crate) fn build_ring(entries: u32) -> io::Result<(IoUring, &'static str)> {
         builder.setup_clamp().setup_cqsize(cq);
         apply(&mut builder);
         match builder.build(entries) {
-            Ok(ring) => {
+            Ok(mut ring) => {
                 check(&ring)?;
+                round_trip(&mut ring)?;
                 return Ok((ring, desc));
             }
             // EINVAL: an older kernel that lacks a flag; try fewer flags.
@@ -191,6 +192,28 @@ fn check(ring: &IoUring) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A real submit-and-wait of a NOP: a seccomp profile may let
+/// `io_uring_setup` through and still refuse `io_uring_enter`, and a ring that
+/// cannot enter would leave the worker nothing to do but spin.
+fn round_trip(ring: &mut IoUring) -> io::Result<()> {
+    let nop = opcode::Nop::new().build().user_data(0);
+    // SAFETY: a NOP entry carries no pointers.
+    unsafe { ring.submission().push(&nop) }
+        .map_err(|_| unsupported("a new ring's submission queue is full"))?;
+    ring.submit_and_wait(1)
+        .map_err(|e| unsupported(&format!("io_uring_enter failed: {e}")))?;
+    match ring.completion().next() {
+        Some(cqe) if cqe.result() >= 0 => Ok(()),
+        Some(cqe) => Err(unsupported(&format!(
+            "a NOP completed with {}",
+            io::Error::from_raw_os_error(-cqe.result())
+        ))),
+        None => Err(unsupported(
+            "a NOP submitted and waited for did not complete",
+        )),
+    }
 }
 
 fn unsupported(msg: &str) -> io::Error {

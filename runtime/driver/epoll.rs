@@ -1,22 +1,29 @@
-//! The epoll driver: a readiness registry, retry-on-ready, and regular-file
-//! operations on the blocking pool.
+//! The epoll driver: a readiness registry, the retry protocol, and
+//! regular-file operations on the blocking pool with their own completion
+//! queue.
 //!
 //! Each fd is registered once, edge-triggered, for both directions. An op tries
 //! its syscall; on `EAGAIN` it clears that direction's ready bit and parks its
 //! waker. Only this worker's thread calls `epoll_wait`, so readiness cannot
-//! change between the failed syscall and the clearing of the bit.
+//! change between the failed syscall and the clearing of the bit. The op stays
+//! in its future meanwhile (the kernel holds nothing of it), so a dropped read
+//! loses nothing: bytes are only ever taken by a poll that returns them.
+//!
+//! Blocking-pool ops live in a slot, like io_uring's; the pool thread posts
+//! the result to the worker's [`Unpark`] queue, which `park` drains.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::task::{Context, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::lifecycle::{Ops, Orphaned, Reaped};
-use super::operation::{cvt, Erased, Interest};
+use super::op_state::{DriverId, OpState, ShotState, Wait};
+use super::operation::{cvt, Attempt, Erased, Interest, Multishot, Operation};
+use super::unpark::Unpark;
 use super::Deferred;
 use crate::blocking::BlockingPool;
-use crate::executor::{Remote, Shared};
 use crate::metrics::{bump, Counters};
 
 /// Event data of the wake-up eventfd; fds use their own number.
@@ -57,12 +64,16 @@ pub(crate) struct EpollDriver {
     registry: Vec<Option<FdState>>,
     /// Ops running on the blocking pool, keyed like io_uring ops.
     ops: Ops,
+    /// This driver's identity, which its ops carry.
+    id: DriverId,
     /// Wakers and finished orphans collected while the driver is borrowed.
     deferred: Deferred,
     /// The worker's wake-up eventfd.
     wake_fd: RawFd,
-    /// Where blocking-pool completions are sent.
-    shared: Arc<Shared>,
+    /// Owns `wake_fd` and receives blocking-pool completions.
+    unpark: Arc<Unpark>,
+    /// Completions taken from `unpark`, kept for their capacity.
+    posted: Vec<(usize, io::Result<u32>)>,
     /// Runs regular-file syscalls.
     pool: Arc<BlockingPool>,
     /// The worker's counters.
@@ -78,6 +89,16 @@ impl std::fmt::Debug for EpollDriver {
     }
 }
 
+/// One step of the readiness protocol.
+enum Step {
+    /// The syscall finished.
+    Done(io::Result<u32>),
+    /// The op waits for this edge.
+    Wait(Wait),
+    /// The op must run on the blocking pool.
+    Blocking,
+}
+
 /// A pointer to an op that a blocking-pool thread runs.
 struct OpPtr(*mut dyn Erased);
 
@@ -89,8 +110,7 @@ unsafe impl Send for OpPtr {}
 impl EpollDriver {
     /// Creates the epoll instance and registers the wake-up eventfd.
     pub(crate) fn new(
-        wake_fd: &OwnedFd,
-        shared: Arc<Shared>,
+        unpark: Arc<Unpark>,
         pool: Arc<BlockingPool>,
         counters: Arc<Counters>,
     ) -> io::Result<Self> {
@@ -107,7 +127,7 @@ impl EpollDriver {
             libc::epoll_ctl(
                 epfd.as_raw_fd(),
                 libc::EPOLL_CTL_ADD,
-                wake_fd.as_raw_fd(),
+                unpark.raw_fd(),
                 &mut ev,
             )
         } as isize)?;
@@ -116,12 +136,138 @@ impl EpollDriver {
             events: Vec::with_capacity(EVENTS_PER_WAIT),
             registry: Vec::new(),
             ops: Ops::default(),
+            id: DriverId::next(),
             deferred: Deferred::default(),
-            wake_fd: wake_fd.as_raw_fd(),
-            shared,
+            wake_fd: unpark.raw_fd(),
+            unpark,
+            posted: Vec::new(),
             pool,
             counters,
         })
+    }
+
+    /// This driver's identity.
+    pub(crate) fn id(&self) -> DriverId {
+        self.id
+    }
+
+    /// One step of the readiness protocol for `op`: wait for an edge, attempt
+    /// the syscall, or report that it must go to the blocking pool.
+    fn step<T: Operation>(&mut self, op: &mut T, wait: Option<Wait>, cx: &mut Context<'_>) -> Step {
+        let target = wait
+            .filter(|w| w.driver == self.id)
+            .map(|w| (w.fd, w.fd_id, w.interest))
+            .or_else(|| op.epoll_target());
+        // An fd known not to be ready waits for its next edge rather than try
+        // a syscall bound to return EAGAIN. A registration error falls
+        // through: the attempt reports it.
+        if let Some((fd, fd_id, interest)) = target {
+            if !self.is_ready(fd, fd_id, interest)
+                && self.wait_ready(fd, fd_id, interest, cx).is_ok()
+            {
+                return Step::Wait(self.wait(fd, fd_id, interest));
+            }
+        }
+        match op.epoll_attempt() {
+            Attempt::Done(res) => Step::Done(res),
+            Attempt::Drained {
+                res,
+                fd,
+                fd_id,
+                interest,
+            } => {
+                self.clear_ready(fd, fd_id, interest);
+                Step::Done(res)
+            }
+            Attempt::WouldBlock {
+                fd,
+                fd_id,
+                interest,
+            } => match self.wait_ready(fd, fd_id, interest, cx) {
+                Ok(()) => Step::Wait(self.wait(fd, fd_id, interest)),
+                Err(e) => Step::Done(Err(e)),
+            },
+            Attempt::Blocking => Step::Blocking,
+        }
+    }
+
+    fn wait(&self, fd: RawFd, fd_id: u64, interest: Interest) -> Wait {
+        Wait {
+            fd,
+            fd_id,
+            interest,
+            driver: self.id,
+        }
+    }
+
+    /// Drives a single-shot op that is not in a slot (`Idle` or `Armed`).
+    pub(crate) fn poll_attempt<T: Operation>(
+        &mut self,
+        st: &mut OpState<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<(T, io::Result<u32>)> {
+        let (mut op, wait) = match std::mem::replace(st, OpState::Finished) {
+            OpState::Idle(op) => {
+                bump(&self.counters.ops_submitted);
+                (op, None)
+            }
+            OpState::Armed(op, wait) => (op, Some(wait)),
+            _ => unreachable!("poll_attempt on an op in a slot"),
+        };
+        match self.step(&mut op, wait, cx) {
+            Step::Done(res) => {
+                bump(&self.counters.ops_completed);
+                Poll::Ready((op, res))
+            }
+            Step::Wait(wait) => {
+                *st = OpState::Armed(op, wait);
+                Poll::Pending
+            }
+            Step::Blocking => {
+                let key = self.submit_blocking(op, cx.waker().clone());
+                *st = OpState::Held {
+                    driver: self.id,
+                    key,
+                    timed: false,
+                };
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Drives a multishot op: one attempt per item, the op kept in `st`.
+    pub(crate) fn poll_attempt_shot<T: Multishot>(
+        &mut self,
+        mut op: T,
+        wait: Option<Wait>,
+        st: &mut ShotState<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<T::Item> {
+        // `st` is `Moving`: the caller took `op` (and `wait`) out of it.
+        match self.step(&mut op, wait, cx) {
+            Step::Done(res) => {
+                let item = op.next(res, 0);
+                *st = ShotState::Idle(op);
+                Poll::Ready(item)
+            }
+            Step::Wait(wait) => {
+                *st = ShotState::Armed(op, wait);
+                Poll::Pending
+            }
+            Step::Blocking => {
+                let err =
+                    io::Error::new(io::ErrorKind::Unsupported, "multishot op on a blocking fd");
+                let item = op.next(Err(err), 0);
+                *st = ShotState::Idle(op);
+                Poll::Ready(item)
+            }
+        }
+    }
+
+    /// An op waiting for readiness was dropped: it ends without a result.
+    pub(crate) fn abandoned(&mut self) {
+        bump(&self.counters.ops_cancelled);
+        bump(&self.counters.ops_completed);
     }
 
     /// Whether `fd` may be ready for `interest` (unknown fds count as ready).
@@ -232,29 +378,33 @@ impl EpollDriver {
     }
 
     /// Sends a regular-file op to the blocking pool; returns its slot key.
-    pub(crate) fn submit_blocking(&mut self, op: Box<dyn Erased>, waker: Waker) -> usize {
+    fn submit_blocking<T: Operation>(&mut self, op: T, waker: Waker) -> usize {
+        let op = self.ops.boxed(op);
         let key = self.ops.insert(op, waker, false);
         let slot = self.ops.get_mut(key).expect("just inserted");
-        let ptr = OpPtr(&mut **slot.op.as_mut().expect("slot holds its op") as *mut dyn Erased);
-        let shared = self.shared.clone();
-        bump(&self.counters.ops_submitted);
+        let ptr = OpPtr(slot.op_mut() as *mut dyn Erased);
+        let unpark = self.unpark.clone();
+        bump(&self.counters.ops_offloaded);
         self.pool.execute(Box::new(move || {
             let ptr = ptr;
-            // SAFETY: the slot keeps the box alive and untouched until the
+            // SAFETY: the slot keeps the op alive and untouched until the
             // completion below is processed on the worker (see `OpPtr`).
             let res = unsafe { (*ptr.0).run_blocking() };
-            shared.push_remote(Remote::Completion(key, res));
+            unpark.post(key, res);
         }));
         key
     }
 
-    /// Records a blocking-pool completion that arrived through the inbox.
-    pub(crate) fn complete_blocking(&mut self, key: usize, res: io::Result<u32>) {
-        bump(&self.counters.ops_completed);
-        match self.ops.complete(key, res, 0) {
-            Reaped::Stored => {}
-            Reaped::Wake(w) => self.deferred.wakers.push(w),
-            Reaped::Free(op, res) => self.deferred.frees.push((op, res)),
+    /// Records the blocking-pool completions posted since the last look.
+    fn reap_posted(&mut self) {
+        self.unpark.take_posted(&mut self.posted);
+        for (key, res) in std::mem::take(&mut self.posted) {
+            bump(&self.counters.ops_completed);
+            match self.ops.complete(key, res, 0) {
+                Reaped::Stored => {}
+                Reaped::Wake(w) => self.deferred.wakers.push(w),
+                Reaped::Free(done) => self.deferred.frees.push(done),
+            }
         }
     }
 
@@ -264,11 +414,11 @@ impl EpollDriver {
     }
 
     /// A blocking-pool op's future was dropped: the slot lives on until the pool is done.
-    pub(crate) fn drop_op(&mut self, key: usize) {
+    pub(crate) fn drop_slot(&mut self, key: usize) {
         match self.ops.orphan(key) {
             Orphaned::Gone => {}
             Orphaned::Cancel => bump(&self.counters.ops_cancelled),
-            Orphaned::Free(op, res) => self.deferred.frees.push((op, res)),
+            Orphaned::Free(done) => self.deferred.frees.push(done),
         }
     }
 
@@ -333,16 +483,20 @@ impl EpollDriver {
                 self.deferred.wakers.append(&mut st.writers);
             }
         }
+        self.reap_posted();
     }
 
     /// Waits (bounded) for blocking-pool ops to finish; leaks what does not.
-    pub(crate) fn shutdown(&mut self, mut drain_inbox: impl FnMut(&mut Self)) {
-        drop(self.ops.orphan_all());
+    pub(crate) fn shutdown(&mut self) {
+        let finished = self.ops.orphan_all();
+        self.deferred.frees.extend(finished);
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         while self.ops.len() > 0 && Instant::now() < deadline {
             self.park(Some(Duration::from_millis(20)));
-            drain_inbox(self);
-            drop(std::mem::take(&mut self.deferred));
+            for done in std::mem::take(&mut self.deferred.frees) {
+                done.discard();
+            }
+            self.deferred.wakers.clear();
         }
         if self.ops.len() > 0 {
             self.ops.leak_all();

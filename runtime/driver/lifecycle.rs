@@ -9,22 +9,33 @@
 //!   slot keeps the op's memory alive until the final completion arrives, then
 //!   frees it (and drops the output, closing any fd the kernel returned).
 //!
-//! Transitions: `submit` creates `Submitted`/`Waiting`; the `Op` moves
+//! Transitions: `insert` creates `Waiting`; the `Op` moves
 //! `Submitted`/`Waiting` → `Waiting`, and `Done` → removed; the driver moves
 //! `Submitted`/`Waiting` → `Done` (waking) and `Orphaned` → removed; dropping the
 //! `Op` moves `Submitted`/`Waiting` → `Orphaned` and `Done` → removed.
 //!
 //! Multishot slots keep a queue of completions and stay in the slab until the
 //! last completion (one without `IORING_CQE_F_MORE`) has been taken.
+//!
+//! # Memory
+//!
+//! A slot holds its op as a raw pointer made from a `Box`, never as the `Box`
+//! itself: the kernel writes into the op while the slot lives, and a `Box`
+//! claims unique access to its contents wherever it is moved (the slab moves
+//! slots when it grows, teardown moves them out). The pointer becomes a `Box`
+//! again only when the kernel has let go: when the op is taken, freed after
+//! its final completion, or handed back at shutdown. Whatever is left in the
+//! slab when it is dropped leaks: leaking is safe, freeing would not be.
 
 use std::collections::VecDeque;
 use std::io;
-use std::task::Waker;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
 use super::op_box::Cells;
-use super::operation::Erased;
+use super::operation::{Erased, Operation};
 
 /// Who holds interest in a slot's result.
 #[derive(Debug)]
@@ -48,10 +59,26 @@ pub(crate) struct Shots {
     pub(crate) armed: bool,
 }
 
-/// One op in flight: its boxed data and who waits for it.
+/// An op whose memory the kernel no longer touches, ready to be dropped
+/// (outside the driver's borrow: dropping its output may close an fd).
+pub(crate) struct Finished {
+    /// The op, owned again.
+    op: Box<dyn Erased>,
+    /// Its final result.
+    res: io::Result<u32>,
+}
+
+impl Finished {
+    /// Drops the op's output (closing any fd it owns).
+    pub(crate) fn discard(self) {
+        self.op.discard(self.res);
+    }
+}
+
+/// One op in flight: its data and who waits for it.
 pub(crate) struct Slot {
-    /// The op's owned data; boxed so it never moves while the kernel holds it.
-    pub(crate) op: Option<Box<dyn Erased>>,
+    /// The op's owned data, from `Box::into_raw`; see "Memory" above.
+    op: NonNull<dyn Erased>,
     /// Who holds interest in the result.
     pub(crate) state: Lifecycle,
     /// Present for multishot ops only (boxed: keeps the common slot small).
@@ -70,6 +97,19 @@ impl std::fmt::Debug for Slot {
     }
 }
 
+impl Slot {
+    /// The op, for building a (re-armed) entry or handing a multishot
+    /// completion to it. The driver calls this only on its own thread, and
+    /// the kernel writes only through the pointers the entry carries, which
+    /// this borrow neither moves nor frees.
+    pub(crate) fn op_mut(&mut self) -> &mut dyn Erased {
+        // SAFETY: `op` came from `Box::into_raw` and is freed only by
+        // `finished`, after the slot is removed; `&mut self` makes this borrow
+        // unique on the Rust side.
+        unsafe { self.op.as_mut() }
+    }
+}
+
 /// What the reaper should do after recording a completion.
 pub(crate) enum Reaped {
     /// Nothing more: the result was stored (or the CQE was stale).
@@ -77,7 +117,17 @@ pub(crate) enum Reaped {
     /// Wake this waker (after the driver's borrow ends).
     Wake(Waker),
     /// The op was orphaned and is finished: drop it (after the borrow ends).
-    Free(Box<dyn Erased>, io::Result<u32>),
+    Free(Finished),
+}
+
+/// The outcome of dropping an `Op`.
+pub(crate) enum Orphaned {
+    /// The slot was already gone.
+    Gone,
+    /// The kernel still holds the op: submit `AsyncCancel`.
+    Cancel,
+    /// The op had finished: drop it (after the driver's borrow ends).
+    Free(Finished),
 }
 
 /// All ops in flight on one driver.
@@ -86,15 +136,28 @@ pub(crate) struct Ops {
     /// Slots keyed by `user_data`.
     slots: Slab<Slot>,
     /// Freed op boxes, reused by the next ops of the same layouts.
-    pub(crate) cells: Cells,
+    cells: Cells,
 }
 
 impl Ops {
-    /// Stores a freshly submitted op and returns its key.
+    /// Boxes an op about to be submitted, in a recycled cell when one is
+    /// free; the entry is built from the box, where the op will stay.
     #[inline]
-    pub(crate) fn insert(&mut self, op: Box<dyn Erased>, waker: Waker, multishot: bool) -> usize {
+    pub(crate) fn boxed<T: Operation>(&mut self, op: T) -> Box<T> {
+        self.cells.boxed(op)
+    }
+
+    /// Stores a boxed op and returns its key.
+    #[inline]
+    pub(crate) fn insert<T: Operation>(
+        &mut self,
+        op: Box<T>,
+        waker: Waker,
+        multishot: bool,
+    ) -> usize {
+        let op: Box<dyn Erased> = op;
         self.slots.insert(Slot {
-            op: Some(op),
+            op: NonNull::from(Box::leak(op)),
             state: Lifecycle::Waiting(waker),
             shots: multishot.then(|| {
                 Box::new(Shots {
@@ -109,6 +172,55 @@ impl Ops {
     /// The slot for `key`, if any.
     pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut Slot> {
         self.slots.get_mut(key)
+    }
+
+    /// The `Op` future's look at its single-shot slot: `Ready` once the
+    /// result is in (then [`take`](Ops::take) it), else the waker is kept.
+    #[inline]
+    pub(crate) fn poll_done(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(slot) = self.slots.get_mut(key) else {
+            unreachable!("an op's slot vanished while its future was alive")
+        };
+        match &mut slot.state {
+            Lifecycle::Done(_) => Poll::Ready(()),
+            Lifecycle::Waiting(w) => {
+                if !w.will_wake(cx.waker()) {
+                    *w = cx.waker().clone();
+                }
+                Poll::Pending
+            }
+            Lifecycle::Submitted => {
+                slot.state = Lifecycle::Waiting(cx.waker().clone());
+                Poll::Pending
+            }
+            Lifecycle::Orphaned => unreachable!("a live op is never orphaned"),
+        }
+    }
+
+    /// The next queued completion of a multishot slot; `Ready(None)` when the
+    /// queue is empty and the kernel let go (the op must be re-armed).
+    pub(crate) fn poll_shots(
+        &mut self,
+        key: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<(io::Result<u32>, u32)>> {
+        let Some(slot) = self.slots.get_mut(key) else {
+            unreachable!("an op's slot vanished while its future was alive")
+        };
+        let Some(shots) = slot.shots.as_mut() else {
+            unreachable!("a multishot op's slot has a queue")
+        };
+        if let Some(item) = shots.queue.pop_front() {
+            return Poll::Ready(Some(item));
+        }
+        if !shots.armed {
+            return Poll::Ready(None);
+        }
+        match &mut slot.state {
+            Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => {}
+            state => *state = Lifecycle::Waiting(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     /// Number of slots in use (ops in flight or awaiting their `Op`).
@@ -128,13 +240,12 @@ impl Ops {
             if matches!(slot.state, Lifecycle::Orphaned) {
                 if more {
                     // Each shot's output (an accepted fd, say) is released at once.
-                    if let Some(op) = slot.op.as_mut() {
-                        op.discard_shot(res, flags);
-                    }
+                    slot.op_mut().discard_shot(res, flags);
                     return Reaped::Stored;
                 }
-                let op = self.slots.remove(key).op.expect("slot holds its op");
-                return Reaped::Free(op, res);
+                let slot = self.slots.remove(key);
+                // SAFETY: a completion without `F_MORE` is the op's last.
+                return Reaped::Free(unsafe { finished(slot.op, res) });
             }
             shots.queue.push_back((res, flags));
             return match std::mem::replace(&mut slot.state, Lifecycle::Submitted) {
@@ -153,20 +264,32 @@ impl Ops {
                 let Lifecycle::Done(res) = slot.state else {
                     unreachable!("state was just set to Done")
                 };
-                Reaped::Free(slot.op.expect("slot holds its op"), res)
+                // SAFETY: this was the op's final completion.
+                Reaped::Free(unsafe { finished(slot.op, res) })
             }
             Lifecycle::Done(_) => unreachable!("a single-shot op completed twice"),
         }
     }
 
-    /// Removes a finished slot and hands back its op.
+    /// Removes a finished single-shot slot and hands back its op as a `T`.
+    ///
+    /// # Panics
+    ///
+    /// If the slot holds another type of op: a key used on the wrong driver,
+    /// which the `Op`'s driver-id check rules out. A wrong type never
+    /// reaches a cast: the downcast below is checked.
     #[inline]
-    pub(crate) fn take(&mut self, key: usize) -> (Box<dyn Erased>, io::Result<u32>) {
+    pub(crate) fn take<T: Operation>(&mut self, key: usize) -> (T, io::Result<u32>) {
         let slot = self.slots.remove(key);
-        match slot.state {
-            Lifecycle::Done(res) => (slot.op.expect("slot holds its op"), res),
-            _ => unreachable!("take() on an op that is not done"),
-        }
+        let Lifecycle::Done(res) = slot.state else {
+            unreachable!("take() on an op that is not done")
+        };
+        // SAFETY: the op is done: its final completion was reaped.
+        let Finished { op, res } = unsafe { finished(slot.op, res) };
+        let Ok(op) = op.into_any().downcast::<T>() else {
+            panic!("runtime: an operation's slot holds another type of operation");
+        };
+        (self.cells.unbox(op), res)
     }
 
     /// The `Op` was dropped: orphans the slot if the kernel still holds the op.
@@ -179,46 +302,37 @@ impl Ops {
             None => !matches!(slot.state, Lifecycle::Done(_)),
         };
         // Queued shots nobody will take release what they carry (accepted fds).
-        if let (Some(shots), Some(op)) = (slot.shots.as_mut(), slot.op.as_mut()) {
+        if let Some(mut shots) = slot.shots.take() {
             for (res, flags) in shots.queue.drain(..) {
-                op.discard_shot(res, flags);
+                slot.op_mut().discard_shot(res, flags);
             }
+            slot.shots = Some(shots);
         }
         if in_kernel {
             slot.state = Lifecycle::Orphaned;
-            Orphaned::Cancel
-        } else {
-            let slot = self.slots.remove(key);
-            let res = match slot.state {
-                Lifecycle::Done(res) => res,
-                // A multishot op the kernel let go of: its last result was queued
-                // (and released above), so there is no result left to complete with.
-                _ => Err(io::Error::from_raw_os_error(libc::ECANCELED)),
-            };
-            Orphaned::Free(slot.op.expect("slot holds its op"), res)
+            return Orphaned::Cancel;
         }
-    }
-
-    /// Leaks every op the kernel may still hold; used when a ring is torn down
-    /// before all completions arrived. Leaking is safe; freeing would not be.
-    pub(crate) fn leak_all(&mut self) {
-        for slot in std::mem::take(&mut self.slots).into_iter().map(|(_, s)| s) {
-            if let Some(op) = slot.op {
-                std::mem::forget(op);
-            }
-        }
+        let slot = self.slots.remove(key);
+        let res = match slot.state {
+            Lifecycle::Done(res) => res,
+            // A multishot op the kernel let go of: its last result was queued
+            // (and released above), so there is no result left to complete with.
+            _ => Err(io::Error::from_raw_os_error(libc::ECANCELED)),
+        };
+        // SAFETY: the kernel let go: the op is done, or its multishot ended.
+        Orphaned::Free(unsafe { finished(slot.op, res) })
     }
 
     /// Orphans every slot at shutdown; returns the finished ones to drop.
-    pub(crate) fn orphan_all(&mut self) -> Vec<(Box<dyn Erased>, io::Result<u32>)> {
+    pub(crate) fn orphan_all(&mut self) -> Vec<Finished> {
         let keys: Vec<usize> = self.slots.iter().map(|(k, _)| k).collect();
-        let mut finished = Vec::new();
+        let mut done = Vec::new();
         for key in keys {
-            if let Orphaned::Free(op, res) = self.orphan(key) {
-                finished.push((op, res));
+            if let Orphaned::Free(f) = self.orphan(key) {
+                done.push(f);
             }
         }
-        finished
+        done
     }
 
     /// Keys of every slot the kernel still holds (for shutdown cancellation).
@@ -232,14 +346,23 @@ impl Ops {
             .map(|(k, _)| k)
             .collect()
     }
+
+    /// Forgets every slot the kernel may still hold; used when a ring is torn
+    /// down before all completions arrived. Their ops leak: safe, where
+    /// freeing memory the kernel may write would not be.
+    pub(crate) fn leak_all(&mut self) {
+        drop(std::mem::take(&mut self.slots));
+    }
 }
 
-/// The outcome of dropping an `Op`.
-pub(crate) enum Orphaned {
-    /// The slot was already gone.
-    Gone,
-    /// The kernel still holds the op: submit `AsyncCancel`.
-    Cancel,
-    /// The op had finished: drop it (after the driver's borrow ends).
-    Free(Box<dyn Erased>, io::Result<u32>),
+/// Owns an op again.
+///
+/// # Safety
+///
+/// `op` came from `Box::into_raw` (see [`Ops::insert`]), has not been freed,
+/// and the kernel holds no pointer into it any more.
+unsafe fn finished(op: NonNull<dyn Erased>, res: io::Result<u32>) -> Finished {
+    // SAFETY: the caller's contract.
+    let op = unsafe { Box::from_raw(op.as_ptr()) };
+    Finished { op, res }
 }

@@ -1,42 +1,73 @@
-//! The proactor: one `Driver` per worker thread, io_uring or epoll.
+//! The proactor, a leaf layer: one `Driver` per worker thread, io_uring or
+//! epoll. Nothing here knows of the executor, the clock, sockets or files.
 //!
 //! # What a driver provides
 //!
-//! - `submit`-like entry points used by [`Op`]: io_uring boxes the op and
-//!   queues its entry; epoll tries the syscall and waits for readiness, or
-//!   sends regular-file ops to the blocking pool.
-//! - `poll_op` / `drop_op`: the `Op` future's view of the op's slot (see
-//!   `lifecycle.rs` for the state machine).
+//! - `poll_op` / `drop_op` (and `poll_shot` / `drop_shot` for multishot ops):
+//!   the one protocol an op's future runs, whatever the driver
+//!   (`op_state.rs`). io_uring boxes the op into a slot and queues its
+//!   entry; epoll attempts the syscall, waits for readiness in its own
+//!   registry and retries, or sends regular-file ops to its blocking pool.
+//!   An op carries the id of the driver that holds it, so no other driver is
+//!   ever asked about its slot.
 //! - `park(timeout)`: submit, wait for completions or readiness up to the next
 //!   timer deadline, and collect the wakers to run. Wakers and finished orphans
 //!   are handed back as [`Deferred`] and run after the driver's `RefCell` borrow
 //!   ends, so nothing they do can re-enter the driver.
+//! - An [`Unpark`] handle through which other threads end the wait, and
+//!   through which the blocking pool posts the epoll driver's completions.
 //! - `shutdown`: cancel and reap everything in flight; leak, never free, what
 //!   the kernel does not give back.
 //!
-//! Driver choice and its reasons live in `detect.rs`; nothing else asks which
-//! driver it runs on.
+//! Driver choice and its reasons live in `detect.rs`.
 
 pub(crate) mod detect;
-pub(crate) mod epoll;
-mod future;
-pub(crate) mod lifecycle;
-mod multishot;
+mod epoll;
+mod lifecycle;
 mod op_box;
-pub(crate) mod operation;
-pub(crate) mod uring;
+mod op_state;
+mod operation;
+mod unpark;
+mod uring;
 
-use std::io;
-use std::task::{Context, Poll, Waker};
+use std::fmt;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::task::Waker;
 use std::time::Duration;
 
-pub(crate) use future::Op;
-pub(crate) use multishot::{Multishot, MultishotOp};
-pub(crate) use operation::{cvt, Attempt, Erased, Interest, Operation};
+pub(crate) use op_state::{timed_out, OpState, ShotState};
+pub(crate) use operation::{cvt, Attempt, Interest, Multishot, Operation};
+pub(crate) use unpark::Unpark;
 
+use crate::blocking::BlockingPool;
+use crate::metrics::Counters;
 use epoll::EpollDriver;
-use lifecycle::{Lifecycle, Ops};
+use lifecycle::Finished;
+use op_state::DriverId;
 use uring::UringDriver;
+
+/// Which I/O driver a worker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DriverKind {
+    /// io_uring if this machine allows it, else epoll (`RUNTIME_DRIVER` may override).
+    #[default]
+    Auto,
+    /// io_uring: the kernel performs each operation and reports its completion.
+    Uring,
+    /// epoll: non-blocking syscalls retried on readiness; files on the blocking pool.
+    Epoll,
+}
+
+impl fmt::Display for DriverKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DriverKind::Auto => "auto",
+            DriverKind::Uring => "io_uring",
+            DriverKind::Epoll => "epoll",
+        })
+    }
+}
 
 /// A worker's driver.
 #[derive(Debug)]
@@ -55,11 +86,11 @@ pub(crate) struct Deferred {
     /// Wakers of ops that completed or fds that became ready.
     pub(crate) wakers: Vec<Waker>,
     /// Orphaned ops that finished: dropping their output closes any fd it owns.
-    pub(crate) frees: Vec<(Box<dyn Erased>, io::Result<u32>)>,
+    pub(crate) frees: Vec<Finished>,
 }
 
-impl std::fmt::Debug for Deferred {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Deferred")
             .field("wakers", &self.wakers.len())
             .field("frees", &self.frees.len())
@@ -79,44 +110,40 @@ impl Deferred {
         for w in self.wakers.drain(..) {
             w.wake();
         }
-        for (op, res) in self.frees.drain(..) {
-            op.discard(res);
+        for done in self.frees.drain(..) {
+            done.discard();
         }
     }
 }
 
 impl Driver {
-    /// Polls the slot of a single-shot op of type `T` in flight; once it is
-    /// done, moves the op out of its box (keeping the cell for the next op).
-    #[inline]
-    pub(crate) fn poll_op<T: Operation>(
-        &mut self,
-        key: usize,
-        cx: &mut Context<'_>,
-    ) -> Poll<(T, io::Result<u32>)> {
-        let ops = match self {
-            Driver::Uring(d) => d.ops_mut(),
-            Driver::Epoll(d) => d.ops_mut(),
-        };
-        let Poll::Ready((op, res)) = poll_slot(ops, key, cx) else {
-            return Poll::Pending;
-        };
-        debug_assert!(
-            op.op_type() == std::any::TypeId::of::<T>(),
-            "slot holds another op type"
-        );
-        // An `Op<T>` polls only the key its own submission of a boxed `T`
-        // returned, and only that `Op` (here) or its drop removes the slot.
-        // SAFETY: so the slot holds that `Box<T>`, erased; the cast is exact.
-        let op = unsafe { Box::from_raw(Box::into_raw(op).cast::<T>()) };
-        Poll::Ready((ops.cells.unbox(op), res))
+    /// Starts the driver that `detect::choose` picked: io_uring on `ring`,
+    /// else epoll, whose regular-file ops run on `pool`.
+    pub(crate) fn new(
+        ring: Option<io_uring::IoUring>,
+        unpark: Arc<Unpark>,
+        pool: Arc<BlockingPool>,
+        counters: Arc<Counters>,
+    ) -> std::io::Result<Driver> {
+        Ok(match ring {
+            Some(ring) => Driver::Uring(UringDriver::new(ring, unpark, counters)),
+            None => Driver::Epoll(EpollDriver::new(unpark, pool, counters)?),
+        })
     }
 
-    /// The op's future was dropped.
-    pub(crate) fn drop_op(&mut self, key: usize) {
+    /// Which driver this is.
+    pub(crate) fn kind(&self) -> DriverKind {
         match self {
-            Driver::Uring(d) => d.drop_op(key),
-            Driver::Epoll(d) => d.drop_op(key),
+            Driver::Uring(_) => DriverKind::Uring,
+            Driver::Epoll(_) => DriverKind::Epoll,
+        }
+    }
+
+    /// This driver's identity, which its ops carry.
+    fn id(&self) -> DriverId {
+        match self {
+            Driver::Uring(d) => d.id(),
+            Driver::Epoll(d) => d.id(),
         }
     }
 
@@ -153,59 +180,19 @@ impl Driver {
     }
 
     /// Forgets an fd's readiness state before the fd is closed.
-    pub(crate) fn deregister(&mut self, fd: std::os::fd::RawFd, id: u64) {
-        if let Driver::Epoll(d) = self {
-            d.deregister(fd, id);
+    pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) {
+        match self {
+            Driver::Uring(_) => {}
+            Driver::Epoll(d) => d.deregister(fd, id),
         }
     }
-}
 
-/// Shared by both drivers: the `Op` future's poll of a single-shot slot.
-#[inline]
-fn poll_slot(
-    ops: &mut Ops,
-    key: usize,
-    cx: &mut Context<'_>,
-) -> Poll<(Box<dyn Erased>, io::Result<u32>)> {
-    let Some(slot) = ops.get_mut(key) else {
-        unreachable!("an op's slot vanished while its future was alive")
-    };
-    match &mut slot.state {
-        Lifecycle::Done(_) => Poll::Ready(ops.take(key)),
-        Lifecycle::Waiting(w) => {
-            if !w.will_wake(cx.waker()) {
-                *w = cx.waker().clone();
-            }
-            Poll::Pending
+    /// Cancels and reaps everything in flight (bounded); leaks what the
+    /// kernel does not give back.
+    pub(crate) fn shutdown(&mut self) {
+        match self {
+            Driver::Uring(d) => d.shutdown(),
+            Driver::Epoll(d) => d.shutdown(),
         }
-        Lifecycle::Submitted => {
-            slot.state = Lifecycle::Waiting(cx.waker().clone());
-            Poll::Pending
-        }
-        Lifecycle::Orphaned => unreachable!("a live op is never orphaned"),
     }
-}
-
-/// Shared by both drivers: the next queued completion of a multishot slot;
-/// `Ready(None)` when the queue is empty and the kernel let go (re-arm).
-fn poll_shots(
-    ops: &mut Ops,
-    key: usize,
-    cx: &mut Context<'_>,
-) -> Poll<Option<(io::Result<u32>, u32)>> {
-    let Some(slot) = ops.get_mut(key) else {
-        unreachable!("an op's slot vanished while its future was alive")
-    };
-    let shots = slot.shots.as_mut().expect("multishot slot");
-    if let Some(item) = shots.queue.pop_front() {
-        return Poll::Ready(Some(item));
-    }
-    if !shots.armed {
-        return Poll::Ready(None);
-    }
-    match &mut slot.state {
-        Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => {}
-        state => *state = Lifecycle::Waiting(cx.waker().clone()),
-    }
-    Poll::Pending
 }

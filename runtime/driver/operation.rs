@@ -5,7 +5,7 @@
 //! epoll tries the same syscall without blocking, or sends it to the blocking
 //! pool when the fd is a regular file.
 
-use std::any::{Any, TypeId};
+use std::any::Any;
 use std::io;
 use std::os::fd::RawFd;
 
@@ -99,9 +99,12 @@ impl Attempt {
 ///
 /// Every pointer `uring_entry` puts in the entry points into `self` or into
 /// memory `self` owns. The driver boxes `self` first and neither moves nor drops
-/// the box until the last completion is reaped. `run_blocking` may run on a
-/// blocking-pool thread while the worker holds the box: it must touch only the
-/// memory the kernel would touch (buffers, paths, the raw fd number), never
+/// the box until the last completion is reaped.
+///
+/// `run_blocking` runs on a blocking-pool thread while the worker keeps the op
+/// in its slot: it may use only plain data that `epoll_attempt` prepared on the
+/// worker (raw pointers and lengths of buffers, fd numbers, owned paths),
+/// never an `IoBuf` method (buffers need not be `Send`: one may hold an `Rc`),
 /// thread-local or reference-counted state.
 pub(crate) unsafe trait Operation: 'static {
     /// What the caller gets back, buffers included.
@@ -120,7 +123,9 @@ pub(crate) unsafe trait Operation: 'static {
         None
     }
 
-    /// Blocking pool: the same syscall, allowed to block; only after `Attempt::Blocking`.
+    /// Blocking pool: the same syscall, allowed to block; only after
+    /// `Attempt::Blocking`, and only with what that attempt prepared (see the
+    /// trait's safety contract).
     fn run_blocking(&mut self) -> io::Result<u32> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -137,6 +142,16 @@ pub(crate) unsafe trait Operation: 'static {
     fn discard_shot(&mut self, _res: io::Result<u32>, _flags: u32) {}
 }
 
+/// An operation the kernel completes many times from one submission
+/// (io_uring), or that a readiness driver attempts once per item.
+pub(crate) trait Multishot: Operation {
+    /// One completion, as the caller sees it.
+    type Item;
+    /// Turns one completion (a CQE, or one epoll attempt) into an item. Runs
+    /// while the driver is borrowed, so it must not touch the driver.
+    fn next(&mut self, res: io::Result<u32>, flags: u32) -> Self::Item;
+}
+
 /// An operation with its type erased, as the driver's slab stores it.
 pub(crate) trait Erased: 'static {
     /// See [`Operation::uring_entry`].
@@ -147,8 +162,8 @@ pub(crate) trait Erased: 'static {
     fn discard(self: Box<Self>, res: io::Result<u32>);
     /// See [`Operation::discard_shot`].
     fn discard_shot(&mut self, res: io::Result<u32>, flags: u32);
-    /// The concrete type, for `Op::poll` to check its cast back in debug builds.
-    fn op_type(&self) -> TypeId;
+    /// Owns the concrete type again, for a checked downcast.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
     /// Borrows the concrete type (multishot ops stay in their slot).
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -166,8 +181,8 @@ impl<T: Operation> Erased for T {
     fn discard_shot(&mut self, res: io::Result<u32>, flags: u32) {
         Operation::discard_shot(self, res, flags)
     }
-    fn op_type(&self) -> TypeId {
-        TypeId::of::<T>()
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self

@@ -5,7 +5,7 @@
 //! which also waits for completions up to the next timer deadline.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 use super::lifecycle::{Ops, Orphaned, Reaped};
-use super::operation::{cqe_result, Erased};
+use super::op_state::DriverId;
+use super::operation::{cqe_result, Multishot, Operation};
+use super::unpark::Unpark;
 use super::Deferred;
 use crate::metrics::{bump, Counters};
 
@@ -36,10 +38,14 @@ pub(crate) struct UringDriver {
     ring: IoUring,
     /// Ops in flight, keyed by `user_data`.
     ops: Ops,
+    /// This driver's identity, which its ops carry.
+    id: DriverId,
     /// Wakers and finished orphans collected while the driver is borrowed.
     deferred: Deferred,
     /// The worker's wake-up eventfd; other threads write to it to end a wait.
     wake_fd: RawFd,
+    /// Owns `wake_fd`; kept so the eventfd outlives the read in the ring.
+    _unpark: Arc<Unpark>,
     /// Where the kernel writes the eventfd counter; boxed so it never moves.
     wake_buf: Box<u64>,
     /// Whether a read on `wake_fd` is in flight.
@@ -59,45 +65,45 @@ impl std::fmt::Debug for UringDriver {
 
 impl UringDriver {
     /// Wraps a ring that `detect` built and probed.
-    pub(crate) fn new(ring: IoUring, wake_fd: &OwnedFd, counters: Arc<Counters>) -> Self {
+    pub(crate) fn new(ring: IoUring, unpark: Arc<Unpark>, counters: Arc<Counters>) -> Self {
         UringDriver {
             ring,
             ops: Ops::default(),
+            id: DriverId::next(),
             deferred: Deferred::default(),
-            wake_fd: wake_fd.as_raw_fd(),
+            wake_fd: unpark.raw_fd(),
+            _unpark: unpark,
             wake_buf: Box::new(0),
             wake_armed: false,
             counters,
         }
     }
 
-    /// Stores the boxed `op` and queues `entry`, which `op.uring_entry()`
-    /// built from the box (so its pointers point into it); returns the slot key.
-    #[inline]
-    pub(crate) fn submit(
-        &mut self,
-        op: Box<dyn Erased>,
-        entry: squeue::Entry,
-        waker: Waker,
-        multishot: bool,
-    ) -> usize {
-        let key = self.ops.insert(op, waker, multishot);
-        self.push(entry.user_data(key as u64));
-        bump(&self.counters.ops_submitted);
-        key
+    /// This driver's identity.
+    pub(crate) fn id(&self) -> DriverId {
+        self.id
     }
 
-    /// As `submit`, with an `IORING_OP_LINK_TIMEOUT` that cancels the op
-    /// (which then completes with `ECANCELED`) if it is still running after `timeout`.
-    pub(crate) fn submit_with_timeout(
+    /// Boxes `op` into a slot and queues its entry, with an
+    /// `IORING_OP_LINK_TIMEOUT` after `deadline` if given (the op then
+    /// completes with `ECANCELED`); returns the slot key.
+    #[inline]
+    pub(crate) fn submit<T: Operation>(
         &mut self,
-        op: Box<dyn Erased>,
-        entry: squeue::Entry,
+        op: T,
         waker: Waker,
-        timeout: Duration,
+        deadline: Option<Duration>,
     ) -> usize {
-        let entry = entry.flags(squeue::Flags::IO_LINK);
+        let mut op = self.ops.boxed(op);
+        // Built from the box, with static dispatch, so its pointers point
+        // where the op stays.
+        let entry = op.uring_entry();
         let key = self.ops.insert(op, waker, false);
+        bump(&self.counters.ops_submitted);
+        let Some(timeout) = deadline else {
+            self.push(entry.user_data(key as u64));
+            return key;
+        };
         let slot = self.ops.get_mut(key).expect("just inserted");
         let ts: *const types::Timespec = &**slot
             .link_timeout
@@ -105,26 +111,49 @@ impl UringDriver {
         let link = opcode::LinkTimeout::new(ts)
             .build()
             .user_data(LINK_TIMEOUT_USERDATA);
-        // A link must not be split across submissions: make room for both entries.
-        let (cap, len) = {
-            let sq = self.ring.submission();
-            (sq.capacity(), sq.len())
-        };
-        if cap - len < 2 {
-            let _ = self.ring.submit();
-        }
+        let entry = entry.flags(squeue::Flags::IO_LINK).user_data(key as u64);
+        self.push_pair(entry, link);
+        key
+    }
+
+    /// As `submit`, for a multishot op, whose slot queues its completions.
+    pub(crate) fn submit_multishot<T: Multishot>(&mut self, op: T, waker: Waker) -> usize {
+        let mut op = self.ops.boxed(op);
+        let entry = op.uring_entry();
+        let key = self.ops.insert(op, waker, true);
         self.push(entry.user_data(key as u64));
-        self.push(link);
         bump(&self.counters.ops_submitted);
         key
     }
 
+    /// The next item of the multishot op in slot `key`, re-arming it when the
+    /// kernel let go and its queue is empty.
+    pub(crate) fn poll_shot<T: Multishot>(
+        &mut self,
+        key: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<T::Item> {
+        loop {
+            match self.ops.poll_shots(key, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => self.rearm(key),
+                Poll::Ready(Some((res, flags))) => {
+                    let slot = self.ops.get_mut(key).expect("polled above");
+                    let Some(op) = slot.op_mut().as_any_mut().downcast_mut::<T>() else {
+                        panic!("runtime: a multishot slot holds another type of operation");
+                    };
+                    return Poll::Ready(op.next(res, flags));
+                }
+            }
+        }
+    }
+
     /// Re-submits a multishot op whose last completion came without `F_MORE`.
-    pub(crate) fn rearm(&mut self, key: usize) {
+    fn rearm(&mut self, key: usize) {
         let Some(slot) = self.ops.get_mut(key) else {
             return;
         };
-        let entry = slot.op.as_mut().expect("slot holds its op").uring_entry();
+        let entry = slot.op_mut().uring_entry();
         if let Some(shots) = slot.shots.as_mut() {
             shots.armed = true;
         }
@@ -137,29 +166,8 @@ impl UringDriver {
         &mut self.ops
     }
 
-    /// Boxes an op about to be submitted, in a recycled cell when one is free.
-    #[inline]
-    pub(crate) fn boxed<T>(&mut self, op: T) -> Box<T> {
-        self.ops.cells.boxed(op)
-    }
-
-    /// Polls a multishot op's queue: `Ready(None)` means it must be re-armed.
-    pub(crate) fn poll_shot(
-        &mut self,
-        key: usize,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<(io::Result<u32>, u32)>> {
-        super::poll_shots(&mut self.ops, key, cx)
-    }
-
-    /// The op in a live slot, for a multishot op to turn a completion into an item.
-    pub(crate) fn op_mut(&mut self, key: usize) -> &mut dyn std::any::Any {
-        let slot = self.ops.get_mut(key).expect("live multishot slot");
-        slot.op.as_mut().expect("slot holds its op").as_any_mut()
-    }
-
     /// The op's future was dropped: cancel it in the kernel or free it.
-    pub(crate) fn drop_op(&mut self, key: usize) {
+    pub(crate) fn drop_slot(&mut self, key: usize) {
         match self.ops.orphan(key) {
             Orphaned::Gone => {}
             Orphaned::Cancel => {
@@ -169,10 +177,8 @@ impl UringDriver {
                     .user_data(CANCEL_USERDATA);
                 self.push(cancel);
             }
-            Orphaned::Free(op, res) => {
-                bump(&self.counters.ops_completed);
-                self.deferred.frees.push((op, res));
-            }
+            // Its completion was counted when it was reaped.
+            Orphaned::Free(done) => self.deferred.frees.push(done),
         }
     }
 
@@ -196,28 +202,67 @@ impl UringDriver {
             if unsafe { self.ring.submission().push(&entry) }.is_ok() {
                 return;
             }
-            bump(&self.counters.sq_full_waits);
-            match self.ring.submit() {
-                Ok(_) => {}
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-                // EBUSY/EAGAIN: the kernel wants completions reaped first.
-                Err(_) => {
-                    if !self.reap() {
-                        self.enter(0, 1);
-                        self.reap();
+            self.make_room();
+        }
+    }
+
+    /// Queues an op and its linked timeout together: a link split across two
+    /// submissions would run the op without its deadline.
+    fn push_pair(&mut self, first: squeue::Entry, second: squeue::Entry) {
+        loop {
+            let free = {
+                let sq = self.ring.submission();
+                sq.capacity() - sq.len()
+            };
+            if free >= 2 {
+                break;
+            }
+            self.make_room();
+        }
+        // SAFETY: as in `push`: both entries point only into memory the slot
+        // keeps (the op's box, the boxed timespec) until the completions.
+        let pushed = unsafe { self.ring.submission().push_multiple(&[first, second]) };
+        assert!(pushed.is_ok(), "two free entries were just made");
+    }
+
+    /// The submission queue is full: hands it to the kernel, reaping first
+    /// when the kernel asks (`EBUSY`, `EAGAIN`). An error that will not pass
+    /// is a clear panic, never a silent retry loop.
+    fn make_room(&mut self) {
+        bump(&self.counters.sq_full_waits);
+        match self.ring.submit() {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {
+                if !self.reap() {
+                    if let Err(e) = self.enter(0, 1) {
+                        enter_failed(&e);
                     }
+                    self.reap();
                 }
             }
+            Err(e) => enter_failed(&e),
         }
     }
 
     /// Submits queued entries and waits up to `timeout` (None: forever) for a completion.
+    ///
+    /// # Panics
+    ///
+    /// If `io_uring_enter` fails for a reason other than a deadline, a
+    /// signal or a busy ring (a seccomp filter, say): the worker could
+    /// otherwise only spin.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
+        // A turn that must not wait has nothing to ask a ring with no op in
+        // flight, so it skips the syscall (one per spawn+join otherwise).
+        if timeout == Some(Duration::ZERO) && self.ops.len() == 0 {
+            return;
+        }
         self.arm_wake();
         let res = match timeout {
             Some(t) if t.is_zero() => {
                 let to_submit = self.ring.submission().len() as u32;
-                Ok(self.enter(to_submit, 0))
+                self.enter(to_submit, 0)
             }
             Some(t) => {
                 let ts = types::Timespec::from(t);
@@ -226,31 +271,30 @@ impl UringDriver {
             }
             None => self.ring.submitter().submit_and_wait(1),
         };
-        if let Err(e) = res {
-            // ETIME: the deadline passed; EINTR: a signal; EBUSY: reap below and go on.
-            debug_assert!(
-                matches!(
+        match res {
+            Ok(_) => {}
+            // The deadline passed, a signal, or a busy ring: reap below and go on.
+            Err(e)
+                if matches!(
                     e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                ),
-                "io_uring_enter: {e}"
-            );
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                ) => {}
+            Err(e) => enter_failed(&e),
         }
         self.reap();
     }
 
     /// Raw `io_uring_enter` with `GETEVENTS`, which also runs deferred task work.
-    fn enter(&mut self, to_submit: u32, min_complete: u32) -> usize {
+    fn enter(&mut self, to_submit: u32, min_complete: u32) -> io::Result<usize> {
         // SAFETY: no extra argument is passed; the flags are valid for this ring.
-        let res = unsafe {
+        unsafe {
             self.ring.submitter().enter::<libc::sigset_t>(
                 to_submit,
                 min_complete,
                 ENTER_GETEVENTS,
                 None,
             )
-        };
-        res.unwrap_or(0)
+        }
     }
 
     /// Keeps a read on the wake-up eventfd in flight.
@@ -286,7 +330,7 @@ impl UringDriver {
                         match self.ops.complete(key as usize, res, flags) {
                             Reaped::Stored => {}
                             Reaped::Wake(w) => self.deferred.wakers.push(w),
-                            Reaped::Free(op, res) => self.deferred.frees.push((op, res)),
+                            Reaped::Free(done) => self.deferred.frees.push(done),
                         }
                     }
                 }
@@ -297,14 +341,22 @@ impl UringDriver {
             }
             // NODROP kept the extra completions in the kernel: flush them into the CQ.
             bump(&self.counters.cq_overflows);
-            self.enter(0, 0);
+            if let Err(e) = self.enter(0, 0) {
+                if !matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                ) {
+                    enter_failed(&e);
+                }
+            }
         }
     }
 
     /// Cancels everything still in the kernel and reaps it; what the kernel
     /// does not give back within the grace period is leaked, never freed.
     pub(crate) fn shutdown(&mut self) {
-        drop(self.ops.orphan_all());
+        let finished = self.ops.orphan_all();
+        self.deferred.frees.extend(finished);
         for key in self.ops.in_kernel_keys() {
             let cancel = opcode::AsyncCancel::new(key as u64)
                 .build()
@@ -326,14 +378,32 @@ impl UringDriver {
             let wait = (deadline - now).min(Duration::from_millis(50));
             let ts = types::Timespec::from(wait);
             let args = types::SubmitArgs::new().timespec(&ts);
-            let _ = self.ring.submitter().submit_with_args(1, &args);
+            let res = self.ring.submitter().submit_with_args(1, &args);
             self.reap();
-            // Finished orphans may own fds; dropping them here closes those fds.
-            drop(std::mem::take(&mut self.deferred));
+            // Finished orphans may own fds (an accepted connection): discarding
+            // their output closes them.
+            for done in std::mem::take(&mut self.deferred.frees) {
+                done.discard();
+            }
+            self.deferred.wakers.clear();
+            if let Err(e) = res {
+                if !matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                ) {
+                    break; // the ring is unusable: leak below rather than spin
+                }
+            }
         }
         if self.ops.len() > 0 || self.wake_armed {
             self.ops.leak_all();
             std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
         }
     }
+}
+
+/// `io_uring_enter` failed for good: the worker cannot make progress.
+#[cold]
+fn enter_failed(e: &io::Error) -> ! {
+    panic!("runtime: io_uring_enter failed ({e}); the io_uring driver cannot continue (RUNTIME_DRIVER=epoll avoids io_uring)")
 }

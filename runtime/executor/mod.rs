@@ -10,20 +10,21 @@ pub(crate) mod coop;
 mod join;
 mod run_loop;
 mod shared;
+mod spawn_blocking;
 mod task;
 
 use std::future::Future;
 use std::sync::Arc;
 
 pub use join::{JoinError, JoinHandle};
-pub(crate) use join::{JoinState, Joinable};
-pub(crate) use shared::{Remote, Shared};
+pub(crate) use shared::Shared;
+pub use spawn_blocking::spawn_blocking;
 pub(crate) use task::Runnable;
 
 use crate::blocking::BlockingPool;
 use crate::context;
+use crate::driver::DriverKind;
 use crate::metrics::bump;
-use crate::DriverKind;
 
 /// The runtime-wide state every worker shares.
 #[derive(Debug)]

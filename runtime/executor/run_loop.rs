@@ -14,9 +14,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use super::coop;
-use super::shared::{Remote, Shared};
+use super::shared::Shared;
 use crate::context::Worker;
-use crate::driver::Driver;
 use crate::metrics::bump;
 
 /// The waker of the future passed to `block_on`.
@@ -103,13 +102,7 @@ fn turn(worker: &Worker, wanted: &dyn Fn() -> bool) {
             .counters
             .ops_in_flight
             .store(in_flight as u64, Ordering::Relaxed);
-        // A turn that must not wait has nothing to ask an io_uring with no op
-        // in flight, so it skips the syscall (one per spawn+join otherwise).
-        // Not epoll: fds awaiting readiness are not counted in `in_flight`.
-        let idle_ring = in_flight == 0 && matches!(*driver, Driver::Uring(_));
-        if !(idle_ring && timeout == Some(Duration::ZERO)) {
-            driver.park(timeout);
-        }
+        driver.park(timeout);
     }
     worker.shared.unparked();
     run_deferred(worker);
@@ -139,38 +132,20 @@ fn run_deferred(worker: &Worker) {
     *worker.deferred.borrow_mut() = batch;
 }
 
-/// Moves tasks woken elsewhere to the run queue and hands completions to the driver.
+/// Moves tasks woken elsewhere to the run queue.
 fn drain_inbox(worker: &Worker) {
     let items = worker.shared.take_inbox();
     if items.is_empty() {
         return;
     }
-    for item in items {
-        match item {
-            Remote::Task(task) => worker.run_queue.borrow_mut().push_back(task),
-            Remote::Completion(key, res) => {
-                if let Driver::Epoll(d) = &mut *worker.driver.borrow_mut() {
-                    d.complete_blocking(key, res);
-                }
-            }
-        }
-    }
-    run_deferred(worker);
+    worker.run_queue.borrow_mut().extend(items);
 }
 
 /// Drops every task, cancels and reaps every op, then lets the driver go.
 /// The worker must be current on this thread (ops find their driver there).
 pub(crate) fn shutdown_worker(worker: &Worker) {
-    let queued = worker.shared.close();
-    for item in queued {
-        match item {
-            Remote::Task(task) => task.shutdown(),
-            Remote::Completion(key, res) => {
-                if let Driver::Epoll(d) = &mut *worker.driver.borrow_mut() {
-                    d.complete_blocking(key, res);
-                }
-            }
-        }
+    for task in worker.shared.close() {
+        task.shutdown();
     }
     // Dropping a task's future can spawn or wake others: repeat until none is left.
     for _ in 0..64 {
@@ -193,21 +168,11 @@ pub(crate) fn shutdown_worker(worker: &Worker) {
     }
     worker.timers.borrow_mut().clear();
     let mut driver = worker.driver.borrow_mut();
-    match &mut *driver {
-        Driver::Uring(d) => d.shutdown(),
-        Driver::Epoll(d) => d.shutdown(|d| {
-            for item in worker.shared.take_inbox() {
-                match item {
-                    Remote::Completion(key, res) => d.complete_blocking(key, res),
-                    Remote::Task(task) => task.shutdown(),
-                }
-            }
-        }),
-    }
+    driver.shutdown();
     let deferred = driver.take_deferred();
     drop(driver);
     // Tasks are gone: dropping the wakers is enough; finished orphans free their memory.
-    for (op, res) in deferred.frees {
-        op.discard(res);
+    for done in deferred.frees {
+        done.discard();
     }
 }

@@ -1,52 +1,43 @@
-//! The part of a worker other threads reach: its inbox and wake-up eventfd.
+//! The part of a worker other threads reach: its task inbox and the driver's
+//! [`Unpark`] handle.
 //!
 //! # No lost wake-ups
 //!
-//! Before blocking in the kernel, the worker sets `parked` and then looks at
+//! Before blocking in the kernel, the worker announces the wait through
+//! [`Unpark::prepare_park`] (which sets the parked flag) and then looks at
 //! the inbox once more, and at the flags that bypass the inbox (the main
 //! future's wake, a stop request). A remote sender pushes to the inbox (or
-//! sets its flag) and then swaps `parked` to false, writing the eventfd if it
-//! was set. Both sides use SeqCst, so either the worker sees the new item or
-//! the sender sees `parked` and wakes the kernel wait. The worker looks at
-//! `queued`, which the sender stores (under the lock, SeqCst) after pushing,
-//! so an empty inbox costs the worker no lock.
+//! sets its flag) and then calls [`Unpark::unpark`], which clears the flag and
+//! writes the eventfd if it was set. Both sides use SeqCst, so either the
+//! worker sees the new item or the sender sees the flag and ends the kernel
+//! wait. The worker looks at `queued`, which the sender stores (under the
+//! lock, SeqCst) after pushing, so an empty inbox costs the worker no lock.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::task::Runnable;
-use crate::driver::cvt;
+use crate::driver::Unpark;
 use crate::metrics::Counters;
-
-/// Something sent to a worker from another thread.
-pub(crate) enum Remote {
-    /// A task to run on this worker.
-    Task(Arc<dyn Runnable>),
-    /// A blocking-pool op finished (epoll driver).
-    Completion(usize, io::Result<u32>),
-}
 
 /// See [`Shared::inbox`].
 #[derive(Default)]
 struct Inbox {
-    /// Items in arrival order.
-    items: Vec<Remote>,
+    /// Tasks in arrival order.
+    items: Vec<Arc<dyn Runnable>>,
     /// The worker shut down: tasks are dropped on arrival.
     closed: bool,
 }
 
 /// A worker's cross-thread endpoint.
 pub(crate) struct Shared {
-    /// Tasks woken and completions posted by other threads.
+    /// Tasks woken by other threads.
     inbox: Mutex<Inbox>,
     /// How many items the inbox holds, readable without the lock.
     queued: AtomicUsize,
-    /// The worker is (about to be) blocked in the kernel.
-    parked: AtomicBool,
-    /// Written to end the worker's kernel wait (read by both drivers).
-    pub(crate) wake_fd: OwnedFd,
+    /// Ends the worker's kernel wait; also the driver's pool-completion queue.
+    pub(crate) unpark: Arc<Unpark>,
     /// The worker's counters.
     pub(crate) counters: Arc<Counters>,
 }
@@ -54,21 +45,17 @@ pub(crate) struct Shared {
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
-            .field("wake_fd", &self.wake_fd)
+            .field("unpark", &self.unpark)
             .finish_non_exhaustive()
     }
 }
 
 impl Shared {
     pub(crate) fn new() -> io::Result<Self> {
-        // SAFETY: eventfd takes no pointers.
-        let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) } as isize)?;
         Ok(Shared {
             inbox: Mutex::new(Inbox::default()),
             queued: AtomicUsize::new(0),
-            parked: AtomicBool::new(false),
-            // SAFETY: eventfd(2) returned a new fd that nothing else owns.
-            wake_fd: unsafe { OwnedFd::from_raw_fd(fd as i32) },
+            unpark: Arc::new(Unpark::new()?),
             counters: Arc::new(Counters::default()),
         })
     }
@@ -77,10 +64,10 @@ impl Shared {
         self.inbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends an item from another thread and wakes the worker if it sleeps.
-    pub(crate) fn push_remote(&self, item: Remote) {
+    /// Sends a task from another thread and wakes the worker if it sleeps.
+    pub(crate) fn push_remote(&self, item: Arc<dyn Runnable>) {
         let mut inbox = self.inbox();
-        if inbox.closed && matches!(item, Remote::Task(_)) {
+        if inbox.closed {
             drop(inbox);
             return;
         }
@@ -94,20 +81,19 @@ impl Shared {
 
     /// Ends the worker's kernel wait, if it is in one.
     pub(crate) fn notify(&self) {
-        if self.parked.swap(false, Ordering::SeqCst) {
-            let one: u64 = 1;
-            // SAFETY: writes 8 bytes from a local u64 to the open eventfd.
-            unsafe { libc::write(self.wake_fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
-        }
+        self.unpark.unpark();
     }
 
     /// Worker: announces an imminent kernel wait; false if work arrived
-    /// meanwhile, in the inbox or as a flag `wanted` reports. A flag set
-    /// before `parked` was stored wrote no eventfd: only this look sees it.
+    /// meanwhile, in the inbox, as a pool completion, or as a flag `wanted`
+    /// reports. A flag set before the announcement wrote no eventfd: only
+    /// this look sees it.
     pub(crate) fn prepare_park(&self, wanted: &dyn Fn() -> bool) -> bool {
-        self.parked.store(true, Ordering::SeqCst);
+        if !self.unpark.prepare_park() {
+            return false;
+        }
         if self.queued.load(Ordering::SeqCst) != 0 || wanted() {
-            self.parked.store(false, Ordering::SeqCst);
+            self.unpark.unparked();
             return false;
         }
         true
@@ -115,11 +101,11 @@ impl Shared {
 
     /// Worker: back from the kernel.
     pub(crate) fn unparked(&self) {
-        self.parked.store(false, Ordering::SeqCst);
+        self.unpark.unparked();
     }
 
     /// Worker: takes everything sent so far.
-    pub(crate) fn take_inbox(&self) -> Vec<Remote> {
+    pub(crate) fn take_inbox(&self) -> Vec<Arc<dyn Runnable>> {
         if self.queued.load(Ordering::SeqCst) == 0 {
             return Vec::new();
         }
@@ -129,7 +115,7 @@ impl Shared {
     }
 
     /// Worker shutdown: later tasks are dropped on arrival; returns what was queued.
-    pub(crate) fn close(&self) -> Vec<Remote> {
+    pub(crate) fn close(&self) -> Vec<Arc<dyn Runnable>> {
         let mut inbox = self.inbox();
         inbox.closed = true;
         self.queued.store(0, Ordering::SeqCst);

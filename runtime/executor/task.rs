@@ -28,7 +28,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use super::coop;
 use super::join::{JoinError, JoinState, Joinable};
-use super::{Remote, Shared};
+use super::Shared;
 use crate::context;
 use crate::metrics::bump;
 
@@ -206,7 +206,7 @@ pub(crate) fn schedule(task: Arc<dyn Runnable>) {
     });
     if let Some(task) = slot {
         let owner = task.header().owner.clone();
-        owner.push_remote(Remote::Task(task));
+        owner.push_remote(task);
     }
 }
 

@@ -9,8 +9,9 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::{cvt, Attempt, Interest, Op, Operation, SharedFd, SockAddr};
+use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
 use crate::driver::Multishot;
+use crate::sys::SockAddr;
 
 /// Flags of every accepted socket: close-on-exec, and blocking (io_uring wants
 /// it so; the epoll driver sets `O_NONBLOCK` before its first attempt).

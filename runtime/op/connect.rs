@@ -8,7 +8,8 @@ use std::io;
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::{cvt, socket, Attempt, Interest, Op, Operation, SharedFd, SockAddr};
+use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
+use crate::sys::{socket, SockAddr};
 
 /// A connect of `fd` to `addr`.
 #[derive(Debug)]

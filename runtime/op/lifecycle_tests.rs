@@ -14,7 +14,7 @@ use io_uring::{opcode, squeue, types::Fd};
 use super::tests::pipe;
 use super::*;
 use crate::buf::{IoBuf, IoBufMut};
-use crate::driver::{Multishot, MultishotOp};
+use crate::driver::Multishot;
 
 /// What the test knows about every tracked buffer.
 #[derive(Default)]

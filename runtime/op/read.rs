@@ -25,6 +25,9 @@ pub(crate) struct Read<B> {
     offset: Option<u64>,
     /// epoll: bytes the inline attempt read before the pool took over.
     done: usize,
+    /// epoll: `buf`'s address and capacity, taken on the worker for the
+    /// blocking pool, which must not call `IoBuf` methods.
+    raw: (*mut u8, usize),
 }
 
 impl<B: IoBufMut> Op<Read<B>> {
@@ -36,6 +39,7 @@ impl<B: IoBufMut> Op<Read<B>> {
             buf,
             offset: None,
             done: 0,
+            raw: (std::ptr::null_mut(), 0),
         })
     }
 
@@ -46,18 +50,20 @@ impl<B: IoBufMut> Op<Read<B>> {
             buf,
             offset: Some(offset),
             done: 0,
+            raw: (std::ptr::null_mut(), 0),
         })
     }
 }
 
 impl<B: IoBufMut> Read<B> {
-    /// The read, or the rest of it after `done` bytes read inline.
-    fn syscall(&mut self) -> io::Result<u32> {
+    /// The read of what `epoll_attempt` recorded in `raw`, or the rest of
+    /// it after `done` bytes read inline; safe on any thread.
+    fn syscall(&self) -> io::Result<u32> {
         let done = self.done;
         let fd = self.fd.raw();
         // `done` never exceeds the buffer: it is what the kernel wrote into it.
-        let ptr = self.buf.stable_mut_ptr().wrapping_add(done);
-        let len = self.buf.bytes_total() - done;
+        let ptr = self.raw.0.wrapping_add(done);
+        let len = self.raw.1 - done;
         let res = match self.offset {
             // SAFETY: `ptr` is valid for `len` writable bytes (IoBufMut contract).
             None => unsafe { libc::read(fd, ptr.cast(), len) },
@@ -175,10 +181,11 @@ unsafe impl<B: IoBufMut> Operation for Read<B> {
     }
 
     fn epoll_attempt(&mut self) -> Attempt {
+        self.raw = (self.buf.stable_mut_ptr(), self.buf.bytes_total());
         if self.fd.is_file() {
             let mut iov = [libc::iovec {
-                iov_base: self.buf.stable_mut_ptr().cast(),
-                iov_len: self.buf.bytes_total(),
+                iov_base: self.raw.0.cast(),
+                iov_len: self.raw.1,
             }];
             // SAFETY: `iov` points at `buf`, valid for `bytes_total` writable
             // bytes (IoBufMut contract).

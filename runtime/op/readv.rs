@@ -7,10 +7,10 @@ use std::io;
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::msg_header::IoVecsMut;
 use super::read::{file_read_nowait, finish_rest};
 use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBufMut};
+use crate::sys::IoVecsMut;
 
 /// A read into `bufs`, filled in order, at `offset` or at the file position.
 pub(crate) struct Readv<B> {

@@ -5,9 +5,10 @@ use std::marker::PhantomData;
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::msg_header::{IoVecsMut, MsgHeader, One};
-use super::{cvt, Attempt, Interest, Op, Operation, SharedFd, SockAddr};
+use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::IoBufMut;
+use crate::sys::SockAddr;
+use crate::sys::{IoVecsMut, MsgHeader, One};
 
 /// A scattered receive into the buffers in `T` (a `Vec<B>`, or [`One<B>`]),
 /// capturing the source address.

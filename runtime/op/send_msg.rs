@@ -6,9 +6,10 @@ use std::marker::PhantomData;
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::msg_header::{IoVecs, MsgHeader, One};
-use super::{cvt, Attempt, Interest, Op, Operation, SharedFd, SockAddr};
+use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBuf};
+use crate::sys::SockAddr;
+use crate::sys::{IoVecs, MsgHeader, One};
 
 /// A gathered send of the buffers in `T` (a `Vec<B>`, or [`One<B>`]), to an
 /// address or to the connected peer.

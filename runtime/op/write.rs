@@ -16,6 +16,9 @@ pub(crate) struct Write<B> {
     buf: B,
     /// `None`: the file position (pipes) or append.
     offset: Option<u64>,
+    /// epoll: `buf`'s address and length, taken on the worker for the
+    /// blocking pool, which must not call `IoBuf` methods.
+    raw: (*const u8, usize),
 }
 
 impl<B: IoBuf> Op<Write<B>> {
@@ -26,6 +29,7 @@ impl<B: IoBuf> Op<Write<B>> {
             fd: fd.clone(),
             buf,
             offset: None,
+            raw: (std::ptr::null(), 0),
         })
     }
 
@@ -35,13 +39,20 @@ impl<B: IoBuf> Op<Write<B>> {
             fd: fd.clone(),
             buf,
             offset: Some(offset),
+            raw: (std::ptr::null(), 0),
         })
     }
 }
 
 impl<B: IoBuf> Write<B> {
-    fn syscall(&mut self) -> io::Result<u32> {
-        let (fd, ptr, len) = (self.fd.raw(), self.buf.stable_ptr(), self.buf.bytes_init());
+    /// Takes `buf`'s address and length (on the worker).
+    fn prepare(&mut self) {
+        self.raw = (self.buf.stable_ptr(), self.buf.bytes_init());
+    }
+
+    /// The write of what `prepare` recorded; safe on any thread.
+    fn syscall(&self) -> io::Result<u32> {
+        let (fd, (ptr, len)) = (self.fd.raw(), self.raw);
         let res = match self.offset {
             // SAFETY: `ptr` is valid for `len` initialised bytes (IoBuf contract).
             None => unsafe { libc::write(fd, ptr.cast(), len) },
@@ -64,6 +75,7 @@ unsafe impl<B: IoBuf> Operation for Write<B> {
     }
 
     fn epoll_attempt(&mut self) -> Attempt {
+        self.prepare();
         if self.fd.is_file() {
             return Attempt::Blocking;
         }

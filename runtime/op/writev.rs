@@ -4,9 +4,9 @@ use std::io;
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::msg_header::IoVecs;
 use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBuf};
+use crate::sys::IoVecs;
 
 /// A write of `bufs`' initialised bytes, in order, at `offset` or at the file position.
 pub(crate) struct Writev<B> {

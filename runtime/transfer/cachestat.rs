@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::SharedFd;
+use crate::sys::SharedFd;
 
 /// How long a "resident" answer is reused.
 const MEMO_TTL: Duration = Duration::from_millis(10);

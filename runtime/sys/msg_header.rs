@@ -9,17 +9,17 @@ use super::SockAddr;
 use crate::buf::{IoBuf, IoBufMut};
 
 /// A `msghdr` and the address it names, boxed by the ops that use it.
-pub(super) struct MsgHeader {
+pub(crate) struct MsgHeader {
     /// What `sendmsg`/`recvmsg` get; its pointers aim at `addr` and the op's iovecs.
-    pub(super) msg: libc::msghdr,
+    pub(crate) msg: libc::msghdr,
     /// Destination of a send (`None`: the connected peer), or where a receive
     /// stores the source.
-    pub(super) addr: Option<SockAddr>,
+    pub(crate) addr: Option<SockAddr>,
 }
 
 impl MsgHeader {
     /// A header naming `addr`, with no iovecs yet.
-    pub(super) fn new(addr: Option<SockAddr>) -> Box<Self> {
+    pub(crate) fn new(addr: Option<SockAddr>) -> Box<Self> {
         Box::new(MsgHeader {
             // SAFETY: `msghdr` is integers and pointers, for which all zeroes
             // (null, zero lengths) is valid.
@@ -29,7 +29,7 @@ impl MsgHeader {
     }
 
     /// Points `msg` at `iov` and, if there is one, the address (for a send).
-    pub(super) fn prepare_send(&mut self, iov: &mut [libc::iovec]) -> *const libc::msghdr {
+    pub(crate) fn prepare_send(&mut self, iov: &mut [libc::iovec]) -> *const libc::msghdr {
         self.msg.msg_iov = iov.as_mut_ptr();
         self.msg.msg_iovlen = iov.len() as _;
         match &mut self.addr {
@@ -46,7 +46,7 @@ impl MsgHeader {
     }
 
     /// Points `msg` at `iov` and at the whole address storage (for a receive).
-    pub(super) fn prepare_recv(&mut self, iov: &mut [libc::iovec]) -> *mut libc::msghdr {
+    pub(crate) fn prepare_recv(&mut self, iov: &mut [libc::iovec]) -> *mut libc::msghdr {
         self.msg.msg_iov = iov.as_mut_ptr();
         self.msg.msg_iovlen = iov.len() as _;
         let addr = self.addr.get_or_insert_with(SockAddr::empty);
@@ -58,7 +58,7 @@ impl MsgHeader {
 
     /// After a receive: the source address as the kernel reported it (a
     /// length of 0 when the source has no name, such as a stream peer).
-    pub(super) fn received_addr(&self) -> SockAddr {
+    pub(crate) fn received_addr(&self) -> SockAddr {
         let addr = self.addr.unwrap_or_else(SockAddr::empty);
         SockAddr::from_parts(*addr.storage(), self.msg.msg_namelen)
     }

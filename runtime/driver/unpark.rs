@@ -1,0 +1,108 @@
+//! `Unpark`: how other threads end a worker's wait in the kernel, and the
+//! queue through which blocking-pool completions reach the epoll driver.
+//!
+//! # No lost wake-ups
+//!
+//! Before blocking, the worker calls [`Unpark::prepare_park`], which sets
+//! `parked` and then looks once more at what could have arrived (pool
+//! completions here; the executor then looks at its inbox and flags). A
+//! sender publishes its item first and then calls [`Unpark::unpark`], which
+//! swaps `parked` to false and writes the eventfd if it was set. Both sides
+//! use SeqCst, so either the worker sees the item or the sender sees `parked`
+//! and ends the kernel wait: the eventfd is read by both drivers (a read in
+//! the ring, or an epoll registration).
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use super::operation::cvt;
+
+/// A worker's wake-up eventfd and its pool-completion queue; shared (in an
+/// `Arc`) by the driver, the executor and the pool threads.
+pub(crate) struct Unpark {
+    /// Written to end the worker's kernel wait.
+    fd: OwnedFd,
+    /// The worker is (about to be) blocked in the kernel.
+    parked: AtomicBool,
+    /// Blocking-pool results, by slot key, not yet handed to the driver.
+    completions: Mutex<Vec<(usize, io::Result<u32>)>>,
+    /// Whether `completions` may be non-empty, readable without the lock.
+    posted: AtomicBool,
+}
+
+impl std::fmt::Debug for Unpark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unpark")
+            .field("fd", &self.fd.as_raw_fd())
+            .field("parked", &self.parked)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Unpark {
+    /// Creates the eventfd.
+    pub(crate) fn new() -> io::Result<Self> {
+        // SAFETY: eventfd takes no pointers.
+        let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) } as isize)?;
+        Ok(Unpark {
+            // SAFETY: eventfd(2) returned a new fd that nothing else owns.
+            fd: unsafe { OwnedFd::from_raw_fd(fd as RawFd) },
+            parked: AtomicBool::new(false),
+            completions: Mutex::new(Vec::new()),
+            posted: AtomicBool::new(false),
+        })
+    }
+
+    /// The eventfd, for the driver to wait on.
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Any thread: ends the worker's kernel wait, if it is in one.
+    pub(crate) fn unpark(&self) {
+        if self.parked.swap(false, Ordering::SeqCst) {
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from a local u64 to the open eventfd.
+            unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        }
+    }
+
+    /// Worker: announces an imminent kernel wait; false (and not parked) if a
+    /// pool completion is already waiting.
+    pub(crate) fn prepare_park(&self) -> bool {
+        self.parked.store(true, Ordering::SeqCst);
+        if self.posted.load(Ordering::SeqCst) {
+            self.parked.store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Worker: back from the kernel (or not going after all).
+    pub(crate) fn unparked(&self) {
+        self.parked.store(false, Ordering::SeqCst);
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Vec<(usize, io::Result<u32>)>> {
+        self.completions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Pool thread: posts the result of the op in slot `key`.
+    pub(crate) fn post(&self, key: usize, res: io::Result<u32>) {
+        self.queue().push((key, res));
+        self.posted.store(true, Ordering::SeqCst);
+        self.unpark();
+    }
+
+    /// Worker: takes the posted results into `out` (keeping its capacity).
+    pub(crate) fn take_posted(&self, out: &mut Vec<(usize, io::Result<u32>)>) {
+        if !self.posted.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut queue = self.queue();
+        self.posted.store(false, Ordering::SeqCst);
+        out.append(&mut queue);
+    }
+}

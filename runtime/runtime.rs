@@ -1,0 +1,301 @@
+//! `Runtime`: its workers (worker 0 on the thread calling `block_on`, the
+//! others on threads it starts), `block_on`, shutdown, and what the current
+//! runtime reports: `driver_kind()`, `driver_info()`, `metrics()`.
+//!
+//! A `Runtime` is `!Send`: worker 0's driver belongs to the thread that built it.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+use crate::blocking::BlockingPool;
+use crate::builder::Builder;
+use crate::context::{self, Worker};
+use crate::driver::{detect, Driver, DriverKind};
+use crate::executor::{self, Handle, Shared};
+use crate::metrics::WorkerMetrics;
+use crate::time::Timers;
+
+impl Runtime {
+    /// Starts the workers `cfg` asks for (already validated by `Builder::build`).
+    pub(crate) fn start(cfg: &Builder) -> io::Result<Runtime> {
+        let workers = (0..cfg.workers)
+            .map(|_| Shared::new().map(Arc::new))
+            .collect::<io::Result<Vec<_>>>()?;
+        let handle = Arc::new(Handle {
+            drivers: Mutex::new(vec![
+                (DriverKind::Auto, "not started".into());
+                workers.len()
+            ]),
+            workers,
+            pool: BlockingPool::new(
+                cfg.max_blocking_threads,
+                cfg.blocking_keep_alive,
+                format!("{}-blocking", cfg.thread_name),
+            ),
+        });
+        let main = make_worker(0, &handle, cfg)?;
+        let mut rt = Runtime {
+            main,
+            handle: handle.clone(),
+            threads: Vec::new(),
+        };
+        for index in 1..cfg.workers {
+            rt.threads.push(start_thread(cfg, index, &handle)?);
+        }
+        Ok(rt)
+    }
+}
+
+/// Starts worker `index` on its own thread; returns once its driver is up.
+fn start_thread(cfg: &Builder, index: usize, handle: &Arc<Handle>) -> io::Result<WorkerThread> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let mut thread = std::thread::Builder::new().name(format!("{}-{index}", cfg.thread_name));
+    if let Some(size) = cfg.thread_stack_size {
+        thread = thread.stack_size(size);
+    }
+    let (cfg, handle2, stop2) = (cfg.clone(), handle.clone(), stop.clone());
+    let join = thread.spawn(move || {
+        let worker = match make_worker(index, &handle2, &cfg) {
+            Ok(w) => {
+                let _ = tx.send(Ok(()));
+                w
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        if let Some(f) = &cfg.on_thread_start {
+            f();
+        }
+        let _enter = context::enter(worker.clone());
+        executor::run_worker(&worker, &stop2);
+        executor::shutdown_worker(&worker);
+        if let Some(f) = &cfg.on_thread_stop {
+            f();
+        }
+    })?;
+    let started = rx
+        .recv()
+        .unwrap_or_else(|_| Err(io::Error::other("worker thread exited during startup")));
+    let t = WorkerThread {
+        join: Some(join),
+        stop,
+        shared: handle.workers[index].clone(),
+    };
+    started.map(|()| t)
+}
+
+/// Builds worker `index`'s driver on the calling thread.
+fn make_worker(index: usize, handle: &Arc<Handle>, cfg: &Builder) -> io::Result<Rc<Worker>> {
+    let shared = handle.workers[index].clone();
+    let choice = detect::choose(cfg.driver, cfg.entries)?;
+    let driver = Driver::new(
+        choice.ring,
+        shared.unpark.clone(),
+        handle.pool.clone(),
+        shared.counters.clone(),
+    )?;
+    handle.drivers.lock().unwrap_or_else(|e| e.into_inner())[index] = (choice.kind, choice.reason);
+    Ok(Rc::new(Worker {
+        index,
+        driver: std::cell::RefCell::new(driver),
+        timers: std::cell::RefCell::new(Timers::default()),
+        run_queue: Default::default(),
+        owned: Default::default(),
+        shared,
+        handle: handle.clone(),
+        event_interval: cfg.event_interval,
+        deferred: Default::default(),
+    }))
+}
+
+/// A worker thread and how to stop it.
+struct WorkerThread {
+    join: Option<std::thread::JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+}
+
+/// A running runtime: worker 0 on this thread, the others on their own.
+///
+/// Dropping it drops every task, cancels every operation in flight and reaps
+/// the completions before the rings are freed.
+pub struct Runtime {
+    /// Worker 0, run by `block_on` on this thread.
+    main: Rc<Worker>,
+    /// Runtime-wide state.
+    handle: Arc<Handle>,
+    /// Workers 1..
+    threads: Vec<WorkerThread>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &(self.threads.len() + 1))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Runs `future` to completion on this thread (worker 0), running the
+    /// worker's tasks meanwhile. Tasks left when it returns stay until the
+    /// runtime drops (or the next `block_on`).
+    ///
+    /// # Panics
+    ///
+    /// When called from inside a runtime: that would block a worker.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        if context::current().is_some() {
+            panic!(
+                "block_on called inside a runtime: this would block a worker; use spawn or .await"
+            );
+        }
+        let _enter = context::enter(self.main.clone());
+        executor::block_on_worker(&self.main, future)
+    }
+
+    /// The driver each worker runs, and why.
+    pub fn driver_info(&self) -> DriverInfo {
+        DriverInfo::of(&self.handle)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        for t in &self.threads {
+            t.stop.store(true, Ordering::SeqCst);
+            t.shared.notify();
+        }
+        for t in &mut self.threads {
+            if let Some(j) = t.join.take() {
+                let _ = j.join();
+            }
+        }
+        {
+            let _enter = context::enter(self.main.clone());
+            executor::shutdown_worker(&self.main);
+        }
+        self.handle.pool.shutdown();
+    }
+}
+
+/// Which driver each worker runs and why the other was not chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverInfo {
+    /// One entry per worker: (driver, reason).
+    pub workers: Vec<(DriverKind, String)>,
+}
+
+impl DriverInfo {
+    fn of(handle: &Handle) -> Self {
+        DriverInfo {
+            workers: handle
+                .drivers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+}
+
+impl fmt::Display for DriverInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.workers.is_empty() {
+            return f.write_str("no runtime on this thread");
+        }
+        for (i, (kind, why)) in self.workers.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "worker {i}: {kind} ({why})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The driver the current worker runs; `Auto` outside a runtime.
+pub fn driver_kind() -> DriverKind {
+    match context::current() {
+        Some(w) => w.driver.borrow().kind(),
+        None => DriverKind::Auto,
+    }
+}
+
+/// Which driver each worker of the current runtime runs, and why the other
+/// driver was not chosen. Empty outside a runtime.
+///
+/// ```
+/// runtime::block_on(async {
+///     let info = runtime::driver_info();
+///     println!("{info}"); // e.g. "worker 0: io_uring (io_uring available …)"
+///     assert_eq!(info.workers.len(), 1);
+/// });
+/// ```
+pub fn driver_info() -> DriverInfo {
+    match context::current() {
+        Some(w) => DriverInfo::of(&w.handle),
+        None => DriverInfo {
+            workers: Vec::new(),
+        },
+    }
+}
+
+/// Builds a default runtime and runs `future` on it; the runtime (and every
+/// task left) is dropped when `future` completes.
+///
+/// # Panics
+///
+/// If the runtime cannot start (see [`Builder::build`]) or when called inside a runtime.
+///
+/// ```
+/// let v = runtime::block_on(async { 6 * 7 });
+/// assert_eq!(v, 42);
+/// ```
+#[track_caller]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let rt = match Builder::new().build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("runtime::block_on: cannot start the runtime: {e}"),
+    };
+    rt.block_on(future)
+}
+
+/// Counters of every worker of the current runtime, one entry per worker.
+///
+/// Returns an empty list outside a runtime.
+///
+/// ```
+/// runtime::block_on(async {
+///     let m = runtime::metrics();
+///     assert_eq!(m.len(), 1);
+///     assert_eq!(m[0].ops_in_flight, 0);
+/// });
+/// ```
+pub fn metrics() -> Vec<WorkerMetrics> {
+    let Some(worker) = context::current() else {
+        return Vec::new();
+    };
+    let in_flight = worker.driver.borrow().in_flight() as u64;
+    worker
+        .handle
+        .workers
+        .iter()
+        .enumerate()
+        .map(|(i, shared)| {
+            let mut m = WorkerMetrics::read(i, worker.handle.driver_of(i), &shared.counters);
+            if i == worker.index {
+                m.ops_in_flight = in_flight;
+            }
+            m
+        })
+        .collect()
+}

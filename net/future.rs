@@ -9,6 +9,7 @@
 //! reported as a normal result, never dropped.
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -171,4 +172,10 @@ impl<B: IoBuf> Future for Writev<B> {
 pub(crate) fn write_all<B: IoBuf>(fd: &SharedFd, buf: B) -> impl Future<Output = BufResult<(), B>> {
     let fd = fd.clone();
     async move { crate::io::write_all_with(buf, |slice| Write::new(&fd, slice)).await }
+}
+
+/// Waits until `fd` has bytes to read, end of stream or an error to report.
+pub(crate) fn readable(fd: &SharedFd) -> impl Future<Output = io::Result<()>> + 'static {
+    let fd = fd.clone();
+    std::future::poll_fn(move |cx| op::poll_readable(&fd, cx))
 }

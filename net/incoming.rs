@@ -1,5 +1,9 @@
-//! The machinery behind `tcp::Incoming` and `unix::Incoming`: a multishot
-//! accept that pauses after errors which would repeat at once (`EMFILE`, …).
+//! The machinery behind `tcp::Incoming` and `unix::Incoming`: one accept
+//! after another, pausing after errors which would repeat at once (`EMFILE`, …).
+//!
+//! Each accept runs the readiness protocol on both drivers, so a connection
+//! is taken from the kernel's backlog only by a poll that returns it:
+//! dropping the stream, or a `next()` that lost a `select!`, loses none.
 
 use std::future::Future;
 use std::io;
@@ -7,8 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::op::AcceptMulti;
-use crate::op::MultishotOp;
+use crate::op::{Accept, Op};
 use crate::sys::SharedFd;
 use crate::time::{sleep, Sleep};
 
@@ -20,8 +23,10 @@ const BACKOFF_MAX: Duration = Duration::from_millis(100);
 /// Accepted connections of one listener, each wrapped as `S`.
 #[derive(Debug)]
 pub(crate) struct Accepting<S> {
-    /// The multishot accept.
-    op: MultishotOp<AcceptMulti>,
+    /// The listening socket.
+    fd: SharedFd,
+    /// The accept waiting for a connection, if one was started.
+    op: Option<Op<Accept>>,
     /// Turns an accepted socket into the stream type the caller yields.
     wrap: fn(SharedFd) -> S,
     /// The pause after an error that would repeat at once.
@@ -34,7 +39,8 @@ impl<S> Accepting<S> {
     /// Starts accepting on the listening socket `fd`.
     pub(crate) fn new(fd: &SharedFd, wrap: fn(SharedFd) -> S) -> Self {
         Accepting {
-            op: MultishotOp::new(AcceptMulti::new(fd)),
+            fd: fd.clone(),
+            op: None,
             wrap,
             backoff: None,
             delay: BACKOFF_MIN,
@@ -47,21 +53,20 @@ impl<S> Accepting<S> {
             std::task::ready!(Pin::new(pause).poll(cx));
             self.backoff = None;
         }
-        loop {
-            match std::task::ready!(self.op.poll_next(cx)) {
-                // The multishot fallback switched modes: poll again, which re-arms.
-                None => continue,
-                Some(Ok(fd)) => {
-                    self.delay = BACKOFF_MIN;
-                    return Poll::Ready(Some(Ok((self.wrap)(SharedFd::new(fd)))));
+        let op = self.op.get_or_insert_with(|| Op::accept(&self.fd));
+        let res = std::task::ready!(Pin::new(op).poll(cx));
+        self.op = None;
+        match res {
+            Ok((fd, _peer)) => {
+                self.delay = BACKOFF_MIN;
+                Poll::Ready(Some(Ok((self.wrap)(SharedFd::new(fd)))))
+            }
+            Err(e) => {
+                if needs_backoff(&e) {
+                    self.backoff = Some(sleep(self.delay));
+                    self.delay = (self.delay * 2).min(BACKOFF_MAX);
                 }
-                Some(Err(e)) => {
-                    if needs_backoff(&e) {
-                        self.backoff = Some(sleep(self.delay));
-                        self.delay = (self.delay * 2).min(BACKOFF_MAX);
-                    }
-                    return Poll::Ready(Some(Err(e)));
-                }
+                Poll::Ready(Some(Err(e)))
             }
         }
     }

@@ -70,6 +70,5 @@ pub mod __private;
 pub use builder::Builder;
 pub use driver::DriverKind;
 pub use executor::{spawn, spawn_blocking, spawn_on, JoinError, JoinHandle};
-pub use metrics::WorkerMetrics;
-pub use rt::{block_on, driver_info, driver_kind, metrics, DriverInfo, Runtime};
+pub use rt::{block_on, driver_info, driver_kind, metrics, DriverInfo, Runtime, WorkerMetrics};
 pub use runtime_macros::{main, test};

@@ -9,6 +9,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -17,7 +18,7 @@ use crate::builder::Builder;
 use crate::context::{self, Worker};
 use crate::driver::{detect, Driver, DriverKind};
 use crate::executor::{self, Handle, Shared};
-use crate::metrics::WorkerMetrics;
+use crate::metrics::Counters;
 use crate::time::Timers;
 
 impl Runtime {
@@ -267,6 +268,65 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         Err(e) => panic!("runtime::block_on: cannot start the runtime: {e}"),
     };
     rt.block_on(future)
+}
+
+/// A snapshot of one worker's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerMetrics {
+    /// The worker's index (0 runs `block_on`).
+    pub worker: usize,
+    /// The driver the worker runs.
+    pub driver: DriverKind,
+    /// Tasks spawned on the worker so far.
+    pub tasks_spawned: u64,
+    /// Tasks alive now (spawned and not yet finished).
+    pub tasks_alive: u64,
+    /// Operations submitted to the kernel or the blocking pool.
+    pub ops_submitted: u64,
+    /// Operations whose final completion was reaped.
+    pub ops_completed: u64,
+    /// Operations dropped in flight and cancelled.
+    pub ops_cancelled: u64,
+    /// Operations the epoll driver ran on the blocking pool (regular-file
+    /// I/O that might wait for the disk); always 0 on io_uring.
+    pub ops_offloaded: u64,
+    /// Operations holding driver state (exact for the calling worker, as of
+    /// its last park for the others).
+    pub ops_in_flight: u64,
+    /// Times a submission found the submission queue full.
+    pub sq_full_waits: u64,
+    /// Times the completion queue overflowed (completions were kept by the kernel, not lost).
+    pub cq_overflows: u64,
+    /// Wake-ups and completions pushed to the worker from other threads.
+    pub remote_wakes: u64,
+    /// Times the worker blocked in the kernel waiting for work.
+    pub parks: u64,
+    /// Event-loop turns.
+    pub ticks: u64,
+}
+
+impl WorkerMetrics {
+    /// Reads `counters`.
+    pub(crate) fn read(worker: usize, driver: DriverKind, c: &Counters) -> Self {
+        let spawned = c.tasks_spawned.load(Relaxed);
+        WorkerMetrics {
+            worker,
+            driver,
+            tasks_spawned: spawned,
+            tasks_alive: spawned.saturating_sub(c.tasks_finished.load(Relaxed)),
+            ops_submitted: c.ops_submitted.load(Relaxed),
+            ops_completed: c.ops_completed.load(Relaxed),
+            ops_cancelled: c.ops_cancelled.load(Relaxed),
+            ops_offloaded: c.ops_offloaded.load(Relaxed),
+            ops_in_flight: c.ops_in_flight.load(Relaxed),
+            sq_full_waits: c.sq_full_waits.load(Relaxed),
+            cq_overflows: c.cq_overflows.load(Relaxed),
+            remote_wakes: c.remote_wakes.load(Relaxed),
+            parks: c.parks.load(Relaxed),
+            ticks: c.ticks.load(Relaxed),
+        }
+    }
 }
 
 /// Counters of every worker of the current runtime, one entry per worker.

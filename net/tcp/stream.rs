@@ -157,6 +157,26 @@ impl TcpStream {
         Read::new(&self.fd, buf, 0)
     }
 
+    /// Waits until the socket has bytes to read (or end of stream, or an
+    /// error to report), without taking any. A server holding many idle
+    /// connections awaits this before taking a buffer for the read, so an
+    /// idle connection holds no buffer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it takes nothing from the socket.
+    ///
+    /// ```no_run
+    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
+    /// stream.readable().await?;
+    /// let (n, buf) = stream.read(Vec::with_capacity(4096)).await; // ready now
+    /// # let _ = (n?, buf); Ok(())
+    /// # }
+    /// ```
+    pub fn readable(&self) -> impl Future<Output = io::Result<()>> + 'static {
+        future::readable(&self.fd)
+    }
+
     /// Like [`read`](TcpStream::read), but leaves the bytes in the socket for
     /// the next read (`MSG_PEEK`).
     pub fn peek<B: IoBufMut>(&self, buf: B) -> Read<B> {

@@ -127,6 +127,18 @@ impl UnixStream {
         Read::new(&self.fd, buf, 0)
     }
 
+    /// Waits until the socket has bytes to read (or end of stream, or an
+    /// error to report), without taking any. A server holding many idle
+    /// connections awaits this before taking a buffer for the read, so an
+    /// idle connection holds no buffer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it takes nothing from the socket.
+    pub fn readable(&self) -> impl Future<Output = io::Result<()>> + 'static {
+        future::readable(&self.fd)
+    }
+
     /// Like [`read`](UnixStream::read), but leaves the bytes in the socket
     /// for the next read (`MSG_PEEK`).
     pub fn peek<B: IoBufMut>(&self, buf: B) -> Read<B> {

@@ -19,8 +19,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::lifecycle::{Ops, Orphaned, Reaped};
-use super::op_state::{DriverId, OpState, ShotState, Wait};
-use super::operation::{cvt, Attempt, Erased, Interest, Multishot, Operation};
+use super::op_state::{DriverId, OpState};
+use super::operation::{cvt, Erased, Interest, Operation};
+use super::readiness::{Readiness, Registry, Step};
 use super::unpark::Unpark;
 use super::Deferred;
 use crate::blocking::BlockingPool;
@@ -33,35 +34,14 @@ const EVENTS_PER_WAIT: usize = 1024;
 /// How long shutdown waits for blocking-pool ops before leaking them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Readiness of one registered fd.
-#[derive(Debug)]
-struct FdState {
-    /// Which `SharedFd` registered it; a different id means the number was reused.
-    id: u64,
-    /// Set by an event, cleared by an `EAGAIN`.
-    readable: bool,
-    /// Set by an event, cleared by an `EAGAIN`.
-    writable: bool,
-    /// The peer shut down its side, or the fd failed: reads return at once
-    /// from now on, and no edge will follow, so a short read must not clear
-    /// `readable`.
-    read_closed: bool,
-    /// The fd failed or hung up: writes return at once from now on.
-    write_closed: bool,
-    /// Ops waiting to read.
-    readers: Vec<Waker>,
-    /// Ops waiting to write.
-    writers: Vec<Waker>,
-}
-
 /// A worker's epoll instance, its fd registry and its blocking-pool ops.
 pub(crate) struct EpollDriver {
     /// The epoll instance.
     epfd: OwnedFd,
     /// Buffer for `epoll_wait`.
     events: Vec<libc::epoll_event>,
-    /// Registered fds, indexed by fd number (fds are small and dense).
-    registry: Vec<Option<FdState>>,
+    /// Readiness of registered fds.
+    registry: Registry,
     /// Ops running on the blocking pool, keyed like io_uring ops.
     ops: Ops,
     /// This driver's identity, which its ops carry.
@@ -89,22 +69,12 @@ impl std::fmt::Debug for EpollDriver {
     }
 }
 
-/// One step of the readiness protocol.
-enum Step {
-    /// The syscall finished.
-    Done(io::Result<u32>),
-    /// The op waits for this edge.
-    Wait(Wait),
-    /// The op must run on the blocking pool.
-    Blocking,
-}
-
 /// A pointer to an op that a blocking-pool thread runs.
 struct OpPtr(*mut dyn Erased);
 
 // SAFETY: the op behind the pointer is only touched by the pool thread until it
-// posts the completion; `Operation`'s contract limits `run_blocking` to memory
-// the op owns (no thread-local or reference-counted state).
+// posts the completion; `Operation`'s contract limits `run_blocking` to plain
+// data the worker prepared (no `IoBuf` calls, thread-local or shared state).
 unsafe impl Send for OpPtr {}
 
 impl EpollDriver {
@@ -134,7 +104,7 @@ impl EpollDriver {
         Ok(EpollDriver {
             epfd,
             events: Vec::with_capacity(EVENTS_PER_WAIT),
-            registry: Vec::new(),
+            registry: Registry::new(true),
             ops: Ops::default(),
             id: DriverId::next(),
             deferred: Deferred::default(),
@@ -149,55 +119,6 @@ impl EpollDriver {
     /// This driver's identity.
     pub(crate) fn id(&self) -> DriverId {
         self.id
-    }
-
-    /// One step of the readiness protocol for `op`: wait for an edge, attempt
-    /// the syscall, or report that it must go to the blocking pool.
-    fn step<T: Operation>(&mut self, op: &mut T, wait: Option<Wait>, cx: &mut Context<'_>) -> Step {
-        let target = wait
-            .filter(|w| w.driver == self.id)
-            .map(|w| (w.fd, w.fd_id, w.interest))
-            .or_else(|| op.epoll_target());
-        // An fd known not to be ready waits for its next edge rather than try
-        // a syscall bound to return EAGAIN. A registration error falls
-        // through: the attempt reports it.
-        if let Some((fd, fd_id, interest)) = target {
-            if !self.is_ready(fd, fd_id, interest)
-                && self.wait_ready(fd, fd_id, interest, cx).is_ok()
-            {
-                return Step::Wait(self.wait(fd, fd_id, interest));
-            }
-        }
-        match op.epoll_attempt() {
-            Attempt::Done(res) => Step::Done(res),
-            Attempt::Drained {
-                res,
-                fd,
-                fd_id,
-                interest,
-            } => {
-                self.clear_ready(fd, fd_id, interest);
-                Step::Done(res)
-            }
-            Attempt::WouldBlock {
-                fd,
-                fd_id,
-                interest,
-            } => match self.wait_ready(fd, fd_id, interest, cx) {
-                Ok(()) => Step::Wait(self.wait(fd, fd_id, interest)),
-                Err(e) => Step::Done(Err(e)),
-            },
-            Attempt::Blocking => Step::Blocking,
-        }
-    }
-
-    fn wait(&self, fd: RawFd, fd_id: u64, interest: Interest) -> Wait {
-        Wait {
-            fd,
-            fd_id,
-            interest,
-            driver: self.id,
-        }
     }
 
     /// Drives a single-shot op that is not in a slot (`Idle` or `Armed`).
@@ -235,136 +156,15 @@ impl EpollDriver {
         }
     }
 
-    /// Drives a multishot op: one attempt per item, the op kept in `st`.
-    pub(crate) fn poll_attempt_shot<T: Multishot>(
-        &mut self,
-        mut op: T,
-        wait: Option<Wait>,
-        st: &mut ShotState<T>,
-        cx: &mut Context<'_>,
-    ) -> Poll<T::Item> {
-        // `st` is `Moving`: the caller took `op` (and `wait`) out of it.
-        match self.step(&mut op, wait, cx) {
-            Step::Done(res) => {
-                let item = op.next(res, 0);
-                *st = ShotState::Idle(op);
-                Poll::Ready(item)
-            }
-            Step::Wait(wait) => {
-                *st = ShotState::Armed(op, wait);
-                Poll::Pending
-            }
-            Step::Blocking => {
-                let err =
-                    io::Error::new(io::ErrorKind::Unsupported, "multishot op on a blocking fd");
-                let item = op.next(Err(err), 0);
-                *st = ShotState::Idle(op);
-                Poll::Ready(item)
-            }
-        }
-    }
-
     /// An op waiting for readiness was dropped: it ends without a result.
     pub(crate) fn abandoned(&mut self) {
         bump(&self.counters.ops_cancelled);
         bump(&self.counters.ops_completed);
     }
 
-    /// Whether `fd` may be ready for `interest` (unknown fds count as ready).
-    pub(crate) fn is_ready(&self, fd: RawFd, id: u64, interest: Interest) -> bool {
-        match self.registry.get(fd as usize) {
-            Some(Some(st)) if st.id == id => match interest {
-                Interest::Readable => st.readable,
-                Interest::Writable => st.writable,
-            },
-            _ => true,
-        }
-    }
-
-    /// After a short read or write (`Attempt::Drained`): clears the ready bit
-    /// of a registered fd, so the next op waits for an edge. An fd not yet
-    /// registered stays unknown (its next op tries, and registers on `EAGAIN`).
-    pub(crate) fn clear_ready(&mut self, fd: RawFd, id: u64, interest: Interest) {
-        if let Some(Some(st)) = self.registry.get_mut(fd as usize) {
-            if st.id == id {
-                match interest {
-                    Interest::Readable => st.readable = st.read_closed,
-                    Interest::Writable => st.writable = st.write_closed,
-                }
-            }
-        }
-    }
-
-    /// After `EAGAIN`: clears the ready bit and parks the waker until the next edge.
-    pub(crate) fn wait_ready(
-        &mut self,
-        fd: RawFd,
-        id: u64,
-        interest: Interest,
-        cx: &mut Context<'_>,
-    ) -> io::Result<()> {
-        let idx = usize::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
-        if self.registry.len() <= idx {
-            self.registry.resize_with(idx + 1, || None);
-        }
-        let fresh = !matches!(&self.registry[idx], Some(st) if st.id == id);
-        if fresh {
-            self.register(fd)?;
-            if let Some(old) = self.registry[idx].take() {
-                self.deferred
-                    .wakers
-                    .extend(old.readers.into_iter().chain(old.writers));
-            }
-            self.registry[idx] = Some(FdState {
-                id,
-                readable: true,
-                writable: true,
-                read_closed: false,
-                write_closed: false,
-                readers: Vec::new(),
-                writers: Vec::new(),
-            });
-        }
-        let st = self.registry[idx].as_mut().expect("registered above");
-        let (ready, wakers) = match interest {
-            Interest::Readable => (&mut st.readable, &mut st.readers),
-            Interest::Writable => (&mut st.writable, &mut st.writers),
-        };
-        *ready = false;
-        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            wakers.push(cx.waker().clone());
-        }
-        Ok(())
-    }
-
-    /// Adds `fd` to the epoll set (or refreshes it if the kernel still has it).
-    fn register(&mut self, fd: RawFd) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
-            u64: fd as u64,
-        };
-        for op in [libc::EPOLL_CTL_ADD, libc::EPOLL_CTL_MOD] {
-            // SAFETY: `epfd` is open and `ev` is a valid event; a bad `fd` is reported as EBADF.
-            let res =
-                cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), op, fd, &mut ev) } as isize);
-            match res {
-                Err(e) if op == libc::EPOLL_CTL_ADD && e.raw_os_error() == Some(libc::EEXIST) => {}
-                res => return res.map(drop),
-            }
-        }
-        Ok(())
-    }
-
     /// Forgets `fd` before it is closed, so a reused number starts afresh.
     pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) {
-        let Some(slot) = self.registry.get_mut(fd as usize) else {
-            return;
-        };
-        if matches!(slot, Some(st) if st.id == id) {
-            let st = slot.take().expect("matched above");
-            self.deferred
-                .wakers
-                .extend(st.readers.into_iter().chain(st.writers));
+        if self.registry.deregister(fd, id) {
             // SAFETY: `epfd` is open; the event argument may be null for DEL.
             unsafe {
                 libc::epoll_ctl(
@@ -380,7 +180,7 @@ impl EpollDriver {
     /// Sends a regular-file op to the blocking pool; returns its slot key.
     fn submit_blocking<T: Operation>(&mut self, op: T, waker: Waker) -> usize {
         let op = self.ops.boxed(op);
-        let key = self.ops.insert(op, waker, false);
+        let key = self.ops.insert(op, waker);
         let slot = self.ops.get_mut(key).expect("just inserted");
         let ptr = OpPtr(slot.op_mut() as *mut dyn Erased);
         let unpark = self.unpark.clone();
@@ -400,7 +200,7 @@ impl EpollDriver {
         self.unpark.take_posted(&mut self.posted);
         for (key, res) in std::mem::take(&mut self.posted) {
             bump(&self.counters.ops_completed);
-            match self.ops.complete(key, res, 0) {
+            match self.ops.complete(key, res) {
                 Reaped::Stored => {}
                 Reaped::Wake(w) => self.deferred.wakers.push(w),
                 Reaped::Free(done) => self.deferred.frees.push(done),
@@ -430,6 +230,7 @@ impl EpollDriver {
     /// Hands the collected wakers and orphans to the worker in exchange for
     /// its empty spare.
     pub(crate) fn swap_deferred(&mut self, spare: &mut Deferred) {
+        self.deferred.wakers.append(&mut self.registry.woken);
         std::mem::swap(&mut self.deferred, spare);
     }
 
@@ -463,25 +264,7 @@ impl EpollDriver {
                 unsafe { libc::read(self.wake_fd, (&mut buf as *mut u64).cast(), 8) };
                 continue;
             }
-            let Some(Some(st)) = self.registry.get_mut(token as usize) else {
-                continue;
-            };
-            let bits = ev.events as i32;
-            let errs = libc::EPOLLERR | libc::EPOLLHUP;
-            if bits & (libc::EPOLLRDHUP | errs) != 0 {
-                st.read_closed = true;
-            }
-            if bits & errs != 0 {
-                st.write_closed = true;
-            }
-            if bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI | errs) != 0 {
-                st.readable = true;
-                self.deferred.wakers.append(&mut st.readers);
-            }
-            if bits & (libc::EPOLLOUT | errs) != 0 {
-                st.writable = true;
-                self.deferred.wakers.append(&mut st.writers);
-            }
+            self.registry.event(token as RawFd, None, Ok(ev.events));
         }
         self.reap_posted();
     }
@@ -501,5 +284,34 @@ impl EpollDriver {
         if self.ops.len() > 0 {
             self.ops.leak_all();
         }
+    }
+}
+
+impl Readiness for EpollDriver {
+    fn driver_id(&self) -> DriverId {
+        self.id
+    }
+
+    fn registry(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// Adds `fd` to the epoll set, edge-triggered for both directions (or
+    /// refreshes it if the kernel still has it from an earlier owner).
+    fn arm(&mut self, fd: RawFd, _gen: u32, _interest: Interest) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            u64: fd as u64,
+        };
+        for op in [libc::EPOLL_CTL_ADD, libc::EPOLL_CTL_MOD] {
+            // SAFETY: `epfd` is open and `ev` is a valid event; a bad `fd` is reported as EBADF.
+            let res =
+                cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), op, fd, &mut ev) } as isize);
+            match res {
+                Err(e) if op == libc::EPOLL_CTL_ADD && e.raw_os_error() == Some(libc::EEXIST) => {}
+                res => return res.map(drop),
+            }
+        }
+        Ok(())
     }
 }

@@ -2,20 +2,17 @@
 //!
 //! # States
 //!
-//! - `Submitted`: the kernel (or the blocking pool) holds the op; nobody waits yet.
-//! - `Waiting(waker)`: as `Submitted`, and the `Op` future waits for it.
+//! - `Waiting(waker)`: the kernel (or the blocking pool) holds the op, and
+//!   the `Op` future that submitted it waits for it.
 //! - `Done(res)`: the completion was reaped; the `Op` takes it on its next poll.
 //! - `Orphaned`: the `Op` was dropped while the kernel still held the op. The
 //!   slot keeps the op's memory alive until the final completion arrives, then
 //!   frees it (and drops the output, closing any fd the kernel returned).
 //!
-//! Transitions: `insert` creates `Waiting`; the `Op` moves
-//! `Submitted`/`Waiting` → `Waiting`, and `Done` → removed; the driver moves
-//! `Submitted`/`Waiting` → `Done` (waking) and `Orphaned` → removed; dropping the
-//! `Op` moves `Submitted`/`Waiting` → `Orphaned` and `Done` → removed.
-//!
-//! Multishot slots keep a queue of completions and stay in the slab until the
-//! last completion (one without `IORING_CQE_F_MORE`) has been taken.
+//! Transitions: `insert` creates `Waiting`; the `Op` moves `Waiting` →
+//! `Waiting` (a new waker), and `Done` → removed; the driver moves `Waiting` →
+//! `Done` (waking) and `Orphaned` → removed; dropping the `Op` moves `Waiting`
+//! → `Orphaned` and `Done` → removed.
 //!
 //! # Memory
 //!
@@ -27,7 +24,6 @@
 //! its final completion, or handed back at shutdown. Whatever is left in the
 //! slab when it is dropped leaks: leaking is safe, freeing would not be.
 
-use std::collections::VecDeque;
 use std::io;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
@@ -40,23 +36,12 @@ use super::operation::{Erased, Operation};
 /// Who holds interest in a slot's result.
 #[derive(Debug)]
 pub(crate) enum Lifecycle {
-    /// In the kernel; no `Op` has polled since submission.
-    Submitted,
     /// In the kernel; the waker of the `Op` waiting for it.
     Waiting(Waker),
     /// Reaped; the result waits for the `Op`.
     Done(io::Result<u32>),
     /// The `Op` is gone; free the slot on the final completion.
     Orphaned,
-}
-
-/// The queue of a multishot op's completions.
-#[derive(Debug, Default)]
-pub(crate) struct Shots {
-    /// Results reaped but not yet taken, each with its CQE flags.
-    pub(crate) queue: VecDeque<(io::Result<u32>, u32)>,
-    /// Whether the kernel still holds the op (the last CQE had `F_MORE`).
-    pub(crate) armed: bool,
 }
 
 /// An op whose memory the kernel no longer touches, ready to be dropped
@@ -81,8 +66,6 @@ pub(crate) struct Slot {
     op: NonNull<dyn Erased>,
     /// Who holds interest in the result.
     pub(crate) state: Lifecycle,
-    /// Present for multishot ops only (boxed: keeps the common slot small).
-    pub(crate) shots: Option<Box<Shots>>,
     /// The deadline of a linked `IORING_OP_LINK_TIMEOUT`; read by the kernel at
     /// submission, so it lives as long as the slot.
     pub(crate) link_timeout: Option<Box<io_uring::types::Timespec>>,
@@ -90,16 +73,13 @@ pub(crate) struct Slot {
 
 impl std::fmt::Debug for Slot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Slot")
-            .field("state", &self.state)
-            .field("shots", &self.shots)
-            .finish()
+        f.debug_struct("Slot").field("state", &self.state).finish()
     }
 }
 
 impl Slot {
-    /// The op, for building a (re-armed) entry or handing a multishot
-    /// completion to it. The driver calls this only on its own thread, and
+    /// The op, for the blocking pool to run. The driver calls this only on
+    /// its own thread, and
     /// the kernel writes only through the pointers the entry carries, which
     /// this borrow neither moves nor frees.
     pub(crate) fn op_mut(&mut self) -> &mut dyn Erased {
@@ -149,22 +129,11 @@ impl Ops {
 
     /// Stores a boxed op and returns its key.
     #[inline]
-    pub(crate) fn insert<T: Operation>(
-        &mut self,
-        op: Box<T>,
-        waker: Waker,
-        multishot: bool,
-    ) -> usize {
+    pub(crate) fn insert<T: Operation>(&mut self, op: Box<T>, waker: Waker) -> usize {
         let op: Box<dyn Erased> = op;
         self.slots.insert(Slot {
             op: NonNull::from(Box::leak(op)),
             state: Lifecycle::Waiting(waker),
-            shots: multishot.then(|| {
-                Box::new(Shots {
-                    queue: VecDeque::new(),
-                    armed: true,
-                })
-            }),
             link_timeout: None,
         })
     }
@@ -189,38 +158,8 @@ impl Ops {
                 }
                 Poll::Pending
             }
-            Lifecycle::Submitted => {
-                slot.state = Lifecycle::Waiting(cx.waker().clone());
-                Poll::Pending
-            }
             Lifecycle::Orphaned => unreachable!("a live op is never orphaned"),
         }
-    }
-
-    /// The next queued completion of a multishot slot; `Ready(None)` when the
-    /// queue is empty and the kernel let go (the op must be re-armed).
-    pub(crate) fn poll_shots(
-        &mut self,
-        key: usize,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<(io::Result<u32>, u32)>> {
-        let Some(slot) = self.slots.get_mut(key) else {
-            unreachable!("an op's slot vanished while its future was alive")
-        };
-        let Some(shots) = slot.shots.as_mut() else {
-            unreachable!("a multishot op's slot has a queue")
-        };
-        if let Some(item) = shots.queue.pop_front() {
-            return Poll::Ready(Some(item));
-        }
-        if !shots.armed {
-            return Poll::Ready(None);
-        }
-        match &mut slot.state {
-            Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => {}
-            state => *state = Lifecycle::Waiting(cx.waker().clone()),
-        }
-        Poll::Pending
     }
 
     /// Number of slots in use (ops in flight or awaiting their `Op`).
@@ -230,35 +169,12 @@ impl Ops {
 
     /// Records a completion for `key`.
     #[inline]
-    pub(crate) fn complete(&mut self, key: usize, res: io::Result<u32>, flags: u32) -> Reaped {
-        let more = io_uring::cqueue::more(flags);
+    pub(crate) fn complete(&mut self, key: usize, res: io::Result<u32>) -> Reaped {
         let Some(slot) = self.slots.get_mut(key) else {
             return Reaped::Stored;
         };
-        if let Some(shots) = slot.shots.as_mut() {
-            shots.armed = more;
-            if matches!(slot.state, Lifecycle::Orphaned) {
-                if more {
-                    // Each shot's output (an accepted fd, say) is released at once.
-                    slot.op_mut().discard_shot(res, flags);
-                    return Reaped::Stored;
-                }
-                let slot = self.slots.remove(key);
-                // SAFETY: a completion without `F_MORE` is the op's last.
-                return Reaped::Free(unsafe { finished(slot.op, res) });
-            }
-            shots.queue.push_back((res, flags));
-            return match std::mem::replace(&mut slot.state, Lifecycle::Submitted) {
-                Lifecycle::Waiting(w) => Reaped::Wake(w),
-                other => {
-                    slot.state = other;
-                    Reaped::Stored
-                }
-            };
-        }
         match std::mem::replace(&mut slot.state, Lifecycle::Done(res)) {
             Lifecycle::Waiting(w) => Reaped::Wake(w),
-            Lifecycle::Submitted => Reaped::Stored,
             Lifecycle::Orphaned => {
                 let slot = self.slots.remove(key);
                 let Lifecycle::Done(res) = slot.state else {
@@ -297,29 +213,15 @@ impl Ops {
         let Some(slot) = self.slots.get_mut(key) else {
             return Orphaned::Gone;
         };
-        let in_kernel = match &slot.shots {
-            Some(shots) => shots.armed,
-            None => !matches!(slot.state, Lifecycle::Done(_)),
-        };
-        // Queued shots nobody will take release what they carry (accepted fds).
-        if let Some(mut shots) = slot.shots.take() {
-            for (res, flags) in shots.queue.drain(..) {
-                slot.op_mut().discard_shot(res, flags);
-            }
-            slot.shots = Some(shots);
-        }
-        if in_kernel {
+        if !matches!(slot.state, Lifecycle::Done(_)) {
             slot.state = Lifecycle::Orphaned;
             return Orphaned::Cancel;
         }
         let slot = self.slots.remove(key);
-        let res = match slot.state {
-            Lifecycle::Done(res) => res,
-            // A multishot op the kernel let go of: its last result was queued
-            // (and released above), so there is no result left to complete with.
-            _ => Err(io::Error::from_raw_os_error(libc::ECANCELED)),
+        let Lifecycle::Done(res) = slot.state else {
+            unreachable!("checked above")
         };
-        // SAFETY: the kernel let go: the op is done, or its multishot ended.
+        // SAFETY: the op is done: its final completion was reaped.
         Orphaned::Free(unsafe { finished(slot.op, res) })
     }
 
@@ -339,10 +241,7 @@ impl Ops {
     pub(crate) fn in_kernel_keys(&self) -> Vec<usize> {
         self.slots
             .iter()
-            .filter(|(_, s)| match &s.shots {
-                Some(shots) => shots.armed,
-                None => !matches!(s.state, Lifecycle::Done(_)),
-            })
+            .filter(|(_, s)| !matches!(s.state, Lifecycle::Done(_)))
             .map(|(k, _)| k)
             .collect()
     }

@@ -3,11 +3,11 @@
 //!
 //! # What a driver provides
 //!
-//! - `poll_op` / `drop_op` (and `poll_shot` / `drop_shot` for multishot ops):
-//!   the one protocol an op's future runs, whatever the driver
-//!   (`op_state.rs`). io_uring boxes the op into a slot and queues its
-//!   entry; epoll attempts the syscall, waits for readiness in its own
-//!   registry and retries, or sends regular-file ops to its blocking pool.
+//! - `poll_op` / `drop_op`: the one protocol an op's future runs, whatever
+//!   the driver (`op_state.rs`). io_uring boxes the op into a slot and queues
+//!   its entry; receive-side ops and every epoll op attempt the syscall, wait
+//!   for readiness in the driver's registry and retry (`readiness.rs`); epoll
+//!   sends regular-file ops to its blocking pool.
 //!   An op carries the id of the driver that holds it, so no other driver is
 //!   ever asked about its slot.
 //! - `park(timeout)`: submit, wait for completions or readiness up to the next
@@ -27,17 +27,18 @@ mod lifecycle;
 mod op_box;
 mod op_state;
 mod operation;
+mod readiness;
 mod unpark;
 mod uring;
 
 use std::fmt;
 use std::os::fd::RawFd;
 use std::sync::Arc;
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-pub(crate) use op_state::{timed_out, OpState, ShotState};
-pub(crate) use operation::{cvt, Attempt, Interest, Multishot, Operation};
+pub(crate) use op_state::{timed_out, OpState};
+pub(crate) use operation::{cvt, Attempt, Interest, Operation};
 pub(crate) use unpark::Unpark;
 
 use crate::blocking::BlockingPool;
@@ -45,6 +46,7 @@ use crate::metrics::Counters;
 use epoll::EpollDriver;
 use lifecycle::Finished;
 use op_state::DriverId;
+use readiness::Readiness;
 use uring::UringDriver;
 
 /// Which I/O driver a worker runs.
@@ -179,10 +181,29 @@ impl Driver {
         }
     }
 
+    /// Runs `io`, a non-blocking syscall on `fd` that the caller makes
+    /// itself, under the readiness protocol (see `readiness.rs`): `Ready`
+    /// with its result, or `Pending` with the waker parked until `fd`
+    /// reports `interest`. `io` runs while the driver is borrowed, so it
+    /// must not reach the driver.
+    pub(crate) fn poll_io<R>(
+        &mut self,
+        fd: RawFd,
+        fd_id: u64,
+        interest: Interest,
+        cx: &mut Context<'_>,
+        io: impl FnOnce() -> std::io::Result<R>,
+    ) -> Poll<std::io::Result<R>> {
+        match self {
+            Driver::Uring(d) => d.poll_io(fd, fd_id, interest, cx, io),
+            Driver::Epoll(d) => d.poll_io(fd, fd_id, interest, cx, io),
+        }
+    }
+
     /// Forgets an fd's readiness state before the fd is closed.
     pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) {
         match self {
-            Driver::Uring(_) => {}
+            Driver::Uring(d) => d.deregister(fd, id),
             Driver::Epoll(d) => d.deregister(fd, id),
         }
     }

@@ -1,4 +1,4 @@
-//! What an op's future holds ([`OpState`], [`ShotState`]) and the one
+//! What an op's future holds ([`OpState`]) and the one
 //! protocol that drives it on either driver, so that nothing above the
 //! driver names a driver.
 //!
@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::operation::{Interest, Multishot, Operation};
+use super::operation::{Interest, Operation};
 use super::Driver;
 
 /// Tells drivers apart, for the lifetime of the process.
@@ -73,6 +73,16 @@ pub(crate) enum OpState<T> {
     Finished,
 }
 
+impl<T: Operation> OpState<T> {
+    /// Whether the op (not yet in a slot) runs the readiness protocol.
+    fn readiness(&self) -> bool {
+        match self {
+            OpState::Idle(op) | OpState::Armed(op, _) => op.readiness(),
+            _ => false,
+        }
+    }
+}
+
 impl<T> OpState<T> {
     /// Whether the op waits in a state its driver cannot bound by a
     /// deadline (readiness), so its future must race a timer.
@@ -89,34 +99,6 @@ impl<T> OpState<T> {
                 *self = other;
                 None
             }
-        }
-    }
-}
-
-/// Where a multishot op stands: as [`OpState`], without `Finished` (a
-/// multishot op on a readiness driver goes back to `Idle` after each item).
-pub(crate) enum ShotState<T> {
-    /// Not in a driver.
-    Idle(T),
-    /// Waiting for readiness; the op stays here.
-    Armed(T, Wait),
-    /// In a driver's slot, completing many times.
-    Held {
-        /// The driver holding the slot.
-        driver: DriverId,
-        /// The slot's key.
-        key: usize,
-    },
-    /// Transient, while a poll moves the op.
-    Moving,
-}
-
-impl<T> ShotState<T> {
-    /// The op, if the driver does not hold it.
-    pub(crate) fn unheld_mut(&mut self) -> Option<&mut T> {
-        match self {
-            ShotState::Idle(op) | ShotState::Armed(op, _) => Some(op),
-            _ => None,
         }
     }
 }
@@ -176,6 +158,7 @@ impl Driver {
             }
             OpState::Finished => Poll::Pending,
             OpState::Idle(_) | OpState::Armed(..) => match self {
+                Driver::Uring(d) if st.readiness() => d.poll_attempt(st, cx),
                 Driver::Uring(d) => {
                     let Some(op) = st.take_unheld() else {
                         unreachable!("matched above")
@@ -196,10 +179,18 @@ impl Driver {
     /// Takes back an op this driver does not hold in a slot (its readiness
     /// wait timed out), to complete it with an error.
     pub(crate) fn abandon_op<T>(&mut self, st: &mut OpState<T>) -> Option<T> {
-        if let (OpState::Armed(..), Driver::Epoll(d)) = (&*st, &mut *self) {
-            d.abandoned();
+        if let OpState::Armed(_, wait) = *st {
+            self.abandoned(wait);
         }
         st.take_unheld()
+    }
+
+    /// An op waiting for readiness (`wait`) went away.
+    fn abandoned(&mut self, wait: Wait) {
+        match self {
+            Driver::Uring(d) => d.abandoned(wait),
+            Driver::Epoll(d) => d.abandoned(),
+        }
     }
 
     /// The op's future is being dropped.
@@ -209,69 +200,10 @@ impl Driver {
                 Driver::Uring(d) => d.drop_slot(key),
                 Driver::Epoll(d) => d.drop_slot(key),
             },
-            OpState::Armed(..) => {
-                if let Driver::Epoll(d) = self {
-                    d.abandoned();
-                }
-            }
+            OpState::Armed(_, wait) => self.abandoned(wait),
             // Another driver's slot stays with it (its shutdown frees it).
             _ => {}
         }
         *st = OpState::Finished;
-    }
-
-    /// The next completion of a multishot op; re-arms it when the kernel has
-    /// let go (so a caller backs off simply by not polling).
-    pub(crate) fn poll_shot<T: Multishot>(
-        &mut self,
-        st: &mut ShotState<T>,
-        cx: &mut Context<'_>,
-    ) -> Poll<T::Item> {
-        let id = self.id();
-        match std::mem::replace(st, ShotState::Moving) {
-            ShotState::Held { driver, key } => {
-                *st = ShotState::Held { driver, key };
-                if driver != id {
-                    wrong_driver();
-                }
-                let Driver::Uring(d) = self else {
-                    unreachable!("only io_uring holds multishot ops")
-                };
-                d.poll_shot::<T>(key, cx)
-            }
-            ShotState::Idle(op) | ShotState::Armed(op, _) if matches!(self, Driver::Uring(_)) => {
-                let Driver::Uring(d) = self else {
-                    unreachable!("matched above")
-                };
-                let key = d.submit_multishot(op, cx.waker().clone());
-                *st = ShotState::Held { driver: id, key };
-                Poll::Pending
-            }
-            ShotState::Idle(op) => {
-                let Driver::Epoll(d) = self else {
-                    unreachable!("matched above")
-                };
-                d.poll_attempt_shot(op, None, st, cx)
-            }
-            ShotState::Armed(op, wait) => {
-                let Driver::Epoll(d) = self else {
-                    unreachable!("matched above")
-                };
-                d.poll_attempt_shot(op, Some(wait), st, cx)
-            }
-            ShotState::Moving => unreachable!("a poll left a multishot op moving"),
-        }
-    }
-
-    /// The multishot op's stream is being dropped.
-    pub(crate) fn drop_shot<T: Multishot>(&mut self, st: &mut ShotState<T>) {
-        if let ShotState::Held { driver, key } = *st {
-            if driver == self.id() {
-                if let Driver::Uring(d) = self {
-                    d.drop_slot(key);
-                }
-            }
-        }
-        *st = ShotState::Moving;
     }
 }

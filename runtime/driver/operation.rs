@@ -116,6 +116,15 @@ pub(crate) unsafe trait Operation: 'static {
     /// epoll: try the syscall without blocking.
     fn epoll_attempt(&mut self) -> Attempt;
 
+    /// Whether this op's result must stay in the kernel until a poll takes
+    /// it: receives and accepts, whose bytes, datagrams or connections a
+    /// dropped future would otherwise lose. Such ops run the readiness
+    /// protocol on io_uring too (a poll in the ring, then `epoll_attempt` on
+    /// the worker), never as a kernel operation in the background.
+    fn readiness(&self) -> bool {
+        false
+    }
+
     /// epoll: the descriptor and direction `epoll_attempt` would wait on, so
     /// that an op whose fd the driver knows is not ready waits for the next
     /// edge without a syscall. `None` (the default): always attempt.
@@ -135,56 +144,26 @@ pub(crate) unsafe trait Operation: 'static {
 
     /// Both drivers: turn the kernel's answer into `Output`.
     fn complete(self, res: io::Result<u32>) -> Self::Output;
-
-    /// Multishot only: a completion nobody will take (the stream was dropped)
-    /// must release what it carries, such as an accepted fd. Runs while the
-    /// driver is borrowed, so it must not touch the driver.
-    fn discard_shot(&mut self, _res: io::Result<u32>, _flags: u32) {}
-}
-
-/// An operation the kernel completes many times from one submission
-/// (io_uring), or that a readiness driver attempts once per item.
-pub(crate) trait Multishot: Operation {
-    /// One completion, as the caller sees it.
-    type Item;
-    /// Turns one completion (a CQE, or one epoll attempt) into an item. Runs
-    /// while the driver is borrowed, so it must not touch the driver.
-    fn next(&mut self, res: io::Result<u32>, flags: u32) -> Self::Item;
 }
 
 /// An operation with its type erased, as the driver's slab stores it.
 pub(crate) trait Erased: 'static {
-    /// See [`Operation::uring_entry`].
-    fn uring_entry(&mut self) -> squeue::Entry;
     /// See [`Operation::run_blocking`].
     fn run_blocking(&mut self) -> io::Result<u32>;
     /// Completes an op nobody waits for: the output (and any fd it owns) is dropped.
     fn discard(self: Box<Self>, res: io::Result<u32>);
-    /// See [`Operation::discard_shot`].
-    fn discard_shot(&mut self, res: io::Result<u32>, flags: u32);
     /// Owns the concrete type again, for a checked downcast.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
-    /// Borrows the concrete type (multishot ops stay in their slot).
-    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<T: Operation> Erased for T {
-    fn uring_entry(&mut self) -> squeue::Entry {
-        Operation::uring_entry(self)
-    }
     fn run_blocking(&mut self) -> io::Result<u32> {
         Operation::run_blocking(self)
     }
     fn discard(self: Box<Self>, res: io::Result<u32>) {
         drop((*self).complete(res));
     }
-    fn discard_shot(&mut self, res: io::Result<u32>, flags: u32) {
-        Operation::discard_shot(self, res, flags)
-    }
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
 }

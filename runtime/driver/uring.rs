@@ -3,6 +3,11 @@
 //! One ring per worker thread. Ops are pushed to the submission queue as they
 //! are first polled and reach the kernel in one `io_uring_enter` per loop turn,
 //! which also waits for completions up to the next timer deadline.
+//!
+//! Receive-side ops (see `Operation::readiness`) do not become kernel
+//! operations: they run the readiness protocol (`readiness.rs`) with one-shot
+//! `IORING_OP_POLL_ADD`s for events, so what the kernel received stays in the
+//! socket until a poll takes it.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -10,11 +15,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use io_uring::{opcode, squeue, types, IoUring};
 
 use super::lifecycle::{Ops, Orphaned, Reaped};
-use super::op_state::DriverId;
-use super::operation::{cqe_result, Multishot, Operation};
+use super::op_state::{DriverId, OpState, Wait};
+use super::operation::{cqe_result, Interest, Operation};
+use super::readiness::{Readiness, Registry, Step, GEN_MASK};
 use super::unpark::Unpark;
 use super::Deferred;
 use crate::metrics::{bump, Counters};
@@ -25,6 +31,22 @@ const CANCEL_USERDATA: u64 = u64::MAX;
 const LINK_TIMEOUT_USERDATA: u64 = u64::MAX - 2;
 /// `user_data` of the read on the worker's wake-up eventfd.
 const WAKE_USERDATA: u64 = u64::MAX - 1;
+
+/// Tag bit of a readiness poll's `user_data`, laid out as tag (bit 63),
+/// direction (bit 62, set for writable), generation (bits 32..62), fd (bits 0..32).
+/// Slot keys never reach bit 63, and no fd reaches the reserved values above.
+const POLL_TAG: u64 = 1 << 63;
+/// Direction bit of a readiness poll's `user_data`.
+const POLL_WRITABLE: u64 = 1 << 62;
+
+/// The `user_data` of the poll for `fd`'s registration `gen` and `interest`.
+fn poll_userdata(fd: RawFd, gen: u32, interest: Interest) -> u64 {
+    let dir = match interest {
+        Interest::Readable => 0,
+        Interest::Writable => POLL_WRITABLE,
+    };
+    POLL_TAG | dir | (u64::from(gen & GEN_MASK) << 32) | u64::from(fd as u32)
+}
 
 /// `IORING_ENTER_GETEVENTS`: reap (and run deferred task work) as well as submit.
 const ENTER_GETEVENTS: u32 = 1;
@@ -40,6 +62,8 @@ pub(crate) struct UringDriver {
     ops: Ops,
     /// This driver's identity, which its ops carry.
     id: DriverId,
+    /// Readiness of fds that receive-side ops wait on.
+    registry: Registry,
     /// Wakers and finished orphans collected while the driver is borrowed.
     deferred: Deferred,
     /// The worker's wake-up eventfd; other threads write to it to end a wait.
@@ -70,6 +94,7 @@ impl UringDriver {
             ring,
             ops: Ops::default(),
             id: DriverId::next(),
+            registry: Registry::new(false),
             deferred: Deferred::default(),
             wake_fd: unpark.raw_fd(),
             _unpark: unpark,
@@ -98,7 +123,7 @@ impl UringDriver {
         // Built from the box, with static dispatch, so its pointers point
         // where the op stays.
         let entry = op.uring_entry();
-        let key = self.ops.insert(op, waker, false);
+        let key = self.ops.insert(op, waker);
         bump(&self.counters.ops_submitted);
         let Some(timeout) = deadline else {
             self.push(entry.user_data(key as u64));
@@ -116,49 +141,77 @@ impl UringDriver {
         key
     }
 
-    /// As `submit`, for a multishot op, whose slot queues its completions.
-    pub(crate) fn submit_multishot<T: Multishot>(&mut self, op: T, waker: Waker) -> usize {
-        let mut op = self.ops.boxed(op);
-        let entry = op.uring_entry();
-        let key = self.ops.insert(op, waker, true);
-        self.push(entry.user_data(key as u64));
-        bump(&self.counters.ops_submitted);
-        key
-    }
-
-    /// The next item of the multishot op in slot `key`, re-arming it when the
-    /// kernel let go and its queue is empty.
-    pub(crate) fn poll_shot<T: Multishot>(
+    /// Drives a receive-side op by the readiness protocol (see
+    /// `Operation::readiness`); the op stays in `st` while it waits.
+    pub(crate) fn poll_attempt<T: Operation>(
         &mut self,
-        key: usize,
+        st: &mut OpState<T>,
         cx: &mut Context<'_>,
-    ) -> Poll<T::Item> {
-        loop {
-            match self.ops.poll_shots(key, cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => self.rearm(key),
-                Poll::Ready(Some((res, flags))) => {
-                    let slot = self.ops.get_mut(key).expect("polled above");
-                    let Some(op) = slot.op_mut().as_any_mut().downcast_mut::<T>() else {
-                        panic!("runtime: a multishot slot holds another type of operation");
-                    };
-                    return Poll::Ready(op.next(res, flags));
-                }
+    ) -> Poll<(T, io::Result<u32>)> {
+        let (mut op, wait) = match std::mem::replace(st, OpState::Finished) {
+            OpState::Idle(op) => {
+                bump(&self.counters.ops_submitted);
+                (op, None)
+            }
+            OpState::Armed(op, wait) => (op, Some(wait)),
+            _ => unreachable!("poll_attempt on an op in a slot"),
+        };
+        match self.step(&mut op, wait, cx) {
+            Step::Done(res) => {
+                bump(&self.counters.ops_completed);
+                Poll::Ready((op, res))
+            }
+            Step::Wait(wait) => {
+                *st = OpState::Armed(op, wait);
+                Poll::Pending
+            }
+            // A receive on a regular file: nothing to wait for, so it runs
+            // in the kernel after all (files never lose data to a drop).
+            Step::Blocking => {
+                let key = self.submit(op, cx.waker().clone(), None);
+                *st = OpState::Held {
+                    driver: self.id,
+                    key,
+                    timed: false,
+                };
+                Poll::Pending
             }
         }
     }
 
-    /// Re-submits a multishot op whose last completion came without `F_MORE`.
-    fn rearm(&mut self, key: usize) {
-        let Some(slot) = self.ops.get_mut(key) else {
+    /// An op waiting for readiness went away: its poll is cancelled (the
+    /// cancellation wakes any other op waiting there, to arm again).
+    pub(crate) fn abandoned(&mut self, wait: Wait) {
+        bump(&self.counters.ops_cancelled);
+        bump(&self.counters.ops_completed);
+        if wait.driver != self.id {
             return;
-        };
-        let entry = slot.op_mut().uring_entry();
-        if let Some(shots) = slot.shots.as_mut() {
-            shots.armed = true;
         }
-        self.push(entry.user_data(key as u64));
-        bump(&self.counters.ops_submitted);
+        if let Some(gen) = self.registry.armed_poll(wait.fd, wait.fd_id, wait.interest) {
+            self.cancel(poll_userdata(wait.fd, gen, wait.interest));
+        }
+    }
+
+    /// Forgets `fd` before it is closed, cancelling its polls (a poll holds
+    /// the file open).
+    pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) {
+        self.registry.deregister(fd, id);
+        self.cancel_retired();
+    }
+
+    /// Cancels the polls of registrations the registry let go of.
+    fn cancel_retired(&mut self) {
+        while let Some((fd, gen, interest)) = self.registry.to_cancel.pop() {
+            self.cancel(poll_userdata(fd, gen, interest));
+        }
+    }
+
+    /// Queues an `AsyncCancel` of the entry with `user_data`.
+    fn cancel(&mut self, user_data: u64) {
+        let cancel = opcode::AsyncCancel::new(user_data)
+            .build()
+            .user_data(CANCEL_USERDATA);
+        self.push(cancel);
     }
 
     /// The slots of ops in flight.
@@ -190,6 +243,7 @@ impl UringDriver {
     /// Hands the collected wakers and orphans to the worker in exchange for
     /// its empty spare.
     pub(crate) fn swap_deferred(&mut self, spare: &mut Deferred) {
+        self.deferred.wakers.append(&mut self.registry.woken);
         std::mem::swap(&mut self.deferred, spare);
     }
 
@@ -255,7 +309,11 @@ impl UringDriver {
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
         // A turn that must not wait has nothing to ask a ring with no op in
         // flight, so it skips the syscall (one per spawn+join otherwise).
-        if timeout == Some(Duration::ZERO) && self.ops.len() == 0 {
+        self.cancel_retired();
+        if timeout == Some(Duration::ZERO)
+            && self.ops.len() == 0
+            && self.ring.submission().is_empty()
+        {
             return;
         }
         self.arm_wake();
@@ -321,13 +379,21 @@ impl UringDriver {
                 match cqe.user_data() {
                     CANCEL_USERDATA | LINK_TIMEOUT_USERDATA => {}
                     WAKE_USERDATA => self.wake_armed = false,
-                    key => {
-                        let flags = cqe.flags();
+                    data if data & POLL_TAG != 0 => {
+                        let interest = if data & POLL_WRITABLE != 0 {
+                            Interest::Writable
+                        } else {
+                            Interest::Readable
+                        };
+                        let gen = ((data >> 32) as u32) & GEN_MASK;
                         let res = cqe_result(cqe.result());
-                        if !cqueue::more(flags) {
-                            bump(&self.counters.ops_completed);
-                        }
-                        match self.ops.complete(key as usize, res, flags) {
+                        self.registry
+                            .event(data as u32 as RawFd, Some((gen, interest)), res);
+                    }
+                    key => {
+                        let res = cqe_result(cqe.result());
+                        bump(&self.counters.ops_completed);
+                        match self.ops.complete(key as usize, res) {
                             Reaped::Stored => {}
                             Reaped::Wake(w) => self.deferred.wakers.push(w),
                             Reaped::Free(done) => self.deferred.frees.push(done),
@@ -406,4 +472,30 @@ impl UringDriver {
 #[cold]
 fn enter_failed(e: &io::Error) -> ! {
     panic!("runtime: io_uring_enter failed ({e}); the io_uring driver cannot continue (RUNTIME_DRIVER=epoll avoids io_uring)")
+}
+
+impl Readiness for UringDriver {
+    fn driver_id(&self) -> DriverId {
+        self.id
+    }
+
+    fn registry(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// Queues a one-shot poll for `interest` on `fd`; the kernel checks the
+    /// fd when it takes the entry, so an edge since the failed syscall is
+    /// never missed.
+    fn arm(&mut self, fd: RawFd, gen: u32, interest: Interest) -> io::Result<()> {
+        let mask = match interest {
+            Interest::Readable => libc::POLLIN | libc::POLLRDHUP,
+            Interest::Writable => libc::POLLOUT,
+        };
+        let entry = opcode::PollAdd::new(types::Fd(fd), mask as u32)
+            .build()
+            .user_data(poll_userdata(fd, gen, interest));
+        self.push(entry);
+        self.cancel_retired();
+        Ok(())
+    }
 }

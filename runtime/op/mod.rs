@@ -3,12 +3,12 @@
 //!
 //! An op type owns everything the kernel may touch while it runs and
 //! implements [`Operation`]; the public types in `net` and `fs` await it
-//! through an [`Op`] future (or a [`MultishotOp`] stream). Adding an operation
+//! through an [`Op`] future. Adding an operation
 //! means adding one file here. Descriptor and address plumbing lives in
 //! `sys/`, algorithms built from several ops in `transfer/`.
 
 mod future;
-mod multishot;
+mod ready;
 
 mod accept;
 mod close;
@@ -43,11 +43,11 @@ mod lifecycle_tests;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use accept::{Accept, AcceptMulti};
+pub(crate) use accept::Accept;
 pub(crate) use connect::Connect;
 pub(crate) use future::Op;
-pub(crate) use multishot::MultishotOp;
 pub(crate) use poll_add::PollAdd;
+pub(crate) use ready::poll_readable;
 pub(crate) use recv::Recv;
 pub(crate) use recv_msg::RecvMsg;
 pub(crate) use send::Send;

@@ -77,6 +77,11 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
             .build()
     }
 
+    /// Received bytes stay in the socket until a poll takes them.
+    fn readiness(&self) -> bool {
+        true
+    }
+
     fn epoll_attempt(&mut self) -> Attempt {
         self.fd.ensure_nonblocking();
         let (ptr, len) = (self.buf.stable_mut_ptr(), self.buf.bytes_total());

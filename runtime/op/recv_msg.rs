@@ -83,6 +83,11 @@ unsafe impl<B: IoBufMut, T: IoVecsMut> Operation for RecvMsg<B, T> {
             .build()
     }
 
+    /// Datagrams stay in the socket until a poll takes them.
+    fn readiness(&self) -> bool {
+        true
+    }
+
     fn epoll_attempt(&mut self) -> Attempt {
         self.fd.ensure_nonblocking();
         let msg = self.hdr.prepare_recv(&mut self.iov);

@@ -1,0 +1,400 @@
+//! The readiness registry both drivers keep, and the attempt protocol built
+//! on it: how an op that must not leave its result in a dropped future
+//! (a receive, an accept) and every epoll op run.
+//!
+//! # The protocol
+//!
+//! An op tries its non-blocking syscall. On `EAGAIN` the driver clears that
+//! direction's ready bit, parks the op's waker and asks the kernel for the
+//! next event ([`Readiness::arm`]); the op stays in its future, so the
+//! kernel holds nothing of it. Only the worker's thread reaps events, so
+//! readiness cannot change between the failed syscall and the clearing of
+//! the bit. A short read or write clears the bit too (`Attempt::Drained`), so
+//! the next op waits for an edge instead of trying a syscall bound to fail.
+//! An fd the registry does not know counts as ready: its first op tries.
+//!
+//! Because bytes, datagrams and connections are only ever taken by a poll
+//! that returns them, dropping such an op's future loses nothing: what the
+//! kernel holds waits in the socket for the next call.
+//!
+//! # Sources of events
+//!
+//! epoll registers an fd once, edge-triggered, for both directions. io_uring
+//! arms a one-shot `IORING_OP_POLL_ADD` per direction, only while an op
+//! waits there: a poll holds a reference to the file, so one left armed would
+//! keep a dropped socket open. Each registration has a generation, so an
+//! event for an fd number since closed and reused is recognised and ignored.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::task::{Context, Poll, Waker};
+
+use super::op_state::{DriverId, Wait};
+use super::operation::{Attempt, Interest, Operation};
+
+/// Generations wrap within 30 bits (io_uring's poll `user_data` has room for no more).
+pub(crate) const GEN_MASK: u32 = 0x3fff_ffff;
+
+/// Readiness of one registered fd.
+#[derive(Debug)]
+struct FdState {
+    /// Which `SharedFd` registered it; a different id means the number was reused.
+    id: u64,
+    /// This registration's generation, carried by io_uring poll entries.
+    gen: u32,
+    /// Set by an event, cleared by an `EAGAIN` or a short transfer.
+    readable: bool,
+    /// Set by an event, cleared by an `EAGAIN` or a short transfer.
+    writable: bool,
+    /// The peer shut down its side, or the fd failed: reads return at once
+    /// from now on, and no edge will follow, so a short read must not clear
+    /// `readable`.
+    read_closed: bool,
+    /// The fd failed or hung up: writes return at once from now on.
+    write_closed: bool,
+    /// io_uring: a poll for each direction is in the kernel.
+    armed: [bool; 2],
+    /// Ops waiting to read.
+    readers: Vec<Waker>,
+    /// Ops waiting to write.
+    writers: Vec<Waker>,
+}
+
+/// Index of a direction in `FdState::armed`.
+fn dir(interest: Interest) -> usize {
+    match interest {
+        Interest::Readable => 0,
+        Interest::Writable => 1,
+    }
+}
+
+/// What the driver must ask of the kernel after [`Registry::wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arm {
+    /// Nothing: events for this fd and direction already come.
+    Nothing,
+    /// Start events for the fd (registration `gen`, for `Interest`).
+    Start(u32),
+}
+
+/// Registered fds, indexed by fd number (fds are small and dense).
+#[derive(Debug)]
+pub(crate) struct Registry {
+    /// By fd number.
+    fds: Vec<Option<FdState>>,
+    /// The next registration's generation.
+    next_gen: u32,
+    /// Whether a registration keeps delivering events once made (epoll)
+    /// or must be armed per wait (io_uring).
+    persistent: bool,
+    /// Wakers to run once the driver's borrow ends.
+    pub(crate) woken: Vec<Waker>,
+    /// io_uring: polls of replaced or forgotten registrations to cancel,
+    /// as (fd, generation, interest).
+    pub(crate) to_cancel: Vec<(RawFd, u32, Interest)>,
+}
+
+impl Registry {
+    /// An empty registry; `persistent` for epoll, per-wait polls for io_uring.
+    pub(crate) fn new(persistent: bool) -> Self {
+        Registry {
+            fds: Vec::new(),
+            next_gen: 0,
+            persistent,
+            woken: Vec::new(),
+            to_cancel: Vec::new(),
+        }
+    }
+
+    fn get(&self, fd: RawFd, id: u64) -> Option<&FdState> {
+        match self.fds.get(usize::try_from(fd).ok()?) {
+            Some(Some(st)) if st.id == id => Some(st),
+            _ => None,
+        }
+    }
+
+    fn get_mut(&mut self, fd: RawFd, id: u64) -> Option<&mut FdState> {
+        match self.fds.get_mut(usize::try_from(fd).ok()?) {
+            Some(Some(st)) if st.id == id => Some(st),
+            _ => None,
+        }
+    }
+
+    /// Whether `fd` may be ready for `interest` (unknown fds count as ready).
+    pub(crate) fn is_ready(&self, fd: RawFd, id: u64, interest: Interest) -> bool {
+        self.get(fd, id).is_none_or(|st| match interest {
+            Interest::Readable => st.readable,
+            Interest::Writable => st.writable,
+        })
+    }
+
+    /// After a short read or write: clears the ready bit of a registered fd,
+    /// so the next op waits for an edge. An unknown fd stays unknown (its
+    /// next op tries, and registers on `EAGAIN`).
+    pub(crate) fn clear_ready(&mut self, fd: RawFd, id: u64, interest: Interest) {
+        if let Some(st) = self.get_mut(fd, id) {
+            match interest {
+                Interest::Readable => st.readable = st.read_closed,
+                Interest::Writable => st.writable = st.write_closed,
+            }
+        }
+    }
+
+    /// After `EAGAIN`: clears the ready bit and parks the waker until the
+    /// next edge; says what the driver must ask of the kernel.
+    pub(crate) fn wait(
+        &mut self,
+        fd: RawFd,
+        id: u64,
+        interest: Interest,
+        waker: &Waker,
+    ) -> io::Result<Arm> {
+        let idx = usize::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+        if self.fds.len() <= idx {
+            self.fds.resize_with(idx + 1, || None);
+        }
+        let fresh = !matches!(&self.fds[idx], Some(st) if st.id == id);
+        if fresh {
+            if let Some(old) = self.fds[idx].take() {
+                self.retire(fd, old);
+            }
+            self.next_gen = (self.next_gen + 1) & GEN_MASK;
+            self.fds[idx] = Some(FdState {
+                id,
+                gen: self.next_gen,
+                readable: true,
+                writable: true,
+                read_closed: false,
+                write_closed: false,
+                armed: [false; 2],
+                readers: Vec::new(),
+                writers: Vec::new(),
+            });
+        }
+        let persistent = self.persistent;
+        let st = self.fds[idx].as_mut().expect("registered above");
+        let (ready, wakers) = match interest {
+            Interest::Readable => (&mut st.readable, &mut st.readers),
+            Interest::Writable => (&mut st.writable, &mut st.writers),
+        };
+        *ready = false;
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+        let armed = &mut st.armed[dir(interest)];
+        let start = if persistent { fresh } else { !*armed };
+        *armed = true;
+        Ok(if start {
+            Arm::Start(st.gen)
+        } else {
+            Arm::Nothing
+        })
+    }
+
+    /// The kernel refused to arm `fd` for `interest`: undoes `wait`.
+    pub(crate) fn arm_failed(&mut self, fd: RawFd, id: u64, interest: Interest) {
+        let persistent = self.persistent;
+        let Some(st) = self.get_mut(fd, id) else {
+            return;
+        };
+        st.armed[dir(interest)] = false;
+        if persistent {
+            // Never registered with epoll: forget it, waking its waiters.
+            self.deregister(fd, id);
+        }
+    }
+
+    /// An event for `fd` (epoll: its registration; io_uring: the poll of
+    /// generation `gen` for `interest`, which is now spent) with the kernel's
+    /// `EPOLL*`/`POLL*` bits (the same values), or an error.
+    pub(crate) fn event(
+        &mut self,
+        fd: RawFd,
+        poll: Option<(u32, Interest)>,
+        bits: io::Result<u32>,
+    ) {
+        let Some(Some(st)) = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)) else {
+            return;
+        };
+        if let Some((gen, interest)) = poll {
+            if st.gen != gen {
+                return; // a poll of an earlier registration of this number
+            }
+            st.armed[dir(interest)] = false;
+        }
+        let bits = match bits {
+            Ok(bits) => bits as i32,
+            // Cancelled (its op went away): wake the direction's other waiters
+            // so they arm again; nothing became ready.
+            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {
+                let (_, interest) = poll.expect("only polls are cancelled");
+                let wakers = match interest {
+                    Interest::Readable => &mut st.readers,
+                    Interest::Writable => &mut st.writers,
+                };
+                self.woken.append(wakers);
+                return;
+            }
+            // Any other failure: let the next attempt report it.
+            Err(_) => libc::EPOLLERR,
+        };
+        let errs = libc::EPOLLERR | libc::EPOLLHUP;
+        if bits & (libc::EPOLLRDHUP | errs) != 0 {
+            st.read_closed = true;
+        }
+        if bits & errs != 0 {
+            st.write_closed = true;
+        }
+        if bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI | errs) != 0 {
+            st.readable = true;
+            self.woken.append(&mut st.readers);
+        }
+        if bits & (libc::EPOLLOUT | errs) != 0 {
+            st.writable = true;
+            self.woken.append(&mut st.writers);
+        }
+    }
+
+    /// The generation of `fd`'s registration, if its `interest` poll is armed
+    /// (io_uring: an op waiting there went away, so the poll may be cancelled).
+    pub(crate) fn armed_poll(&self, fd: RawFd, id: u64, interest: Interest) -> Option<u32> {
+        let st = self.get(fd, id)?;
+        st.armed[dir(interest)].then_some(st.gen)
+    }
+
+    /// Forgets `fd` before it is closed, so a reused number starts afresh;
+    /// returns whether it was registered.
+    pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) -> bool {
+        let Some(slot) = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)) else {
+            return false;
+        };
+        if !matches!(slot, Some(st) if st.id == id) {
+            return false;
+        }
+        let st = slot.take().expect("matched above");
+        self.retire(fd, st);
+        true
+    }
+
+    /// A registration ends: its waiters re-poll, its armed polls are cancelled.
+    fn retire(&mut self, fd: RawFd, st: FdState) {
+        self.woken.extend(st.readers.into_iter().chain(st.writers));
+        for (armed, interest) in st
+            .armed
+            .into_iter()
+            .zip([Interest::Readable, Interest::Writable])
+        {
+            if armed && !self.persistent {
+                self.to_cancel.push((fd, st.gen, interest));
+            }
+        }
+    }
+}
+
+/// One step of the protocol.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// The syscall finished.
+    Done(io::Result<u32>),
+    /// The op waits for this edge.
+    Wait(Wait),
+    /// The op must run on the blocking pool.
+    Blocking,
+}
+
+/// A driver that runs the protocol: owns a registry and can ask the kernel
+/// for events.
+pub(crate) trait Readiness {
+    /// The driver's identity, recorded in each [`Wait`].
+    fn driver_id(&self) -> DriverId;
+    /// Its registry.
+    fn registry(&mut self) -> &mut Registry;
+    /// Asks the kernel for `interest` events of `fd` (registration `gen`).
+    fn arm(&mut self, fd: RawFd, gen: u32, interest: Interest) -> io::Result<()>;
+
+    /// Parks the waker until `fd` reports `interest`, arming as needed.
+    fn wait_ready(
+        &mut self,
+        fd: RawFd,
+        fd_id: u64,
+        interest: Interest,
+        cx: &mut Context<'_>,
+    ) -> io::Result<Wait> {
+        if let Arm::Start(gen) = self.registry().wait(fd, fd_id, interest, cx.waker())? {
+            if let Err(e) = self.arm(fd, gen, interest) {
+                self.registry().arm_failed(fd, fd_id, interest);
+                return Err(e);
+            }
+        }
+        Ok(Wait {
+            fd,
+            fd_id,
+            interest,
+            driver: self.driver_id(),
+        })
+    }
+
+    /// Runs `io`, a non-blocking syscall the caller makes itself (poll-based
+    /// streams), if `fd` may be ready for `interest`; on `WouldBlock`, or
+    /// when `fd` is known not to be ready, parks the waker until the next edge.
+    fn poll_io<R>(
+        &mut self,
+        fd: RawFd,
+        fd_id: u64,
+        interest: Interest,
+        cx: &mut Context<'_>,
+        io: impl FnOnce() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        if self.registry().is_ready(fd, fd_id, interest) {
+            match io() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                res => return Poll::Ready(res),
+            }
+        }
+        match self.wait_ready(fd, fd_id, interest, cx) {
+            Ok(_) => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    /// One step for `op`: wait for an edge, attempt the syscall, or report
+    /// that it must go to the blocking pool.
+    fn step<T: Operation>(&mut self, op: &mut T, wait: Option<Wait>, cx: &mut Context<'_>) -> Step {
+        let id = self.driver_id();
+        let target = wait
+            .filter(|w| w.driver == id)
+            .map(|w| (w.fd, w.fd_id, w.interest))
+            .or_else(|| op.epoll_target());
+        // An fd known not to be ready waits for its next edge rather than try
+        // a syscall bound to return EAGAIN. A registration error falls
+        // through: the attempt reports it.
+        if let Some((fd, fd_id, interest)) = target {
+            if !self.registry().is_ready(fd, fd_id, interest) {
+                if let Ok(wait) = self.wait_ready(fd, fd_id, interest, cx) {
+                    return Step::Wait(wait);
+                }
+            }
+        }
+        match op.epoll_attempt() {
+            Attempt::Done(res) => Step::Done(res),
+            Attempt::Drained {
+                res,
+                fd,
+                fd_id,
+                interest,
+            } => {
+                self.registry().clear_ready(fd, fd_id, interest);
+                Step::Done(res)
+            }
+            Attempt::WouldBlock {
+                fd,
+                fd_id,
+                interest,
+            } => match self.wait_ready(fd, fd_id, interest, cx) {
+                Ok(wait) => Step::Wait(wait),
+                Err(e) => Step::Done(Err(e)),
+            },
+            Attempt::Blocking => Step::Blocking,
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 pub use crate::blocking::spawn_blocking;
-pub use crate::executor::{spawn, spawn_on, JoinError, JoinHandle};
+pub use crate::executor::{spawn, spawn_on, AbortHandle, JoinError, JoinHandle, JoinSet};
 
 /// Yields once: the task goes to the back of its worker's run queue, so
 /// others (and the reaping of completions) get a turn.

@@ -6,8 +6,10 @@
 //! waker is `Send + Sync`: waking from another thread pushes the task to its
 //! worker's inbox and ends that worker's kernel wait.
 
+mod abort;
 pub(crate) mod coop;
 mod join;
+mod join_set;
 mod run_loop;
 mod shared;
 mod task;
@@ -15,8 +17,10 @@ mod task;
 use std::future::Future;
 use std::sync::Arc;
 
+pub use abort::AbortHandle;
 pub use join::{JoinError, JoinHandle};
 pub(crate) use join::{JoinState, Joinable};
+pub use join_set::JoinSet;
 pub(crate) use shared::{Remote, Shared};
 pub(crate) use task::Runnable;
 

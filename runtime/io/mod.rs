@@ -37,6 +37,8 @@
 //! belong to the worker that polls them.
 
 mod buf_reader;
+#[cfg(any(feature = "hyper", feature = "tokio-io", feature = "futures-io"))]
+pub mod compat;
 mod copy;
 mod lines;
 mod read_exact;

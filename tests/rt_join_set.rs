@@ -256,3 +256,16 @@ async fn members_on_another_worker_and_the_blocking_pool() {
     }
     assert_eq!((other_worker, pool), (4, 1));
 }
+
+#[runtime::test]
+async fn collect_and_extend_spawn_each_future() {
+    let mut set: JoinSet<u32> = (0..3).map(|i| async move { i }).collect();
+    set.extend((3..5).map(|i| async move { i }));
+    assert_eq!(set.len(), 5);
+    let mut got = Vec::new();
+    while let Some(res) = set.join_next().await {
+        got.push(res.unwrap());
+    }
+    got.sort();
+    assert_eq!(got, [0, 1, 2, 3, 4]);
+}

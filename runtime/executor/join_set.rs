@@ -311,6 +311,45 @@ impl<T> Drop for JoinSet<T> {
     }
 }
 
+/// Spawns each future into the set, as [`JoinSet::spawn`] does.
+///
+/// # Panics
+///
+/// When called outside a runtime.
+impl<T: 'static, F: Future<Output = T> + 'static> Extend<F> for JoinSet<T> {
+    fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
+        for future in iter {
+            self.spawn(future);
+        }
+    }
+}
+
+/// Collects futures into a set, spawning each.
+///
+/// ```
+/// use runtime::task::JoinSet;
+///
+/// runtime::block_on(async {
+///     let mut set: JoinSet<u32> = (1..=3).map(|i| async move { i * 10 }).collect();
+///     let mut sum = 0;
+///     while let Some(res) = set.join_next().await {
+///         sum += res.unwrap();
+///     }
+///     assert_eq!(sum, 60);
+/// });
+/// ```
+///
+/// # Panics
+///
+/// When called outside a runtime.
+impl<T: 'static, F: Future<Output = T> + 'static> FromIterator<F> for JoinSet<T> {
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
+        let mut set = JoinSet::new();
+        set.extend(iter);
+        set
+    }
+}
+
 impl<T> Default for JoinSet<T> {
     fn default() -> Self {
         Self::new()

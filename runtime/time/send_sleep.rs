@@ -161,7 +161,7 @@ impl Future for SendSleep {
                 _ => *slot = Some(cx.waker().clone()),
             }
         }
-        let registered_here = context::with_current(|w| {
+        let in_runtime = context::with_current(|w| {
             let here = matches!(
                 &this.registration,
                 Some(r) if std::ptr::eq(r.worker.as_ptr(), Arc::as_ptr(&w.shared))
@@ -177,7 +177,7 @@ impl Future for SendSleep {
                 });
             }
         });
-        if registered_here.is_none() {
+        if in_runtime.is_none() {
             panic!("runtime::time::SendSleep polled outside a runtime");
         }
         Poll::Pending

@@ -5,8 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-pub use crate::executor::spawn_blocking;
-pub use crate::executor::{spawn, spawn_on, JoinError, JoinHandle};
+pub use crate::executor::{
+    spawn, spawn_blocking, spawn_on, AbortHandle, JoinError, JoinHandle, JoinSet,
+};
 
 /// Yields once: the task goes to the back of its worker's run queue, so
 /// others (and the reaping of completions) get a turn.

@@ -35,10 +35,12 @@
 //! - [`AlignedBuf`]: a heap buffer with a chosen alignment, for `O_DIRECT` files.
 
 mod aligned;
+mod fill;
 mod io_buf;
 mod slice;
 
 pub use aligned::AlignedBuf;
+pub(crate) use fill::fill_from_slice;
 pub use io_buf::{IoBuf, IoBufMut};
 pub use slice::Slice;
 

@@ -170,7 +170,7 @@ impl<T> JoinState<T> {
         Poll::Pending
     }
 
-    fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         self.lock().finished
     }
 
@@ -221,6 +221,30 @@ impl<T> JoinHandle<T> {
     /// Whether the task has finished (with output, panic or cancellation).
     pub fn is_finished(&self) -> bool {
         self.raw.join_state().is_finished()
+    }
+
+    /// A handle that can abort the task (or ask whether it finished) without
+    /// owning its output; it may be cloned and sent to other threads.
+    ///
+    /// ```
+    /// runtime::block_on(async {
+    ///     let h = runtime::spawn(std::future::pending::<()>());
+    ///     let abort = h.abort_handle();
+    ///     abort.abort();
+    ///     assert!(h.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort_handle(&self) -> super::AbortHandle
+    where
+        T: 'static,
+    {
+        super::AbortHandle::new(self.raw.clone())
+    }
+
+    /// Polls for the output without spending the task's cooperative budget
+    /// (a `JoinSet` accounts for it once per output it yields).
+    pub(crate) fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+        self.raw.join_state().poll(cx)
     }
 }
 

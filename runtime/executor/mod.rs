@@ -6,8 +6,10 @@
 //! waker is `Send + Sync`: waking from another thread pushes the task to its
 //! worker's inbox and ends that worker's kernel wait.
 
+mod abort;
 pub(crate) mod coop;
 mod join;
+mod join_set;
 mod run_loop;
 mod shared;
 mod spawn_blocking;
@@ -16,7 +18,9 @@ mod task;
 use std::future::Future;
 use std::sync::Arc;
 
+pub use abort::AbortHandle;
 pub use join::{JoinError, JoinHandle};
+pub use join_set::JoinSet;
 pub(crate) use shared::Shared;
 pub use spawn_blocking::spawn_blocking;
 pub(crate) use task::Runnable;

@@ -1,5 +1,6 @@
 //! Owned-buffer I/O traits: [`ReadOwned`] and [`WriteOwned`], and the helpers
-//! built on them: [`copy`], [`read_to_end`], [`read_exact`].
+//! built on them: [`copy`], [`read_to_end`], [`read_exact`], and the buffered,
+//! cancel-safe line reader [`BufReader`].
 //!
 //! These are the completion-based counterparts of `std::io::Read` and
 //! `Write`: the kernel may touch the buffer after the call that started an
@@ -35,7 +36,11 @@
 //! The futures these methods return are `!Send`: like every operation, they
 //! belong to the worker that polls them.
 
+mod buf_reader;
+#[cfg(any(feature = "hyper", feature = "tokio-io", feature = "futures-io"))]
+pub mod compat;
 mod copy;
+mod lines;
 mod read_exact;
 mod read_to_end;
 
@@ -44,7 +49,9 @@ use std::io;
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 
+pub use buf_reader::BufReader;
 pub use copy::copy;
+pub use lines::Lines;
 pub use read_exact::read_exact;
 pub use read_to_end::read_to_end;
 

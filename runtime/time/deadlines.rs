@@ -23,6 +23,9 @@ struct Entry {
     waker: Option<Waker>,
     /// Set when the deadline passed.
     fired: bool,
+    /// Forget the entry when it fires: its owner may be on another thread and
+    /// unable to remove it (`SendSleep`), and checks the clock itself.
+    remove_on_fire: bool,
 }
 
 /// A worker's timers.
@@ -53,10 +56,21 @@ impl Timers {
             generation,
             waker: Some(cx.waker().clone()),
             fired: false,
+            remove_on_fire: false,
         });
         self.heap.push(Reverse((deadline, key, generation)));
         self.maybe_compact();
         TimerKey { key, generation }
+    }
+
+    /// Registers a timer that wakes `waker` at `deadline` and then forgets
+    /// itself, so nothing leaks if its owner never removes it.
+    pub(crate) fn insert_oneshot(&mut self, deadline: Instant, waker: Waker) -> TimerKey {
+        let key = self.insert(deadline, &Context::from_waker(&waker));
+        if let Some(e) = self.entries.get_mut(key.key) {
+            e.remove_on_fire = true;
+        }
+        key
     }
 
     /// Whether the timer fired; if not, refreshes its waker.
@@ -107,10 +121,14 @@ impl Timers {
                 break;
             }
             self.heap.pop();
-            if let Some(e) = self.entries.get_mut(key) {
-                if e.generation == generation {
-                    e.fired = true;
-                    wakers.extend(e.waker.take());
+            let Some(e) = self.entries.get_mut(key) else {
+                continue;
+            };
+            if e.generation == generation {
+                e.fired = true;
+                wakers.extend(e.waker.take());
+                if e.remove_on_fire {
+                    self.entries.remove(key);
                 }
             }
         }
@@ -182,6 +200,19 @@ mod tests {
         t.fire(now + Duration::from_millis(5), &mut w);
         assert!(w.is_empty());
         assert!(!t.poll(b, &cx()));
+    }
+
+    #[test]
+    fn a_oneshot_timer_forgets_itself_when_it_fires() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        t.insert_oneshot(now + Duration::from_millis(1), Waker::noop().clone());
+        let kept = t.insert(now + Duration::from_millis(1), &cx());
+        let mut w = Vec::new();
+        t.fire(now + Duration::from_millis(5), &mut w);
+        assert_eq!(w.len(), 2);
+        assert_eq!(t.len(), 1, "only the plain timer waits for its owner");
+        assert!(t.poll(kept, &cx()));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! splitting it into chunks: a client that stops reading fills its receive
 //! window and our send buffer, acknowledgements stop, and the watch fires at
 //! most `idle + idle / 4` after the last one. A send that finishes on its
-//! first poll (most small responses) never arms a timer.
+//! first poll never arms a timer, and one that finishes within a quarter of
+//! the idle timeout never asks the kernel for `TCP_INFO`.
 
 use std::future::{poll_fn, Future};
 use std::os::fd::RawFd;
@@ -25,8 +26,10 @@ pub(crate) async fn watched<F: Future>(
     cap: Option<Instant>,
 ) -> Option<F::Output> {
     let mut send = pin!(send);
-    // Armed at the first `Pending`: (timer, bytes acknowledged, when they last grew).
-    let mut watch: Option<(Pin<Box<Sleep>>, u64, Instant)> = None;
+    // Armed at the first `Pending`: the timer, the bytes acknowledged when
+    // last looked (`None` before the first look: no syscall for sends that
+    // end before it), and when they last grew (or the watch started).
+    let mut watch: Option<(Pin<Box<Sleep>>, Option<u64>, Instant)> = None;
     poll_fn(|cx| {
         if let Poll::Ready(out) = send.as_mut().poll(cx) {
             return Poll::Ready(Some(out));
@@ -35,16 +38,17 @@ pub(crate) async fn watched<F: Future>(
             let now = Instant::now();
             let Some((timer, acked, last)) = watch.as_mut() else {
                 let timer = Box::pin(sleep_until(next_check(now, now, idle, cap)));
-                watch = Some((timer, bytes_acked(fd), now));
+                watch = Some((timer, None, now));
                 continue;
             };
             if timer.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
             let a = bytes_acked(fd);
-            if a != *acked {
-                (*acked, *last) = (a, now);
+            if acked.is_some_and(|old| old != a) {
+                *last = now;
             }
+            *acked = Some(a);
             if now.duration_since(*last) >= idle || cap.is_some_and(|c| now >= c) {
                 return Poll::Ready(None);
             }

@@ -255,3 +255,27 @@ async fn the_access_log_is_off_by_default_and_common_log_format_when_on() {
     s.stdout.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "");
 }
+
+#[runtime::test]
+async fn a_cached_open_file_is_never_served_stale() {
+    let s = &start("cache", &[]);
+    let path = s.root.join("c.txt");
+    std::fs::write(&path, b"version 1\n").unwrap();
+    assert_eq!(get(s, "/c.txt", "").body, b"version 1\n");
+    assert_eq!(get(s, "/c.txt", "").body, b"version 1\n"); // from the table now
+                                                           // Rewritten in place, same size.
+    std::fs::write(&path, b"version 2\n").unwrap();
+    assert_eq!(get(s, "/c.txt", "").body, b"version 2\n");
+    // Replaced by a rename.
+    std::fs::write(s.root.join("c.tmp"), b"version three\n").unwrap();
+    std::fs::rename(s.root.join("c.tmp"), &path).unwrap();
+    assert_eq!(get(s, "/c.txt", "").body, b"version three\n");
+    // Replaced by a symlink out of the root: refused, not served from the table.
+    std::fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", &path).unwrap();
+    let r = get(s, "/c.txt", "");
+    assert_eq!(r.status, 403);
+    // Removed.
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(get(s, "/c.txt", "").status, 404);
+}

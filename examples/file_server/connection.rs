@@ -17,6 +17,7 @@ use crate::access_log::{self, Entry};
 use crate::config::Config;
 use crate::deadline;
 use crate::handler::{self, Body, Reply};
+use crate::open_cache::OpenCache;
 use crate::request::{parse_request, Parsed, MAX_HEAD};
 use crate::response::ResponseHeaders;
 use crate::shutdown::Shutdown;
@@ -32,6 +33,8 @@ pub(crate) struct Context {
     pub(crate) cfg: Rc<Config>,
     /// The shutdown flag and the open-connection count.
     pub(crate) shutdown: Arc<Shutdown>,
+    /// This worker's open files.
+    pub(crate) files: OpenCache,
 }
 
 /// Serves one connection until the client leaves, errs or times out.
@@ -49,7 +52,7 @@ pub(crate) async fn run(stream: TcpStream, ctx: Rc<Context>) {
                 Parsed::Complete { request, consumed } => {
                     buf.drain(..consumed);
                     head_started = None;
-                    let reply = handler::respond(&request, &ctx.dir, cfg).await;
+                    let reply = handler::respond(&request, &ctx.dir, cfg, &ctx.files).await;
                     if cfg.access_log {
                         let line = format!(
                             "{} {} HTTP/1.{}",

@@ -4,14 +4,16 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::rc::Rc;
 
 use runtime::buf::IoBuf;
 use runtime::fs::{File, Metadata};
 
 use crate::conditional::{self, Outcome, Validators};
 use crate::encoding::{self, Coding};
-use crate::handler::{open, Body, Reply};
+use crate::handler::{Body, Reply};
 use crate::mime;
+use crate::open_cache::OpenCache;
 use crate::range::{parse_range, RangeOutcome};
 use crate::request::{Method, Request};
 use crate::response::{self, ContentRange, ResponseHeaders, Status};
@@ -26,17 +28,19 @@ const INLINE_BODY: u64 = 16 * 1024;
 pub(crate) async fn serve(
     req: &Request,
     dir: &File,
+    files: &OpenCache,
     rel: &str,
-    file: File,
+    file: Rc<File>,
     meta: Metadata,
     mut h: ResponseHeaders<'_>,
 ) -> Reply {
     let head_only = req.method == Method::Head;
     // The Content-Type is the original's, whichever representation is sent.
     h.content_type = Some(mime::content_type(rel));
-    let (file, meta, coding) = match precompressed(req, dir, rel).await {
-        Some((f, m, c)) => (f, m, Some(c)),
-        None => (file, meta, None),
+    let sibling = precompressed(req, dir, files, rel).await;
+    let (file, meta, coding, repr) = match sibling {
+        Some((f, m, c, name)) => (f, m, Some(c), name),
+        None => (file, meta, None, rel.to_string()),
     };
     h.content_encoding = coding.map(Coding::token);
     h.vary_encoding = coding.is_some();
@@ -103,15 +107,30 @@ pub(crate) async fn serve(
             body_len: count,
         };
     }
+    let reply = |head| Reply {
+        head,
+        body: Body::Empty,
+        close: h.close,
+        status,
+        body_len: count,
+    };
+    // `count` fits in memory: at most INLINE_BODY.
+    let (start, end) = (offset as usize, (offset + count) as usize);
+    if let Some(bytes) = files.body(&repr, &meta) {
+        let mut head = head;
+        head.extend_from_slice(&bytes[start..end]);
+        return reply(head);
+    }
+    let at = head.len();
     let (res, head) = read_body(&file, head, offset, count as usize).await;
     match res {
-        Ok(()) => Reply {
-            head,
-            body: Body::Empty,
-            close: h.close,
-            status,
-            body_len: count,
-        },
+        Ok(()) => {
+            if count == len {
+                // The whole (small) file: keep it for the next requests.
+                files.set_body(&repr, &meta, &head[at..]);
+            }
+            reply(head)
+        }
         // The file shrank under us: nothing was sent yet, so say so.
         Err(_) => Reply::error(Status::InternalServerError, &h, head_only),
     }
@@ -129,15 +148,20 @@ fn empty(head: Vec<u8>, h: &ResponseHeaders<'_>, status: Status) -> Reply {
 }
 
 /// The best precompressed sibling of `rel` the request accepts, if one exists
-/// as a regular file. Looked for only when the client accepts a coding, so a
+/// as a regular file, with its path. Looked for only when the client accepts a coding, so a
 /// request without `Accept-Encoding` costs no extra open.
-async fn precompressed(req: &Request, dir: &File, rel: &str) -> Option<(File, Metadata, Coding)> {
+async fn precompressed(
+    req: &Request,
+    dir: &File,
+    files: &OpenCache,
+    rel: &str,
+) -> Option<(Rc<File>, Metadata, Coding, String)> {
     let accepted = encoding::accepted(req.accept_encoding.as_deref()?);
     for coding in accepted {
         let name = format!("{rel}{}", coding.suffix());
-        if let Ok((file, meta)) = open(dir, &name).await {
+        if let Ok((file, meta)) = files.open(dir, &name).await {
             if meta.is_file() {
-                return Some((file, meta, coding));
+                return Some((file, meta, coding, name));
             }
         }
     }

@@ -4,11 +4,13 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::rc::Rc;
 use std::time::SystemTime;
 
 use runtime::fs::{File, Metadata};
 
 use crate::config::Config;
+use crate::open_cache::OpenCache;
 use crate::request::{Method, Request};
 use crate::response::{self, ResponseHeaders, Status};
 use crate::{file_reply, listing, path};
@@ -18,7 +20,11 @@ pub(crate) enum Body {
     /// Nothing (HEAD, 304, or a body already appended to the head).
     Empty,
     /// `len` bytes of `file` from `offset`, sent zero-copy.
-    File { file: File, offset: u64, len: u64 },
+    File {
+        file: Rc<File>,
+        offset: u64,
+        len: u64,
+    },
 }
 
 /// A response ready to send.
@@ -55,7 +61,7 @@ impl Reply {
 }
 
 /// Answers one request against the directory `dir`.
-pub(crate) async fn respond(req: &Request, dir: &File, cfg: &Config) -> Reply {
+pub(crate) async fn respond(req: &Request, dir: &File, cfg: &Config, files: &OpenCache) -> Reply {
     let head_only = req.method == Method::Head;
     let mut h = ResponseHeaders::new(SystemTime::now());
     h.close = !req.keep_alive || req.has_body;
@@ -74,7 +80,10 @@ pub(crate) async fn respond(req: &Request, dir: &File, cfg: &Config) -> Reply {
     if !cfg.show_hidden && path::is_hidden(&rel) {
         return Reply::error(Status::NotFound, &h, head_only);
     }
-    let (file, meta) = match open(dir, if rel.is_empty() { "." } else { &rel }).await {
+    let (file, meta) = match files
+        .open(dir, if rel.is_empty() { "." } else { &rel })
+        .await
+    {
         Ok(found) => found,
         Err(e) => return Reply::error(status_for(&e), &h, head_only),
     };
@@ -95,9 +104,9 @@ pub(crate) async fn respond(req: &Request, dir: &File, cfg: &Config) -> Reply {
         } else {
             format!("{rel}/index.html")
         };
-        if let Ok((index_file, index_meta)) = open(dir, &index).await {
+        if let Ok((index_file, index_meta)) = files.open(dir, &index).await {
             if index_meta.is_file() {
-                return file_reply::serve(req, dir, &index, index_file, index_meta, h).await;
+                return file_reply::serve(req, dir, files, &index, index_file, index_meta, h).await;
             }
         }
         return match list(&file, &rel, cfg.show_hidden).await {
@@ -128,7 +137,7 @@ pub(crate) async fn respond(req: &Request, dir: &File, cfg: &Config) -> Reply {
         };
         return Reply::error(status, &h, head_only);
     }
-    file_reply::serve(req, dir, &rel, file, meta, h).await
+    file_reply::serve(req, dir, files, &rel, file, meta, h).await
 }
 
 /// Opens `rel` beneath `dir`; symlinks and `..` cannot leave it.

@@ -27,6 +27,7 @@ mod file_reply;
 mod handler;
 mod listing;
 mod mime;
+mod open_cache;
 mod path;
 mod range;
 mod request;
@@ -163,6 +164,7 @@ async fn serve(listener: TcpListener, cfg: Config, shutdown: Arc<Shutdown>) -> s
         dir: Rc::new(dir),
         cfg: Rc::new(cfg),
         shutdown: shutdown.clone(),
+        files: open_cache::OpenCache::default(),
     });
     let mut incoming = listener.incoming();
     while let Some(Some(conn)) = shutdown.unless_started(incoming.next()).await {

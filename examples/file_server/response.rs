@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::SystemTime;
 
-use crate::date::HttpDate;
+use crate::date::{self, HttpDate};
 
 /// The only statuses this server ever sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,11 +153,12 @@ pub(crate) fn write_head(out: &mut Vec<u8>, status: Status, h: &ResponseHeaders<
     // Writes into a Vec cannot fail, so the io::Result is dropped throughout.
     let _ = write!(
         out,
-        "HTTP/1.1 {} {}\r\nServer: {SERVER}\r\nDate: {}\r\n",
+        "HTTP/1.1 {} {}\r\nServer: {SERVER}\r\nDate: ",
         status.code(),
         status.reason(),
-        HttpDate(h.now)
     );
+    date::append_http_date(out, h.now);
+    out.extend_from_slice(b"\r\n");
     if status != Status::NotModified {
         let _ = write!(out, "Content-Length: {}\r\n", h.content_length);
         if let Some(ct) = h.content_type {

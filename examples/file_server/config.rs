@@ -144,4 +144,24 @@ mod tests {
         assert!(parse(&["--idle-timeout-ms"]).is_err());
         assert!(parse(&["--bogus"]).unwrap_err().contains("usage"));
     }
+
+    #[test]
+    fn help_shows_every_timeout_default() {
+        let help = parse(&["--help"]).unwrap_err();
+        for want in [
+            "--header-timeout-ms MS",
+            "[default: 10000]",
+            "--idle-timeout-ms MS",
+            "[default: 60000]",
+            "--body-timeout-ms MS",
+            "[default: 0]",
+            "--grace-ms MS",
+            "[default: 30000]",
+            "--workers N",
+            "--show-hidden",
+            "--access-log",
+        ] {
+            assert!(help.contains(want), "{want}");
+        }
+    }
 }

@@ -2,9 +2,9 @@
 //!
 //! One process-wide `sigaction` handler per signal number, installed the first
 //! time a listener for it is created and never removed. The handler does only
-//! async-signal-safe work: it bumps the signal's delivery counter, writes to
-//! one eventfd, and calls the handler that was installed before it (if any),
-//! so other libraries' handlers keep working. Listeners wait for the eventfd
+//! async-signal-safe work: it calls the handler that was installed before it
+//! (if any, so other libraries' handlers keep working), bumps the signal's
+//! delivery counter and writes to one eventfd. Listeners wait for the eventfd
 //! with the runtime's own I/O (`POLL_ADD` on io_uring, readiness on epoll),
 //! so no worker ever blocks; whichever listener wakes first drains the
 //! eventfd and wakes every other listener, on any worker. A listener compares

@@ -2,7 +2,8 @@
 //! per-signal delivery counters, the eventfd, and the wakers of listeners.
 //!
 //! Protocol (no lost wake-ups):
-//! 1. The handler increments `DELIVERIES[sig]`, then writes 1 to `EVENT_FD`.
+//! 1. The handler calls the earlier handler (if any), increments
+//!    `DELIVERIES[sig]`, then writes 1 to `EVENT_FD`.
 //! 2. A listener registers its waker, then reads its signal's counter; if it
 //!    did not move, it waits for the eventfd to become readable.
 //! 3. The first listener to see the eventfd readable drains it and wakes
@@ -114,13 +115,16 @@ fn install(signum: libc::c_int, index: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// The process-wide handler: count, wake, chain.
+/// The process-wide handler: chain, count, wake.
 extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: `__errno_location` returns this thread's errno, always valid.
     let errno = unsafe { *libc::__errno_location() };
     let Some(index) = usize::try_from(signum).ok().filter(|&i| i < NSIG) else {
         return;
     };
+    // The earlier handler first: a listener woken by this delivery then knows
+    // that handler has run.
+    chain(index, signum, info, ctx);
     DELIVERIES[index].fetch_add(1, Ordering::SeqCst);
     let fd = EVENT_FD.load(Ordering::SeqCst);
     if fd >= 0 {
@@ -129,7 +133,6 @@ extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         // A full counter (EAGAIN) already means "readable", so the result is moot.
         let _ = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
     }
-    chain(index, signum, info, ctx);
     // SAFETY: as above; restores errno for the interrupted code.
     unsafe { *libc::__errno_location() = errno };
 }

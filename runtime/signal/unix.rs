@@ -131,9 +131,16 @@ pub struct Signal {
 /// # Errors
 ///
 /// `InvalidInput` for a signal number that is out of range or must not be
-/// caught (`SIGKILL`, `SIGSTOP`, `SIGILL`, `SIGFPE`, `SIGSEGV`, `SIGBUS`);
-/// otherwise the error of `eventfd(2)`, `fcntl(2)` or `sigaction(2)`.
+/// caught (`SIGKILL`, `SIGSTOP`, `SIGILL`, `SIGFPE`, `SIGSEGV`, `SIGBUS`); an
+/// error if no runtime runs on this thread (a `Signal` waits through its
+/// worker's driver); otherwise the error of `eventfd(2)`, `fcntl(2)` or
+/// `sigaction(2)`.
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
+    if crate::context::current().is_none() {
+        return Err(io::Error::other(
+            "no runtime on this thread: create signal listeners inside runtime::block_on or a task",
+        ));
+    }
     let signum = kind.0;
     let seen = registry::listen(signum)?;
     Ok(Signal {

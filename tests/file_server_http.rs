@@ -176,6 +176,13 @@ async fn precompressed_siblings_only_when_accepted() {
     let plain = get(s, "/app.js", "");
     assert_eq!(plain.body, b"console.log('identity');\n");
     assert_eq!(plain.header("content-encoding"), None);
+    // The identity response varies too, since siblings exist; a file without any does not.
+    assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+    let r = get(s, "/hello.txt", "Accept-Encoding: gzip, br\r\n");
+    assert_eq!(
+        (r.status, r.header("vary"), r.header("content-encoding")),
+        (200, None, None)
+    );
     let gz = get(s, "/app.js", "Accept-Encoding: gzip\r\n");
     assert_eq!(gz.body, b"GZIP-BYTES-0123456789");
     assert_eq!(gz.header("content-encoding"), Some("gzip"));

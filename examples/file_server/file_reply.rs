@@ -13,7 +13,7 @@ use crate::conditional::{self, Outcome, Validators};
 use crate::encoding::{self, Coding};
 use crate::handler::{Body, Reply};
 use crate::mime;
-use crate::open_cache::OpenCache;
+use crate::open_cache::{OpenCache, Siblings};
 use crate::range::{parse_range, RangeOutcome};
 use crate::request::{Method, Request};
 use crate::response::{self, ContentRange, ResponseHeaders, Status};
@@ -37,13 +37,14 @@ pub(crate) async fn serve(
     let head_only = req.method == Method::Head;
     // The Content-Type is the original's, whichever representation is sent.
     h.content_type = Some(mime::content_type(rel));
-    let sibling = precompressed(req, dir, files, rel).await;
+    let siblings = files.siblings(dir, rel);
+    let sibling = precompressed(req, dir, files, rel, siblings).await;
     let (file, meta, coding, repr) = match sibling {
         Some((f, m, c, name)) => (f, m, Some(c), name),
         None => (file, meta, None, rel.to_string()),
     };
     h.content_encoding = coding.map(Coding::token);
-    h.vary_encoding = coding.is_some();
+    h.vary_encoding = coding.is_some() || siblings.is_some_and(Siblings::any);
     let len = meta.len();
     let etag = conditional::etag(&meta, coding.map(Coding::token));
     h.etag = Some(&etag);
@@ -148,16 +149,20 @@ fn empty(head: Vec<u8>, h: &ResponseHeaders<'_>, status: Status) -> Reply {
 }
 
 /// The best precompressed sibling of `rel` the request accepts, if one exists
-/// as a regular file, with its path. Looked for only when the client accepts a coding, so a
-/// request without `Accept-Encoding` costs no extra open.
+/// as a regular file, with its path. Looked for only when the client accepts
+/// a coding and `siblings` (the open-file table's knowledge) does not rule it out.
 async fn precompressed(
     req: &Request,
     dir: &File,
     files: &OpenCache,
     rel: &str,
+    siblings: Option<Siblings>,
 ) -> Option<(Rc<File>, Metadata, Coding, String)> {
     let accepted = encoding::accepted(req.accept_encoding.as_deref()?);
     for coding in accepted {
+        if siblings.is_some_and(|s| !s.has(coding)) {
+            continue; // known not to exist: no failing open
+        }
         let name = format!("{rel}{}", coding.suffix());
         if let Ok((file, meta)) = files.open(dir, &name).await {
             if meta.is_file() {

@@ -7,7 +7,11 @@
 //! on its next request, never served stale. The `statx` only compares: what
 //! is sent always comes from a descriptor opened with
 //! `openat2(RESOLVE_BENEATH)`, so a symlink swapped in cannot leak anything.
-//! Only regular files are kept; the table is emptied when it fills. Small
+//! Only regular files are kept; the table is emptied when it fills. An entry
+//! also knows which precompressed siblings exist (looked for again after
+//! `SIBLING_RECHECK`), so a request that accepts gzip or Brotli costs no
+//! failing open when there is none, and an identity response still says
+//! `Vary: Accept-Encoding` when there is one. Small
 //! files also keep their bytes, read once: they were read after the metadata
 //! the entry is checked against was taken, so a later write (which moves the
 //! modification time) retires them with the entry.
@@ -18,10 +22,11 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use runtime::fs::{File, Metadata};
 
+use crate::encoding::Coding;
 use crate::handler;
 
 /// Open files by path relative to the root.
@@ -40,10 +45,40 @@ struct Entry {
     meta: Metadata,
     /// The whole content, once read, for files small enough to send inline.
     body: Option<Rc<[u8]>>,
+    /// The precompressed siblings found, and when they were looked for.
+    siblings: Option<(Instant, Siblings)>,
+}
+
+/// Which precompressed siblings of a file exist as regular files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Siblings {
+    /// `name.br`.
+    br: bool,
+    /// `name.gz`.
+    gz: bool,
+}
+
+impl Siblings {
+    /// Whether the sibling for `coding` exists.
+    pub(crate) fn has(self, coding: Coding) -> bool {
+        match coding {
+            Coding::Brotli => self.br,
+            Coding::Gzip => self.gz,
+        }
+    }
+
+    /// Whether any does (then every response for the file varies by `Accept-Encoding`).
+    pub(crate) fn any(self) -> bool {
+        self.br || self.gz
+    }
 }
 
 /// Most entries (descriptors) one worker keeps.
 const CAPACITY: usize = 256;
+
+/// How long a look for siblings is trusted: one created later is served
+/// within this time.
+const SIBLING_RECHECK: Duration = Duration::from_secs(2);
 
 impl OpenCache {
     /// `rel` beneath `dir`, from the table if the file is unchanged, else opened.
@@ -66,10 +101,30 @@ impl OpenCache {
                 file: file.clone(),
                 meta,
                 body: None,
+                siblings: None,
             };
             map.insert(rel.to_string(), entry);
         }
         Ok((file, meta))
+    }
+
+    /// The precompressed siblings of `rel`, if it is in the table (which
+    /// `open` just made sure of for a regular file).
+    pub(crate) fn siblings(&self, dir: &File, rel: &str) -> Option<Siblings> {
+        let mut map = self.map.borrow_mut();
+        let e = map.get_mut(rel)?;
+        let now = Instant::now();
+        match e.siblings {
+            Some((at, found)) if now.duration_since(at) < SIBLING_RECHECK => Some(found),
+            _ => {
+                let found = Siblings {
+                    br: is_regular(dir, &format!("{rel}{}", Coding::Brotli.suffix())),
+                    gz: is_regular(dir, &format!("{rel}{}", Coding::Gzip.suffix())),
+                };
+                e.siblings = Some((now, found));
+                Some(found)
+            }
+        }
     }
 
     /// The bytes of `rel` kept by [`set_body`](Self::set_body), if the entry
@@ -98,11 +153,11 @@ fn same(a: &Metadata, b: &Metadata) -> bool {
         && a.modified().ok() == b.modified().ok()
 }
 
-/// Whether `rel` beneath `dir` is still the file `meta` describes.
-fn unchanged(dir: &File, rel: &str, meta: &Metadata) -> bool {
-    let Ok(path) = CString::new(rel) else {
-        return false;
-    };
+/// `statx(2)` of `rel` beneath `dir` (type, inode, size, mtime), from the
+/// inode in memory; `None` if it fails. Only ever compared with what a
+/// descriptor opened beneath the root says, never used to serve anything.
+fn stat(dir: &File, rel: &str) -> Option<libc::statx> {
+    let path = CString::new(rel).ok()?;
     // SAFETY: statx is plain integers, for which all-zero bytes are valid.
     let mut stx: libc::statx = unsafe { std::mem::zeroed() };
     let mask = libc::STATX_TYPE | libc::STATX_INO | libc::STATX_SIZE | libc::STATX_MTIME;
@@ -117,9 +172,19 @@ fn unchanged(dir: &File, rel: &str, meta: &Metadata) -> bool {
             &mut stx,
         )
     };
-    if res != 0 {
+    (res == 0).then_some(stx)
+}
+
+/// Whether `rel` beneath `dir` exists as a regular file.
+fn is_regular(dir: &File, rel: &str) -> bool {
+    stat(dir, rel).is_some_and(|stx| u32::from(stx.stx_mode) & libc::S_IFMT == libc::S_IFREG)
+}
+
+/// Whether `rel` beneath `dir` is still the file `meta` describes.
+fn unchanged(dir: &File, rel: &str, meta: &Metadata) -> bool {
+    let Some(stx) = stat(dir, rel) else {
         return false;
-    }
+    };
     let dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
     let mtime = UNIX_EPOCH
         + Duration::new(

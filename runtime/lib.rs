@@ -61,6 +61,7 @@ pub mod fs;
 pub mod io;
 #[path = "../net/mod.rs"]
 pub mod net;
+pub mod signal;
 pub mod task;
 pub mod time;
 

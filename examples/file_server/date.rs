@@ -41,6 +41,41 @@ impl fmt::Display for HttpDate {
     }
 }
 
+/// Appends `now` as an IMF-fixdate, formatting it only once per second per
+/// thread (every response carries a `Date`).
+pub(crate) fn append_http_date(out: &mut Vec<u8>, now: SystemTime) {
+    use std::cell::RefCell;
+    use std::io::Write;
+    thread_local! {
+        /// The second last formatted, and its text.
+        static LAST: RefCell<(u64, Vec<u8>)> = const { RefCell::new((u64::MAX, Vec::new())) };
+    }
+    let secs = unix_secs(now);
+    LAST.with_borrow_mut(|(at, text)| {
+        if *at != secs {
+            text.clear();
+            let _ = write!(text, "{}", HttpDate(now));
+            *at = secs;
+        }
+        out.extend_from_slice(text);
+    });
+}
+
+/// Displays a time as the common log format does, e.g. `06/Nov/1994:08:49:37 +0000`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClfDate(pub(crate) SystemTime);
+
+impl fmt::Display for ClfDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = unix_secs(self.0);
+        let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+        let mon = MONTHS[(m - 1) as usize];
+        let rem = secs % 86_400;
+        let (hh, mm, ss) = (rem / 3600, rem / 60 % 60, rem % 60);
+        write!(f, "{d:02}/{mon}/{y:04}:{hh:02}:{mm:02}:{ss:02} +0000")
+    }
+}
+
 /// Whole seconds since the epoch, clamped to the range an HTTP-date can express.
 fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
@@ -200,6 +235,23 @@ mod tests {
             assert_eq!(HttpDate(at(secs)).to_string(), text);
             assert_eq!(parse_http_date(text), Some(at(secs)), "{text}");
         }
+    }
+
+    #[test]
+    fn cached_date_matches_display() {
+        for secs in [0, 784_111_777, 784_111_778, 784_111_778] {
+            let mut out = Vec::new();
+            append_http_date(&mut out, at(secs));
+            assert_eq!(out, HttpDate(at(secs)).to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn common_log_format() {
+        assert_eq!(
+            ClfDate(at(784_111_777)).to_string(),
+            "06/Nov/1994:08:49:37 +0000"
+        );
     }
 
     #[test]

@@ -67,6 +67,18 @@ pub(crate) fn directory_listing(url_path: &str, entries: &[Entry]) -> String {
     html
 }
 
+/// The URL of the directory `rel` (as `path::resolve` returns it), encoded
+/// and ending in `/`: where a request for the directory without its trailing
+/// slash is redirected.
+pub(crate) fn dir_url(rel: &str) -> String {
+    let mut url = String::from("/");
+    for seg in rel.split('/').filter(|s| !s.is_empty()) {
+        percent_encode(&mut url, seg);
+        url.push('/');
+    }
+    url
+}
+
 /// Escapes the five characters that could end a text node or a quoted attribute.
 fn html_escape(out: &mut String, s: &str) {
     for c in s.chars() {
@@ -132,6 +144,13 @@ mod tests {
         let html = directory_listing("/top/", &[]);
         assert!(html.contains("<li><a href=\"/\">../</a></li>"));
         assert_eq!(directory_listing("//x//", &[]), directory_listing("x", &[]));
+    }
+
+    #[test]
+    fn directory_urls() {
+        assert_eq!(dir_url(""), "/");
+        assert_eq!(dir_url("a b/c"), "/a%20b/c/");
+        assert_eq!(dir_url("x?y"), "/x%3Fy/");
     }
 
     #[test]

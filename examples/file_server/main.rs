@@ -1,131 +1,142 @@
 //! An HTTP/1.1 static file server on `runtime`: GET and HEAD, keep-alive and
-//! pipelining, byte ranges, If-Modified-Since, directory listings, and file
-//! bodies sent zero-copy from the page cache to the socket.
+//! pipelining, byte ranges, ETags and conditional requests, precompressed
+//! `.br`/`.gz` siblings, directory listings, and file bodies sent zero-copy
+//! from the page cache to the socket.
 //!
 //! ```text
 //! cargo run --release --example file_server -- [DIR] [--addr 127.0.0.1:8080] [--workers N]
 //! ```
 //!
-//! DIR defaults to the current directory. Each worker runs its own
-//! `SO_REUSEPORT` listener, so the kernel spreads connections across workers.
-//! Files are opened with `openat2(RESOLVE_BENEATH)` relative to DIR, so no
-//! path — `..`, encoded or not, absolute, or through a symlink — escapes it.
+//! DIR defaults to the current directory; `--help` lists every option. Each
+//! worker runs its own `SO_REUSEPORT` listener, so the kernel spreads
+//! connections across workers: `--workers N` with N the number of cores uses
+//! every core. Files are opened with `openat2(RESOLVE_BENEATH)` relative to
+//! DIR, so no path (`..`, encoded or not, absolute, or through a symlink)
+//! escapes it; dotfiles are hidden unless `--show-hidden`. SIGINT or SIGTERM
+//! stops accepting, lets in-flight responses finish within `--grace-ms`, and
+//! exits 0.
 
+mod access_log;
+mod conditional;
+mod config;
 mod connection;
 mod date;
+mod deadline;
+mod encoding;
+mod file_reply;
 mod handler;
 mod listing;
 mod mime;
+mod open_cache;
 mod path;
 mod range;
 mod request;
 mod response;
+mod shutdown;
 
+use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use runtime::fs::File;
 use runtime::net::{TcpListener, TcpSocket};
+use runtime::signal::unix::{signal, SignalKind};
 
-/// Command-line settings.
-struct Args {
-    /// The directory served.
-    root: PathBuf,
-    /// Where to listen.
-    addr: SocketAddr,
-    /// Worker threads, each with its own listener.
-    workers: usize,
-    /// How long a client may take to send a request head.
-    head_timeout: std::time::Duration,
-}
-
-const USAGE: &str =
-    "usage: file_server [DIR] [--addr 127.0.0.1:8080] [--workers N] [--head-timeout-ms 10000]";
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        root: PathBuf::from("."),
-        addr: "127.0.0.1:8080".parse().expect("valid default address"),
-        workers: 1,
-        head_timeout: connection::HEAD_TIMEOUT,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--addr" => {
-                let v = it.next().ok_or("--addr needs a value")?;
-                args.addr = v.parse().map_err(|e| format!("--addr {v}: {e}"))?;
-            }
-            "--workers" => {
-                let v = it.next().ok_or("--workers needs a value")?;
-                args.workers = v.parse().map_err(|e| format!("--workers {v}: {e}"))?;
-                if args.workers == 0 {
-                    return Err("--workers must be at least 1".into());
-                }
-            }
-            "--head-timeout-ms" => {
-                let v = it.next().ok_or("--head-timeout-ms needs a value")?;
-                let ms = v
-                    .parse()
-                    .map_err(|e| format!("--head-timeout-ms {v}: {e}"))?;
-                args.head_timeout = std::time::Duration::from_millis(ms);
-            }
-            "-h" | "--help" => return Err(USAGE.into()),
-            flag if flag.starts_with("--") => {
-                return Err(format!("unknown option {flag}\n{USAGE}"))
-            }
-            dir => args.root = PathBuf::from(dir),
-        }
-    }
-    Ok(args)
-}
+use crate::config::Config;
+use crate::connection::Context;
+use crate::shutdown::Shutdown;
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
+    let cfg = match Config::from_args() {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(2);
         }
     };
-    let rt = match runtime::Builder::new().workers(args.workers).build() {
+    let rt = match runtime::Builder::new().workers(cfg.workers).build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
             std::process::exit(1);
         }
     };
-    let result = rt.block_on(async move {
-        // Bind every listener first, so the printed address is really served.
-        let first = listen(args.addr)?;
-        let addr = first.local_addr()?;
-        for worker in 1..args.workers {
-            let root = args.root.clone();
-            let head_timeout = args.head_timeout;
-            let listener = listen(addr)?.into_std()?;
-            drop(runtime::spawn_on(worker, move || async move {
-                let served = match TcpListener::from_std(listener) {
-                    Ok(l) => serve(l, root, head_timeout).await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = served {
-                    eprintln!("worker {worker}: {e}");
-                }
-            }));
-        }
-        println!(
-            "serving {} at http://{addr}/ ({} worker(s), {})",
-            args.root.display(),
-            args.workers,
-            runtime::driver_kind()
-        );
-        serve(first, args.root, args.head_timeout).await
-    });
-    if let Err(e) = result {
+    if let Err(e) = rt.block_on(run(cfg)) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+    // Tasks still running on other workers (none, once drained) need no join.
+    std::process::exit(0);
+}
+
+/// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+async fn run(cfg: Config) -> std::io::Result<()> {
+    let cfg = Arc::new(cfg);
+    let shutdown = Arc::new(Shutdown::default());
+    // Listening for the signals before the banner: a signal sent once the
+    // address is printed must find the handler installed.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    // Bind every listener first, so the printed address is really served.
+    let first = listen(cfg.addr)?;
+    let addr = first.local_addr()?;
+    // A duplicate of each listener, to stop them all from here.
+    let mut stoppers: Vec<OwnedFd> = vec![first.as_fd().try_clone_to_owned()?];
+    for worker in 1..cfg.workers {
+        let listener = listen(addr)?;
+        stoppers.push(listener.as_fd().try_clone_to_owned()?);
+        let listener = listener.into_std()?;
+        let (cfg, shutdown) = (Config::clone(&cfg), shutdown.clone());
+        drop(runtime::spawn_on(worker, move || async move {
+            let served = match TcpListener::from_std(listener) {
+                Ok(l) => serve(l, cfg, shutdown).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = served {
+                eprintln!("worker {worker}: {e}");
+            }
+        }));
+    }
+    println!(
+        "serving {} at http://{addr}/ ({} worker(s), {})",
+        cfg.root.display(),
+        cfg.workers,
+        runtime::driver_kind()
+    );
+    let local = runtime::spawn(serve(first, Config::clone(&cfg), shutdown.clone()));
+
+    wait_for_either(interrupt.recv(), terminate.recv()).await;
+    shutdown.begin();
+    for fd in &stoppers {
+        // SAFETY: shutdown(2) on a descriptor `stoppers` owns; it makes the
+        // listening socket refuse new connections at once, on every worker.
+        unsafe { libc::shutdown(std::os::fd::AsRawFd::as_raw_fd(fd), libc::SHUT_RDWR) };
+    }
+    drop(stoppers);
+    println!(
+        "shutting down: no longer accepting; {} connection(s) open, grace {} ms",
+        shutdown.open_connections(),
+        cfg.grace.as_millis()
+    );
+    let _ = std::io::stdout().flush();
+    let _ = runtime::time::timeout(cfg.grace, shutdown.drained()).await;
+    drop(local);
+    Ok(())
+}
+
+/// Resolves when either future does.
+async fn wait_for_either<A: std::future::Future, B: std::future::Future>(a: A, b: B) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    std::future::poll_fn(|cx| {
+        if a.as_mut().poll(cx).is_ready() || b.as_mut().poll(cx).is_ready() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 /// A `SO_REUSEPORT` listener on `addr`, one per worker.
@@ -141,26 +152,26 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// Accepts connections on this worker and serves each in its own task.
-async fn serve(
-    listener: TcpListener,
-    root: PathBuf,
-    head_timeout: std::time::Duration,
-) -> std::io::Result<()> {
+/// Accepts connections on this worker and serves each in its own task, until
+/// the shutdown starts.
+async fn serve(listener: TcpListener, cfg: Config, shutdown: Arc<Shutdown>) -> std::io::Result<()> {
     let dir = File::options()
         .read(true)
         .custom_flags(libc::O_DIRECTORY)
-        .open(&root)
+        .open(&cfg.root)
         .await?;
-    let dir = Rc::new(dir);
+    let ctx = Rc::new(Context {
+        dir: Rc::new(dir),
+        cfg: Rc::new(cfg),
+        shutdown: shutdown.clone(),
+        files: open_cache::OpenCache::default(),
+    });
     let mut incoming = listener.incoming();
-    while let Some(conn) = incoming.next().await {
+    while let Some(Some(conn)) = shutdown.unless_started(incoming.next()).await {
         match conn {
-            Ok(stream) => drop(runtime::spawn(connection::run(
-                stream,
-                dir.clone(),
-                head_timeout,
-            ))),
+            Ok(stream) => drop(runtime::spawn(connection::run(stream, ctx.clone()))),
+            // Shutting down: the listener was shut; no message.
+            Err(_) if shutdown.is_started() => break,
             // EMFILE and friends: `incoming` already backs off; keep serving.
             Err(e) => eprintln!("accept: {e}"),
         }

@@ -46,6 +46,24 @@ pub(crate) fn resolve(target: &str) -> Result<String, Status> {
     Ok(out)
 }
 
+/// Whether the target's path (before any query) ends in `/`: `/file.txt/` is
+/// then a 404, and a directory without it a 301.
+pub(crate) fn has_trailing_slash(target: &str) -> bool {
+    let path = target.find(['?', '#']).map_or(target, |end| &target[..end]);
+    strip_scheme_and_authority(path).ends_with('/')
+}
+
+/// The query of the target, without `?` (for the `Location` of a redirect).
+pub(crate) fn query(target: &str) -> Option<&str> {
+    let target = target.find('#').map_or(target, |end| &target[..end]);
+    target.split_once('?').map(|(_, q)| q)
+}
+
+/// Whether a resolved path names a dotfile or anything inside a dot-directory.
+pub(crate) fn is_hidden(rel: &str) -> bool {
+    rel.split('/').any(|seg| seg.starts_with('.'))
+}
+
 /// `http://host/x` → `/x`, `https://host` → `/`; any other target is returned unchanged.
 fn strip_scheme_and_authority(target: &str) -> &str {
     let rest = ["http://", "https://"].iter().find_map(|scheme| {
@@ -123,6 +141,21 @@ mod tests {
         ok("HTTPS://example.com", "");
         ok("http://example.com?q", "");
         err("http://example.com/../x", Status::Forbidden);
+    }
+
+    #[test]
+    fn slashes_queries_and_dotfiles() {
+        assert!(has_trailing_slash("/dir/"));
+        assert!(has_trailing_slash("/dir/?x=1"));
+        assert!(has_trailing_slash("http://h/"));
+        assert!(!has_trailing_slash("/dir"));
+        assert!(!has_trailing_slash("/dir?x=/"));
+        assert_eq!(query("/a?x=1#f"), Some("x=1"));
+        assert_eq!(query("/a#f?x"), None);
+        assert!(is_hidden(".git/HEAD"));
+        assert!(is_hidden("a/.env"));
+        assert!(!is_hidden("a/b.c"));
+        assert!(!is_hidden(""));
     }
 
     #[test]

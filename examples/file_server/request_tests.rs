@@ -26,11 +26,17 @@ fn simple_get() {
         req,
         Request {
             method: Method::Get,
+            method_name: "GET".into(),
             target: "/a%20b.txt?x=1".into(),
             version: 1,
             keep_alive: true,
             range: Some("bytes=0-1".into()),
             if_modified_since: Some("Sun, 06 Nov 1994 08:49:37 GMT".into()),
+            if_unmodified_since: None,
+            if_match: None,
+            if_none_match: None,
+            if_range: None,
+            accept_encoding: None,
             has_body: false,
         }
     );
@@ -45,9 +51,11 @@ fn methods() {
     };
     assert_eq!(m("GET"), Method::Get);
     assert_eq!(m("HEAD"), Method::Head);
-    assert_eq!(m("POST"), Method::Other);
-    assert_eq!(m("get"), Method::Other);
-    assert_eq!(m("OPTIONS"), Method::Other);
+    assert_eq!(m("POST"), Method::NotAllowed);
+    assert_eq!(m("OPTIONS"), Method::NotAllowed);
+    assert_eq!(m("DELETE"), Method::NotAllowed);
+    assert_eq!(m("get"), Method::Unknown);
+    assert_eq!(m("BREW"), Method::Unknown);
 }
 
 #[test]
@@ -99,7 +107,60 @@ fn bodies() {
     assert!(body("Content-Length: 5\r\n"));
     assert!(body("Content-Length: 18446744073709551615\r\n"));
     assert!(body("Transfer-Encoding: chunked\r\n"));
-    assert!(body("Transfer-Encoding: gzip, chunked\r\n"));
+    assert!(body("Transfer-Encoding: Chunked\r\n"));
+}
+
+#[test]
+fn unknown_transfer_coding_is_501() {
+    for te in ["gzip, chunked", "gzip", "chunked, identity", "x"] {
+        let buf = format!("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: {te}\r\n\r\n");
+        assert_eq!(error(buf.as_bytes()), Status::NotImplemented, "{te}");
+    }
+}
+
+#[test]
+fn other_versions_are_505() {
+    for v in ["HTTP/2.0", "HTTP/3", "HTTP/2"] {
+        let buf = format!("GET / {v}\r\nHost: h\r\n\r\n");
+        assert_eq!(
+            error(buf.as_bytes()),
+            Status::HttpVersionNotSupported,
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn hosts() {
+    for ok in [
+        "h",
+        "example.com:8080",
+        "127.0.0.1",
+        "[::1]:80",
+        "",
+        "a-b.c_d~",
+    ] {
+        let buf = format!("GET / HTTP/1.1\r\nHost: {ok}\r\n\r\n");
+        complete(buf.as_bytes());
+    }
+    for bad in ["a b/c", "a/b", "h:x", "[::1", "[zz]", "h:80:80", "a@b"] {
+        let buf = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+        assert_eq!(error(buf.as_bytes()), Status::BadRequest, "{bad}");
+    }
+}
+
+#[test]
+fn list_headers_are_joined() {
+    let (req, _) = complete(
+        b"GET / HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"a\"\r\nIf-None-Match: \"b\"\r\n\
+          Accept-Encoding: gzip\r\nIf-Match: *\r\nIf-Range: \"c\"\r\n\
+          If-Unmodified-Since: x\r\n\r\n",
+    );
+    assert_eq!(req.if_none_match.as_deref(), Some("\"a\",\"b\""));
+    assert_eq!(req.accept_encoding.as_deref(), Some("gzip"));
+    assert_eq!(req.if_match.as_deref(), Some("*"));
+    assert_eq!(req.if_range.as_deref(), Some("\"c\""));
+    assert_eq!(req.if_unmodified_since.as_deref(), Some("x"));
 }
 
 #[test]
@@ -135,8 +196,7 @@ fn repeated_or_binary_fields_are_ignored() {
 #[test]
 fn malformed_is_400() {
     for buf in [
-        &b"GET / HTTP/2.0\r\nHost: h\r\n\r\n"[..],
-        b"GET / FTP/1.1\r\n\r\n",
+        &b"GET / FTP/1.1\r\n\r\n"[..],
         b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n",
         b"GET /\xff HTTP/1.1\r\nHost: h\r\n\r\n",
         b"GET /\0 HTTP/1.1\r\nHost: h\r\n\r\n",
@@ -172,9 +232,9 @@ fn limits_are_431() {
     let mut big = fits.clone().into_bytes();
     big.insert(30, b'a');
     assert_eq!(error(&big), Status::HeaderFieldsTooLarge);
-    assert_eq!(error(&vec![b'a'; MAX_HEAD]), Status::HeaderFieldsTooLarge);
+    assert_eq!(error(&vec![b'a'; MAX_HEAD]), Status::UriTooLong);
     let long_line = format!("GET /{} HTTP/1.1\r\n", "x".repeat(MAX_HEAD));
-    assert_eq!(error(long_line.as_bytes()), Status::HeaderFieldsTooLarge);
+    assert_eq!(error(long_line.as_bytes()), Status::UriTooLong);
 }
 
 #[test]

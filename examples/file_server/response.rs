@@ -3,22 +3,27 @@
 use std::io::Write;
 use std::time::SystemTime;
 
-use crate::date::HttpDate;
+use crate::date::{self, HttpDate};
 
 /// The only statuses this server ever sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
     Ok,
     PartialContent,
+    MovedPermanently,
     NotModified,
     BadRequest,
     Forbidden,
     NotFound,
     MethodNotAllowed,
+    PreconditionFailed,
     PayloadTooLarge,
+    UriTooLong,
     RangeNotSatisfiable,
     HeaderFieldsTooLarge,
     InternalServerError,
+    NotImplemented,
+    HttpVersionNotSupported,
 }
 
 impl Status {
@@ -27,15 +32,20 @@ impl Status {
         match self {
             Status::Ok => 200,
             Status::PartialContent => 206,
+            Status::MovedPermanently => 301,
             Status::NotModified => 304,
             Status::BadRequest => 400,
             Status::Forbidden => 403,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
+            Status::PreconditionFailed => 412,
             Status::PayloadTooLarge => 413,
+            Status::UriTooLong => 414,
             Status::RangeNotSatisfiable => 416,
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
+            Status::NotImplemented => 501,
+            Status::HttpVersionNotSupported => 505,
         }
     }
 
@@ -44,15 +54,20 @@ impl Status {
         match self {
             Status::Ok => "OK",
             Status::PartialContent => "Partial Content",
+            Status::MovedPermanently => "Moved Permanently",
             Status::NotModified => "Not Modified",
             Status::BadRequest => "Bad Request",
             Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
+            Status::PreconditionFailed => "Precondition Failed",
             Status::PayloadTooLarge => "Payload Too Large",
+            Status::UriTooLong => "URI Too Long",
             Status::RangeNotSatisfiable => "Range Not Satisfiable",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
+            Status::NotImplemented => "Not Implemented",
+            Status::HttpVersionNotSupported => "HTTP Version Not Supported",
         }
     }
 
@@ -63,8 +78,11 @@ impl Status {
             self,
             Status::BadRequest
                 | Status::PayloadTooLarge
+                | Status::UriTooLong
                 | Status::HeaderFieldsTooLarge
                 | Status::InternalServerError
+                | Status::NotImplemented
+                | Status::HttpVersionNotSupported
         )
     }
 }
@@ -93,6 +111,14 @@ pub(crate) struct ResponseHeaders<'a> {
     pub(crate) content_range: Option<ContentRange>,
     /// Advertise `Accept-Ranges: bytes` (files only, not listings or errors).
     pub(crate) accept_ranges: bool,
+    /// The representation's strong validator, quotes included; sent on 200, 206, 304 and 412.
+    pub(crate) etag: Option<&'a str>,
+    /// `Content-Encoding` of a precompressed sibling (`br`, `gzip`).
+    pub(crate) content_encoding: Option<&'static str>,
+    /// `Vary: Accept-Encoding`: a precompressed sibling was considered for this response.
+    pub(crate) vary_encoding: bool,
+    /// `Location`, for 301.
+    pub(crate) location: Option<&'a str>,
     /// `Connection: close` instead of `Connection: keep-alive` (the latter keeps HTTP/1.0
     /// keep-alive clients open and is harmless for HTTP/1.1).
     pub(crate) close: bool,
@@ -108,6 +134,10 @@ impl<'a> ResponseHeaders<'a> {
             last_modified: None,
             content_range: None,
             accept_ranges: false,
+            etag: None,
+            content_encoding: None,
+            vary_encoding: false,
+            location: None,
             close: false,
         }
     }
@@ -123,16 +153,29 @@ pub(crate) fn write_head(out: &mut Vec<u8>, status: Status, h: &ResponseHeaders<
     // Writes into a Vec cannot fail, so the io::Result is dropped throughout.
     let _ = write!(
         out,
-        "HTTP/1.1 {} {}\r\nServer: {SERVER}\r\nDate: {}\r\n",
+        "HTTP/1.1 {} {}\r\nServer: {SERVER}\r\nDate: ",
         status.code(),
         status.reason(),
-        HttpDate(h.now)
     );
+    date::append_http_date(out, h.now);
+    out.extend_from_slice(b"\r\n");
     if status != Status::NotModified {
         let _ = write!(out, "Content-Length: {}\r\n", h.content_length);
         if let Some(ct) = h.content_type {
             let _ = write!(out, "Content-Type: {ct}\r\n");
         }
+        if let Some(ce) = h.content_encoding {
+            let _ = write!(out, "Content-Encoding: {ce}\r\n");
+        }
+    }
+    if let Some(etag) = h.etag {
+        let _ = write!(out, "ETag: {etag}\r\n");
+    }
+    if h.vary_encoding {
+        out.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+    }
+    if let Some(location) = h.location {
+        let _ = write!(out, "Location: {location}\r\n");
     }
     if let Some(lm) = h.last_modified {
         let _ = write!(out, "Last-Modified: {}\r\n", HttpDate(lm.min(h.now)));
@@ -186,6 +229,7 @@ pub(crate) fn error_page(status: Status, h: &ResponseHeaders<'_>, head_only: boo
         content_type: Some(HTML),
         last_modified: None,
         accept_ranges: false,
+        content_encoding: None,
         ..*h
     };
     let mut out = head(status, &h);
@@ -303,10 +347,15 @@ mod tests {
             (Status::Forbidden, 403),
             (Status::NotFound, 404),
             (Status::MethodNotAllowed, 405),
+            (Status::PreconditionFailed, 412),
             (Status::PayloadTooLarge, 413),
+            (Status::UriTooLong, 414),
             (Status::RangeNotSatisfiable, 416),
             (Status::HeaderFieldsTooLarge, 431),
             (Status::InternalServerError, 500),
+            (Status::NotImplemented, 501),
+            (Status::HttpVersionNotSupported, 505),
+            (Status::MovedPermanently, 301),
         ];
         for (s, code) in all {
             assert_eq!(s.code(), code);

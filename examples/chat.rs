@@ -55,7 +55,8 @@ async fn main() -> io::Result<()> {
         match listener.accept().await {
             Ok((stream, _)) => {
                 next_id += 1;
-                runtime::spawn(client(next_id, stream, tx.clone()));
+                // Detached: the task ends when its client leaves.
+                drop(runtime::spawn(client(next_id, stream, tx.clone())));
             }
             // Out of descriptors, say: report it and keep serving the others.
             Err(e) => {

@@ -57,13 +57,13 @@ fn check_lines(got: &[u8]) {
 /// A channel that fires every few microseconds until `stop`ped (dropped).
 fn ticker() -> mpsc::UnboundedReceiver<u64> {
     let (tx, rx) = mpsc::unbounded_channel();
-    runtime::spawn(async move {
+    drop(runtime::spawn(async move {
         let mut n = 0u64;
         while tx.send(n).is_ok() {
             n += 1;
             runtime::task::yield_now().await;
         }
-    });
+    }));
     rx
 }
 
@@ -177,11 +177,11 @@ async fn accept_racing_a_timer_loses_no_connection() {
             res = listener.accept() => {
                 let (stream, _) = res.unwrap();
                 accepted += 1;
-                runtime::spawn(async move {
+                drop(runtime::spawn(async move {
                     let (res, buf) = runtime::io::read_exact(&mut &stream, vec![0u8; 4]).await;
                     res.unwrap();
                     stream.write_all(buf).await.0.unwrap();
-                });
+                }));
             }
             _ = sleep(Duration::from_micros(50)) => lost_races += 1,
         }

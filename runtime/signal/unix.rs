@@ -7,8 +7,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::registry;
-use crate::driver::{Interest, Op};
-use crate::op::{PollAdd, SharedFd};
+use crate::driver::Interest;
+use crate::op::{Op, PollAdd};
+use crate::sys::SharedFd;
 
 /// A signal number, with constructors for the common ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

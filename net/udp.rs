@@ -121,6 +121,11 @@ impl UdpSocket {
     /// res?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Connecting a datagram socket only sets its default peer: a dropped call
+    /// may or may not have set it; calling it again is harmless.
     pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         let mut last = None;
         for addr in resolve(&addr).await? {
@@ -137,6 +142,12 @@ impl UdpSocket {
     ///
     /// Returns the number of bytes sent, which for UDP is all of them; a
     /// datagram too large for the protocol fails with `EMSGSIZE`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe in general: dropped before it completes, the send may still happen
+    /// (on io_uring the kernel may finish it after the drop); a datagram is sent whole or
+    /// not at all. Await it to learn the outcome.
     pub async fn send_to<B: IoBuf>(&self, buf: B, target: SocketAddr) -> BufResult<usize, B> {
         let addr = SockAddr::from_std(&target);
         let (res, One(buf)) = Op::send_to(&self.fd, buf, addr).await;
@@ -147,6 +158,11 @@ impl UdpSocket {
     ///
     /// The bytes land at the start of `buf` (up to its capacity); a longer
     /// datagram is cut to fit (see the type's docs).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future takes nothing from the socket, so what the kernel
+    /// received (bytes, datagrams, connections) waits there for the next call, in order.
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
         let (res, One(buf)) = Op::recv_from(&self.fd, buf, 0).await;
         (res.and_then(|(n, from)| Ok((n, from.to_std()?))), buf)
@@ -154,6 +170,10 @@ impl UdpSocket {
 
     /// Like [`recv_from`](UdpSocket::recv_from), but leaves the datagram
     /// queued: the next receive gets it again.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a peek takes nothing from the socket.
     pub async fn peek_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
         let (res, One(buf)) = Op::recv_from(&self.fd, buf, libc::MSG_PEEK).await;
         (res.and_then(|(n, from)| Ok((n, from.to_std()?))), buf)
@@ -164,6 +184,12 @@ impl UdpSocket {
     /// Fails with `ENOTCONN` (or `EDESTADDRREQ`) if the socket is not
     /// connected. After an ICMP "port unreachable" from the peer, a later
     /// send or receive may fail with `ECONNREFUSED`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe in general: dropped before it completes, the send may still happen
+    /// (on io_uring the kernel may finish it after the drop); a datagram is sent whole or
+    /// not at all. Await it to learn the outcome.
     pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         Op::send(&self.fd, buf, 0).await
     }
@@ -172,6 +198,11 @@ impl UdpSocket {
     ///
     /// Datagrams from other sources are dropped by the kernel. A longer
     /// datagram is cut to fit (see the type's docs).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future takes nothing from the socket, so what the kernel
+    /// received (bytes, datagrams, connections) waits there for the next call, in order.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         Op::recv(&self.fd, buf, 0).await
     }

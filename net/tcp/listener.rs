@@ -95,6 +95,12 @@ impl TcpListener {
     ///
     /// Whatever `accept4(2)` reports, for example `EMFILE` when the process
     /// is out of descriptors. The listener stays usable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a connection is taken from the backlog only by the poll that returns
+    /// it, so a dropped accept (a `select!` another branch won, a timeout) leaves every
+    /// connection for the next call.
     pub fn accept(&self) -> Accept {
         Accept {
             op: Op::accept(&self.fd),
@@ -122,6 +128,11 @@ impl TcpListener {
     /// }
     /// # }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Each `next()` is cancel safe, like `accept`; dropping the stream itself loses no
+    /// connection either.
     pub fn incoming(&self) -> Incoming {
         Incoming {
             inner: Accepting::new(&self.fd, TcpStream::from_shared),
@@ -182,6 +193,10 @@ pub struct Accept {
 impl Accept {
     /// Gives up after `dur`: the kernel cancels the accept and the future
     /// resolves to an error of kind `TimedOut`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for `accept`: a connection that arrives after the deadline stays in the backlog.
     pub fn timeout(self, dur: Duration) -> Self {
         Accept {
             op: self.op.timeout(dur),
@@ -215,6 +230,10 @@ pub struct Incoming {
 impl Incoming {
     /// The next connection (never `None`: the stream does not end). The same
     /// as `StreamExt::next` from futures, without the dependency.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it loses no connection.
     #[allow(clippy::should_implement_trait)] // async, like `StreamExt::next`, not `Iterator::next`
     pub fn next(&mut self) -> impl Future<Output = Option<io::Result<TcpStream>>> + '_ {
         std::future::poll_fn(move |cx| Pin::new(&mut *self).poll_next(cx))

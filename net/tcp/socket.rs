@@ -154,6 +154,10 @@ impl TcpSocket {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it cancels the connect; the socket is closed and nothing else changes.
     pub fn connect(self, addr: SocketAddr) -> Connect {
         let fd = SharedFd::new(self.fd);
         Connect {

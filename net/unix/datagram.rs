@@ -117,11 +117,21 @@ impl UnixDatagram {
     /// Sets the only peer [`send`](UnixDatagram::send) goes to and
     /// [`recv`](UnixDatagram::recv) accepts messages from: the socket bound
     /// to the filesystem path `path`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Connecting a datagram socket only sets its default peer: a dropped call
+    /// may or may not have set it; calling it again is harmless.
     pub async fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
         self.connect_addr(&SocketAddr::from_pathname(path)?).await
     }
 
     /// Like [`connect`](UnixDatagram::connect), to a pathname or abstract address.
+    ///
+    /// # Cancel safety
+    ///
+    /// Connecting a datagram socket only sets its default peer: a dropped call
+    /// may or may not have set it; calling it again is harmless.
     pub async fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
         Op::connect(&self.fd, unix_to_sock_addr(addr)?).await
     }
@@ -130,6 +140,12 @@ impl UnixDatagram {
     ///
     /// Fails with `ENOTCONN` when not connected, and with `ECONNREFUSED`
     /// once the peer has gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe in general: dropped before it completes, the send may still happen
+    /// (on io_uring the kernel may finish it after the drop); a datagram is sent whole or
+    /// not at all. Await it to learn the outcome.
     pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         Op::send(&self.fd, buf, 0).await
     }
@@ -137,12 +153,23 @@ impl UnixDatagram {
     /// Receives one message into `buf` (from the connected peer, if any).
     ///
     /// A longer message is cut to fit (see the type's docs).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future takes nothing from the socket, so what the kernel
+    /// received (bytes, datagrams, connections) waits there for the next call, in order.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         Op::recv(&self.fd, buf, 0).await
     }
 
     /// Sends `buf`'s initialised bytes as one message to the socket bound to
     /// the filesystem path `path`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe in general: dropped before it completes, the send may still happen
+    /// (on io_uring the kernel may finish it after the drop); a datagram is sent whole or
+    /// not at all. Await it to learn the outcome.
     pub async fn send_to<B: IoBuf>(&self, buf: B, path: impl AsRef<Path>) -> BufResult<usize, B> {
         match SocketAddr::from_pathname(path) {
             Ok(addr) => self.send_to_addr(buf, &addr).await,
@@ -151,6 +178,12 @@ impl UnixDatagram {
     }
 
     /// Like [`send_to`](UnixDatagram::send_to), to a pathname or abstract address.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe in general: dropped before it completes, the send may still happen
+    /// (on io_uring the kernel may finish it after the drop); a datagram is sent whole or
+    /// not at all. Await it to learn the outcome.
     pub async fn send_to_addr<B: IoBuf>(&self, buf: B, addr: &SocketAddr) -> BufResult<usize, B> {
         let addr = match unix_to_sock_addr(addr) {
             Ok(addr) => addr,
@@ -164,6 +197,11 @@ impl UnixDatagram {
     /// the sender is not bound).
     ///
     /// A longer message is cut to fit (see the type's docs).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future takes nothing from the socket, so what the kernel
+    /// received (bytes, datagrams, connections) waits there for the next call, in order.
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
         let (res, One(buf)) = Op::recv_from(&self.fd, buf, 0).await;
         (
@@ -188,6 +226,11 @@ impl UnixDatagram {
     /// Do not receive after `Shutdown::Read`: the kernel answers a blocking
     /// receive (io_uring) with an empty message but a non-blocking one
     /// (epoll) with "try again", so on epoll the receive waits forever.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it before it completes leaves it unknown whether the shutdown happened;
+    /// calling it again is harmless.
     pub async fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         Op::shutdown(&self.fd, how).await
     }

@@ -102,6 +102,12 @@ impl UnixListener {
     /// `.timeout(d)` on the returned future gives up after `d` with an error
     /// of kind `TimedOut`. A connection the kernel accepted for a future
     /// that was dropped is closed, never leaked.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a connection is taken from the backlog only by the poll that returns
+    /// it, so a dropped accept (a `select!` another branch won, a timeout) leaves every
+    /// connection for the next call.
     pub fn accept(&self) -> Accept {
         Accept {
             op: Op::accept(&self.fd),
@@ -116,6 +122,11 @@ impl UnixListener {
     /// error that would likely repeat at once (out of descriptors or memory)
     /// it pauses before accepting again, 1 ms at first and doubling up to
     /// 100 ms, as [`TcpListener::incoming`](crate::net::TcpListener::incoming) does.
+    ///
+    /// # Cancel safety
+    ///
+    /// Each `next()` is cancel safe, like `accept`; dropping the stream itself loses no
+    /// connection either.
     pub fn incoming(&self) -> Incoming {
         Incoming {
             inner: Accepting::new(&self.fd, UnixStream::from_shared),
@@ -165,6 +176,10 @@ pub struct Accept {
 impl Accept {
     /// Gives up after `dur`: the kernel cancels the accept and the future
     /// resolves to an error of kind `TimedOut`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for `accept`: a connection that arrives after the deadline stays in the backlog.
     pub fn timeout(self, dur: Duration) -> Self {
         Accept {
             op: self.op.timeout(dur),
@@ -198,6 +213,10 @@ pub struct Incoming {
 impl Incoming {
     /// The next connection (never `None`: the stream does not end). The same
     /// as `StreamExt::next` from futures, without the dependency.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it loses no connection.
     #[allow(clippy::should_implement_trait)] // async, like `StreamExt::next`, not `Iterator::next`
     pub fn next(&mut self) -> impl Future<Output = Option<io::Result<UnixStream>>> + '_ {
         std::future::poll_fn(move |cx| Pin::new(&mut *self).poll_next(cx))

@@ -387,6 +387,23 @@ impl fmt::Display for DriverInfo {
     }
 }
 
+/// Adds "`what` fell back: `why`" to `worker`'s line of [`driver_info()`]
+/// (once per kind), for registrations refused by the kernel.
+pub(crate) fn note_fallback(worker: &context::Worker, what: &str, why: &str) {
+    let mut drivers = worker
+        .handle
+        .drivers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some((_, line)) = drivers.get_mut(worker.index) {
+        let prefix = format!("; {what} fell back to plain ones: ");
+        if !line.contains(&prefix) {
+            line.push_str(&prefix);
+            line.push_str(why);
+        }
+    }
+}
+
 /// The driver the current worker runs; `Auto` outside a runtime.
 pub fn driver_kind() -> DriverKind {
     match context::current() {

@@ -4,6 +4,7 @@
 //! load and store; any thread may read a snapshot.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 
 use crate::context;
 use crate::DriverKind;
@@ -33,6 +34,20 @@ pub(crate) struct Counters {
     pub(crate) parks: AtomicU64,
     /// Loop turns (one submit-and-reap each).
     pub(crate) ticks: AtomicU64,
+    /// Buffers in the ring's registered-buffer table now.
+    pub(crate) registered_buffers: AtomicU64,
+    /// Files in the ring's registered-file table now.
+    pub(crate) registered_files: AtomicU64,
+    /// Registrations refused (buffers or files), which fell back to plain ones.
+    pub(crate) registration_fallbacks: AtomicU64,
+    /// Why the last registration fell back (`RLIMIT_MEMLOCK`, an old kernel …).
+    pub(crate) registration_note: Mutex<Option<String>>,
+}
+
+/// Adds `delta` (which may wrap, to subtract) to a counter only the calling thread writes.
+#[inline]
+pub(crate) fn add(counter: &AtomicU64, delta: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(delta), Relaxed);
 }
 
 /// Adds one to a counter that only the calling thread writes.
@@ -72,6 +87,16 @@ pub struct WorkerMetrics {
     pub parks: u64,
     /// Event-loop turns.
     pub ticks: u64,
+    /// Buffers registered with the worker's ring now (`FixedPool` buffers).
+    pub registered_buffers: u64,
+    /// Files registered with the worker's ring now (`File::register`).
+    pub registered_files: u64,
+    /// Registrations that fell back to plain buffers or descriptors: never
+    /// an error, but slower. [`registration_note`](Self::registration_note) says why.
+    pub registration_fallbacks: u64,
+    /// Why the last registration fell back, e.g. "RLIMIT_MEMLOCK … too small";
+    /// `None` if none did.
+    pub registration_note: Option<String>,
 }
 
 impl WorkerMetrics {
@@ -92,6 +117,14 @@ impl WorkerMetrics {
             remote_wakes: c.remote_wakes.load(Relaxed),
             parks: c.parks.load(Relaxed),
             ticks: c.ticks.load(Relaxed),
+            registered_buffers: c.registered_buffers.load(Relaxed),
+            registered_files: c.registered_files.load(Relaxed),
+            registration_fallbacks: c.registration_fallbacks.load(Relaxed),
+            registration_note: c
+                .registration_note
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod cachestat;
 mod close;
 mod connect;
 mod fallocate;
+mod fixed;
 mod fsync;
 mod ftruncate;
 mod link_at;
@@ -21,6 +22,7 @@ mod open_at;
 mod open_at2;
 mod poll_add;
 mod read;
+mod read_fixed;
 mod readv;
 mod recv;
 mod recv_msg;
@@ -38,6 +40,7 @@ mod symlink_at;
 mod unix_addr;
 mod unlink_at;
 mod write;
+mod write_fixed;
 mod writev;
 
 #[cfg(test)]
@@ -47,6 +50,7 @@ mod tests;
 
 pub(crate) use accept::{Accept, AcceptMulti};
 pub(crate) use connect::Connect;
+pub(crate) use fixed::{fixed_for, FixedFile};
 pub(crate) use ftruncate::ftruncate;
 pub(crate) use msg_header::One;
 pub(crate) use poll_add::PollAdd;

@@ -135,11 +135,21 @@ impl File {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
-        let (fd, fixed) = (self.fd.clone(), self.fixed.clone());
+        // Plain (the common case): the op is built here, as before. Maybe
+        // registered: which slots apply is settled where the op is first
+        // polled, on the worker whose ring it will name.
+        let start = match check_pos(pos) {
+            Ok(pos) if !op::may_be_fixed(self.fixed.as_ref(), &buf) => {
+                Ok(Ok(Op::read_at(&self.fd, buf, pos)))
+            }
+            Ok(pos) => Ok(Err((self.fd.clone(), self.fixed.clone(), buf, pos))),
+            Err(e) => Err((e, buf)),
+        };
         async move {
-            match check_pos(pos) {
-                Ok(pos) => read_at(&fd, fixed.as_ref(), buf, pos).await,
-                Err(e) => (Err(e), buf),
+            match start {
+                Ok(Ok(op)) => op.await,
+                Ok(Err((fd, fixed, buf, pos))) => read_at(fd, fixed, buf, pos).await,
+                Err((e, buf)) => (Err(e), buf),
             }
         }
     }
@@ -160,11 +170,18 @@ impl File {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
-        let (fd, fixed) = (self.fd.clone(), self.fixed.clone());
+        let start = match check_pos(pos) {
+            Ok(pos) if !op::may_be_fixed(self.fixed.as_ref(), &buf) => {
+                Ok(Ok(Op::write_at(&self.fd, buf, pos)))
+            }
+            Ok(pos) => Ok(Err((self.fd.clone(), self.fixed.clone(), buf, pos))),
+            Err(e) => Err((e, buf)),
+        };
         async move {
-            match check_pos(pos) {
-                Ok(pos) => write_at(&fd, fixed.as_ref(), buf, pos).await,
-                Err(e) => (Err(e), buf),
+            match start {
+                Ok(Ok(op)) => op.await,
+                Ok(Err((fd, fixed, buf, pos))) => write_at(fd, fixed, buf, pos).await,
+                Err((e, buf)) => (Err(e), buf),
             }
         }
     }
@@ -206,7 +223,7 @@ impl File {
                     Ok(at) => at,
                     Err(e) => return (Err(e), buf),
                 };
-                let (res, slice) = read_at(&fd, fixed.as_ref(), buf.slice(done..), at).await;
+                let (res, slice) = read_at(fd.clone(), fixed.clone(), buf.slice(done..), at).await;
                 buf = slice.into_inner();
                 match res {
                     Ok(0) => {
@@ -248,7 +265,8 @@ impl File {
                     Ok(at) => at,
                     Err(e) => return (Err(e), buf),
                 };
-                let (res, slice) = write_at(&fd, fixed.as_ref(), buf.slice(done..total), at).await;
+                let (res, slice) =
+                    write_at(fd.clone(), fixed.clone(), buf.slice(done..total), at).await;
                 buf = slice.into_inner();
                 match res {
                     Ok(0) => {

@@ -51,27 +51,27 @@ impl File {
 /// A read at `pos` on the current worker, through whatever of `file` and
 /// `buf` is registered with its ring.
 pub(super) async fn read_at<B: IoBufMut>(
-    fd: &SharedFd,
-    file: Option<&FixedFile>,
+    fd: SharedFd,
+    file: Option<FixedFile>,
     buf: B,
     pos: u64,
 ) -> BufResult<usize, B> {
     match fixed_for(file, &buf) {
         Some(fixed) => Op::read_fixed_at(fd, fixed, buf, pos).await,
-        None => Op::read_at(fd, buf, pos).await,
+        None => Op::read_at(&fd, buf, pos).await,
     }
 }
 
 /// A write at `pos` on the current worker, through whatever of `file` and
 /// `buf` is registered with its ring.
 pub(super) async fn write_at<B: IoBuf>(
-    fd: &SharedFd,
-    file: Option<&FixedFile>,
+    fd: SharedFd,
+    file: Option<FixedFile>,
     buf: B,
     pos: u64,
 ) -> BufResult<usize, B> {
     match fixed_for(file, &buf) {
         Some(fixed) => Op::write_fixed_at(fd, fixed, buf, pos).await,
-        None => Op::write_at(fd, buf, pos).await,
+        None => Op::write_at(&fd, buf, pos).await,
     }
 }

@@ -90,12 +90,19 @@ pub(crate) struct Fixed {
     pub(crate) buf: Option<u16>,
 }
 
+/// Whether `file` or `buf` is registered anywhere: if not, the op is plain
+/// without asking the driver (the common case stays as cheap as before).
+#[inline]
+pub(crate) fn may_be_fixed(file: Option<&FixedFile>, buf: &impl IoBuf) -> bool {
+    file.is_some() || buf.fixed_slot(FixedToken(())).is_some()
+}
+
 /// What an op on the current worker may use of `file`'s and `buf`'s
 /// registrations; `None` if nothing (plain op). Only registrations in the
 /// current ring's tables count, so a `File` or buffer registered under
 /// another runtime takes the plain path here.
 #[inline]
-pub(crate) fn fixed_for(file: Option<&FixedFile>, buf: &impl IoBuf) -> Option<Fixed> {
+pub(crate) fn fixed_for(file: Option<FixedFile>, buf: &impl IoBuf) -> Option<Fixed> {
     let buf_slot = buf.fixed_slot(FixedToken(()));
     if file.is_none() && buf_slot.is_none() {
         return None;
@@ -108,7 +115,7 @@ pub(crate) fn fixed_for(file: Option<&FixedFile>, buf: &impl IoBuf) -> Option<Fi
             .and_then(|driver| driver.fixed_id())
     })
     .flatten()?;
-    let file = file.filter(|f| f.inner.table == table).cloned();
+    let file = file.filter(|f| f.inner.table == table);
     let buf = buf_slot.filter(|s| s.table == table).map(|s| s.index);
     (file.is_some() || buf.is_some()).then_some(Fixed { file, buf })
 }

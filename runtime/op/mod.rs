@@ -50,7 +50,7 @@ mod tests;
 
 pub(crate) use accept::{Accept, AcceptMulti};
 pub(crate) use connect::Connect;
-pub(crate) use fixed::{fixed_for, FixedFile};
+pub(crate) use fixed::{fixed_for, may_be_fixed, FixedFile};
 pub(crate) use ftruncate::ftruncate;
 pub(crate) use msg_header::One;
 pub(crate) use poll_add::PollAdd;

@@ -27,9 +27,9 @@ pub(crate) struct ReadFixed<B> {
 
 impl<B: IoBufMut> Op<ReadFixed<B>> {
     /// Reads at `offset` through the registered `fixed` resources.
-    pub(crate) fn read_fixed_at(fd: &SharedFd, fixed: Fixed, buf: B, offset: u64) -> Self {
+    pub(crate) fn read_fixed_at(fd: SharedFd, fixed: Fixed, buf: B, offset: u64) -> Self {
         Op::new(ReadFixed {
-            fd: fd.clone(),
+            fd,
             fixed,
             buf,
             offset,

@@ -24,9 +24,9 @@ pub(crate) struct WriteFixed<B> {
 
 impl<B: IoBuf> Op<WriteFixed<B>> {
     /// Writes `buf`'s initialised bytes at `offset` through the registered `fixed` resources.
-    pub(crate) fn write_fixed_at(fd: &SharedFd, fixed: Fixed, buf: B, offset: u64) -> Self {
+    pub(crate) fn write_fixed_at(fd: SharedFd, fixed: Fixed, buf: B, offset: u64) -> Self {
         Op::new(WriteFixed {
-            fd: fd.clone(),
+            fd,
             fixed,
             buf,
             offset,

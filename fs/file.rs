@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
-use super::registered::{read_at, write_at};
+use super::registered::{ReadAt, WriteAt};
 use super::{blocking, Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::op::{self, FixedFile, Op, SharedFd};
@@ -135,23 +135,7 @@ impl File {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
-        // Plain (the common case): the op is built here, as before. Maybe
-        // registered: which slots apply is settled where the op is first
-        // polled, on the worker whose ring it will name.
-        let start = match check_pos(pos) {
-            Ok(pos) if !op::may_be_fixed(self.fixed.as_ref(), &buf) => {
-                Ok(Ok(Op::read_at(&self.fd, buf, pos)))
-            }
-            Ok(pos) => Ok(Err((self.fd.clone(), self.fixed.clone(), buf, pos))),
-            Err(e) => Err((e, buf)),
-        };
-        async move {
-            match start {
-                Ok(Ok(op)) => op.await,
-                Ok(Err((fd, fixed, buf, pos))) => read_at(fd, fixed, buf, pos).await,
-                Err((e, buf)) => (Err(e), buf),
-            }
-        }
+        ReadAt::new(&self.fd, self.fixed.as_ref(), buf, check_pos(pos))
     }
 
     /// Writes `buf`'s initialised bytes (a `Vec`'s `len()`) at offset `pos`
@@ -170,20 +154,7 @@ impl File {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
-        let start = match check_pos(pos) {
-            Ok(pos) if !op::may_be_fixed(self.fixed.as_ref(), &buf) => {
-                Ok(Ok(Op::write_at(&self.fd, buf, pos)))
-            }
-            Ok(pos) => Ok(Err((self.fd.clone(), self.fixed.clone(), buf, pos))),
-            Err(e) => Err((e, buf)),
-        };
-        async move {
-            match start {
-                Ok(Ok(op)) => op.await,
-                Ok(Err((fd, fixed, buf, pos))) => write_at(fd, fixed, buf, pos).await,
-                Err((e, buf)) => (Err(e), buf),
-            }
-        }
+        WriteAt::new(&self.fd, self.fixed.as_ref(), buf, check_pos(pos))
     }
 
     /// Fills `buf` entirely (`bytes_total()` bytes: a `Vec`'s capacity) from
@@ -223,7 +194,8 @@ impl File {
                     Ok(at) => at,
                     Err(e) => return (Err(e), buf),
                 };
-                let (res, slice) = read_at(fd.clone(), fixed.clone(), buf.slice(done..), at).await;
+                let (res, slice) =
+                    ReadAt::new(&fd, fixed.as_ref(), buf.slice(done..), Ok(at)).await;
                 buf = slice.into_inner();
                 match res {
                     Ok(0) => {
@@ -266,7 +238,7 @@ impl File {
                     Err(e) => return (Err(e), buf),
                 };
                 let (res, slice) =
-                    write_at(fd.clone(), fixed.clone(), buf.slice(done..total), at).await;
+                    WriteAt::new(&fd, fixed.as_ref(), buf.slice(done..total), Ok(at)).await;
                 buf = slice.into_inner();
                 match res {
                     Ok(0) => {

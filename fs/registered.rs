@@ -1,10 +1,17 @@
-//! Registered files: [`File::register`], and the read and write every
-//! positional method of [`File`] goes through, which pick registered
-//! (`READ_FIXED`, `types::Fixed`) or plain ops for this worker's ring.
+//! Registered files ([`File::register`]) and the futures of [`File`]'s
+//! positional reads and writes, which pick registered (`READ_FIXED`,
+//! `types::Fixed`) or plain ops for the worker they run on.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use super::File;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::op::{fixed_for, FixedFile, Op, SharedFd};
+use crate::op::{
+    fixed_for, may_be_fixed, FixedFile, Op, Read, ReadFixed, SharedFd, Write, WriteFixed,
+};
 
 impl File {
     /// Puts the file in the current worker's registered-file table
@@ -48,30 +55,77 @@ impl File {
     }
 }
 
-/// A read at `pos` on the current worker, through whatever of `file` and
-/// `buf` is registered with its ring.
-pub(super) async fn read_at<B: IoBufMut>(
-    fd: SharedFd,
-    file: Option<FixedFile>,
-    buf: B,
-    pos: u64,
-) -> BufResult<usize, B> {
-    match fixed_for(file, &buf) {
-        Some(fixed) => Op::read_fixed_at(fd, fixed, buf, pos).await,
-        None => Op::read_at(&fd, buf, pos).await,
-    }
+/// Defines the future of one positional transfer: a plain op built at once
+/// (nothing is registered: the common case costs what it always did), or,
+/// when the file or buffer is registered somewhere, an op settled at the
+/// first poll, on the worker whose ring it will name. A hand-written enum,
+/// not an `async` block, so the future stays the size of its op.
+macro_rules! positional {
+    ($(#[$doc:meta])* $name:ident<B: $bound:ident>, $plain:ident: $plain_ty:ident, $fixed:ident: $fixed_ty:ident) => {
+        $(#[$doc])*
+        pub(super) enum $name<B: $bound> {
+            /// Maybe registered: settled at the first poll.
+            Start(SharedFd, Option<FixedFile>, B, u64),
+            /// A plain op.
+            Plain(Op<$plain_ty<B>>),
+            /// An op naming registered slots.
+            Fixed(Op<$fixed_ty<B>>),
+            /// Refused before any op (a bad offset); `None` once returned.
+            Failed(Option<(io::Error, B)>),
+        }
+
+        impl<B: $bound> $name<B> {
+            /// The transfer of `buf` at `pos` on `fd`, registered as `file` says.
+            pub(super) fn new(
+                fd: &SharedFd,
+                file: Option<&FixedFile>,
+                buf: B,
+                pos: io::Result<u64>,
+            ) -> Self {
+                match pos {
+                    Err(e) => Self::Failed(Some((e, buf))),
+                    Ok(pos) if !may_be_fixed(file, &buf) => Self::Plain(Op::$plain(fd, buf, pos)),
+                    Ok(pos) => Self::Start(fd.clone(), file.cloned(), buf, pos),
+                }
+            }
+        }
+
+        impl<B: $bound> Future for $name<B> {
+            type Output = BufResult<usize, B>;
+
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                // Every field is `Unpin` (`IoBuf: Unpin`, `Op: Unpin`).
+                let this = self.get_mut();
+                if let Self::Start(..) = this {
+                    let Self::Start(fd, file, buf, pos) = std::mem::replace(this, Self::Failed(None))
+                    else {
+                        unreachable!("matched above")
+                    };
+                    *this = match fixed_for(file, &buf) {
+                        Some(fixed) => Self::Fixed(Op::$fixed(fd, fixed, buf, pos)),
+                        None => Self::Plain(Op::$plain(&fd, buf, pos)),
+                    };
+                }
+                match this {
+                    Self::Plain(op) => Pin::new(op).poll(cx),
+                    Self::Fixed(op) => Pin::new(op).poll(cx),
+                    Self::Failed(failed) => match failed.take() {
+                        Some((e, buf)) => Poll::Ready((Err(e), buf)),
+                        None => Poll::Pending, // polled after it returned
+                    },
+                    Self::Start(..) => unreachable!("settled above"),
+                }
+            }
+        }
+    };
 }
 
-/// A write at `pos` on the current worker, through whatever of `file` and
-/// `buf` is registered with its ring.
-pub(super) async fn write_at<B: IoBuf>(
-    fd: SharedFd,
-    file: Option<FixedFile>,
-    buf: B,
-    pos: u64,
-) -> BufResult<usize, B> {
-    match fixed_for(file, &buf) {
-        Some(fixed) => Op::write_fixed_at(fd, fixed, buf, pos).await,
-        None => Op::write_at(&fd, buf, pos).await,
-    }
-}
+positional!(
+    /// The future of [`File::read_at`] (and each read of `read_exact_at`).
+    ReadAt<B: IoBufMut>, read_at: Read, read_fixed_at: ReadFixed
+);
+
+positional!(
+    /// The future of [`File::write_at`] (and each write of `write_all_at`).
+    WriteAt<B: IoBuf>, write_at: Write, write_fixed_at: WriteFixed
+);

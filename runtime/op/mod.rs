@@ -54,6 +54,8 @@ pub(crate) use fixed::{fixed_for, may_be_fixed, FixedFile};
 pub(crate) use ftruncate::ftruncate;
 pub(crate) use msg_header::One;
 pub(crate) use poll_add::PollAdd;
+pub(crate) use read::Read;
+pub(crate) use read_fixed::ReadFixed;
 pub(crate) use recv::Recv;
 pub(crate) use recv_msg::RecvMsg;
 pub(crate) use send::Send;
@@ -65,6 +67,8 @@ pub(crate) use statx::statx_fd_cached;
 pub(crate) use unix_addr::{
     from_sock_addr as unix_from_sock_addr, to_sock_addr as unix_to_sock_addr,
 };
+pub(crate) use write::Write;
+pub(crate) use write_fixed::WriteFixed;
 
 pub(crate) use crate::driver::{cvt, Attempt, Interest, Op, Operation};
 

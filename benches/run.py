@@ -20,7 +20,12 @@ What it does, in order:
    a 1 MiB file against nginx and hyper + ServeDir.
 4. File reads of a 1 GiB file: random 4 KiB at queue depth 1, 32 and 128 and
    sequential 128 KiB, buffered and O_DIRECT (when the file system allows it):
-   examples/file_load.rs against benches/peers/tokio_file_load.rs (tokio::fs).
+   examples/file_load.rs (plain, and `--fixed`: registered file and buffers,
+   when it has that option) against benches/peers/tokio_file_load.rs
+   (tokio::fs), monoio (benches/peers/monoio_echo's `monoio_file_load`), the
+   ceiling benches/peers/bare_uring_file (io_uring with no runtime: registered
+   file and buffers, READ_FIXED, queue kept full) and fio (`--ioengine=io_uring
+   --fixedbufs=1 --registerfiles=1`, installed with apt-get when missing).
    The file is read into the page cache (and checked with `fincore`) right
    before each buffered run: the page cache here drops files idle for ~30 s.
 5. Scaling: echo and HTTP hello with 1 and 2 (or more) server workers.
@@ -62,6 +67,8 @@ EXAMPLES = os.path.join(TARGET, "release", "examples")
 PEER_TARGET = os.path.join(TARGET, "peers")
 HYPER_MANIFEST = os.path.join(ROOT, "benches", "peers", "hyper_servedir", "Cargo.toml")
 HYPER_BIN = os.path.join(PEER_TARGET, "release", "hyper_servedir")
+MONOIO_MANIFEST = os.path.join(ROOT, "benches", "peers", "monoio_echo", "Cargo.toml")
+MONOIO_FILE_BIN = os.path.join(PEER_TARGET, "release", "monoio_file_load")
 BIG_FILE = os.path.join(TARGET, "bench-data", "file_read-1GiB.bin")
 BIG_LEN = 1 << 30
 
@@ -127,10 +134,12 @@ def install(packages):
 
 
 def ensure_tools(no_install):
-    missing = [p for p in ("wrk", "nginx") if which(p) is None]
+    missing = [p for p in ("wrk", "nginx", "fio") if which(p) is None]
     if missing and not no_install:
         install(missing)
-    tools = {p: which(p) for p in ("wrk", "nginx")}
+    tools = {p: which(p) for p in ("wrk", "nginx", "fio")}
+    if tools["fio"] is None:
+        note("fio is not installed and could not be installed: no fio column in the file rows")
     if tools["wrk"] is None:
         note("wrk is not installed and could not be installed: HTTP load comes from "
              "the project's own generator, examples/http_load.rs (64 keep-alive "
@@ -155,6 +164,18 @@ def build(no_build):
     except (subprocess.SubprocessError, OSError) as e:
         note(f"the hyper + ServeDir peer did not build ({e}); its column is left out")
         return False
+    finally:
+        build_monoio()
+
+
+def build_monoio():
+    """The monoio peers (their own cargo project); a note if they do not build."""
+    log("building the monoio peers (their own cargo project)")
+    try:
+        subprocess.run(["cargo", "build", "--release", "--manifest-path", MONOIO_MANIFEST,
+                        "--target-dir", PEER_TARGET], cwd=ROOT, check=True, timeout=900)
+    except (subprocess.SubprocessError, OSError) as e:
+        note(f"the monoio peers did not build ({e}); the monoio file column is left out")
 
 
 def machine(args):
@@ -553,38 +574,99 @@ def run_file_load(cmd, env, cpus, timeout):
             "cpu_s": cpu, "per_cpu": ops / cpu if cpu > 0 else float("nan")}
 
 
-def file_suite(args):
+def run_fio(fio, wid_cfg, path, secs, cpus, timeout):
+    """fio on io_uring with registered buffers and file: the same workload as
+    file_load (random or sequential reads of `bs` at `depth`, buffered or
+    O_DIRECT), its IOPS and completion latency in file_load's terms.
+    `--iodepth_batch_submit=depth` submits every read a completion round
+    freed in one io_uring_enter, as the bare loop does (fio's default of one
+    submission at a time measures 0.75x that here)."""
+    mode, bs, depth, direct = wid_cfg
+    cmd = ["taskset", "-c", cpulist(cpus), fio, "--name=file_read", f"--filename={path}",
+           f"--rw={'randread' if mode == 'rand' else 'read'}", f"--bs={bs}",
+           f"--iodepth={depth}", f"--iodepth_batch_submit={depth}",
+           "--iodepth_batch_complete_min=1", "--ioengine=io_uring", "--fixedbufs=1",
+           "--registerfiles=1", f"--direct={1 if direct else 0}", "--invalidate=0",
+           "--norandommap", "--randrepeat=0", "--time_based",
+           f"--runtime={max(1, int(secs * 1000))}ms", "--output-format=json"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        job = json.loads(out.stdout[out.stdout.index("{"):])["jobs"][0]["read"]
+    except (ValueError, KeyError, IndexError):
+        raise RuntimeError(f"fio failed: {out.stdout}{out.stderr}")
+    if out.returncode != 0 or not job.get("total_ios"):
+        raise RuntimeError(f"fio failed: {out.stdout}{out.stderr}")
+    pct = job.get("clat_ns", {}).get("percentile", {})
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"rps": job["iops"], "mib_s": job["bw_bytes"] / (1 << 20),
+            "p50": pct.get("50.000000", 0) / 1000, "p99": pct.get("99.000000", 0) / 1000,
+            "cpu_s": cpu, "per_cpu": job["total_ios"] / cpu if cpu > 0 else float("nan")}
+
+
+def has_fixed_flag(binary):
+    """Whether examples/file_load takes `--fixed` (registered file and buffers)."""
+    try:
+        out = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=30)
+        return "--fixed" in out.stdout
+    except (subprocess.SubprocessError, OSError):
+        return False
+
+
+def file_suite(args, tools):
     make_big_file()
     direct = direct_allowed(BIG_FILE)
     if not direct:
         note("this file system refuses O_DIRECT: the O_DIRECT rows are left out")
     configs = [("rand", 4096, 1), ("rand", 4096, 32), ("rand", 4096, 128), ("seq", 131072, 1)]
     ex = lambda name: os.path.join(EXAMPLES, name)
+    fixed = has_fixed_flag(ex("file_load"))
+    if not fixed:
+        note("examples/file_load has no --fixed yet: no runtime --fixed column")
+    monoio = os.access(MONOIO_FILE_BIN, os.X_OK)
+    fio = tools.get("fio")
+    only_rows = set(args.file_rows.split(",")) if args.file_rows else None
     results, residency = {}, []
     for is_direct in ([False, True] if direct else [False]):
         for mode, bs, depth in configs:
             wid = f"file-{mode}-{'4k' if bs == 4096 else '128k'}-qd{depth}" + (
                 "-direct" if is_direct else "")
+            if only_rows is not None and wid not in only_rows:
+                continue
             common = [BIG_FILE, "--mode", mode, "--bs", str(bs), "--depth", str(depth),
                       "--duration", str(args.file_secs)] + (["--direct"] if is_direct else [])
             # tokio::fs::File reads into its own unaligned Vec, which O_DIRECT
             # refuses (EINVAL): there the peer is spawn_blocking(pread).
             tokio_api = "pread" if is_direct else "fs"
-            runners = [
-                ("runtime/uring", [ex("file_load"), *common], {"RUNTIME_DRIVER": "uring"}),
+            runners = [("runtime/uring", [ex("file_load"), *common], {"RUNTIME_DRIVER": "uring"})]
+            if fixed:
+                runners.append(("runtime/uring --fixed", [ex("file_load"), *common, "--fixed"],
+                                {"RUNTIME_DRIVER": "uring"}))
+            runners += [
                 ("runtime/epoll", [ex("file_load"), *common], {"RUNTIME_DRIVER": "epoll"}),
-                ("tokio", [ex("tokio_file_load"), *common, "--api", tokio_api], {}),
+                ("bare io_uring", [ex("bare_uring_file"), *common], {}),
             ]
+            if monoio:
+                runners.append(("monoio", [MONOIO_FILE_BIN, *common], {}))
+            runners.append(("tokio", [ex("tokio_file_load"), *common, "--api", tokio_api], {}))
+            if fio:
+                runners.append(("fio", None, (mode, bs, depth, is_direct)))
             labels = [r[0] for r in runners]
             results[wid] = {label: [] for label in labels}
+            n = len(runners)
             for rnd in range(args.reps):
-                order = runners[rnd % 3:] + runners[:rnd % 3]
+                order = runners[rnd % n:] + runners[:rnd % n]
                 for label, cmd, env in order:
                     if not is_direct:
                         res = warm(BIG_FILE)
                         if res is not None:
                             residency.append(res)
-                    r = run_file_load(cmd, env, args.server_cpus, args.file_secs + 60)
+                    if cmd is None:
+                        r = run_fio(fio, env, BIG_FILE, args.file_secs, args.server_cpus,
+                                    args.file_secs + 60)
+                    else:
+                        r = run_file_load(cmd, env, args.server_cpus, args.file_secs + 60)
                     results[wid][label].append(r)
                     log(f"{wid} round {rnd + 1}/{args.reps} {label:14} {r['rps']:9.0f} IOPS "
                         f"{r['mib_s']:8.0f} MiB/s p99 {r['p99']:8.1f} µs")
@@ -623,9 +705,16 @@ def primary(wid):
     return "rps" if wid.startswith("file-") else "per_cpu"
 
 
+RUNTIME_LABELS = ("runtime/uring", "runtime/uring --fixed", "runtime/epoll")
+
+
 def references(wid, labels):
     if wid.startswith("http-file"):
         return [r for r in ("hyper+ServeDir", "nginx") if r in labels]
+    if wid.startswith("file-"):
+        # The ceiling (no runtime), the best Rust runtime we know of, the
+        # usual choice, and fio with the same registered settings.
+        return [r for r in ("bare io_uring", "monoio", "tokio", "fio") if r in labels]
     return ["tokio"] if "tokio" in labels else []
 
 
@@ -701,7 +790,8 @@ def table(results, wids, unit):
             if with_load:
                 row.append(total_cpu_per_m(runs))
             for ref in refs_all:
-                if ref in refs and label != ref and not label.startswith(("nginx", "hyper")):
+                if (ref in refs and label != ref and not label.startswith(("nginx", "hyper"))
+                        and (not wid.startswith("file-") or label in RUNTIME_LABELS)):
                     rr = ratio(results, wid, label, ref, "rps")
                     rc = ratio(results, wid, label, ref, "per_cpu")
                     row.append(f"{rr:.2f} / **{rc:.2f}**" if primary(wid) == "per_cpu"
@@ -750,7 +840,7 @@ def summary_rows(results, order):
             continue
         labels = list(results[wid])
         for ref in references(wid, labels):
-            for label in ("runtime/uring", "runtime/epoll"):
+            for label in RUNTIME_LABELS:
                 if label in labels:
                     rows.append((wid, f"{label} ÷ {ref}",
                                  ratio(results, wid, label, ref, primary(wid))))
@@ -921,8 +1011,13 @@ def write_report(args, info, results, order):
          "sendfile on; access_log off`) and hyper + tower-http `ServeDir` on tokio's "
          "current_thread runtime.", "req/s",
          [w for w in order if w.startswith("http-") and (w.endswith("-w1") or "file" in w)]),
-        ("File reads (1 GiB file, one worker)", "examples/file_load.rs against "
-         "benches/peers/tokio_file_load.rs on one core; QD = reads in flight (tasks). tokio "
+        ("File reads (1 GiB file, one worker)", "examples/file_load.rs (`--fixed`: registered "
+         "file and buffers, READ_FIXED) against benches/peers/bare_uring_file (the ceiling: "
+         "io_uring with no runtime, registered file and buffers, queue kept full, one "
+         "io_uring_enter per completion round), monoio (`monoio_file_load`), "
+         "benches/peers/tokio_file_load.rs and fio (`--ioengine=io_uring --fixedbufs=1 "
+         "--registerfiles=1 --iodepth_batch_submit=QD --invalidate=0 --norandommap`), each "
+         "on one core; QD = reads in flight (tasks). Ratio columns are for runtime's rows. tokio "
          "uses tokio::fs::File (seek + read_exact) for buffered reads and "
          "spawn_blocking(pread) for O_DIRECT, which tokio::fs::File cannot do (its internal "
          "buffer is not aligned). Latency is per read, from submission to completion.",
@@ -950,7 +1045,7 @@ def write_report(args, info, results, order):
             continue
         labels = list(results[wid])
         for ref in references(wid, labels):
-            for label in ("runtime/uring", "runtime/epoll"):
+            for label in RUNTIME_LABELS:
                 if label not in labels:
                     continue
                 main = ratio(results, wid, label, ref, primary(wid))
@@ -996,6 +1091,9 @@ def main():
     ap.add_argument("--only", default="echo,http,file,scaling",
                     help="comma-separated subset of echo,http,file,scaling")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--file-rows", default=None,
+                    help="comma-separated file workload ids to run (e.g. "
+                    "file-rand-4k-qd32,file-seq-128k-qd1); default: all")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--no-install", action="store_true", help="never run apt-get")
     ap.add_argument("--report-only", action="store_true",
@@ -1062,7 +1160,7 @@ def main():
                 order += list(r)
             if "file" in only:
                 busy_before("the file rows", args.net_secs / 2)
-                r = file_suite(args)
+                r = file_suite(args, tools)
                 results.update(r)
                 order += list(r)
             if "scaling" in only:

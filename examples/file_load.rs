@@ -6,13 +6,18 @@
 //! ```text
 //! cargo run --release --example file_load -- FILE --mode rand --depth 32 --duration 5
 //! cargo run --release --example file_load -- FILE --mode seq --bs 131072 --direct
+//! cargo run --release --example file_load -- FILE --depth 32 --fixed   # registered file + buffers
 //! RUNTIME_DRIVER=epoll cargo run --release --example file_load -- FILE   # the fallback driver
 //! ```
 //!
 //! Options: `--mode rand|seq` (rand: `bs`-aligned random offsets; seq: the
 //! file in order, wrapping at its end), `--bs BYTES` (4096 for rand, 131072
 //! for seq), `--depth N` reads in flight (1), `--duration SECS` (5),
-//! `--direct` to open with `O_DIRECT` and read into an `AlignedBuf`.
+//! `--direct` to open with `O_DIRECT` and read into an `AlignedBuf`,
+//! `--fixed` to register the file (`File::register`) and read into
+//! registered buffers (`FixedPool`, one `FixedBuf` per task):
+//! `IORING_OP_READ_FIXED` on a `types::Fixed` slot. Where the kernel refuses
+//! a registration the run goes on with plain ones and says why on stderr.
 //!
 //! Each of the `depth` tasks loops: take an offset, `read_at`, record the
 //! latency. On io_uring a page-cache read completes inside the submitting
@@ -25,7 +30,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use runtime::buf::AlignedBuf;
+use runtime::buf::{AlignedBuf, FixedBuf, FixedPool, IoBufMut};
 use runtime::fs::File;
 
 /// What the command line asked for.
@@ -37,15 +42,17 @@ struct Config {
     depth: usize,
     duration: Duration,
     direct: bool,
+    fixed: bool,
 }
 
 const USAGE: &str =
-    "usage: file_load FILE [--mode rand|seq] [--bs BYTES] [--depth N] [--duration SECS] [--direct]";
+    "usage: file_load FILE [--mode rand|seq] [--bs BYTES] [--depth N] [--duration SECS] [--direct] [--fixed]";
 
 fn parse() -> io::Result<Config> {
     let bad = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}\n{USAGE}"));
     let mut path = None;
     let (mut random, mut bs, mut depth, mut secs, mut direct) = (true, None, 1, 5.0, false);
+    let mut fixed = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -68,6 +75,7 @@ fn parse() -> io::Result<Config> {
                     .map_err(|e| bad(format!("--duration: {e}")))?
             }
             "--direct" => direct = true,
+            "--fixed" => fixed = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -85,8 +93,9 @@ fn parse() -> io::Result<Config> {
         random,
         bs,
         depth: depth.max(1),
-        duration: Duration::from_secs_f64(secs),
+        duration: Duration::try_from_secs_f64(secs).map_err(|e| bad(format!("--duration: {e}")))?,
         direct,
+        fixed,
     })
 }
 
@@ -106,7 +115,21 @@ async fn run(cfg: Config) -> io::Result<(u64, Duration, Vec<u32>)> {
     if cfg.direct {
         opts.custom_flags(libc::O_DIRECT);
     }
-    let file = Rc::new(opts.open(&cfg.path).await?);
+    let mut file = opts.open(&cfg.path).await?;
+    // One registered buffer per task; `None`: plain `AlignedBuf`s.
+    let pool = if cfg.fixed {
+        if !file.register() {
+            eprintln!("file_load: the file is not registered; plain descriptor");
+        }
+        let pool = FixedPool::new(cfg.depth, cfg.bs)?;
+        if let Some(why) = pool.fallback_reason() {
+            eprintln!("file_load: plain buffers: {why}");
+        }
+        Some(pool)
+    } else {
+        None
+    };
+    let file = Rc::new(file);
     let len = file.metadata().await?.len();
     let blocks = len / cfg.bs as u64;
     if blocks == 0 {
@@ -118,32 +141,23 @@ async fn run(cfg: Config) -> io::Result<(u64, Duration, Vec<u32>)> {
     let tasks: Vec<_> = (0..cfg.depth)
         .map(|t| {
             let (file, next, cfg) = (file.clone(), next.clone(), cfg.clone());
+            let fixed = pool.as_ref().and_then(FixedPool::try_get);
             runtime::spawn(async move {
-                let mut x =
-                    0x9E37_79B9_7F4A_7C15u64 ^ (t as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
-                let mut buf = AlignedBuf::new(cfg.bs);
-                let mut lat = Vec::with_capacity(1 << 16);
-                while Instant::now() < deadline {
-                    let block = if cfg.random {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        x % blocks
-                    } else {
-                        let b = next.get();
-                        next.set((b + 1) % blocks);
-                        b
-                    };
-                    buf.clear();
-                    let t0 = Instant::now();
-                    let (res, b) = file.read_at(buf, block * cfg.bs as u64).await;
-                    lat.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
-                    buf = b;
-                    if res? != cfg.bs {
-                        return Err(io::Error::other("short read"));
+                match fixed {
+                    Some(buf) => load(&file, &next, &cfg, t, blocks, deadline, buf).await,
+                    None => {
+                        load(
+                            &file,
+                            &next,
+                            &cfg,
+                            t,
+                            blocks,
+                            deadline,
+                            AlignedBuf::new(cfg.bs),
+                        )
+                        .await
                     }
                 }
-                Ok::<_, io::Error>(lat)
             })
         })
         .collect();
@@ -152,6 +166,59 @@ async fn run(cfg: Config) -> io::Result<(u64, Duration, Vec<u32>)> {
         all.extend(t.await.map_err(io::Error::other)??);
     }
     Ok((all.len() as u64, start.elapsed(), all))
+}
+
+/// A buffer a task reads into: plain or registered.
+trait ReadBuf: IoBufMut {
+    /// Forgets what was read.
+    fn reset(&mut self);
+}
+
+impl ReadBuf for AlignedBuf {
+    fn reset(&mut self) {
+        self.clear();
+    }
+}
+
+impl ReadBuf for FixedBuf {
+    fn reset(&mut self) {
+        self.clear();
+    }
+}
+
+/// One task's loop: reads of `cfg.bs` until `deadline`; each read's latency in ns.
+async fn load<B: ReadBuf>(
+    file: &File,
+    next: &Cell<u64>,
+    cfg: &Config,
+    t: usize,
+    blocks: u64,
+    deadline: Instant,
+    mut buf: B,
+) -> io::Result<Vec<u32>> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (t as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut lat = Vec::with_capacity(1 << 16);
+    while Instant::now() < deadline {
+        let block = if cfg.random {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % blocks
+        } else {
+            let b = next.get();
+            next.set((b + 1) % blocks);
+            b
+        };
+        buf.reset();
+        let t0 = Instant::now();
+        let (res, b) = file.read_at(buf, block * cfg.bs as u64).await;
+        lat.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+        buf = b;
+        if res? != cfg.bs {
+            return Err(io::Error::other("short read"));
+        }
+    }
+    Ok(lat)
 }
 
 /// Prints the line `benches/run.py` parses.

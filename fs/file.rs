@@ -6,9 +6,10 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
+use super::registered::{ReadAt, WriteAt};
 use super::{blocking, Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::op::{self, Op};
+use crate::op::{self, FixedFile, Op};
 use crate::sys::SharedFd;
 
 /// An open file.
@@ -59,12 +60,14 @@ use crate::sys::SharedFd;
 /// ```
 pub struct File {
     /// The descriptor, shared with the operations in flight on it.
-    fd: SharedFd,
+    pub(super) fd: SharedFd,
+    /// Its slot in a ring's registered-file table, after [`File::register`].
+    pub(super) fixed: Option<FixedFile>,
 }
 
 impl File {
     pub(crate) fn from_fd(fd: SharedFd) -> File {
-        File { fd }
+        File { fd, fixed: None }
     }
 
     /// The shared descriptor, for operations elsewhere in the crate (send_file).
@@ -118,7 +121,12 @@ impl File {
     /// buffer).
     ///
     /// Works with `O_DIRECT` files when `buf` is an
-    /// [`AlignedBuf`](crate::buf::AlignedBuf) and `pos` is block-aligned.
+    /// [`AlignedBuf`](crate::buf::AlignedBuf) or a
+    /// [`FixedBuf`](crate::buf::FixedBuf) and `pos` is block-aligned.
+    ///
+    /// On io_uring, a registered [`FixedBuf`](crate::buf::FixedBuf) makes
+    /// this an `IORING_OP_READ_FIXED`, and a [registered](File::register)
+    /// file is named by its slot (`types::Fixed`); epoll reads them as any other.
     ///
     /// # Errors
     ///
@@ -128,16 +136,7 @@ impl File {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
-        let op = match check_pos(pos) {
-            Ok(pos) => Ok(Op::read_at(&self.fd, buf, pos)),
-            Err(e) => Err((e, buf)),
-        };
-        async move {
-            match op {
-                Ok(op) => op.await,
-                Err((e, buf)) => (Err(e), buf),
-            }
-        }
+        ReadAt::new(&self.fd, self.fixed.as_ref(), buf, check_pos(pos))
     }
 
     /// Writes `buf`'s initialised bytes (a `Vec`'s `len()`) at offset `pos`
@@ -145,6 +144,8 @@ impl File {
     /// [`write_all_at`](File::write_all_at) to write them all).
     ///
     /// In append mode the data goes to the end of the file whatever `pos` is.
+    /// A registered [`FixedBuf`](crate::buf::FixedBuf) or file is used as
+    /// in [`read_at`](File::read_at) (`IORING_OP_WRITE_FIXED`).
     ///
     /// # Errors
     ///
@@ -154,16 +155,7 @@ impl File {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
-        let op = match check_pos(pos) {
-            Ok(pos) => Ok(Op::write_at(&self.fd, buf, pos)),
-            Err(e) => Err((e, buf)),
-        };
-        async move {
-            match op {
-                Ok(op) => op.await,
-                Err((e, buf)) => (Err(e), buf),
-            }
-        }
+        WriteAt::new(&self.fd, self.fixed.as_ref(), buf, check_pos(pos))
     }
 
     /// Fills `buf` entirely (`bytes_total()` bytes: a `Vec`'s capacity) from
@@ -193,7 +185,7 @@ impl File {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<(), B>> + 'static {
-        let fd = self.fd.clone();
+        let (fd, fixed) = (self.fd.clone(), self.fixed.clone());
         async move {
             let total = buf.bytes_total();
             let mut buf = buf;
@@ -203,7 +195,8 @@ impl File {
                     Ok(at) => at,
                     Err(e) => return (Err(e), buf),
                 };
-                let (res, slice) = Op::read_at(&fd, buf.slice(done..), at).await;
+                let (res, slice) =
+                    ReadAt::new(&fd, fixed.as_ref(), buf.slice(done..), Ok(at)).await;
                 buf = slice.into_inner();
                 match res {
                     Ok(0) => {
@@ -235,7 +228,7 @@ impl File {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<(), B>> + 'static {
-        let fd = self.fd.clone();
+        let (fd, fixed) = (self.fd.clone(), self.fixed.clone());
         async move {
             let total = buf.bytes_init();
             let mut buf = buf;
@@ -245,7 +238,8 @@ impl File {
                     Ok(at) => at,
                     Err(e) => return (Err(e), buf),
                 };
-                let (res, slice) = Op::write_at(&fd, buf.slice(done..total), at).await;
+                let (res, slice) =
+                    WriteAt::new(&fd, fixed.as_ref(), buf.slice(done..total), Ok(at)).await;
                 buf = slice.into_inner();
                 match res {
                     Ok(0) => {
@@ -413,7 +407,9 @@ impl File {
     /// # Drivers
     ///
     /// io_uring: `IORING_OP_CLOSE`. epoll: `close(2)` on the blocking pool.
-    pub async fn close(self) -> io::Result<()> {
+    pub async fn close(mut self) -> io::Result<()> {
+        // Empties the registered slot (once no op in flight names it).
+        self.fixed = None;
         match self.fd.try_unwrap() {
             Ok(fd) => Op::close(fd).await,
             Err(_in_use) => Ok(()),
@@ -437,10 +433,10 @@ impl File {
     /// Gives the file back as a `std::fs::File`, or returns `self` if
     /// operations are still in flight on it.
     pub fn try_into_std(self) -> Result<std::fs::File, File> {
-        self.fd
-            .try_unwrap()
+        let File { fd, fixed } = self;
+        fd.try_unwrap()
             .map(std::fs::File::from)
-            .map_err(File::from_fd)
+            .map_err(|fd| File { fd, fixed })
     }
 }
 

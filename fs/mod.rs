@@ -44,6 +44,7 @@ mod file;
 mod metadata;
 mod open_options;
 mod read_dir;
+mod registered;
 
 pub use error::raw_os_error;
 pub use file::File;

@@ -5,6 +5,7 @@
 //! load and store; any thread may read a snapshot.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 
 /// One worker's counters, written by that worker only.
 #[derive(Debug, Default)]
@@ -33,6 +34,20 @@ pub(crate) struct Counters {
     pub(crate) parks: AtomicU64,
     /// Loop turns (one submit-and-reap each).
     pub(crate) ticks: AtomicU64,
+    /// Buffers in the ring's registered-buffer table now.
+    pub(crate) registered_buffers: AtomicU64,
+    /// Files in the ring's registered-file table now.
+    pub(crate) registered_files: AtomicU64,
+    /// Registrations refused (buffers or files), which fell back to plain ones.
+    pub(crate) registration_fallbacks: AtomicU64,
+    /// Why the last registration fell back (`RLIMIT_MEMLOCK`, an old kernel …).
+    pub(crate) registration_note: Mutex<Option<String>>,
+}
+
+/// Adds `delta` (which may wrap, to subtract) to a counter only the calling thread writes.
+#[inline]
+pub(crate) fn add(counter: &AtomicU64, delta: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(delta), Relaxed);
 }
 
 /// Adds one to a counter that only the calling thread writes.

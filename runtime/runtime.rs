@@ -223,6 +223,23 @@ impl fmt::Display for DriverInfo {
     }
 }
 
+/// Adds "`what` fell back: `why`" to `worker`'s line of [`driver_info()`]
+/// (once per kind), for registrations refused by the kernel.
+pub(crate) fn note_fallback(worker: &Worker, what: &str, why: &str) {
+    let mut drivers = worker
+        .handle
+        .drivers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some((_, line)) = drivers.get_mut(worker.index) {
+        let prefix = format!("; {what} fell back to plain ones: ");
+        if !line.contains(&prefix) {
+            line.push_str(&prefix);
+            line.push_str(why);
+        }
+    }
+}
+
 /// The driver the current worker runs; `Auto` outside a runtime.
 pub fn driver_kind() -> DriverKind {
     match context::current() {
@@ -304,6 +321,16 @@ pub struct WorkerMetrics {
     pub parks: u64,
     /// Event-loop turns.
     pub ticks: u64,
+    /// Buffers registered with the worker's ring now (`FixedPool` buffers).
+    pub registered_buffers: u64,
+    /// Files registered with the worker's ring now (`File::register`).
+    pub registered_files: u64,
+    /// Registrations that fell back to plain buffers or descriptors: never
+    /// an error, but slower. [`registration_note`](Self::registration_note) says why.
+    pub registration_fallbacks: u64,
+    /// Why the last registration fell back, e.g. "RLIMIT_MEMLOCK … too small";
+    /// `None` if none did.
+    pub registration_note: Option<String>,
 }
 
 impl WorkerMetrics {
@@ -325,6 +352,14 @@ impl WorkerMetrics {
             remote_wakes: c.remote_wakes.load(Relaxed),
             parks: c.parks.load(Relaxed),
             ticks: c.ticks.load(Relaxed),
+            registered_buffers: c.registered_buffers.load(Relaxed),
+            registered_files: c.registered_files.load(Relaxed),
+            registration_fallbacks: c.registration_fallbacks.load(Relaxed),
+            registration_note: c
+                .registration_note
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 }

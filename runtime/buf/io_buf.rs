@@ -1,5 +1,6 @@
 //! The `IoBuf` / `IoBufMut` contracts and their implementations for std types.
 
+use super::fixed_slot::{FixedSlot, FixedToken};
 use super::Slice;
 use std::ops::{Bound, RangeBounds};
 
@@ -61,6 +62,15 @@ pub unsafe trait IoBuf: Unpin + 'static {
             Some((begin, end)) => Slice::new(self, begin, end),
             None => out_of_bounds(&range, total),
         }
+    }
+
+    /// The registered buffer this memory lies in, so io_uring can use
+    /// `READ_FIXED` / `WRITE_FIXED`; `None` (the default) for ordinary memory.
+    /// Only [`FixedBuf`](super::FixedBuf) (and a [`Slice`] of one) says
+    /// otherwise: the argument cannot be named outside this crate.
+    #[doc(hidden)]
+    fn fixed_slot(&self, _: FixedToken) -> Option<FixedSlot> {
+        None
     }
 
     /// Like [`slice`](IoBuf::slice), but gives the buffer back in `Err` when the

@@ -33,14 +33,23 @@
 //! - [`Slice`]: an owned range of a buffer, from [`IoBuf::slice`], for reading
 //!   into or writing from part of it without giving up the rest.
 //! - [`AlignedBuf`]: a heap buffer with a chosen alignment, for `O_DIRECT` files.
+//! - [`FixedPool`] / [`FixedBuf`]: buffers registered with the worker's
+//!   io_uring instance, read and written with `READ_FIXED` / `WRITE_FIXED`
+//!   (plain buffers, same API, where registration is refused or on epoll).
 
 mod aligned;
 mod fill;
+mod fixed_buf;
+mod fixed_pool;
+mod fixed_slot;
 mod io_buf;
 mod slice;
 
 pub use aligned::AlignedBuf;
 pub(crate) use fill::fill_from_slice;
+pub use fixed_buf::FixedBuf;
+pub use fixed_pool::FixedPool;
+pub(crate) use fixed_slot::FixedToken;
 pub use io_buf::{IoBuf, IoBufMut};
 pub use slice::Slice;
 

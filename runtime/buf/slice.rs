@@ -1,5 +1,6 @@
 //! `Slice`: an owned range of a buffer, so an operation can use part of it.
 
+use super::fixed_slot::{FixedSlot, FixedToken};
 use super::io_buf::{checked_range, out_of_bounds};
 use super::{IoBuf, IoBufMut};
 use std::ops::{Deref, DerefMut, RangeBounds};
@@ -156,6 +157,11 @@ unsafe impl<T: IoBuf> IoBuf for Slice<T> {
     fn bytes_total(&self) -> usize {
         let (begin, end) = self.bounds();
         end - begin
+    }
+
+    fn fixed_slot(&self, token: FixedToken) -> Option<FixedSlot> {
+        // A part of a registered buffer lies in the same registered buffer.
+        self.buf.fixed_slot(token)
     }
 }
 

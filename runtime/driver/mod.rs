@@ -40,6 +40,7 @@ use std::time::Duration;
 pub(crate) use op_state::{timed_out, OpState};
 pub(crate) use operation::{cvt, Attempt, Interest, Operation};
 pub(crate) use unpark::Unpark;
+pub(crate) use uring::registered::FileReleases;
 
 use crate::blocking::BlockingPool;
 use crate::metrics::Counters;

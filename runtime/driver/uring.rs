@@ -25,6 +25,9 @@ use super::unpark::Unpark;
 use super::Deferred;
 use crate::metrics::{bump, Counters};
 
+#[path = "registered.rs"]
+pub(crate) mod registered;
+
 /// `user_data` of `AsyncCancel` entries; their completions carry nothing we need.
 const CANCEL_USERDATA: u64 = u64::MAX;
 /// `user_data` of linked timeouts; the op they guard reports the outcome.
@@ -76,6 +79,8 @@ pub(crate) struct UringDriver {
     wake_armed: bool,
     /// The worker's counters.
     counters: Arc<Counters>,
+    /// Registered buffer and file tables (`registered.rs`).
+    registered: registered::Registered,
 }
 
 impl std::fmt::Debug for UringDriver {
@@ -101,6 +106,7 @@ impl UringDriver {
             wake_buf: Box::new(0),
             wake_armed: false,
             counters,
+            registered: registered::Registered::default(),
         }
     }
 

@@ -14,6 +14,7 @@ mod accept;
 mod close;
 mod connect;
 mod fallocate;
+mod fixed;
 mod fsync;
 mod link_at;
 mod mkdir_at;
@@ -23,6 +24,7 @@ mod open_at;
 mod open_at2;
 mod poll_add;
 mod read;
+mod read_fixed;
 mod readv;
 mod recv;
 mod recv_msg;
@@ -36,6 +38,7 @@ mod statx;
 mod symlink_at;
 mod unlink_at;
 mod write;
+mod write_fixed;
 mod writev;
 
 #[cfg(test)]
@@ -45,8 +48,11 @@ mod tests;
 
 pub(crate) use accept::Accept;
 pub(crate) use connect::Connect;
+pub(crate) use fixed::{fixed_for, may_be_fixed, FixedFile};
 pub(crate) use future::Op;
 pub(crate) use poll_add::PollAdd;
+pub(crate) use read::Read;
+pub(crate) use read_fixed::ReadFixed;
 pub(crate) use ready::poll_readable;
 pub(crate) use recv::Recv;
 pub(crate) use recv_msg::RecvMsg;
@@ -54,6 +60,8 @@ pub(crate) use send::Send;
 pub(crate) use send_msg::SendMsg;
 pub(crate) use splice::splice_now;
 pub(crate) use statx::statx_fd_cached;
+pub(crate) use write::Write;
+pub(crate) use write_fixed::WriteFixed;
 
 pub(crate) use crate::driver::{Attempt, Interest, Operation};
 use crate::sys::{cvt, io_len, SharedFd};

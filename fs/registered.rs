@@ -1,0 +1,130 @@
+//! Registered files ([`File::register`]) and the futures of [`File`]'s
+//! positional reads and writes, which pick registered (`READ_FIXED`,
+//! `types::Fixed`) or plain ops for the worker they run on.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::File;
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::op::{fixed_for, may_be_fixed, FixedFile, Op, Read, ReadFixed, Write, WriteFixed};
+use crate::sys::SharedFd;
+
+impl File {
+    /// Puts the file in the current worker's registered-file table
+    /// (`IORING_REGISTER_FILES_UPDATE` into a sparse table), so its reads and
+    /// writes on this worker name the slot (`types::Fixed`) and skip the
+    /// kernel's per-op descriptor lookup. Returns whether it is registered now.
+    ///
+    /// A refusal is never an error: the file keeps working with its plain
+    /// descriptor, and [`runtime::metrics()`](crate::metrics) says why
+    /// (`registration_note`). On the epoll driver, outside a runtime, and on
+    /// a worker other than the one that registered it, the file uses its
+    /// plain descriptor.
+    ///
+    /// The slot is emptied when the file is closed or dropped, once no
+    /// operation in flight names it any more; dropped on another thread, the
+    /// slot is emptied at the owning worker's next registration.
+    ///
+    /// ```
+    /// # runtime::block_on(async {
+    /// # let path = std::env::temp_dir().join(format!("rt-doc-register-{}", std::process::id()));
+    /// # runtime::fs::write(&path, b"registered".to_vec()).await?;
+    /// let mut file = runtime::fs::File::open(&path).await?;
+    /// let registered = file.register();
+    /// assert_eq!(registered, file.is_registered());
+    /// let (n, buf) = file.read_at(Vec::with_capacity(16), 0).await;
+    /// assert_eq!(&buf[..n?], b"registered");
+    /// # runtime::fs::remove_file(&path).await?;
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn register(&mut self) -> bool {
+        if self.fixed.is_none() {
+            self.fixed = FixedFile::register(self.fd.raw()).ok();
+        }
+        self.fixed.is_some()
+    }
+
+    /// Whether [`register`](File::register) put the file in a ring's table.
+    pub fn is_registered(&self) -> bool {
+        self.fixed.is_some()
+    }
+}
+
+/// Defines the future of one positional transfer: a plain op built at once
+/// (nothing is registered: the common case costs what it always did), or,
+/// when the file or buffer is registered somewhere, an op settled at the
+/// first poll, on the worker whose ring it will name. A hand-written enum,
+/// not an `async` block, so the future stays the size of its op.
+macro_rules! positional {
+    ($(#[$doc:meta])* $name:ident<B: $bound:ident>, $plain:ident: $plain_ty:ident, $fixed:ident: $fixed_ty:ident) => {
+        $(#[$doc])*
+        pub(super) enum $name<B: $bound> {
+            /// Maybe registered: settled at the first poll.
+            Start(SharedFd, Option<FixedFile>, B, u64),
+            /// A plain op.
+            Plain(Op<$plain_ty<B>>),
+            /// An op naming registered slots.
+            Fixed(Op<$fixed_ty<B>>),
+            /// Refused before any op (a bad offset); `None` once returned.
+            Failed(Option<(io::Error, B)>),
+        }
+
+        impl<B: $bound> $name<B> {
+            /// The transfer of `buf` at `pos` on `fd`, registered as `file` says.
+            pub(super) fn new(
+                fd: &SharedFd,
+                file: Option<&FixedFile>,
+                buf: B,
+                pos: io::Result<u64>,
+            ) -> Self {
+                match pos {
+                    Err(e) => Self::Failed(Some((e, buf))),
+                    Ok(pos) if !may_be_fixed(file, &buf) => Self::Plain(Op::$plain(fd, buf, pos)),
+                    Ok(pos) => Self::Start(fd.clone(), file.cloned(), buf, pos),
+                }
+            }
+        }
+
+        impl<B: $bound> Future for $name<B> {
+            type Output = BufResult<usize, B>;
+
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                // Every field is `Unpin` (`IoBuf: Unpin`, `Op: Unpin`).
+                let this = self.get_mut();
+                if let Self::Start(..) = this {
+                    let Self::Start(fd, file, buf, pos) = std::mem::replace(this, Self::Failed(None))
+                    else {
+                        unreachable!("matched above")
+                    };
+                    *this = match fixed_for(file, &buf) {
+                        Some(fixed) => Self::Fixed(Op::$fixed(fd, fixed, buf, pos)),
+                        None => Self::Plain(Op::$plain(&fd, buf, pos)),
+                    };
+                }
+                match this {
+                    Self::Plain(op) => Pin::new(op).poll(cx),
+                    Self::Fixed(op) => Pin::new(op).poll(cx),
+                    Self::Failed(failed) => match failed.take() {
+                        Some((e, buf)) => Poll::Ready((Err(e), buf)),
+                        None => Poll::Pending, // polled after it returned
+                    },
+                    Self::Start(..) => unreachable!("settled above"),
+                }
+            }
+        }
+    };
+}
+
+positional!(
+    /// The future of [`File::read_at`] (and each read of `read_exact_at`).
+    ReadAt<B: IoBufMut>, read_at: Read, read_fixed_at: ReadFixed
+);
+
+positional!(
+    /// The future of [`File::write_at`] (and each write of `write_all_at`).
+    WriteAt<B: IoBuf>, write_at: Write, write_fixed_at: WriteFixed
+);

@@ -1,0 +1,372 @@
+//! Registered buffers and files of one ring: its two sparse tables and the
+//! slots handed out in them.
+//!
+//! Both tables are registered sparse (empty) on first use and filled slot by
+//! slot with `IORING_REGISTER_{BUFFERS,FILES}_UPDATE`, so any number of pools
+//! and files come and go without re-registering the rest. A refused
+//! registration (`RLIMIT_MEMLOCK` for buffers, an old kernel, a full table)
+//! is never an error for the user: the caller gets the reason, falls back to
+//! plain buffers or descriptors, and the worker's metrics record it.
+//!
+//! Each driver has a process-unique `id`. Whoever holds a slot also keeps
+//! the id, and uses the slot only on the driver with that id: a buffer pool
+//! or file that outlives its runtime, or is used under another one on the
+//! same thread, falls back to the plain path instead of naming a stranger's slot.
+//!
+//! Slot reuse: a buffer slot is cleared only when its pool is gone (every
+//! `FixedBuf` of it, so every op using it, has completed); a file slot only
+//! when its last holder (the `File` and each op) is dropped. So no entry can
+//! reach the kernel naming a slot that was refilled after it was queued.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::super::Driver;
+use super::UringDriver;
+use crate::metrics::{add, bump, Counters};
+
+/// Slots in the buffer table (the kernel's cap is 16384 buffers).
+const BUF_SLOTS: u32 = 4096;
+/// Slots in the file table, at most `RLIMIT_NOFILE` (the kernel's check).
+const FILE_SLOTS: u32 = 4096;
+
+/// Source of driver ids; 0 is never used.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Slots of file tables whose holders were dropped (maybe on another thread),
+/// cleared by the owning driver at its next registration or release.
+pub(crate) type FileReleases = Arc<Mutex<Vec<u32>>>;
+
+/// One ring's registration state.
+#[derive(Debug)]
+pub(crate) struct Registered {
+    /// Tells this ring apart from every other, for slot holders to check.
+    id: u64,
+    /// The registered-buffer table.
+    bufs: Table,
+    /// The registered-file table.
+    files: Table,
+    /// File slots to clear, pushed by `FixedFile` drops.
+    releases: FileReleases,
+}
+
+impl Default for Registered {
+    fn default() -> Self {
+        Registered {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            bufs: Table::Unset,
+            files: Table::Unset,
+            releases: FileReleases::default(),
+        }
+    }
+}
+
+/// A sparse table: not yet registered, registered with free ranges, or refused.
+#[derive(Debug)]
+enum Table {
+    /// Nothing asked for it yet.
+    Unset,
+    /// Registered; the free slots as `(start, len)` ranges.
+    Sparse(Vec<(u32, u32)>),
+    /// The kernel refused the table itself; every request falls back, with this reason.
+    Refused(String),
+}
+
+impl Table {
+    /// Registers the table on first use with `register`; the free ranges.
+    fn ensure(
+        &mut self,
+        slots: u32,
+        register: impl FnOnce() -> io::Result<()>,
+    ) -> Result<&mut Vec<(u32, u32)>, String> {
+        if let Table::Unset = self {
+            *self = match register() {
+                Ok(()) => Table::Sparse(vec![(0, slots)]),
+                Err(e) => Table::Refused(format!("the kernel refused a sparse table: {e}")),
+            };
+        }
+        match self {
+            Table::Sparse(free) => Ok(free),
+            Table::Refused(why) => Err(why.clone()),
+            Table::Unset => unreachable!("set above"),
+        }
+    }
+}
+
+/// Takes `n` consecutive slots from `free` (first fit).
+fn take(free: &mut Vec<(u32, u32)>, n: u32) -> Option<u32> {
+    let i = free.iter().position(|&(_, len)| len >= n)?;
+    let (start, len) = free[i];
+    if len == n {
+        free.remove(i);
+    } else {
+        free[i] = (start + n, len - n);
+    }
+    Some(start)
+}
+
+/// Gives `n` slots from `start` back to `free`, merging neighbours.
+fn give(free: &mut Vec<(u32, u32)>, start: u32, n: u32) {
+    free.push((start, n));
+    free.sort_unstable();
+    let mut merged: Vec<(u32, u32)> = Vec::with_capacity(free.len());
+    for &(s, l) in free.iter() {
+        match merged.last_mut() {
+            Some((ms, ml)) if *ms + *ml == s => *ml += l,
+            _ => merged.push((s, l)),
+        }
+    }
+    *free = merged;
+}
+
+/// Why a buffer registration failed, in words a user can act on.
+fn buffer_refusal(e: &io::Error, bytes: usize) -> String {
+    if e.raw_os_error() == Some(libc::ENOMEM) {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `lim` is a valid, writable rlimit for the call.
+        let lim = match unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) } {
+            0 if lim.rlim_cur != libc::RLIM_INFINITY => format!("{} bytes", lim.rlim_cur),
+            _ => "its limit".to_owned(),
+        };
+        return format!(
+            "RLIMIT_MEMLOCK ({lim}) is too small to lock {bytes} bytes of registered buffers \
+             (ENOMEM); raise it (ulimit -l) or use a smaller pool"
+        );
+    }
+    format!("the kernel refused to register {bytes} bytes of buffers: {e}")
+}
+
+/// Empties `n` buffer slots from `start`; whether the kernel cleared them all.
+fn clear_buffers(submitter: io_uring::Submitter<'_>, start: u32, n: u32) -> bool {
+    let empty = vec![
+        libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        n as usize
+    ];
+    // SAFETY: null, zero-length iovecs clear the slots; nothing is registered.
+    let res = unsafe { submitter.register_buffers_update(start, &empty, None) };
+    res.is_ok()
+}
+
+/// Records a fallback in the worker's counters.
+fn note_fallback(counters: &Counters, why: &str) {
+    bump(&counters.registration_fallbacks);
+    *counters
+        .registration_note
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some(why.to_owned());
+}
+
+impl UringDriver {
+    /// Registers `iovecs` in consecutive slots of the buffer table; returns
+    /// the first slot, or why not.
+    ///
+    /// # Safety
+    ///
+    /// The memory each iovec describes must stay allocated until
+    /// [`unregister_buffers`](Self::unregister_buffers) clears its slots or the ring is gone.
+    unsafe fn register_buffers(&mut self, iovecs: &[libc::iovec]) -> Result<u32, String> {
+        let n = u32::try_from(iovecs.len()).unwrap_or(u32::MAX);
+        let submitter = self.ring.submitter();
+        let free = self
+            .registered
+            .bufs
+            .ensure(BUF_SLOTS, || submitter.register_buffers_sparse(BUF_SLOTS))?;
+        let Some(start) = take(free, n) else {
+            return Err(format!(
+                "the ring's buffer table ({BUF_SLOTS} slots) has no {n} free slots in a row"
+            ));
+        };
+        // One buffer per call: on a refusal part-way the kernel keeps the
+        // ones before it, and reports only how many (which the io-uring
+        // crate drops), so the count is ours.
+        for (i, iov) in (start..).zip(iovecs) {
+            // SAFETY: the caller keeps the memory valid until the slots are cleared.
+            let res =
+                unsafe { submitter.register_buffers_update(i, std::slice::from_ref(iov), None) };
+            if let Err(err) = res {
+                // Undo the ones taken; a slot that does not clear is never reused.
+                if clear_buffers(submitter, start, i - start) {
+                    give(free, start, n);
+                } else {
+                    give(free, i, start + n - i);
+                }
+                let bytes = iovecs.iter().map(|v| v.iov_len).sum();
+                return Err(buffer_refusal(&err, bytes));
+            }
+        }
+        add(&self.counters.registered_buffers, u64::from(n));
+        Ok(start)
+    }
+
+    /// Clears `n` buffer slots from `start` and frees them for other pools.
+    fn unregister_buffers(&mut self, start: u32, n: u32) {
+        let Table::Sparse(free) = &mut self.registered.bufs else {
+            return;
+        };
+        // A slot the kernel did not clear still names the old memory: never reuse it.
+        if clear_buffers(self.ring.submitter(), start, n) {
+            give(free, start, n);
+            add(
+                &self.counters.registered_buffers,
+                u64::from(n).wrapping_neg(),
+            );
+        }
+    }
+
+    /// Puts `fd` in a free slot of the file table; returns the slot, or why not.
+    fn register_file(&mut self, fd: RawFd) -> Result<u32, String> {
+        self.clear_released_files();
+        let mut nofile = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `nofile` is a valid, writable rlimit for the call.
+        let slots = match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut nofile) } {
+            0 => FILE_SLOTS.min(u32::try_from(nofile.rlim_cur).unwrap_or(u32::MAX)),
+            _ => 64,
+        };
+        let submitter = self.ring.submitter();
+        let free = self
+            .registered
+            .files
+            .ensure(slots, || submitter.register_files_sparse(slots))?;
+        let Some(slot) = take(free, 1) else {
+            return Err(format!("the ring's file table ({slots} slots) is full"));
+        };
+        match submitter.register_files_update(slot, &[fd]) {
+            Ok(1) => {
+                bump(&self.counters.registered_files);
+                Ok(slot)
+            }
+            res => {
+                give(free, slot, 1);
+                let e = res
+                    .err()
+                    .unwrap_or_else(|| io::Error::from_raw_os_error(libc::EBADF));
+                Err(format!("the kernel refused to register the file: {e}"))
+            }
+        }
+    }
+
+    /// Clears the file slots whose holders were dropped since the last call.
+    fn clear_released_files(&mut self) {
+        let slots = std::mem::take(
+            &mut *self
+                .registered
+                .releases
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        let Table::Sparse(free) = &mut self.registered.files else {
+            return;
+        };
+        for slot in slots {
+            // -1 empties the slot; the kernel drops its reference to the file
+            // once no request in flight uses it.
+            if self
+                .ring
+                .submitter()
+                .register_files_update(slot, &[-1])
+                .is_ok()
+            {
+                give(free, slot, 1);
+                add(&self.counters.registered_files, u64::MAX);
+            }
+        }
+    }
+}
+
+impl Driver {
+    /// The id of this ring's tables; `None` on epoll, which has none.
+    #[inline]
+    pub(crate) fn fixed_id(&self) -> Option<u64> {
+        match self {
+            Driver::Uring(d) => Some(d.registered.id),
+            Driver::Epoll(_) => None,
+        }
+    }
+
+    /// Registers buffers; returns `(table id, first slot)`, or why they stay
+    /// plain (also counted in the worker's metrics).
+    ///
+    /// # Safety
+    ///
+    /// As [`UringDriver::register_buffers`]: the memory stays allocated until
+    /// [`unregister_buffers`](Driver::unregister_buffers) or the ring is gone.
+    pub(crate) unsafe fn register_buffers(
+        &mut self,
+        iovecs: &[libc::iovec],
+    ) -> Result<(u64, u32), String> {
+        let Driver::Uring(d) = self else {
+            return Err("the epoll driver has no registered buffers".into());
+        };
+        // SAFETY: the caller's promise, passed on.
+        match unsafe { d.register_buffers(iovecs) } {
+            Ok(start) => Ok((d.registered.id, start)),
+            Err(why) => {
+                note_fallback(&d.counters, &why);
+                Err(why)
+            }
+        }
+    }
+
+    /// Clears buffer slots registered on the table `id` (nothing if this is
+    /// another driver: that one's tables went with its ring).
+    pub(crate) fn unregister_buffers(&mut self, id: u64, start: u32, n: u32) {
+        if let Driver::Uring(d) = self {
+            if d.registered.id == id {
+                d.unregister_buffers(start, n);
+            }
+        }
+    }
+
+    /// Registers `fd`; returns `(table id, slot, release queue)`, or why it
+    /// stays a plain descriptor (counted in the metrics; epoll says nothing).
+    pub(crate) fn register_file(&mut self, fd: RawFd) -> Result<(u64, u32, FileReleases), String> {
+        let Driver::Uring(d) = self else {
+            return Err("the epoll driver has no registered files".into());
+        };
+        match d.register_file(fd) {
+            Ok(slot) => Ok((d.registered.id, slot, d.registered.releases.clone())),
+            Err(why) => {
+                note_fallback(&d.counters, &why);
+                Err(why)
+            }
+        }
+    }
+
+    /// Clears released file slots now, if this is the driver of table `id`.
+    pub(crate) fn clear_released_files(&mut self, id: u64) {
+        if let Driver::Uring(d) = self {
+            if d.registered.id == id {
+                d.clear_released_files();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{give, take};
+
+    #[test]
+    fn ranges_are_taken_first_fit_and_merged_back() {
+        let mut free = vec![(0, 10)];
+        assert_eq!(take(&mut free, 4), Some(0));
+        assert_eq!(take(&mut free, 4), Some(4));
+        assert_eq!(take(&mut free, 4), None);
+        give(&mut free, 0, 4);
+        assert_eq!(take(&mut free, 2), Some(0));
+        give(&mut free, 4, 4);
+        give(&mut free, 0, 2);
+        assert_eq!(free, vec![(0, 10)]);
+    }
+}

@@ -1,0 +1,102 @@
+//! `IORING_OP_READ_FIXED` (a registered buffer) and reads of a registered
+//! file (`types::Fixed`): `pread` on epoll, which has neither.
+
+use std::io;
+
+use io_uring::{opcode, squeue, types};
+
+use super::fixed::Fixed;
+use super::read::{file_read_nowait, finish_rest};
+use super::{cvt, io_len, Attempt, Op, Operation, SharedFd};
+use crate::buf::{BufResult, IoBufMut};
+
+/// A positional read using a registered file, a registered buffer, or both.
+#[derive(Debug)]
+pub(crate) struct ReadFixed<B> {
+    /// Keeps the descriptor open until the kernel lets go (and serves epoll).
+    fd: SharedFd,
+    /// The registered slots to name; holding the file's keeps it from reuse.
+    fixed: Fixed,
+    /// Where the kernel writes; returned to the caller.
+    buf: B,
+    /// File offset.
+    offset: u64,
+    /// epoll: bytes the inline attempt read before the pool took over.
+    done: usize,
+}
+
+impl<B: IoBufMut> Op<ReadFixed<B>> {
+    /// Reads at `offset` through the registered `fixed` resources.
+    pub(crate) fn read_fixed_at(fd: SharedFd, fixed: Fixed, buf: B, offset: u64) -> Self {
+        Op::new(ReadFixed {
+            fd,
+            fixed,
+            buf,
+            offset,
+            done: 0,
+        })
+    }
+}
+
+impl<B: IoBufMut> ReadFixed<B> {
+    /// The `pread`, or the rest of it after `done` bytes read inline.
+    fn syscall(&mut self) -> io::Result<u32> {
+        let done = self.done;
+        // `done` never exceeds the buffer: it is what the kernel wrote into it.
+        let ptr = self.buf.stable_mut_ptr().wrapping_add(done);
+        let len = self.buf.bytes_total() - done;
+        let off = self.offset.wrapping_add(done as u64) as libc::off_t;
+        // SAFETY: `ptr` is valid for `len` writable bytes (IoBufMut contract).
+        let res = unsafe { libc::pread(self.fd.raw(), ptr.cast(), len, off) };
+        finish_rest(cvt(res), done)
+    }
+}
+
+// SAFETY: the entry points only into `buf`, whose address `IoBufMut` keeps
+// stable, and names slots that `fixed` keeps registered until the op is freed.
+unsafe impl<B: IoBufMut> Operation for ReadFixed<B> {
+    type Output = BufResult<usize, B>;
+
+    fn uring_entry(&mut self) -> squeue::Entry {
+        let ptr = self.buf.stable_mut_ptr();
+        let len = io_len(self.buf.bytes_total());
+        let file = self.fixed.file.as_ref().map(|f| types::Fixed(f.slot()));
+        let fd = types::Fd(self.fd.raw());
+        match (file, self.fixed.buf) {
+            (Some(file), Some(index)) => opcode::ReadFixed::new(file, ptr, len, index)
+                .offset(self.offset)
+                .build(),
+            (None, Some(index)) => opcode::ReadFixed::new(fd, ptr, len, index)
+                .offset(self.offset)
+                .build(),
+            (Some(file), None) => opcode::Read::new(file, ptr, len)
+                .offset(self.offset)
+                .build(),
+            (None, None) => opcode::Read::new(fd, ptr, len).offset(self.offset).build(),
+        }
+    }
+
+    fn epoll_attempt(&mut self) -> Attempt {
+        let mut iov = [libc::iovec {
+            iov_base: self.buf.stable_mut_ptr().cast(),
+            iov_len: self.buf.bytes_total(),
+        }];
+        // SAFETY: `iov` points at `buf`, valid for `bytes_total` writable
+        // bytes (IoBufMut contract).
+        let (attempt, done) = unsafe { file_read_nowait(&self.fd, &mut iov, Some(self.offset)) };
+        self.done = done;
+        attempt
+    }
+
+    fn run_blocking(&mut self) -> io::Result<u32> {
+        self.syscall()
+    }
+
+    fn complete(mut self, res: io::Result<u32>) -> Self::Output {
+        if let Ok(n) = res {
+            // SAFETY: the kernel initialised the first `n` bytes of `buf`.
+            unsafe { self.buf.set_init(n as usize) };
+        }
+        (res.map(|n| n as usize), self.buf)
+    }
+}

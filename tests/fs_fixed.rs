@@ -1,0 +1,436 @@
+//! Registered buffers (`FixedPool` / `FixedBuf`) and registered files
+//! (`File::register`) on both drivers: the registered and plain paths read
+//! and write the same bytes; a registered buffer dropped mid-read goes back
+//! to its pool only after its completion; a registration refused for lack of
+//! locked memory falls back to plain buffers with the reason visible; and a
+//! file closed while registered leaves the table consistent.
+//!
+//! The memlock scenario runs in a child process (this test binary
+//! re-executed with `FS_FIXED_CHILD`), which drops `CAP_IPC_LOCK` (root
+//! bypasses the limit) and lowers `RLIMIT_MEMLOCK` to 256 KiB before it
+//! builds its runtime.
+
+use std::future::Future as _;
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::process::Command;
+use std::task::Context;
+
+use runtime::buf::{FixedPool, IoBuf};
+use runtime::fs::{File, OpenOptions};
+use runtime::task::yield_now;
+use runtime::DriverKind;
+
+/// A file of its own for one test half, removed on drop; under the target
+/// directory, whose file system takes `O_DIRECT` (a tmpfs `/tmp` may not).
+struct TempFile(PathBuf);
+
+impl TempFile {
+    /// `<target tmp>/rt-fs_fixed-<pid>-<test>-<driver>` holding `data`.
+    fn new(test: &str, data: &[u8]) -> TempFile {
+        let name = format!(
+            "rt-fs_fixed-{}-{test}-{}",
+            std::process::id(),
+            runtime::driver_kind()
+        );
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::write(&path, data).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `len` bytes of a pattern that does not repeat at any power-of-two period.
+fn pattern(len: usize, seed: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251 + seed) as u8).collect()
+}
+
+/// Yields until `cond` holds (the driver reaps completions between turns);
+/// a bounded number of turns, not a timer.
+async fn yield_until(mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..100_000 {
+        if cond() {
+            return true;
+        }
+        yield_now().await;
+    }
+    cond()
+}
+
+/// xorshift64: the random offsets, the same on every run.
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+#[runtime::test]
+async fn registered_and_plain_paths_are_byte_identical_on_random_offsets() {
+    let data = pattern(1 << 20, 3);
+    let tmp = TempFile::new("identical", &data);
+    let plain = File::open(&tmp.0).await.unwrap();
+    let mut fixed = File::open(&tmp.0).await.unwrap();
+    let registered = fixed.register();
+    let pool = FixedPool::new(8, 4096).unwrap();
+    let uring = runtime::driver_kind() == DriverKind::Uring;
+    // Root or not, 8 × 4 KiB fits in the smallest common RLIMIT_MEMLOCK.
+    assert_eq!(registered, uring, "{:?}", runtime::metrics());
+    assert_eq!(pool.is_registered(), uring, "{:?}", pool.fallback_reason());
+    if uring {
+        let m = &runtime::metrics()[0];
+        assert!(
+            m.registered_buffers >= 8 && m.registered_files >= 1,
+            "{m:?}"
+        );
+    } else {
+        assert!(pool.fallback_reason().unwrap().contains("epoll"));
+    }
+
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    for round in 0..300 {
+        let len = 1 + (next(&mut x) % 4096) as usize;
+        let pos = next(&mut x) % (data.len() as u64 + 100);
+        let want = &data[(pos as usize).min(data.len())..(pos as usize + len).min(data.len())];
+
+        let (n, got) = plain.read_at(Vec::with_capacity(len), pos).await;
+        assert_eq!(&got[..n.unwrap()], want, "plain read of {len} at {pos}");
+
+        // A registered buffer (a slice of it, for an odd length) from a
+        // registered file; every other round through an unregistered one.
+        let file = if round % 2 == 0 { &fixed } else { &plain };
+        let buf = pool.get().await.slice(..len);
+        let (n, got) = file.read_at(buf, pos).await;
+        assert_eq!(&got[..n.unwrap()], want, "fixed read of {len} at {pos}");
+    }
+    assert_eq!(pool.available(), 8);
+
+    // Writes: the registered path writes what the plain one would.
+    let (n, _) = fixed.read_at(pool.get().await, 0).await;
+    assert_eq!(n.unwrap(), 4096);
+    let mut out = OpenOptions::new();
+    let mut out_file = out.write(true).open(&tmp.0).await.unwrap();
+    out_file.register();
+    let mut buf = pool.get().await;
+    buf.extend_from_slice(b"written through WRITE_FIXED")
+        .unwrap();
+    let (res, buf) = out_file.write_all_at(buf.slice(8..21), 12_345).await;
+    res.unwrap();
+    drop(buf);
+    out_file.close().await.unwrap();
+    let on_disk = std::fs::read(&tmp.0).unwrap();
+    assert_eq!(&on_disk[12_345..12_358], b"through WRITE");
+    assert_eq!(&on_disk[..12_345], &data[..12_345]);
+    assert_eq!(&on_disk[12_358..], &data[12_358..]);
+
+    // The whole file, in 4 KiB registered reads, equals the plain bytes.
+    let (res, whole) = fixed.read_exact_at(pool.get().await, 8192).await;
+    res.unwrap();
+    assert_eq!(&whole[..], &on_disk[8192..12_288]);
+    drop(whole);
+    assert_eq!(pool.available(), 8);
+}
+
+#[runtime::test]
+async fn o_direct_reads_into_registered_buffers() {
+    let data = pattern(64 << 10, 5);
+    let tmp = TempFile::new("direct", &data);
+    let mut opts = OpenOptions::new();
+    opts.read(true).custom_flags(libc::O_DIRECT);
+    let mut file = match opts.open(&tmp.0).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            eprintln!("skipped: O_DIRECT unsupported here: {e}");
+            return;
+        }
+        Err(e) => panic!("open O_DIRECT: {e}"),
+    };
+    file.register();
+    let pool = FixedPool::new(2, 8192).unwrap();
+    for pos in [0u64, 8192, 4096, 57_344] {
+        let (n, buf) = file.read_at(pool.get().await, pos).await;
+        assert_eq!(n.unwrap(), 8192);
+        assert_eq!(buf.stable_ptr() as usize % 4096, 0);
+        assert!(buf[..] == data[pos as usize..pos as usize + 8192]);
+    }
+}
+
+#[runtime::test]
+async fn a_registered_buffer_dropped_mid_read_is_not_reused_until_its_completion() {
+    let data = pattern(256 << 10, 9);
+    let tmp = TempFile::new("dropped", &data);
+    // O_DIRECT keeps the read off the epoll worker (it goes to the blocking
+    // pool); on io_uring the entry is submitted at the next park. Either
+    // way the first poll leaves the read in flight.
+    let mut opts = OpenOptions::new();
+    opts.read(true).custom_flags(libc::O_DIRECT);
+    let mut file = match opts.open(&tmp.0).await {
+        Ok(f) => f,
+        Err(_) => File::open(&tmp.0).await.unwrap(),
+    };
+    file.register();
+    let pool = FixedPool::new(1, 64 << 10).unwrap();
+    let buf = pool.try_get().unwrap();
+    let index = buf.index();
+    {
+        let mut read = pin!(file.read_at(buf, 64 << 10));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        if read.as_mut().poll(&mut cx).is_ready() {
+            eprintln!("skipped: the read completed on its first poll");
+            return;
+        }
+    } // dropped in flight: the op keeps the buffer until the kernel is done
+    assert_eq!(pool.available(), 0, "reused before its completion");
+    assert!(pool.try_get().is_none());
+    let mut waiting = pin!(pool.get());
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    assert!(waiting.as_mut().poll(&mut cx).is_pending());
+
+    assert!(
+        yield_until(|| pool.available() == 1).await,
+        "never came back"
+    );
+    let buf = waiting.await;
+    assert_eq!(buf.index(), index);
+    // It works as before, for a read that completes.
+    let (n, buf) = file.read_at(buf, 0).await;
+    assert_eq!(n.unwrap(), 64 << 10);
+    assert!(buf[..] == data[..64 << 10]);
+    let m = &runtime::metrics()[0];
+    assert_eq!(m.ops_in_flight, 0, "{m:?}");
+}
+
+/// Runs this test binary's test `name` in a child with `FS_FIXED_CHILD` set.
+fn run_child(name: &str) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("FS_FIXED_CHILD", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "child {name} failed:\n{text}");
+    text
+}
+
+/// Drops `CAP_IPC_LOCK` from this thread (root is exempt from
+/// `RLIMIT_MEMLOCK` with it) and sets `RLIMIT_MEMLOCK` to `bytes`.
+fn limit_locked_memory(bytes: u64) {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const CAP_IPC_LOCK: u32 = 14;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget writes two `Data` for version 3 into `data`.
+    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    assert_eq!(rc, 0, "capget: {}", std::io::Error::last_os_error());
+    for d in &mut data[..1] {
+        d.effective &= !(1 << CAP_IPC_LOCK);
+        d.permitted &= !(1 << CAP_IPC_LOCK);
+        d.inheritable &= !(1 << CAP_IPC_LOCK);
+    }
+    // SAFETY: capset reads the header and two `Data`; dropping a capability is always allowed.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) };
+    assert_eq!(rc, 0, "capset: {}", std::io::Error::last_os_error());
+    let lim = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: bytes,
+    };
+    // SAFETY: `lim` is a valid rlimit for the call.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+    assert_eq!(rc, 0, "setrlimit: {}", std::io::Error::last_os_error());
+}
+
+/// In the child: a pool of 512 KiB under a 256 KiB limit on io_uring (a
+/// small ring: on this kernel the ring's own memory counts too).
+#[test]
+fn memlock_child() {
+    if std::env::var_os("FS_FIXED_CHILD").is_none() {
+        return;
+    }
+    limit_locked_memory(256 << 10);
+    let rt = match runtime::Builder::new()
+        .driver(DriverKind::Uring)
+        .entries(64)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            println!("child: no io_uring here ({e})");
+            return;
+        }
+    };
+    rt.block_on(async {
+        let data = pattern(128 << 10, 1);
+        let tmp = TempFile::new("memlock", &data);
+        let pool = FixedPool::new(128, 4096).expect("a refused registration is not an error");
+        assert!(!pool.is_registered());
+        let why = pool.fallback_reason().unwrap();
+        assert!(why.contains("RLIMIT_MEMLOCK (262144 bytes)"), "{why}");
+        let m = &runtime::metrics()[0];
+        assert_eq!(m.registration_fallbacks, 1, "{m:?}");
+        assert_eq!(m.registration_note.as_deref(), Some(why));
+        assert_eq!(m.registered_buffers, 0);
+        let info = runtime::driver_info().to_string();
+        assert!(info.contains("registered buffers fell back"), "{info}");
+        // Still a working pool, of plain buffers.
+        let file = File::open(&tmp.0).await.unwrap();
+        let (n, buf) = file.read_at(pool.get().await, 4096).await;
+        assert_eq!(n.unwrap(), 4096);
+        assert!(buf[..] == data[4096..8192]);
+        // A pool that fits the limit still registers.
+        let small = FixedPool::new(2, 4096).unwrap();
+        assert!(small.is_registered(), "{:?}", small.fallback_reason());
+        println!("child: fell back cleanly: {why}");
+    });
+}
+
+#[runtime::test]
+async fn registration_beyond_the_memlock_limit_falls_back_cleanly() {
+    if runtime::driver_kind() == DriverKind::Uring {
+        let out = runtime::spawn_blocking(|| run_child("memlock_child"))
+            .await
+            .unwrap();
+        let required = std::env::var_os("RUNTIME_REQUIRE_URING").is_some();
+        assert!(
+            out.contains("child: fell back cleanly")
+                || (!required && out.contains("child: no io_uring")),
+            "{out}"
+        );
+    } else {
+        // epoll: never registered, never an error, and nothing counted as a fallback.
+        let pool = FixedPool::new(4096, 1 << 20).unwrap(); // 4 GiB of address space, untouched
+        assert!(!pool.is_registered());
+        assert_eq!(runtime::metrics()[0].registration_fallbacks, 0);
+        let data = pattern(8192, 2);
+        let tmp = TempFile::new("memlock", &data);
+        let file = File::open(&tmp.0).await.unwrap();
+        let (n, buf) = file.read_at(pool.get().await.slice(..4096), 4096).await;
+        assert_eq!(n.unwrap(), 4096);
+        assert!(buf[..] == data[4096..]);
+    }
+}
+
+#[runtime::test]
+async fn a_file_closed_while_registered_leaves_the_table_consistent() {
+    let uring = runtime::driver_kind() == DriverKind::Uring;
+    let before = runtime::metrics()[0].registered_files;
+    let contents: Vec<Vec<u8>> = (0..8).map(|i| pattern(8192, 11 * i)).collect();
+    let tmps: Vec<TempFile> = contents
+        .iter()
+        .enumerate()
+        .map(|(i, c)| TempFile::new(&format!("closed{i}"), c))
+        .collect();
+    let mut files = Vec::new();
+    for t in &tmps {
+        let mut f = File::open(&t.0).await.unwrap();
+        assert_eq!(f.register(), uring);
+        files.push(Some(f));
+    }
+    assert_eq!(
+        runtime::metrics()[0].registered_files,
+        before + 8 * u64::from(uring)
+    );
+
+    // Close some (one with a read in flight, dropped first), drop others.
+    let mut held = None;
+    for (i, slot) in files.iter_mut().enumerate() {
+        if i % 2 == 1 {
+            continue;
+        }
+        let f = slot.take().unwrap();
+        match i {
+            0 => {
+                // A read in flight keeps the slot until it completes.
+                let read = f.read_at(Vec::with_capacity(100), 50);
+                f.close().await.unwrap();
+                held = Some(read);
+            }
+            2 => drop(f),
+            _ => f.close().await.unwrap(),
+        }
+    }
+    let (n, buf) = held.unwrap().await;
+    assert_eq!(&buf[..n.unwrap()], &contents[0][50..150]);
+    drop(buf);
+
+    // New registrations take the freed slots; every file reads its own bytes.
+    for i in (0..8).step_by(2) {
+        let mut f = File::open(&tmps[i].0).await.unwrap();
+        assert_eq!(f.register(), uring);
+        files[i] = Some(f);
+    }
+    for (i, f) in files.iter().enumerate() {
+        let (n, buf) = f
+            .as_ref()
+            .unwrap()
+            .read_at(Vec::with_capacity(8192), 0)
+            .await;
+        assert_eq!(n.unwrap(), 8192);
+        assert!(buf == contents[i], "file {i} read another file's bytes");
+    }
+    assert_eq!(
+        runtime::metrics()[0].registered_files,
+        before + 8 * u64::from(uring)
+    );
+    for f in files.into_iter().flatten() {
+        f.close().await.unwrap();
+    }
+    assert!(yield_until(|| runtime::metrics()[0].registered_files == before).await);
+    let m = &runtime::metrics()[0];
+    assert_eq!((m.ops_in_flight, m.registration_fallbacks), (0, 0), "{m:?}");
+}
+
+#[runtime::test]
+async fn outside_its_runtime_a_pool_is_plain_and_bad_sizes_are_errors() {
+    for (count, size) in [(0, 4096), (4097, 4096), (1, 0), (1, (1 << 30) + 1)] {
+        let err = FixedPool::new(count, size).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    }
+    let outside = std::thread::spawn(|| {
+        let pool = FixedPool::new(1, 100).unwrap();
+        (
+            pool.is_registered(),
+            pool.fallback_reason().map(str::to_owned),
+            pool.buf_size(),
+        )
+    })
+    .join()
+    .unwrap();
+    assert!(!outside.0);
+    assert!(outside.1.unwrap().contains("outside a runtime"));
+    assert_eq!(outside.2, 4096);
+    // Pending `get`s are woken by a buffer coming back.
+    let pool = FixedPool::new(1, 4096).unwrap();
+    let first = pool.try_get().unwrap();
+    let waiter = runtime::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.index() }
+    });
+    yield_now().await;
+    drop(first);
+    assert_eq!(waiter.await.unwrap(), 0);
+}

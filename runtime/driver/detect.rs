@@ -7,7 +7,6 @@
 //! epoll and records the reason; it never crashes.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use io_uring::{opcode, IoUring, Probe};
 
@@ -43,15 +42,6 @@ const USED_OPCODES: &[(u8, &str)] = &[
     (opcode::LinkAt::CODE, "LINKAT"),
     (opcode::Splice::CODE, "SPLICE"),
 ];
-
-/// Whether the kernel takes `IORING_RECVSEND_POLL_FIRST` on recv (Linux
-/// 5.19+; probed through a later feature flag, since it has none of its own).
-static RECV_POLL_FIRST: AtomicBool = AtomicBool::new(false);
-
-/// Whether recv entries may ask the kernel to arm a poll before trying.
-pub(crate) fn recv_poll_first() -> bool {
-    RECV_POLL_FIRST.load(Ordering::Relaxed)
-}
 
 /// The outcome of driver selection for one worker.
 pub(crate) struct Choice {
@@ -168,10 +158,6 @@ pub(crate) fn build_ring(entries: u32) -> io::Result<(IoUring, &'static str)> {
 /// Checks the features and opcodes the runtime relies on.
 fn check(ring: &IoUring) -> io::Result<()> {
     let params = ring.params();
-    // IORING_FEAT_RECVSEND_BUNDLE is Linux 6.10, well after POLL_FIRST (5.19).
-    if params.is_feature_recvsend_bundle() {
-        RECV_POLL_FIRST.store(true, Ordering::Relaxed);
-    }
     if !params.is_feature_nodrop() {
         return Err(unsupported(
             "the kernel lacks IORING_FEAT_NODROP (Linux 5.5+)",

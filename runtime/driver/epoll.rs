@@ -15,13 +15,13 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::lifecycle::{Ops, Orphaned, Reaped};
-use super::op_state::{DriverId, OpState};
+use super::op_state::DriverId;
 use super::operation::{cvt, Erased, Interest, Operation};
-use super::readiness::{Readiness, Registry, Step};
+use super::readiness::{Readiness, Registry};
 use super::unpark::Unpark;
 use super::Deferred;
 use crate::blocking::BlockingPool;
@@ -119,41 +119,6 @@ impl EpollDriver {
     /// This driver's identity.
     pub(crate) fn id(&self) -> DriverId {
         self.id
-    }
-
-    /// Drives a single-shot op that is not in a slot (`Idle` or `Armed`).
-    pub(crate) fn poll_attempt<T: Operation>(
-        &mut self,
-        st: &mut OpState<T>,
-        cx: &mut Context<'_>,
-    ) -> Poll<(T, io::Result<u32>)> {
-        let (mut op, wait) = match std::mem::replace(st, OpState::Finished) {
-            OpState::Idle(op) => {
-                bump(&self.counters.ops_submitted);
-                (op, None)
-            }
-            OpState::Armed(op, wait) => (op, Some(wait)),
-            _ => unreachable!("poll_attempt on an op in a slot"),
-        };
-        match self.step(&mut op, wait, cx) {
-            Step::Done(res) => {
-                bump(&self.counters.ops_completed);
-                Poll::Ready((op, res))
-            }
-            Step::Wait(wait) => {
-                *st = OpState::Armed(op, wait);
-                Poll::Pending
-            }
-            Step::Blocking => {
-                let key = self.submit_blocking(op, cx.waker().clone());
-                *st = OpState::Held {
-                    driver: self.id,
-                    key,
-                    timed: false,
-                };
-                Poll::Pending
-            }
-        }
     }
 
     /// An op waiting for readiness was dropped: it ends without a result.
@@ -294,6 +259,14 @@ impl Readiness for EpollDriver {
 
     fn registry(&mut self) -> &mut Registry {
         &mut self.registry
+    }
+
+    fn hold<T: Operation>(&mut self, op: T, waker: Waker) -> usize {
+        self.submit_blocking(op, waker)
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// Adds `fd` to the epoll set, edge-triggered for both directions (or

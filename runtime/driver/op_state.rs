@@ -4,9 +4,10 @@
 //!
 //! # States of a single-shot op
 //!
-//! - `Idle(op)`: not yet handed to a driver.
-//! - `Armed(op, wait)`: waiting for readiness on the driver `wait.driver`
-//!   (epoll). The kernel holds nothing of the op, so it stays in the future.
+//! - `Unheld(op, None)`: not yet handed to a driver.
+//! - `Unheld(op, Some(wait))`: waiting for readiness on the driver
+//!   `wait.driver`. The kernel holds nothing of the op, so it stays in the
+//!   future, updated in place from poll to poll.
 //! - `Held { driver, key }`: in slot `key` of driver `driver` (io_uring, or the
 //!   epoll driver's blocking pool). Only that driver may be asked about it.
 //! - `Finished`: the output was returned.
@@ -15,7 +16,7 @@
 //!
 //! An op remembers the id of the driver that holds it. Polled on another
 //! driver (another runtime on this thread, or after its own runtime is gone),
-//! an `Armed` op simply starts over there, since nothing of it is in a
+//! an `Unheld` op simply starts over there, since nothing of it is in a
 //! kernel; a `Held` op panics with a message saying so, since its buffers are
 //! in the other driver's slot and cannot be handed back. Dropped there, it
 //! is left to its own driver, whose shutdown cancels and frees it.
@@ -27,6 +28,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::operation::{Interest, Operation};
+use super::readiness::Readiness;
 use super::Driver;
 
 /// Tells drivers apart, for the lifetime of the process.
@@ -56,10 +58,8 @@ pub(crate) struct Wait {
 
 /// Where a single-shot op stands; see the module doc.
 pub(crate) enum OpState<T> {
-    /// Not yet handed to a driver.
-    Idle(T),
-    /// Waiting for readiness; the op stays here.
-    Armed(T, Wait),
+    /// Not in a slot: not yet submitted, or waiting for the readiness `Wait`.
+    Unheld(T, Option<Wait>),
     /// In a driver's slot.
     Held {
         /// The driver holding the slot.
@@ -77,7 +77,7 @@ impl<T: Operation> OpState<T> {
     /// Whether the op (not yet in a slot) runs the readiness protocol.
     fn readiness(&self) -> bool {
         match self {
-            OpState::Idle(op) | OpState::Armed(op, _) => op.readiness(),
+            OpState::Unheld(op, _) => op.readiness(),
             _ => false,
         }
     }
@@ -87,14 +87,14 @@ impl<T> OpState<T> {
     /// Whether the op waits in a state its driver cannot bound by a
     /// deadline (readiness), so its future must race a timer.
     pub(crate) fn needs_timer(&self) -> bool {
-        matches!(self, OpState::Armed(..))
+        matches!(self, OpState::Unheld(_, Some(_)))
     }
 
     /// Gives up an op the driver does not hold (not yet submitted, or waiting
     /// for readiness): hands it back, to complete with an error.
     pub(crate) fn take_unheld(&mut self) -> Option<T> {
         match std::mem::replace(self, OpState::Finished) {
-            OpState::Idle(op) | OpState::Armed(op, _) => Some(op),
+            OpState::Unheld(op, _) => Some(op),
             other => {
                 *self = other;
                 None
@@ -157,8 +157,8 @@ impl Driver {
                 Poll::Ready((op, res))
             }
             OpState::Finished => Poll::Pending,
-            OpState::Idle(_) | OpState::Armed(..) => match self {
-                Driver::Uring(d) if st.readiness() => d.poll_attempt(st, cx),
+            OpState::Unheld(..) => match self {
+                Driver::Uring(d) if st.readiness() => d.poll_unheld(st, cx),
                 Driver::Uring(d) => {
                     let Some(op) = st.take_unheld() else {
                         unreachable!("matched above")
@@ -171,7 +171,7 @@ impl Driver {
                     };
                     Poll::Pending
                 }
-                Driver::Epoll(d) => d.poll_attempt(st, cx),
+                Driver::Epoll(d) => d.poll_unheld(st, cx),
             },
         }
     }
@@ -179,7 +179,7 @@ impl Driver {
     /// Takes back an op this driver does not hold in a slot (its readiness
     /// wait timed out), to complete it with an error.
     pub(crate) fn abandon_op<T>(&mut self, st: &mut OpState<T>) -> Option<T> {
-        if let OpState::Armed(_, wait) = *st {
+        if let OpState::Unheld(_, Some(wait)) = *st {
             self.abandoned(wait);
         }
         st.take_unheld()
@@ -200,7 +200,7 @@ impl Driver {
                 Driver::Uring(d) => d.drop_slot(key),
                 Driver::Epoll(d) => d.drop_slot(key),
             },
-            OpState::Armed(_, wait) => self.abandoned(wait),
+            OpState::Unheld(_, Some(wait)) => self.abandoned(wait),
             // Another driver's slot stays with it (its shutdown frees it).
             _ => {}
         }

@@ -29,8 +29,9 @@ use std::io;
 use std::os::fd::RawFd;
 use std::task::{Context, Poll, Waker};
 
-use super::op_state::{DriverId, Wait};
+use super::op_state::{DriverId, OpState, Wait};
 use super::operation::{Attempt, Interest, Operation};
+use crate::metrics::{bump, Counters};
 
 /// Generations wrap within 30 bits (io_uring's poll `user_data` has room for no more).
 pub(crate) const GEN_MASK: u32 = 0x3fff_ffff;
@@ -387,6 +388,49 @@ pub(crate) trait Readiness {
     fn registry(&mut self) -> &mut Registry;
     /// Asks the kernel for `interest` events of `fd` (registration `gen`).
     fn arm(&mut self, fd: RawFd, gen: u32, interest: Interest) -> io::Result<()>;
+    /// Puts an op that must not run on the worker into a slot (epoll: the
+    /// blocking pool); returns the slot key.
+    fn hold<T: Operation>(&mut self, op: T, waker: Waker) -> usize;
+    /// The worker's counters.
+    fn counters(&self) -> &Counters;
+
+    /// Drives an op not in a slot by the protocol, in place: only a finished
+    /// op (or one handed to a slot) moves.
+    fn poll_unheld<T: Operation>(
+        &mut self,
+        st: &mut OpState<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<(T, io::Result<u32>)> {
+        let OpState::Unheld(op, wait) = st else {
+            unreachable!("poll_unheld on an op in a slot")
+        };
+        if wait.is_none() {
+            bump(&self.counters().ops_submitted);
+        }
+        let step = self.step(op, *wait, cx);
+        let Step::Wait(next) = step else {
+            let OpState::Unheld(op, _) = std::mem::replace(st, OpState::Finished) else {
+                unreachable!("matched above")
+            };
+            return match step {
+                Step::Done(res) => {
+                    bump(&self.counters().ops_completed);
+                    Poll::Ready((op, res))
+                }
+                _ => {
+                    let key = self.hold(op, cx.waker().clone());
+                    *st = OpState::Held {
+                        driver: self.driver_id(),
+                        key,
+                        timed: false,
+                    };
+                    Poll::Pending
+                }
+            };
+        };
+        *wait = Some(next);
+        Poll::Pending
+    }
 
     /// Parks the waker until `fd` reports `interest`, arming as needed.
     fn wait_ready(

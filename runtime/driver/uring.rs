@@ -12,15 +12,15 @@
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types, IoUring};
 
 use super::lifecycle::{Ops, Orphaned, Reaped};
-use super::op_state::{DriverId, OpState, Wait};
+use super::op_state::{DriverId, Wait};
 use super::operation::{cqe_result, Interest, Operation};
-use super::readiness::{Readiness, Registry, Step, GEN_MASK};
+use super::readiness::{Readiness, Registry, GEN_MASK};
 use super::unpark::Unpark;
 use super::Deferred;
 use crate::metrics::{bump, Counters};
@@ -67,6 +67,9 @@ pub(crate) struct UringDriver {
     id: DriverId,
     /// Readiness of fds that receive-side ops wait on.
     registry: Registry,
+    /// Readiness polls in the kernel: work in flight, like ops, so a busy
+    /// turn still reaps them.
+    polls_in_flight: usize,
     /// Wakers and finished orphans collected while the driver is borrowed.
     deferred: Deferred,
     /// The worker's wake-up eventfd; other threads write to it to end a wait.
@@ -100,6 +103,7 @@ impl UringDriver {
             ops: Ops::default(),
             id: DriverId::next(),
             registry: Registry::new(false),
+            polls_in_flight: 0,
             deferred: Deferred::default(),
             wake_fd: unpark.raw_fd(),
             _unpark: unpark,
@@ -145,44 +149,6 @@ impl UringDriver {
         let entry = entry.flags(squeue::Flags::IO_LINK).user_data(key as u64);
         self.push_pair(entry, link);
         key
-    }
-
-    /// Drives a receive-side op by the readiness protocol (see
-    /// `Operation::readiness`); the op stays in `st` while it waits.
-    pub(crate) fn poll_attempt<T: Operation>(
-        &mut self,
-        st: &mut OpState<T>,
-        cx: &mut Context<'_>,
-    ) -> Poll<(T, io::Result<u32>)> {
-        let (mut op, wait) = match std::mem::replace(st, OpState::Finished) {
-            OpState::Idle(op) => {
-                bump(&self.counters.ops_submitted);
-                (op, None)
-            }
-            OpState::Armed(op, wait) => (op, Some(wait)),
-            _ => unreachable!("poll_attempt on an op in a slot"),
-        };
-        match self.step(&mut op, wait, cx) {
-            Step::Done(res) => {
-                bump(&self.counters.ops_completed);
-                Poll::Ready((op, res))
-            }
-            Step::Wait(wait) => {
-                *st = OpState::Armed(op, wait);
-                Poll::Pending
-            }
-            // A receive on a regular file: nothing to wait for, so it runs
-            // in the kernel after all (files never lose data to a drop).
-            Step::Blocking => {
-                let key = self.submit(op, cx.waker().clone(), None);
-                *st = OpState::Held {
-                    driver: self.id,
-                    key,
-                    timed: false,
-                };
-                Poll::Pending
-            }
-        }
     }
 
     /// An op waiting for readiness went away: its poll is cancelled (the
@@ -318,6 +284,7 @@ impl UringDriver {
         self.cancel_retired();
         if timeout == Some(Duration::ZERO)
             && self.ops.len() == 0
+            && self.polls_in_flight == 0
             && self.ring.submission().is_empty()
         {
             return;
@@ -386,6 +353,7 @@ impl UringDriver {
                     CANCEL_USERDATA | LINK_TIMEOUT_USERDATA => {}
                     WAKE_USERDATA => self.wake_armed = false,
                     data if data & POLL_TAG != 0 => {
+                        self.polls_in_flight -= 1;
                         let interest = if data & POLL_WRITABLE != 0 {
                             Interest::Writable
                         } else {
@@ -489,6 +457,16 @@ impl Readiness for UringDriver {
         &mut self.registry
     }
 
+    /// A receive on a regular file: nothing to wait for, so it runs in the
+    /// kernel after all (files never lose data to a drop).
+    fn hold<T: Operation>(&mut self, op: T, waker: Waker) -> usize {
+        self.submit(op, waker, None)
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     /// Queues a one-shot poll for `interest` on `fd`; the kernel checks the
     /// fd when it takes the entry, so an edge since the failed syscall is
     /// never missed.
@@ -501,6 +479,7 @@ impl Readiness for UringDriver {
             .build()
             .user_data(poll_userdata(fd, gen, interest));
         self.push(entry);
+        self.polls_in_flight += 1;
         self.cancel_retired();
         Ok(())
     }

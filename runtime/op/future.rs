@@ -48,8 +48,8 @@ pub(crate) struct Op<T: Operation> {
 impl<T: Operation> std::fmt::Debug for Op<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match self.state {
-            OpState::Idle(_) => "unsubmitted",
-            OpState::Armed(..) => "waiting for readiness",
+            OpState::Unheld(_, None) => "unsubmitted",
+            OpState::Unheld(_, Some(_)) => "waiting for readiness",
             OpState::Held { .. } => "in flight",
             OpState::Finished => "finished",
         };
@@ -65,7 +65,7 @@ impl<T: Operation> Op<T> {
     /// Wraps an operation; nothing happens until the first poll.
     pub(crate) fn new(op: T) -> Self {
         Op {
-            state: OpState::Idle(op),
+            state: OpState::Unheld(op, None),
             deadline: None,
             _local: PhantomData,
         }
@@ -148,7 +148,7 @@ impl<T: Operation> Future for Op<T> {
 
 impl<T: Operation> Drop for Op<T> {
     fn drop(&mut self) {
-        if matches!(self.state, OpState::Finished | OpState::Idle(_)) {
+        if matches!(self.state, OpState::Finished | OpState::Unheld(_, None)) {
             return;
         }
         context::with_current(|worker| {

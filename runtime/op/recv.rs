@@ -7,11 +7,6 @@ use io_uring::{opcode, squeue, types::Fd};
 
 use super::{cvt, io_len, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBufMut};
-use crate::driver::detect::recv_poll_first;
-
-/// `IORING_RECVSEND_POLL_FIRST` (in the entry's `ioprio`): arm the poll
-/// before trying the receive.
-const IORING_RECVSEND_POLL_FIRST: u16 = 1;
 
 /// A receive into `buf`, from its start, up to its total capacity.
 #[derive(Debug)]
@@ -61,19 +56,11 @@ impl<B> Recv<B> {
 unsafe impl<B: IoBufMut> Operation for Recv<B> {
     type Output = BufResult<usize, B>;
 
+    /// Only for a descriptor that cannot be polled (see `readiness`).
     fn uring_entry(&mut self) -> squeue::Entry {
         let len = io_len(self.buf.bytes_total());
-        // The last read emptied the socket, so a recv tried now would most
-        // likely fail and then arm a poll: arm it first (the kernel still
-        // reads at once if data arrived meanwhile).
-        let poll_first = self.drains() && self.fd.read_drained() && recv_poll_first();
         opcode::Recv::new(Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len)
             .flags(self.flags)
-            .ioprio(if poll_first {
-                IORING_RECVSEND_POLL_FIRST
-            } else {
-                0
-            })
             .build()
     }
 
@@ -97,11 +84,6 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
     }
 
     fn complete(mut self, res: io::Result<u32>) -> Self::Output {
-        if self.drains() {
-            let total = self.buf.bytes_total();
-            let short = matches!(res, Ok(n) if n > 0 && (n as usize) < total);
-            self.fd.set_read_drained(short);
-        }
         if let Ok(n) = res {
             // SAFETY: the kernel initialised the first `n` bytes of `buf`.
             unsafe { self.buf.set_init(n as usize) };

@@ -39,10 +39,6 @@ struct Inner {
     nonblocking: AtomicBool,
     /// Set when the fd was handed back to its owner instead of closed.
     released: AtomicBool,
-    /// The last stream read returned less than it asked for, so the socket
-    /// was empty then: io_uring arms the next recv's poll before trying it.
-    /// A hint only: a wrong value costs a syscall-free retry, never data.
-    read_drained: AtomicBool,
     /// Files only: whether an epoll read may try `preadv2(RWF_NOWAIT)` on the
     /// worker before the pool. `NOWAIT_NO` once the file system refused the
     /// flag, or for `O_DIRECT`, where a synchronous `RWF_NOWAIT` read still
@@ -69,7 +65,6 @@ impl SharedFd {
                 is_file,
                 nonblocking: AtomicBool::new(false),
                 released: AtomicBool::new(false),
-                read_drained: AtomicBool::new(false),
                 nowait_reads: AtomicU8::new(NOWAIT_UNKNOWN),
             }),
         }
@@ -88,16 +83,6 @@ impl SharedFd {
     /// Whether ops on it must go to the blocking pool under epoll.
     pub(crate) fn is_file(&self) -> bool {
         self.inner.is_file
-    }
-
-    /// Whether the last stream read found the socket empty (see `read_drained`).
-    pub(crate) fn read_drained(&self) -> bool {
-        self.inner.read_drained.load(Ordering::Relaxed)
-    }
-
-    /// Records whether a stream read left the socket empty.
-    pub(crate) fn set_read_drained(&self, drained: bool) {
-        self.inner.read_drained.store(drained, Ordering::Relaxed);
     }
 
     /// Whether an epoll read of this file may try `RWF_NOWAIT` inline; the

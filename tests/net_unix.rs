@@ -737,3 +737,36 @@ fn no_sigpipe_with_default_disposition() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ---- the shared trait set ---------------------------------------------------
+
+/// Sends `msg` through any owned-buffer writer, then shuts it down.
+async fn send_through<W: WriteOwned>(mut w: W, msg: &[u8]) {
+    let (res, _) = w.write_all(msg.to_vec()).await;
+    res.unwrap();
+    w.shutdown().await.unwrap();
+}
+
+/// Everything any owned-buffer reader yields until end of stream.
+async fn drain<R: ReadOwned>(mut r: R) -> Vec<u8> {
+    runtime::io::read_to_end(&mut r, Vec::new()).await.1
+}
+
+#[runtime::test]
+async fn unix_streams_halves_and_refs_have_the_owned_traits() {
+    // The stream itself and `&UnixStream`.
+    let (a, b) = UnixStream::pair().unwrap();
+    send_through(&a, b"by ref").await;
+    assert_eq!(drain(&b).await, b"by ref");
+    send_through(b, b"by value").await;
+    assert_eq!(drain(a).await, b"by value");
+
+    // Owned halves and `&` of each.
+    let (a, b) = UnixStream::pair().unwrap();
+    let ((ard, awr), (brd, bwr)) = (a.into_split(), b.into_split());
+    send_through(&awr, b"half ref").await;
+    assert_eq!(drain(&brd).await, b"half ref");
+    send_through(bwr, b"half value").await;
+    assert_eq!(drain(ard).await, b"half value");
+    drop((awr, brd));
+}

@@ -47,6 +47,8 @@ pub(crate) use accept::Accept;
 pub(crate) use connect::Connect;
 pub(crate) use future::Op;
 pub(crate) use poll_add::PollAdd;
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+pub(crate) use ready::poll_io;
 pub(crate) use ready::poll_readable;
 pub(crate) use recv::Recv;
 pub(crate) use recv_msg::RecvMsg;

@@ -67,7 +67,8 @@ macro_rules! owned_halves {
             /// Waits until the socket has bytes to read (or end of stream, or an
             /// error to report), without taking any. A server holding many idle
             /// connections awaits this before taking a buffer for the read, so an
-            /// idle connection holds no buffer.
+            /// idle connection holds no buffer. It can return early, rarely: after a
+            /// read that filled its buffer exactly, the next read may still wait.
             ///
             /// # Cancel safety
             ///

@@ -200,6 +200,22 @@ impl Driver {
         }
     }
 
+    /// Ready once `fd` may be ready for `interest` (see
+    /// `Readiness::poll_ready`); `probe` decides for an fd not yet known.
+    pub(crate) fn poll_ready(
+        &mut self,
+        fd: RawFd,
+        fd_id: u64,
+        interest: Interest,
+        cx: &mut Context<'_>,
+        probe: impl FnOnce() -> std::io::Result<()>,
+    ) -> Poll<std::io::Result<()>> {
+        match self {
+            Driver::Uring(d) => d.poll_ready(fd, fd_id, interest, cx, probe),
+            Driver::Epoll(d) => d.poll_ready(fd, fd_id, interest, cx, probe),
+        }
+    }
+
     /// Forgets an fd's readiness state before the fd is closed.
     pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) {
         match self {

@@ -54,10 +54,57 @@ struct FdState {
     write_closed: bool,
     /// io_uring: a poll for each direction is in the kernel.
     armed: [bool; 2],
+    /// Per direction: the ready bit was set by an event and no transfer has
+    /// happened since, so `readable()` may trust it without a syscall (a bit
+    /// left set after a transfer that filled its buffer may be stale).
+    fresh: [bool; 2],
     /// Ops waiting to read.
-    readers: Vec<Waker>,
+    readers: Waiters,
     /// Ops waiting to write.
-    writers: Vec<Waker>,
+    writers: Waiters,
+}
+
+/// The wakers waiting for one direction of one fd: inline for the usual
+/// single waiter, so an idle connection costs no allocation here.
+#[derive(Debug, Default)]
+enum Waiters {
+    /// Nobody waits.
+    #[default]
+    None,
+    /// One op waits (the common case: one reader, one writer).
+    One(Waker),
+    /// Several ops wait (several tasks reading one socket).
+    Many(Vec<Waker>),
+}
+
+impl Waiters {
+    /// Adds `waker` unless it is already there.
+    fn add(&mut self, waker: &Waker) {
+        match self {
+            Waiters::None => *self = Waiters::One(waker.clone()),
+            Waiters::One(w) if w.will_wake(waker) => {}
+            Waiters::One(_) => {
+                let Waiters::One(first) = std::mem::take(self) else {
+                    unreachable!("matched above")
+                };
+                *self = Waiters::Many(vec![first, waker.clone()]);
+            }
+            Waiters::Many(ws) => {
+                if !ws.iter().any(|w| w.will_wake(waker)) {
+                    ws.push(waker.clone());
+                }
+            }
+        }
+    }
+
+    /// Moves every waker into `out`.
+    fn drain_into(&mut self, out: &mut Vec<Waker>) {
+        match std::mem::take(self) {
+            Waiters::None => {}
+            Waiters::One(w) => out.push(w),
+            Waiters::Many(ws) => out.extend(ws),
+        }
+    }
 }
 
 /// Index of a direction in `FdState::armed`.
@@ -120,6 +167,31 @@ impl Registry {
         }
     }
 
+    /// What the registry knows of `fd`'s readiness for `interest`:
+    /// `Some(true)` for an event not yet followed by a transfer,
+    /// `Some(false)` for a known wait, `None` when only a syscall can tell
+    /// (an fd it does not know, or a bit left set after a full transfer).
+    pub(crate) fn known(&self, fd: RawFd, id: u64, interest: Interest) -> Option<bool> {
+        let st = self.get(fd, id)?;
+        let ready = match interest {
+            Interest::Readable => st.readable,
+            Interest::Writable => st.writable,
+        };
+        match (ready, st.fresh[dir(interest)]) {
+            (false, _) => Some(false),
+            (true, true) => Some(true),
+            (true, false) => None,
+        }
+    }
+
+    /// A transfer on `fd` for `interest` finished: the event that set its
+    /// ready bit may be used up.
+    pub(crate) fn transferred(&mut self, fd: RawFd, id: u64, interest: Interest) {
+        if let Some(st) = self.get_mut(fd, id) {
+            st.fresh[dir(interest)] = false;
+        }
+    }
+
     /// Whether `fd` may be ready for `interest` (unknown fds count as ready).
     pub(crate) fn is_ready(&self, fd: RawFd, id: u64, interest: Interest) -> bool {
         self.get(fd, id).is_none_or(|st| match interest {
@@ -133,6 +205,7 @@ impl Registry {
     /// next op tries, and registers on `EAGAIN`).
     pub(crate) fn clear_ready(&mut self, fd: RawFd, id: u64, interest: Interest) {
         if let Some(st) = self.get_mut(fd, id) {
+            st.fresh[dir(interest)] = false;
             match interest {
                 Interest::Readable => st.readable = st.read_closed,
                 Interest::Writable => st.writable = st.write_closed,
@@ -167,8 +240,9 @@ impl Registry {
                 read_closed: false,
                 write_closed: false,
                 armed: [false; 2],
-                readers: Vec::new(),
-                writers: Vec::new(),
+                fresh: [false; 2],
+                readers: Waiters::None,
+                writers: Waiters::None,
             });
         }
         let persistent = self.persistent;
@@ -178,9 +252,8 @@ impl Registry {
             Interest::Writable => (&mut st.writable, &mut st.writers),
         };
         *ready = false;
-        if !wakers.iter().any(|w| w.will_wake(waker)) {
-            wakers.push(waker.clone());
-        }
+        wakers.add(waker);
+        st.fresh[dir(interest)] = false;
         let armed = &mut st.armed[dir(interest)];
         let start = if persistent { fresh } else { !*armed };
         *armed = true;
@@ -232,7 +305,7 @@ impl Registry {
                     Interest::Readable => &mut st.readers,
                     Interest::Writable => &mut st.writers,
                 };
-                self.woken.append(wakers);
+                wakers.drain_into(&mut self.woken);
                 return;
             }
             // Any other failure: let the next attempt report it.
@@ -247,11 +320,13 @@ impl Registry {
         }
         if bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI | errs) != 0 {
             st.readable = true;
-            self.woken.append(&mut st.readers);
+            st.fresh[0] = true;
+            st.readers.drain_into(&mut self.woken);
         }
         if bits & (libc::EPOLLOUT | errs) != 0 {
             st.writable = true;
-            self.woken.append(&mut st.writers);
+            st.fresh[1] = true;
+            st.writers.drain_into(&mut self.woken);
         }
     }
 
@@ -277,8 +352,9 @@ impl Registry {
     }
 
     /// A registration ends: its waiters re-poll, its armed polls are cancelled.
-    fn retire(&mut self, fd: RawFd, st: FdState) {
-        self.woken.extend(st.readers.into_iter().chain(st.writers));
+    fn retire(&mut self, fd: RawFd, mut st: FdState) {
+        st.readers.drain_into(&mut self.woken);
+        st.writers.drain_into(&mut self.woken);
         for (armed, interest) in st
             .armed
             .into_iter()
@@ -357,6 +433,28 @@ pub(crate) trait Readiness {
         }
     }
 
+    /// Ready once `fd` reported `interest` since it was last found drained;
+    /// for an fd the registry does not know yet, `probe` (a non-blocking
+    /// syscall that takes nothing) decides. May be spurious after a transfer
+    /// that filled its buffer exactly: the next op then waits.
+    fn poll_ready(
+        &mut self,
+        fd: RawFd,
+        fd_id: u64,
+        interest: Interest,
+        cx: &mut Context<'_>,
+        probe: impl FnOnce() -> io::Result<()>,
+    ) -> Poll<io::Result<()>> {
+        match self.registry().known(fd, fd_id, interest) {
+            Some(true) => Poll::Ready(Ok(())),
+            Some(false) => match self.wait_ready(fd, fd_id, interest, cx) {
+                Ok(_) => Poll::Pending,
+                Err(e) => Poll::Ready(Err(e)),
+            },
+            None => self.poll_io(fd, fd_id, interest, cx, probe),
+        }
+    }
+
     /// One step for `op`: wait for an edge, attempt the syscall, or report
     /// that it must go to the blocking pool.
     fn step<T: Operation>(&mut self, op: &mut T, wait: Option<Wait>, cx: &mut Context<'_>) -> Step {
@@ -376,7 +474,12 @@ pub(crate) trait Readiness {
             }
         }
         match op.epoll_attempt() {
-            Attempt::Done(res) => Step::Done(res),
+            Attempt::Done(res) => {
+                if let Some((fd, fd_id, interest)) = target {
+                    self.registry().transferred(fd, fd_id, interest);
+                }
+                Step::Done(res)
+            }
             Attempt::Drained {
                 res,
                 fd,

@@ -16,6 +16,7 @@ use crate::sys::SharedFd;
 /// Runs `io` (a non-blocking syscall on `fd`) once `fd` may be ready for
 /// `interest`: `Ready` with its result, or `Pending` until the next edge.
 /// Outside a runtime, `Ready` with an error.
+#[allow(dead_code)] // the poll-based stream bridges use it
 pub(crate) fn poll_io<R>(
     fd: &SharedFd,
     interest: Interest,
@@ -32,10 +33,12 @@ pub(crate) fn poll_io<R>(
     polled.unwrap_or_else(|| Poll::Ready(Err(no_runtime())))
 }
 
-/// Ready once `fd` has data to read, end of stream or an error to report
-/// (a one-byte `MSG_PEEK`, so never spuriously and without taking a byte).
+/// Ready once `fd` may have data to read, end of stream or an error to
+/// report. An event since the last short read answers without a syscall;
+/// an fd not yet seen is asked with a one-byte `MSG_PEEK`, which takes nothing.
 pub(crate) fn poll_readable(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-    poll_io(fd, Interest::Readable, cx, || {
+    fd.ensure_nonblocking();
+    let probe = || {
         let mut byte = 0u8;
         // SAFETY: peeks at most one byte into a local the call may write.
         let res = unsafe {
@@ -47,10 +50,16 @@ pub(crate) fn poll_readable(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<io::Res
             )
         };
         match crate::sys::cvt(res as isize) {
-            Ok(_) => Ok(()),
-            // An error the socket holds (a reset) is reported by the read.
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(e),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(e),
+            // Data, end of stream, or an error the read will report.
+            _ => Ok(()),
         }
-    })
+    };
+    let polled = context::with_current(|worker| {
+        worker
+            .driver
+            .borrow_mut()
+            .poll_ready(fd.raw(), fd.id(), Interest::Readable, cx, probe)
+    });
+    polled.unwrap_or_else(|| Poll::Ready(Err(no_runtime())))
 }

@@ -9,8 +9,8 @@
 /// `$local`; `$kind` names the stream kind in messages ("TCP", "Unix").
 macro_rules! owned_halves {
     (stream: $stream:ident, addr: $addr:ty, peer: $peer:path, local: $local:path, kind: $kind:literal) => {
-        #[doc = concat!("The reading half of a [`", stringify!($stream), "`], from [`",
-                    stringify!($stream), "::into_split`].")]
+        #[doc = concat!("The reading half of a [`", stringify!($stream), "`].")]
+        #[doc = concat!("From [`", stringify!($stream), "::into_split`].")]
         ///
         /// It may move to another task or worker than its write half; the socket
         /// closes once both halves are dropped (and no operation uses it).
@@ -20,8 +20,8 @@ macro_rules! owned_halves {
             core: $crate::net::stream_core::StreamCore,
         }
 
-        #[doc = concat!("The writing half of a [`", stringify!($stream), "`], from [`",
-                    stringify!($stream), "::into_split`].")]
+        #[doc = concat!("The writing half of a [`", stringify!($stream), "`].")]
+        #[doc = concat!("From [`", stringify!($stream), "::into_split`].")]
         ///
         /// Dropping it does not shut the connection down (the read half keeps the
         /// socket open): call [`shutdown`](OwnedWriteHalf::shutdown) so the peer

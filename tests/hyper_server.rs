@@ -75,6 +75,8 @@ fn this_driver() -> &'static str {
 struct Server {
     child: Child,
     addr: String,
+    /// The child's stdout, kept open: it may print more (one line per worker).
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Drop for Server {
@@ -110,7 +112,11 @@ fn start(args: &[&str]) -> Server {
         "epoll"
     };
     assert!(info.contains(expected), "{driver}: {info}");
-    Server { child, addr }
+    Server {
+        child,
+        addr,
+        _stdout: out,
+    }
 }
 
 /// One response, body collected.

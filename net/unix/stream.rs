@@ -45,6 +45,15 @@ use crate::sys::{socket, unix_to_sock_addr, SharedFd};
 /// epoll they are non-blocking syscalls retried when the socket is ready.
 /// Sends always pass `MSG_NOSIGNAL`: a peer that went away yields `EPIPE`,
 /// never `SIGPIPE`.
+///
+/// # Poll-based I/O
+///
+/// With the `tokio-io`, `futures-io` or `hyper` feature, the stream, its
+/// halves and `&` of each also implement that ecosystem's `AsyncRead`/
+/// `AsyncWrite` (hyper's `rt::Read`/`rt::Write`), with no copy and
+/// cancel-safe reads: see [`io::compat`](crate::io::compat) and the
+/// [guide](crate::guide). Its own `read`/`write`/`write_all`/`shutdown` win
+/// method lookup; name the trait to call tokio's (`AsyncWriteExt::write_all(&mut s, ..)`).
 #[derive(Debug)]
 pub struct UnixStream {
     /// The socket, shared with the ops in flight on it.

@@ -7,7 +7,7 @@
 //!   `BufReader`, `tokio_util::codec`, `tokio-rustls` … take our streams.
 //! - `futures-io`: the futures crate's `AsyncRead`/`AsyncWrite`.
 //! - `hyper`: hyper 1.x's `rt::Read`/`rt::Write` on the streams, and
-//!   [`HyperExecutor`] and [`HyperTimer`], hyper's runtime pieces.
+//!   `HyperExecutor` and `HyperTimer`, hyper's runtime pieces.
 //!
 //! All three share one contract, from the stream core's poll-based methods:
 //!

@@ -30,7 +30,8 @@
 //! use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 //!
 //! let mut stream = runtime::net::TcpStream::connect("127.0.0.1:7000").await?;
-//! stream.write_all(b"hello\n").await?; // tokio's AsyncWriteExt
+//! // Named: the stream's own owned-buffer `write_all` wins method lookup.
+//! AsyncWriteExt::write_all(&mut stream, b"hello\n").await?;
 //! let mut lines = BufReader::new(stream).lines();
 //! while let Some(line) = lines.next_line().await? {
 //!     println!("{line}");

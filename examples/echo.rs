@@ -15,7 +15,7 @@
 //! the read and the reply, so 10,000 idle connections cost a task and a
 //! socket each, not 10,000 buffers.
 //!
-//! `--compat` (with `--features tokio-io`) echoes with `tokio::io::copy` over
+//! `--compat` (with `--features tokio-io`) echoes with `tokio::io::copy_buf` over
 //! the stream's tokio `AsyncRead`/`AsyncWrite` instead, so
 //! `benches/echo_load.py --servers uring,compat` measures what the poll-based
 //! bridge costs against the owned-buffer API.
@@ -169,11 +169,13 @@ async fn echo(stream: TcpStream) {
     }
 }
 
-/// The same echo through tokio's poll-based traits: `tokio::io::copy` from
-/// the stream to itself (`&TcpStream` is both reader and writer).
+/// The same echo through tokio's poll-based traits: `tokio::io::copy_buf`
+/// from the stream to itself (`&TcpStream` is both reader and writer),
+/// reading up to `BUF` bytes at a time as `echo` does (`tokio::io::copy`
+/// would read 8 KiB at a time).
 #[cfg(feature = "tokio-io")]
 async fn echo_compat(stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = (&stream, &stream);
-    let _ = tokio::io::copy(&mut reader, &mut writer).await;
+    let mut reader = tokio::io::BufReader::with_capacity(BUF, &stream);
+    let _ = tokio::io::copy_buf(&mut reader, &mut &stream).await;
 }

@@ -770,3 +770,16 @@ async fn unix_streams_halves_and_refs_have_the_owned_traits() {
     assert_eq!(drain(ard).await, b"half value");
     drop((awr, brd));
 }
+
+#[runtime::test]
+async fn into_raw_fd_hands_the_descriptor_over() {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let (a, b) = UnixStream::pair().unwrap();
+    let raw = a.into_raw_fd();
+    // SAFETY: `into_raw_fd` gave this descriptor up to us.
+    let mut std_a = unsafe { std::os::unix::net::UnixStream::from_raw_fd(raw) };
+    std_a.set_nonblocking(false).unwrap();
+    std::io::Write::write_all(&mut std_a, b"raw").unwrap();
+    let (n, buf) = b.read(Vec::with_capacity(8)).await;
+    assert_eq!((n.unwrap(), &buf[..]), (3, &b"raw"[..]));
+}

@@ -360,6 +360,11 @@ impl TcpStream {
         opts::linger(self.core.fd().as_fd())
     }
 
+    /// Takes the socket's pending error (`SO_ERROR`), clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        socket::take_error(self.core.fd().as_fd())
+    }
+
     /// The address of the peer.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         super::split::peer_addr(&self.core)

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
@@ -275,6 +275,22 @@ impl AsRawFd for UnixStream {
 impl AsFd for UnixStream {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.core.fd().as_fd()
+    }
+}
+
+impl IntoRawFd for UnixStream {
+    /// The descriptor, now owned by the caller.
+    ///
+    /// # Panics
+    ///
+    /// Only if an operation still holds the socket and duplicating the
+    /// descriptor fails (the process is out of descriptors);
+    /// [`into_std`](UnixStream::into_std) reports that as an error instead.
+    fn into_raw_fd(self) -> RawFd {
+        match self.into_std() {
+            Ok(s) => s.into_raw_fd(),
+            Err(e) => panic!("UnixStream::into_raw_fd: cannot take the descriptor: {e}"),
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! same driver) fetches every route over HTTP/1.1, h2c and HTTPS (rustls
 //! trusting a certificate rcgen makes here, HTTP/1.1 and HTTP/2 by ALPN);
 //! curl does the same if it is installed; the client example keeps one
-//! connection for `--repeat`.
+//! connection for `--repeat`; `--header-timeout` (hyper's timer on runtime)
+//! ends a stalled request.
 #![cfg(all(feature = "hyper", feature = "tokio-io"))]
 
 mod support;
@@ -352,6 +353,30 @@ async fn the_client_example_reuses_one_connection() {
             "one connection for 3 requests"
         );
     }
+}
+
+#[runtime::test]
+async fn header_timeout_closes_a_stalled_request() {
+    let server = start(&["--header-timeout", "0.2"]);
+    let stream = TcpStream::connect(server.addr.as_str()).await.unwrap();
+    // Half a request head, then nothing: hyper's timer (HyperTimer) must end it.
+    let (res, _) = stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec())
+        .await;
+    res.unwrap();
+    let mut got = Vec::new();
+    loop {
+        let (n, buf) = within("the server closing", stream.read(Vec::with_capacity(512))).await;
+        match n {
+            Ok(0) | Err(_) => break,
+            Ok(_) => got.extend_from_slice(&buf),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
 }
 
 /// curl, if installed, and whether it speaks HTTP/2.

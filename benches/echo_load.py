@@ -66,6 +66,11 @@ SERVERS = {
     "uring": Peer("echo", [], {"RUNTIME_DRIVER": "uring"}, "runtime/uring", True),
     "epoll": Peer("echo", [], {"RUNTIME_DRIVER": "epoll"}, "runtime/epoll", True),
     "tokio": Peer("tokio_echo", [], {}, "tokio", True),
+    # The same echo through the tokio-io bridge (tokio::io::copy): its cost
+    # against the owned-buffer API.
+    "compat": Peer("echo", ["--compat"], {"RUNTIME_DRIVER": "uring"}, "runtime/uring compat", True),
+    "compat-epoll": Peer("echo", ["--compat"], {"RUNTIME_DRIVER": "epoll"},
+                         "runtime/epoll compat", True),
     "bare": Peer("bare_uring_echo", ["--mode", "oneshot"], {}, "bare io_uring", False),
     "bare-multishot": Peer("bare_uring_echo", ["--mode", "multishot"], {},
                            "bare io_uring (multishot)", False),
@@ -92,9 +97,11 @@ def examples_dir():
 
 
 def build(names=()):
-    log("building: cargo build --release --examples")
+    # The features run.py builds with too (the compat servers need tokio-io).
+    log("building: cargo build --release --examples --features hyper,tokio-io")
     subprocess.run(
-        ["cargo", "build", "--release", "--examples"], cwd=ROOT, check=True
+        ["cargo", "build", "--release", "--examples", "--features", "hyper,tokio-io"],
+        cwd=ROOT, check=True
     )
     if any(n.startswith("monoio") for n in names):
         log(f"building: cargo build --release --manifest-path {MONOIO_MANIFEST}")

@@ -8,7 +8,8 @@ nginx and hyper + tower-http, in one run, written to BENCHMARKS.md and a chart.
 
 What it does, in order:
 
-1. Builds the examples in release (`cargo build --release --examples`) and
+1. Builds the examples in release (`cargo build --release --examples
+   --features hyper,tokio-io`, which the hyper_server example needs) and
    the hyper + tower-http ServeDir peer (benches/peers/hyper_servedir, its own
    cargo project; skipped with a note if it cannot build, e.g. offline).
    Installs `wrk` and `nginx` with apt-get when missing; if that fails, HTTP
@@ -18,7 +19,10 @@ What it does, in order:
 3. HTTP keep-alive, `wrk -t1 -c64`: examples/http_hello.rs against
    benches/peers/tokio_http_hello.rs, and examples/file_server on a 4 KiB and
    a 1 MiB file against nginx and hyper + ServeDir.
-4. File reads of a 1 GiB file: random 4 KiB at queue depth 1, 32 and 128 and
+4. hyper + axum, `wrk -t1 -c64`: examples/hyper_server.rs (an axum Router
+   served by hyper on runtime, 1 worker) against benches/peers/tokio_hyper_hello.rs
+   (the same Router on tokio's current_thread runtime), `/` and `/json`.
+5. File reads of a 1 GiB file: random 4 KiB at queue depth 1, 32 and 128 and
    sequential 128 KiB, buffered and O_DIRECT (when the file system allows it):
    examples/file_load.rs (plain, and `--fixed`: registered file and buffers,
    when it has that option) against benches/peers/tokio_file_load.rs
@@ -28,7 +32,7 @@ What it does, in order:
    --fixedbufs=1 --registerfiles=1`, installed with apt-get when missing).
    The file is read into the page cache (and checked with `fincore`) right
    before each buffered run: the page cache here drops files idle for ~30 s.
-5. Scaling: echo and HTTP hello with 1 and 2 (or more) server workers.
+6. Scaling: echo and HTTP hello with 1 and 2 (or more) server workers.
 
 Servers run on the first half of the cores (core 0 on a 2-core machine), load
 generators on the second half, both with `taskset`. Each configuration runs
@@ -154,8 +158,9 @@ def ensure_tools(no_install):
 def build(no_build):
     if no_build:
         return os.access(HYPER_BIN, os.X_OK)
-    log("building: cargo build --release --examples")
-    subprocess.run(["cargo", "build", "--release", "--examples"], cwd=ROOT, check=True)
+    log("building: cargo build --release --examples --features hyper,tokio-io")
+    subprocess.run(["cargo", "build", "--release", "--examples", "--features", "hyper,tokio-io"],
+                   cwd=ROOT, check=True)
     log("building the hyper + tower-http ServeDir peer (its own cargo project)")
     try:
         subprocess.run(["cargo", "build", "--release", "--manifest-path", HYPER_MANIFEST,
@@ -408,7 +413,6 @@ def measure_http(tools, server, path, secs, cpus):
 
 def http_suite(args, tools, have_hyper, www, tmp, workers=1):
     """HTTP hello (and, with one worker, the file server): {workload: {label: [runs]}}."""
-    scpu, ccpu = args.server_cpus, args.client_cpus
     ex = lambda name: os.path.join(EXAMPLES, name)
     w = ["--workers", str(workers)]
     groups = []  # (workload ids and paths, servers)
@@ -428,7 +432,26 @@ def http_suite(args, tools, have_hyper, www, tmp, workers=1):
         if tools["nginx"]:
             files.append(("nginx", None, {}))
         groups.append(([("http-file-4k", "/4k.bin"), ("http-file-1m", "/1m.bin")], files))
+    return run_http_groups(args, tools, groups, www, tmp)
 
+
+def hyper_suite(args, tools, www, tmp):
+    """hyper + axum on runtime (examples/hyper_server.rs) against the same Router on
+    tokio's current_thread runtime, 1 worker: {workload: {label: [runs]}}."""
+    ex = lambda name: os.path.join(EXAMPLES, name)
+    w = ["--workers", "1"]
+    servers = [
+        ("runtime/uring", [ex("hyper_server"), "--addr", "127.0.0.1:0", *w], {"RUNTIME_DRIVER": "uring"}),
+        ("runtime/epoll", [ex("hyper_server"), "--addr", "127.0.0.1:0", *w], {"RUNTIME_DRIVER": "epoll"}),
+        ("tokio", [ex("tokio_hyper_hello"), "--addr", "127.0.0.1:0", *w], {}),
+    ]
+    groups = [([("hyper-hello", "/"), ("hyper-json", "/json")], servers)]
+    return run_http_groups(args, tools, groups, www, tmp)
+
+
+def run_http_groups(args, tools, groups, www, tmp):
+    """Measures each group's servers on each of its workloads, in rotating order."""
+    scpu, ccpu = args.server_cpus, args.client_cpus
     results = {}
     for workloads, servers in groups:
         started = {}
@@ -682,6 +705,8 @@ TITLES = {
     "http-hello": "HTTP hello",
     "http-file-4k": "file server, 4 KiB file",
     "http-file-1m": "file server, 1 MiB file",
+    "hyper-hello": "hyper + axum hello",
+    "hyper-json": "hyper + axum /json",
 }
 
 
@@ -1011,6 +1036,12 @@ def write_report(args, info, results, order):
          "sendfile on; access_log off`) and hyper + tower-http `ServeDir` on tokio's "
          "current_thread runtime.", "req/s",
          [w for w in order if w.startswith("http-") and (w.endswith("-w1") or "file" in w)]),
+        ("hyper + axum (1 worker)", "`wrk -t1 -c64 -d…s --latency` (keep-alive): "
+         "examples/hyper_server.rs (an axum Router served by hyper-util's HTTP/1 + h2c "
+         "builder on runtime, `TcpStream` as hyper's I/O directly) against "
+         "benches/peers/tokio_hyper_hello.rs (the same Router and builder on tokio's "
+         "current_thread runtime, `TokioIo`).", "req/s",
+         [w for w in order if w.startswith("hyper-")]),
         ("File reads (1 GiB file, one worker)", "examples/file_load.rs (`--fixed`: registered "
          "file and buffers, READ_FIXED) against benches/peers/bare_uring_file (the ceiling: "
          "io_uring with no runtime, registered file and buffers, queue kept full, one "
@@ -1088,8 +1119,8 @@ def main():
                     help="3 repetitions of 1 s (file reads 0.5 s): under 3 minutes")
     ap.add_argument("--cores", type=int, default=None,
                     help="cores to use (default: all); servers get the first half")
-    ap.add_argument("--only", default="echo,http,file,scaling",
-                    help="comma-separated subset of echo,http,file,scaling")
+    ap.add_argument("--only", default="echo,http,hyper,file,scaling",
+                    help="comma-separated subset of echo,http,hyper,file,scaling")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--file-rows", default=None,
                     help="comma-separated file workload ids to run (e.g. "
@@ -1156,6 +1187,11 @@ def main():
             if "http" in only:
                 busy_before("the http rows", args.net_secs / 2)
                 r = http_suite(args, tools, have_hyper, www, tmp)
+                results.update(r)
+                order += list(r)
+            if "hyper" in only:
+                busy_before("the hyper rows", args.net_secs / 2)
+                r = hyper_suite(args, tools, www, tmp)
                 results.update(r)
                 order += list(r)
             if "file" in only:

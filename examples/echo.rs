@@ -14,6 +14,11 @@
 //! `readable()` and only then takes a buffer from its worker's small pool for
 //! the read and the reply, so 10,000 idle connections cost a task and a
 //! socket each, not 10,000 buffers.
+//!
+//! `--compat` (with `--features tokio-io`) echoes with `tokio::io::copy_buf` over
+//! the stream's tokio `AsyncRead`/`AsyncWrite` instead, so
+//! `benches/echo_load.py --servers uring,compat` measures what the poll-based
+//! bridge costs against the owned-buffer API.
 
 use std::cell::RefCell;
 use std::io;
@@ -53,6 +58,7 @@ fn give_back(mut buf: Vec<u8>) {
 fn main() -> io::Result<()> {
     let mut addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
     let mut workers = 1usize;
+    let mut compat = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -70,8 +76,10 @@ fn main() -> io::Result<()> {
                     .parse()
                     .map_err(|e| usage(&format!("--workers: {e}")))?
             }
+            "--compat" if cfg!(feature = "tokio-io") => compat = true,
+            "--compat" => return Err(usage("--compat needs --features tokio-io")),
             "-h" | "--help" => {
-                println!("usage: echo [--addr HOST:PORT] [--workers N]");
+                println!("usage: echo [--addr HOST:PORT] [--workers N] [--compat]");
                 return Ok(());
             }
             other => return Err(usage(&format!("unknown argument {other}"))),
@@ -93,7 +101,7 @@ fn main() -> io::Result<()> {
         let servers: Vec<_> = listeners
             .into_iter()
             .enumerate()
-            .map(|(i, listener)| runtime::spawn_on(i, move || serve(listener)))
+            .map(|(i, listener)| runtime::spawn_on(i, move || serve(listener, compat)))
             .collect();
         for server in servers {
             if let Err(e) = server.await {
@@ -107,7 +115,7 @@ fn main() -> io::Result<()> {
 fn usage(msg: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("{msg}\nusage: echo [--addr HOST:PORT] [--workers N]"),
+        format!("{msg}\nusage: echo [--addr HOST:PORT] [--workers N] [--compat]"),
     )
 }
 
@@ -124,10 +132,14 @@ fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// One worker's accept loop; runs until the process ends.
-async fn serve(listener: TcpListener) {
+// Without the `tokio-io` feature, `compat` is always false and unread.
+#[cfg_attr(not(feature = "tokio-io"), allow(unused_variables))]
+async fn serve(listener: TcpListener, compat: bool) {
     let mut incoming = listener.incoming();
     while let Some(conn) = incoming.next().await {
         match conn {
+            #[cfg(feature = "tokio-io")]
+            Ok(stream) if compat => drop(runtime::spawn(echo_compat(stream))),
             Ok(stream) => drop(runtime::spawn(echo(stream))),
             // Out of descriptors, say: `incoming` already pauses before retrying.
             Err(e) => eprintln!("echo: accept: {e}"),
@@ -155,4 +167,15 @@ async fn echo(stream: TcpStream) {
             return;
         }
     }
+}
+
+/// The same echo through tokio's poll-based traits: `tokio::io::copy_buf`
+/// from the stream to itself (`&TcpStream` is both reader and writer),
+/// reading up to `BUF` bytes at a time as `echo` does (`tokio::io::copy`
+/// would read 8 KiB at a time).
+#[cfg(feature = "tokio-io")]
+async fn echo_compat(stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut reader = tokio::io::BufReader::with_capacity(BUF, &stream);
+    let _ = tokio::io::copy_buf(&mut reader, &mut &stream).await;
 }

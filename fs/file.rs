@@ -281,16 +281,7 @@ impl File {
         bufs: Vec<B>,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, Vec<B>>> + 'static {
-        let op = match check_pos(pos) {
-            Ok(pos) => Ok(Op::readv_at(&self.fd, bufs, pos)),
-            Err(e) => Err((e, bufs)),
-        };
-        async move {
-            match op {
-                Ok(op) => op.await,
-                Err((e, bufs)) => (Err(e), bufs),
-            }
-        }
+        at_pos(&self.fd, pos, bufs, Op::readv_at)
     }
 
     /// Writes the initialised bytes of `bufs`, in order, at offset `pos`
@@ -305,16 +296,7 @@ impl File {
         bufs: Vec<B>,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, Vec<B>>> + 'static {
-        let op = match check_pos(pos) {
-            Ok(pos) => Ok(Op::writev_at(&self.fd, bufs, pos)),
-            Err(e) => Err((e, bufs)),
-        };
-        async move {
-            match op {
-                Ok(op) => op.await,
-                Err((e, bufs)) => (Err(e), bufs),
-            }
-        }
+        at_pos(&self.fd, pos, bufs, Op::writev_at)
     }
 
     /// Flushes the file's data and metadata to its storage (`fsync(2)`).
@@ -455,6 +437,33 @@ impl AsFd for File {
 impl fmt::Debug for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("File").field("fd", &self.fd.raw()).finish()
+    }
+}
+
+/// Starts `start(fd, buf, pos)` if `pos` is an offset the kernel can take;
+/// otherwise resolves to the `InvalidInput` error, with `buf` back. The one
+/// check behind the positional reads and writes.
+fn at_pos<B, T, F, S>(
+    fd: &SharedFd,
+    pos: u64,
+    buf: B,
+    start: S,
+) -> impl Future<Output = BufResult<T, B>> + 'static
+where
+    B: 'static,
+    T: 'static,
+    F: Future<Output = BufResult<T, B>> + 'static,
+    S: FnOnce(&SharedFd, B, u64) -> F + 'static,
+{
+    let op = match check_pos(pos) {
+        Ok(pos) => Ok(start(fd, buf, pos)),
+        Err(e) => Err((e, buf)),
+    };
+    async move {
+        match op {
+            Ok(op) => op.await,
+            Err((e, buf)) => (Err(e), buf),
+        }
     }
 }
 

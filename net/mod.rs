@@ -24,6 +24,9 @@
 mod addr;
 mod future;
 mod incoming;
+mod split;
+pub(crate) mod stream_core;
+pub(crate) mod stream_traits;
 pub mod tcp;
 mod udp;
 pub mod unix;

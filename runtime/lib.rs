@@ -29,6 +29,15 @@
 //! returns the kernel's answer, which matters where errors surface at close
 //! (NFS): `file.close().await?`.
 //!
+//! # Coming from tokio
+//!
+//! `tokio::sync`, `tokio::select!`, tokio-util codecs, hyper, axum and
+//! rustls work here (the last three through the `hyper` and `tokio-io`
+//! features, which implement the poll-based I/O traits on the streams
+//! themselves); `tokio::net`, `tokio::time`, `tokio::fs`, `tokio::signal` and
+//! reqwest need tokio's own reactor and panic. The [`guide`] maps one to the
+//! other, explains cancel safety, and serves an axum router in ten lines.
+//!
 //! # Threads and drivers
 //!
 //! Each worker thread owns one driver and runs its own tasks: `spawn` keeps a
@@ -58,6 +67,7 @@ mod transfer;
 pub mod buf;
 #[path = "../fs/mod.rs"]
 pub mod fs;
+pub mod guide;
 pub mod io;
 #[path = "../net/mod.rs"]
 pub mod net;

@@ -737,3 +737,49 @@ fn no_sigpipe_with_default_disposition() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ---- the shared trait set ---------------------------------------------------
+
+/// Sends `msg` through any owned-buffer writer, then shuts it down.
+async fn send_through<W: WriteOwned>(mut w: W, msg: &[u8]) {
+    let (res, _) = w.write_all(msg.to_vec()).await;
+    res.unwrap();
+    w.shutdown().await.unwrap();
+}
+
+/// Everything any owned-buffer reader yields until end of stream.
+async fn drain<R: ReadOwned>(mut r: R) -> Vec<u8> {
+    runtime::io::read_to_end(&mut r, Vec::new()).await.1
+}
+
+#[runtime::test]
+async fn unix_streams_halves_and_refs_have_the_owned_traits() {
+    // The stream itself and `&UnixStream`.
+    let (a, b) = UnixStream::pair().unwrap();
+    send_through(&a, b"by ref").await;
+    assert_eq!(drain(&b).await, b"by ref");
+    send_through(b, b"by value").await;
+    assert_eq!(drain(a).await, b"by value");
+
+    // Owned halves and `&` of each.
+    let (a, b) = UnixStream::pair().unwrap();
+    let ((ard, awr), (brd, bwr)) = (a.into_split(), b.into_split());
+    send_through(&awr, b"half ref").await;
+    assert_eq!(drain(&brd).await, b"half ref");
+    send_through(bwr, b"half value").await;
+    assert_eq!(drain(ard).await, b"half value");
+    drop((awr, brd));
+}
+
+#[runtime::test]
+async fn into_raw_fd_hands_the_descriptor_over() {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let (a, b) = UnixStream::pair().unwrap();
+    let raw = a.into_raw_fd();
+    // SAFETY: `into_raw_fd` gave this descriptor up to us.
+    let mut std_a = unsafe { std::os::unix::net::UnixStream::from_raw_fd(raw) };
+    std_a.set_nonblocking(false).unwrap();
+    std::io::Write::write_all(&mut std_a, b"raw").unwrap();
+    let (n, buf) = b.read(Vec::with_capacity(8)).await;
+    assert_eq!((n.unwrap(), &buf[..]), (3, &b"raw"[..]));
+}

@@ -281,3 +281,59 @@ fn dropping_the_runtime_drops_pending_tasks() {
     }
     assert_eq!(dropped.load(Ordering::SeqCst), 4);
 }
+
+/// A future that records where it was polled, and in its drop whether it
+/// was moved since: a pinned future must be dropped where it lies.
+struct PinWitness {
+    /// The address of the first poll, or 0.
+    polled_at: usize,
+    /// Set by the drop if the address changed after a poll.
+    moved: Arc<AtomicBool>,
+    /// Makes the type `!Unpin`, as a self-borrowing `async` block is.
+    _pin: std::marker::PhantomPinned,
+}
+
+impl Future for PinWitness {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: only a plain field is written; nothing is moved out.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.polled_at = this as *mut PinWitness as usize;
+        Poll::Pending
+    }
+}
+
+impl Drop for PinWitness {
+    fn drop(&mut self) {
+        if self.polled_at != 0 && self.polled_at != self as *mut PinWitness as usize {
+            self.moved.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn tasks_left_at_shutdown_and_aborted_ones_are_dropped_in_place() {
+    for kind in [runtime::DriverKind::Epoll, runtime::DriverKind::Auto] {
+        let moved = Arc::new(AtomicBool::new(false));
+        let rt = runtime::Builder::new().driver(kind).build().unwrap();
+        let m = moved.clone();
+        rt.block_on(async move {
+            let witness = |moved: &Arc<AtomicBool>| PinWitness {
+                polled_at: 0,
+                moved: moved.clone(),
+                _pin: std::marker::PhantomPinned,
+            };
+            let aborted = runtime::spawn(witness(&m));
+            let left = runtime::spawn(witness(&m));
+            yield_now().await; // both polled once
+            aborted.abort();
+            assert!(aborted.await.unwrap_err().is_cancelled());
+            drop(left); // detached: dropped when the runtime shuts down
+        });
+        drop(rt);
+        assert!(
+            !moved.load(Ordering::SeqCst),
+            "{kind:?}: a pinned task future was moved before its drop"
+        );
+    }
+}

@@ -9,9 +9,8 @@ use std::time::Duration;
 use super::socket::{self as opts, TcpSocket};
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::io::{ReadOwned, WriteOwned};
-use crate::net::{addr, future, Read, Readv, ToSocketAddrs, Write, Writev};
-use crate::op::Op;
+use crate::net::stream_core::{AsStreamCore, StreamCore};
+use crate::net::{addr, Read, Readv, ToSocketAddrs, Write, Writev};
 use crate::sys::{socket, SharedFd};
 
 /// A connected TCP socket.
@@ -48,16 +47,30 @@ use crate::sys::{socket, SharedFd};
 /// epoll they are non-blocking syscalls retried when the socket is ready.
 /// Sends always pass `MSG_NOSIGNAL`: a peer that went away yields `EPIPE` or
 /// `ECONNRESET`, never `SIGPIPE`.
+///
+/// # Poll-based I/O
+///
+/// With the `tokio-io`, `futures-io` or `hyper` feature, the stream, its
+/// halves and `&` of each also implement that ecosystem's `AsyncRead`/
+/// `AsyncWrite` (hyper's `rt::Read`/`rt::Write`), with no copy and
+/// cancel-safe reads: see [`io::compat`](crate::io::compat) and the
+/// [guide](crate::guide). Its own `read`/`write`/`write_all`/`shutdown` win
+/// method lookup; name the trait to call tokio's (`AsyncWriteExt::write_all(&mut s, ..)`).
 #[derive(Debug)]
 pub struct TcpStream {
     /// The socket, shared with the ops in flight on it.
-    fd: SharedFd,
+    core: StreamCore,
 }
 
 impl TcpStream {
     /// Wraps a connected socket.
     pub(crate) fn from_shared(fd: SharedFd) -> Self {
-        TcpStream { fd }
+        TcpStream::from_core(StreamCore::new(fd))
+    }
+
+    /// Wraps a stream core (a reunited split).
+    pub(crate) fn from_core(core: StreamCore) -> Self {
+        TcpStream { core }
     }
 
     /// Opens a connection to `addr`, trying each address it resolves to in
@@ -135,7 +148,7 @@ impl TcpStream {
     /// socket (a dropped read the kernel has not yet let go of), the
     /// descriptor is duplicated.
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        crate::net::into_owned_fd(self.fd).map(std::net::TcpStream::from)
+        crate::net::into_owned_fd(self.core.into_fd()).map(std::net::TcpStream::from)
     }
 
     /// Reads into `buf`, from its start up to its capacity; resolves to the
@@ -153,8 +166,13 @@ impl TcpStream {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: bytes are taken only by the poll that returns them, so a
+    /// read dropped at any point (in `select!`, by a timeout) loses nothing.
     pub fn read<B: IoBufMut>(&self, buf: B) -> Read<B> {
-        Read::new(&self.fd, buf, 0)
+        self.core.read(buf)
     }
 
     /// Waits until the socket has bytes to read (or end of stream, or an
@@ -175,20 +193,29 @@ impl TcpStream {
     /// # }
     /// ```
     pub fn readable(&self) -> impl Future<Output = io::Result<()>> + 'static {
-        future::readable(&self.fd)
+        self.core.readable()
     }
 
     /// Like [`read`](TcpStream::read), but leaves the bytes in the socket for
     /// the next read (`MSG_PEEK`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it takes nothing from the socket.
     pub fn peek<B: IoBufMut>(&self, buf: B) -> Read<B> {
-        Read::new(&self.fd, buf, libc::MSG_PEEK)
+        self.core.peek(buf)
     }
 
     /// Writes the initialised bytes of `buf`, maybe only some of them;
     /// resolves to the number written and the buffer. See
     /// [`write_all`](TcpStream::write_all) to send everything.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropped before it resolves, the write may or may not
+    /// have sent some of `buf`, and the count is lost.
     pub fn write<B: IoBuf>(&self, buf: B) -> Write<B> {
-        Write::new(&self.fd, buf)
+        self.core.write(buf)
     }
 
     /// Writes every initialised byte of `buf`, retrying short writes.
@@ -208,8 +235,12 @@ impl TcpStream {
     /// The first failing write's error (`BrokenPipe` or `ConnectionReset` if
     /// the peer went away); `WriteZero` if a write makes no progress. Some
     /// bytes may have been sent.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropped midway, an unknown prefix of `buf` has been sent.
     pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> {
-        future::write_all(&self.fd, buf)
+        self.core.write_all(buf)
     }
 
     /// Sends `len` bytes of `file`, starting at `offset`, without copying
@@ -256,44 +287,59 @@ impl TcpStream {
     /// becomes writable. The worker thread reads the file pages itself, so a
     /// page-cache miss waits for the disk there (as nginx does with
     /// `sendfile on` and no thread pool).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropped midway, an unknown prefix of the range has been sent.
     pub fn send_file(
         &self,
         file: &crate::fs::File,
         offset: u64,
         len: u64,
     ) -> impl Future<Output = io::Result<u64>> + 'static {
-        let (sock, file) = (self.fd.clone(), file.shared_fd().clone());
-        async move { crate::transfer::send_file(&sock, &file, offset, len).await }
+        self.core.send_file(file, offset, len)
     }
 
     /// Reads into `bufs` in order with one `recvmsg(2)`, each buffer from its
     /// start up to its capacity; resolves to the total read and the buffers.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`read`](Self::read).
     pub fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Readv<B> {
-        Readv::new(&self.fd, bufs)
+        self.core.readv(bufs)
     }
 
     /// Writes the initialised bytes of `bufs`, in order, with one
     /// `sendmsg(2)`; resolves to the total written (maybe short) and the buffers.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe, as [`write`](Self::write).
     pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Writev<B> {
-        Writev::new(&self.fd, bufs)
+        self.core.writev(bufs)
     }
 
     /// Shuts down the reading, writing or both directions. After
     /// `Shutdown::Write` the peer reads end of stream once it has read
     /// everything sent before.
+    ///
+    /// # Cancel safety
+    ///
+    /// Safe to drop; the shutdown may or may not have happened.
     pub fn shutdown(&self, how: Shutdown) -> impl Future<Output = io::Result<()>> {
-        Op::shutdown(&self.fd, how)
+        self.core.shutdown(how)
     }
 
     /// `TCP_NODELAY`: send small writes at once instead of coalescing them
     /// while an acknowledgement is outstanding (Nagle's algorithm).
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        opts::set_nodelay(self.fd.as_fd(), on)
+        opts::set_nodelay(self.core.fd().as_fd(), on)
     }
 
     /// Whether `TCP_NODELAY` is set.
     pub fn nodelay(&self) -> io::Result<bool> {
-        opts::nodelay(self.fd.as_fd())
+        opts::nodelay(self.core.fd().as_fd())
     }
 
     /// `SO_LINGER`: what closing does with unsent data. `None` (the default):
@@ -306,22 +352,27 @@ impl TcpStream {
     /// that long, for the data to be acknowledged, on the thread that drops
     /// the last handle (as with std): prefer `None` or zero in a server.
     pub fn set_linger(&self, dur: Option<Duration>) -> io::Result<()> {
-        opts::set_linger(self.fd.as_fd(), dur)
+        opts::set_linger(self.core.fd().as_fd(), dur)
     }
 
     /// `SO_LINGER` as set, in whole seconds.
     pub fn linger(&self) -> io::Result<Option<Duration>> {
-        opts::linger(self.fd.as_fd())
+        opts::linger(self.core.fd().as_fd())
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`), clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        socket::take_error(self.core.fd().as_fd())
     }
 
     /// The address of the peer.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        socket::peer_addr(self.fd.as_fd())?.to_std()
+        super::split::peer_addr(&self.core)
     }
 
     /// The local address of this end.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        socket::local_addr(self.fd.as_fd())?.to_std()
+        super::split::local_addr(&self.core)
     }
 
     /// Splits the stream into a read half and a write half that two tasks
@@ -342,19 +393,19 @@ impl TcpStream {
     /// # }
     /// ```
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        OwnedReadHalf::split(self.fd)
+        OwnedReadHalf::split(self.core)
     }
 }
 
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.core.fd().as_raw_fd()
     }
 }
 
 impl AsFd for TcpStream {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.core.fd().as_fd()
     }
 }
 
@@ -383,66 +434,8 @@ impl TryFrom<std::net::TcpStream> for TcpStream {
     }
 }
 
-impl ReadOwned for TcpStream {
-    fn read<B: IoBufMut>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
-        TcpStream::read(self, buf)
-    }
-
-    fn readv<B: IoBufMut>(
-        &mut self,
-        bufs: Vec<B>,
-    ) -> impl Future<Output = BufResult<usize, Vec<B>>> {
-        TcpStream::readv(self, bufs)
-    }
-}
-
-impl WriteOwned for TcpStream {
-    fn write<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
-        TcpStream::write(self, buf)
-    }
-
-    fn writev<B: IoBuf>(&mut self, bufs: Vec<B>) -> impl Future<Output = BufResult<usize, Vec<B>>> {
-        TcpStream::writev(self, bufs)
-    }
-
-    fn write_all<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<(), B>> {
-        TcpStream::write_all(self, buf)
-    }
-
-    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> {
-        TcpStream::shutdown(self, Shutdown::Write)
-    }
-}
-
-/// Like std's `impl Read for &TcpStream`: the methods take `&self` anyway.
-impl ReadOwned for &TcpStream {
-    fn read<B: IoBufMut>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
-        TcpStream::read(self, buf)
-    }
-
-    fn readv<B: IoBufMut>(
-        &mut self,
-        bufs: Vec<B>,
-    ) -> impl Future<Output = BufResult<usize, Vec<B>>> {
-        TcpStream::readv(self, bufs)
-    }
-}
-
-/// Like std's `impl Write for &TcpStream`.
-impl WriteOwned for &TcpStream {
-    fn write<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
-        TcpStream::write(self, buf)
-    }
-
-    fn writev<B: IoBuf>(&mut self, bufs: Vec<B>) -> impl Future<Output = BufResult<usize, Vec<B>>> {
-        TcpStream::writev(self, bufs)
-    }
-
-    fn write_all<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<(), B>> {
-        TcpStream::write_all(self, buf)
-    }
-
-    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> {
-        TcpStream::shutdown(self, Shutdown::Write)
+impl AsStreamCore for TcpStream {
+    fn stream_core(&self) -> &StreamCore {
+        &self.core
     }
 }

@@ -4,16 +4,16 @@
 use std::future::Future;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::io::{ReadOwned, WriteOwned};
-use crate::net::{future, Read, Readv, Write, Writev};
+use crate::net::stream_core::{AsStreamCore, StreamCore};
+use crate::net::{Read, Readv, Write, Writev};
 use crate::op::Op;
-use crate::sys::{socket, unix_from_sock_addr, unix_to_sock_addr, SharedFd};
+use crate::sys::{socket, unix_to_sock_addr, SharedFd};
 
 /// A connected Unix-domain stream socket.
 ///
@@ -45,16 +45,30 @@ use crate::sys::{socket, unix_from_sock_addr, unix_to_sock_addr, SharedFd};
 /// epoll they are non-blocking syscalls retried when the socket is ready.
 /// Sends always pass `MSG_NOSIGNAL`: a peer that went away yields `EPIPE`,
 /// never `SIGPIPE`.
+///
+/// # Poll-based I/O
+///
+/// With the `tokio-io`, `futures-io` or `hyper` feature, the stream, its
+/// halves and `&` of each also implement that ecosystem's `AsyncRead`/
+/// `AsyncWrite` (hyper's `rt::Read`/`rt::Write`), with no copy and
+/// cancel-safe reads: see [`io::compat`](crate::io::compat) and the
+/// [guide](crate::guide). Its own `read`/`write`/`write_all`/`shutdown` win
+/// method lookup; name the trait to call tokio's (`AsyncWriteExt::write_all(&mut s, ..)`).
 #[derive(Debug)]
 pub struct UnixStream {
     /// The socket, shared with the ops in flight on it.
-    fd: SharedFd,
+    core: StreamCore,
 }
 
 impl UnixStream {
     /// Wraps a connected socket.
     pub(crate) fn from_shared(fd: SharedFd) -> Self {
-        UnixStream { fd }
+        UnixStream::from_core(StreamCore::new(fd))
+    }
+
+    /// Wraps a stream core (a reunited split).
+    pub(crate) fn from_core(core: StreamCore) -> Self {
+        UnixStream { core }
     }
 
     /// Connects to the socket listening at the filesystem path `path`.
@@ -115,7 +129,7 @@ impl UnixStream {
     /// blocking mode is unspecified. If an operation still holds the socket,
     /// the descriptor is duplicated.
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
-        crate::net::into_owned_fd(self.fd).map(std::os::unix::net::UnixStream::from)
+        crate::net::into_owned_fd(self.core.into_fd()).map(std::os::unix::net::UnixStream::from)
     }
 
     /// Reads into `buf`, from its start up to its capacity; resolves to the
@@ -123,8 +137,13 @@ impl UnixStream {
     ///
     /// `.timeout(d)` on the returned future bounds the wait and still
     /// returns the buffer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: bytes are taken only by the poll that returns them, so a
+    /// read dropped at any point (in `select!`, by a timeout) loses nothing.
     pub fn read<B: IoBufMut>(&self, buf: B) -> Read<B> {
-        Read::new(&self.fd, buf, 0)
+        self.core.read(buf)
     }
 
     /// Waits until the socket has bytes to read (or end of stream, or an
@@ -137,19 +156,28 @@ impl UnixStream {
     ///
     /// Cancel safe: it takes nothing from the socket.
     pub fn readable(&self) -> impl Future<Output = io::Result<()>> + 'static {
-        future::readable(&self.fd)
+        self.core.readable()
     }
 
     /// Like [`read`](UnixStream::read), but leaves the bytes in the socket
     /// for the next read (`MSG_PEEK`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it takes nothing from the socket.
     pub fn peek<B: IoBufMut>(&self, buf: B) -> Read<B> {
-        Read::new(&self.fd, buf, libc::MSG_PEEK)
+        self.core.peek(buf)
     }
 
     /// Writes the initialised bytes of `buf`, maybe only some of them;
     /// resolves to the number written and the buffer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropped before it resolves, the write may or may not
+    /// have sent some of `buf`, and the count is lost.
     pub fn write<B: IoBuf>(&self, buf: B) -> Write<B> {
-        Write::new(&self.fd, buf)
+        self.core.write(buf)
     }
 
     /// Writes every initialised byte of `buf`, retrying short writes.
@@ -158,8 +186,12 @@ impl UnixStream {
     ///
     /// The first failing write's error (`BrokenPipe` if the peer went away);
     /// `WriteZero` if a write makes no progress. Some bytes may have been sent.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropped midway, an unknown prefix of `buf` has been sent.
     pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> {
-        future::write_all(&self.fd, buf)
+        self.core.write_all(buf)
     }
 
     /// Sends `len` bytes of `file`, starting at `offset`, without copying
@@ -167,67 +199,98 @@ impl UnixStream {
     /// only if the file ends first). The same as
     /// [`TcpStream::send_file`](crate::net::TcpStream::send_file), which
     /// describes the errors and how each driver does it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropped midway, an unknown prefix of the range has been sent.
     pub fn send_file(
         &self,
         file: &crate::fs::File,
         offset: u64,
         len: u64,
     ) -> impl Future<Output = io::Result<u64>> + 'static {
-        let (sock, file) = (self.fd.clone(), file.shared_fd().clone());
-        async move { crate::transfer::send_file(&sock, &file, offset, len).await }
+        self.core.send_file(file, offset, len)
     }
 
     /// Reads into `bufs` in order with one `recvmsg(2)`; resolves to the
     /// total read and the buffers.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`read`](Self::read).
     pub fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Readv<B> {
-        Readv::new(&self.fd, bufs)
+        self.core.readv(bufs)
     }
 
     /// Writes the initialised bytes of `bufs`, in order, with one
     /// `sendmsg(2)`; resolves to the total written (maybe short) and the buffers.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe, as [`write`](Self::write).
     pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Writev<B> {
-        Writev::new(&self.fd, bufs)
+        self.core.writev(bufs)
     }
 
     /// Shuts down the reading, writing or both directions. After
     /// `Shutdown::Write` the peer reads end of stream once it has read
     /// everything sent before.
+    ///
+    /// # Cancel safety
+    ///
+    /// Safe to drop; the shutdown may or may not have happened.
     pub fn shutdown(&self, how: Shutdown) -> impl Future<Output = io::Result<()>> {
-        Op::shutdown(&self.fd, how)
+        self.core.shutdown(how)
     }
 
     /// The address of the peer (unnamed if the peer is not bound).
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        unix_from_sock_addr(&socket::peer_addr(self.fd.as_fd())?)
+        super::split::peer_addr(&self.core)
     }
 
     /// The local address of this end (unnamed unless it was bound).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        unix_from_sock_addr(&socket::local_addr(self.fd.as_fd())?)
+        super::split::local_addr(&self.core)
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), clearing it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        socket::take_error(self.fd.as_fd())
+        socket::take_error(self.core.fd().as_fd())
     }
 
     /// Splits the stream into a read half and a write half that two tasks
     /// (or two workers) can use at once. The socket closes when both are
     /// dropped; [`OwnedReadHalf::reunite`] puts them back together.
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        OwnedReadHalf::split(self.fd)
+        OwnedReadHalf::split(self.core)
     }
 }
 
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.core.fd().as_raw_fd()
     }
 }
 
 impl AsFd for UnixStream {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.core.fd().as_fd()
+    }
+}
+
+impl IntoRawFd for UnixStream {
+    /// The descriptor, now owned by the caller.
+    ///
+    /// # Panics
+    ///
+    /// Only if an operation still holds the socket and duplicating the
+    /// descriptor fails (the process is out of descriptors);
+    /// [`into_std`](UnixStream::into_std) reports that as an error instead.
+    fn into_raw_fd(self) -> RawFd {
+        match self.into_std() {
+            Ok(s) => s.into_raw_fd(),
+            Err(e) => panic!("UnixStream::into_raw_fd: cannot take the descriptor: {e}"),
+        }
     }
 }
 
@@ -240,33 +303,8 @@ impl TryFrom<std::os::unix::net::UnixStream> for UnixStream {
     }
 }
 
-impl ReadOwned for UnixStream {
-    fn read<B: IoBufMut>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
-        UnixStream::read(self, buf)
-    }
-
-    fn readv<B: IoBufMut>(
-        &mut self,
-        bufs: Vec<B>,
-    ) -> impl Future<Output = BufResult<usize, Vec<B>>> {
-        UnixStream::readv(self, bufs)
-    }
-}
-
-impl WriteOwned for UnixStream {
-    fn write<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
-        UnixStream::write(self, buf)
-    }
-
-    fn writev<B: IoBuf>(&mut self, bufs: Vec<B>) -> impl Future<Output = BufResult<usize, Vec<B>>> {
-        UnixStream::writev(self, bufs)
-    }
-
-    fn write_all<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<(), B>> {
-        UnixStream::write_all(self, buf)
-    }
-
-    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> {
-        UnixStream::shutdown(self, Shutdown::Write)
+impl AsStreamCore for UnixStream {
+    fn stream_core(&self) -> &StreamCore {
+        &self.core
     }
 }

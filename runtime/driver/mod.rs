@@ -182,22 +182,22 @@ impl Driver {
         }
     }
 
-    /// Runs `io`, a non-blocking syscall on `fd` that the caller makes
-    /// itself, under the readiness protocol (see `readiness.rs`): `Ready`
-    /// with its result, or `Pending` with the waker parked until `fd`
-    /// reports `interest`. `io` runs while the driver is borrowed, so it
-    /// must not reach the driver.
-    pub(crate) fn poll_io<R>(
+    /// Runs `io`, a non-blocking transfer of up to `asked` bytes on `fd`
+    /// that the caller makes itself, under the readiness protocol (see
+    /// `Readiness::poll_transfer`); `io` runs while the driver is borrowed,
+    /// so it must not reach the driver.
+    pub(crate) fn poll_transfer(
         &mut self,
         fd: RawFd,
         fd_id: u64,
         interest: Interest,
+        asked: usize,
         cx: &mut Context<'_>,
-        io: impl FnOnce() -> std::io::Result<R>,
-    ) -> Poll<std::io::Result<R>> {
+        io: impl FnOnce() -> std::io::Result<usize>,
+    ) -> Poll<std::io::Result<usize>> {
         match self {
-            Driver::Uring(d) => d.poll_io(fd, fd_id, interest, cx, io),
-            Driver::Epoll(d) => d.poll_io(fd, fd_id, interest, cx, io),
+            Driver::Uring(d) => d.poll_transfer(fd, fd_id, interest, asked, cx, io),
+            Driver::Epoll(d) => d.poll_transfer(fd, fd_id, interest, asked, cx, io),
         }
     }
 

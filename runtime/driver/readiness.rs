@@ -477,6 +477,30 @@ pub(crate) trait Readiness {
         }
     }
 
+    /// As [`poll_io`](Readiness::poll_io) for a transfer of up to `asked`
+    /// bytes: a short one (some, but fewer) means the socket is now empty
+    /// (read) or full (write), so the next call waits for an edge instead of
+    /// trying a syscall bound to fail, as `Attempt::Drained` does for ops.
+    fn poll_transfer(
+        &mut self,
+        fd: RawFd,
+        fd_id: u64,
+        interest: Interest,
+        asked: usize,
+        cx: &mut Context<'_>,
+        io: impl FnOnce() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let polled = self.poll_io(fd, fd_id, interest, cx, io);
+        match polled {
+            Poll::Ready(Ok(n)) if n > 0 && n < asked => {
+                self.registry().clear_ready(fd, fd_id, interest)
+            }
+            Poll::Ready(_) => self.registry().transferred(fd, fd_id, interest),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
     /// Ready once `fd` reported `interest` since it was last found drained;
     /// for an fd the registry does not know yet, `probe` (a non-blocking
     /// syscall that takes nothing) decides. May be spurious after a transfer

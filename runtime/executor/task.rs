@@ -97,9 +97,10 @@ impl<F: Future + 'static> TaskCell<F> {
     /// Owner thread: drops the future and publishes the output.
     fn finish(&self, out: Result<F::Output, JoinError>) {
         self.header.state.fetch_or(COMPLETE, Ordering::AcqRel);
+        // Dropped where it lies, never moved out first: it was pinned there,
+        // and a polled future may point into itself (a borrow across an await).
         // SAFETY: owner thread (module docs); nothing else borrows the future now.
-        let future = unsafe { (*self.future.get()).take() };
-        let dropped = catch_unwind(AssertUnwindSafe(move || drop(future)));
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { *self.future.get() = None }));
         // SAFETY: owner thread; the cached waker is not borrowed outside `run`.
         let waker = unsafe { (*self.waker.get()).take() };
         drop(waker);

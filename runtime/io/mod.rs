@@ -37,7 +37,8 @@
 //! belong to the worker that polls them.
 
 mod buf_reader;
-#[cfg(any(feature = "hyper", feature = "tokio-io", feature = "futures-io"))]
+// Always in the docs, which link to it; its items need their features.
+#[cfg(any(doc, feature = "hyper", feature = "tokio-io", feature = "futures-io"))]
 pub mod compat;
 mod copy;
 mod lines;

@@ -54,6 +54,8 @@ pub(crate) use poll_add::PollAdd;
 pub(crate) use read::Read;
 pub(crate) use read_fixed::ReadFixed;
 pub(crate) use ready::poll_readable;
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+pub(crate) use ready::poll_transfer;
 pub(crate) use recv::Recv;
 pub(crate) use recv_msg::RecvMsg;
 pub(crate) use send::Send;

@@ -13,22 +13,28 @@ use crate::context;
 use crate::driver::Interest;
 use crate::sys::SharedFd;
 
-/// Runs `io` (a non-blocking syscall on `fd`) once `fd` may be ready for
-/// `interest`: `Ready` with its result, or `Pending` until the next edge.
-/// Outside a runtime, `Ready` with an error.
-#[allow(dead_code)] // the poll-based stream bridges use it
-pub(crate) fn poll_io<R>(
+/// Runs `io`, a non-blocking transfer of up to `asked` bytes on `fd`, once
+/// `fd` may be ready for `interest`: `Ready` with the count, or `Pending`
+/// until the next edge. A short transfer is remembered, so the next call
+/// waits for an edge instead of a syscall bound to fail. Outside a runtime,
+/// `Ready` with an error.
+#[cfg_attr(
+    not(any(feature = "tokio-io", feature = "futures-io", feature = "hyper")),
+    allow(dead_code)
+)]
+pub(crate) fn poll_transfer(
     fd: &SharedFd,
     interest: Interest,
+    asked: usize,
     cx: &mut Context<'_>,
-    io: impl FnOnce() -> io::Result<R>,
-) -> Poll<io::Result<R>> {
+    io: impl FnOnce() -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
     fd.ensure_nonblocking();
     let polled = context::with_current(|worker| {
         worker
             .driver
             .borrow_mut()
-            .poll_io(fd.raw(), fd.id(), interest, cx, io)
+            .poll_transfer(fd.raw(), fd.id(), interest, asked, cx, io)
     });
     polled.unwrap_or_else(|| Poll::Ready(Err(no_runtime())))
 }

@@ -7,6 +7,8 @@ mod msg_header;
 mod shared_fd;
 mod sock_addr;
 pub(crate) mod socket;
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+pub(crate) mod stream_io;
 mod unix_addr;
 
 use std::ffi::CString;

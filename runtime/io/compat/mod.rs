@@ -1,12 +1,53 @@
-//! Bridges to the poll-based ecosystem, each behind its cargo feature.
+//! Bridges to the poll-based ecosystem, each behind its cargo feature and in
+//! its own file. The I/O traits are implemented directly on the stream types
+//! ([`TcpStream`](crate::net::TcpStream), [`UnixStream`](crate::net::UnixStream),
+//! their split halves, and `&` of each): there is no wrapper to name.
 //!
-//! - `hyper`: [`HyperExecutor`] and [`HyperTimer`], hyper 1.x's runtime
-//!   pieces (`hyper::rt::Executor` and `hyper::rt::Timer`) on this runtime.
-//! - `tokio-io`, `futures-io`: the poll-based I/O traits for the streams
-//!   (declared; the wrappers come with the stream compat work).
+//! - `tokio-io`: tokio's `AsyncRead`/`AsyncWrite`, so `tokio::io::copy`,
+//!   `BufReader`, `tokio_util::codec`, `tokio-rustls` … take our streams.
+//! - `futures-io`: the futures crate's `AsyncRead`/`AsyncWrite`.
+//! - `hyper`: hyper 1.x's `rt::Read`/`rt::Write` on the streams, and
+//!   `HyperExecutor` and `HyperTimer`, hyper's runtime pieces.
+//!
+//! All three share one contract, from the stream core's poll-based methods:
+//!
+//! - **No copy.** A read receives straight into the caller's buffer with a
+//!   non-blocking `recv`; a write is one `send` (or gather `sendmsg`).
+//! - **Cancel safe reads.** Bytes are taken only by the poll that returns
+//!   them: a caller that stops polling (`select!`, a timeout) loses nothing.
+//! - **Errors are never late.** Nothing is buffered in user space, so a write
+//!   error is reported by that write, and flushing has nothing to do.
+//! - **Shutdown** (`poll_shutdown`, futures' `poll_close`) is `shutdown(2)`
+//!   of the write side: the peer reads end of stream.
+//!
+//! Both drivers run them the same way: the syscall is made on the worker
+//! once the socket may be ready; on `EAGAIN` the task waits for the next edge
+//! (io_uring: a one-shot `IORING_OP_POLL_ADD`; epoll: the registration).
+//!
+//! ```no_run
+//! # #[cfg(feature = "tokio-io")]
+//! # async fn f() -> std::io::Result<()> {
+//! use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+//!
+//! let mut stream = runtime::net::TcpStream::connect("127.0.0.1:7000").await?;
+//! // Named: the stream's own owned-buffer `write_all` wins method lookup.
+//! AsyncWriteExt::write_all(&mut stream, b"hello\n").await?;
+//! let mut lines = BufReader::new(stream).lines();
+//! while let Some(line) = lines.next_line().await? {
+//!     println!("{line}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
+#[cfg(feature = "futures-io")]
+mod futures_io;
+#[cfg(feature = "hyper")]
+mod hyper_io;
 #[cfg(feature = "hyper")]
 mod hyper_rt;
+#[cfg(feature = "tokio-io")]
+mod tokio_io;
 
 #[cfg(feature = "hyper")]
 pub use hyper_rt::{HyperExecutor, HyperTimer};

@@ -1,0 +1,193 @@
+//! The one core of every byte-stream socket (TCP and Unix streams and their
+//! split halves): the owned-buffer operations and the poll-based ones the
+//! ecosystem bridges use, over a shared descriptor. The public types are
+//! thin, documented wrappers around it, so TCP and Unix cannot drift apart.
+
+use std::future::Future;
+use std::io;
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+use std::io::IoSlice;
+#[cfg(any(feature = "tokio-io", feature = "hyper"))]
+use std::mem::MaybeUninit;
+use std::net::Shutdown;
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+use std::task::{Context, Poll};
+
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::net::{future, Read, Readv, Write, Writev};
+use crate::op::Op;
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+use crate::op::{self, Interest};
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+use crate::sys::stream_io;
+use crate::sys::SharedFd;
+
+/// A connected stream socket, or one direction of it after a split.
+#[derive(Debug)]
+pub(crate) struct StreamCore {
+    /// The socket, shared with the ops in flight on it (and the other half).
+    fd: SharedFd,
+}
+
+impl StreamCore {
+    /// Wraps a connected stream socket.
+    pub(crate) fn new(fd: SharedFd) -> Self {
+        StreamCore { fd }
+    }
+
+    /// The descriptor.
+    pub(crate) fn fd(&self) -> &SharedFd {
+        &self.fd
+    }
+
+    /// Gives the descriptor back.
+    pub(crate) fn into_fd(self) -> SharedFd {
+        self.fd
+    }
+
+    /// Two cores over the same socket: the read half's and the write half's.
+    pub(crate) fn split(self) -> (StreamCore, StreamCore) {
+        (StreamCore::new(self.fd.clone()), self)
+    }
+
+    /// Whether `self` and `other` are the two halves of one socket.
+    pub(crate) fn same_socket(&self, other: &StreamCore) -> bool {
+        self.fd.id() == other.fd.id()
+    }
+
+    /// `recv(2)` into `buf`, from its start up to its capacity.
+    pub(crate) fn read<B: IoBufMut>(&self, buf: B) -> Read<B> {
+        Read::new(&self.fd, buf, 0)
+    }
+
+    /// `recv(2)` with `MSG_PEEK`: the bytes stay for the next read.
+    pub(crate) fn peek<B: IoBufMut>(&self, buf: B) -> Read<B> {
+        Read::new(&self.fd, buf, libc::MSG_PEEK)
+    }
+
+    /// `recvmsg(2)` into `bufs` in order.
+    pub(crate) fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Readv<B> {
+        Readv::new(&self.fd, bufs)
+    }
+
+    /// Ready once the socket has bytes, end of stream or an error to report.
+    pub(crate) fn readable(&self) -> impl Future<Output = io::Result<()>> + 'static {
+        future::readable(&self.fd)
+    }
+
+    /// `send(2)` of `buf`'s initialised bytes, maybe only some.
+    pub(crate) fn write<B: IoBuf>(&self, buf: B) -> Write<B> {
+        Write::new(&self.fd, buf)
+    }
+
+    /// Sends every initialised byte of `buf`.
+    pub(crate) fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> {
+        future::write_all(&self.fd, buf)
+    }
+
+    /// `sendmsg(2)` of `bufs` in order, maybe only some.
+    pub(crate) fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Writev<B> {
+        Writev::new(&self.fd, bufs)
+    }
+
+    /// `shutdown(2)` of `how`, through the driver.
+    pub(crate) fn shutdown(&self, how: Shutdown) -> impl Future<Output = io::Result<()>> {
+        Op::shutdown(&self.fd, how)
+    }
+
+    /// Sends `len` bytes of `file` from `offset` without a user-space copy.
+    pub(crate) fn send_file(
+        &self,
+        file: &crate::fs::File,
+        offset: u64,
+        len: u64,
+    ) -> impl Future<Output = io::Result<u64>> + 'static {
+        let (sock, file) = (self.fd.clone(), file.shared_fd().clone());
+        async move { crate::transfer::send_file(&sock, &file, offset, len).await }
+    }
+}
+
+/// The poll-based methods, for the ecosystem bridges in `runtime/io/compat/`.
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+impl StreamCore {
+    /// Poll-based read straight into `buf` (which may be uninitialised):
+    /// `Ready(Ok(n))` with the bytes at its start, `Ok(0)` at end of stream.
+    /// The bytes are taken only by the poll that returns them, so a caller
+    /// that stops polling loses nothing.
+    #[cfg(any(feature = "tokio-io", feature = "hyper"))]
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let asked = buf.len();
+        op::poll_transfer(&self.fd, Interest::Readable, asked, cx, || {
+            stream_io::recv(self.fd.raw(), buf)
+        })
+    }
+
+    /// [`poll_read`](StreamCore::poll_read) into an initialised buffer.
+    #[cfg(feature = "futures-io")]
+    pub(crate) fn poll_read_init(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let asked = buf.len();
+        op::poll_transfer(&self.fd, Interest::Readable, asked, cx, || {
+            stream_io::recv_init(self.fd.raw(), buf)
+        })
+    }
+
+    /// Poll-based write: `Ready(Ok(n))` once the kernel took `n` bytes of
+    /// `buf`. Nothing is buffered here, so an error is this write's own.
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        op::poll_transfer(&self.fd, Interest::Writable, buf.len(), cx, || {
+            stream_io::send(self.fd.raw(), buf)
+        })
+    }
+
+    /// [`poll_write`](StreamCore::poll_write) of several buffers in order,
+    /// as one gather `sendmsg(2)`.
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        let asked = bufs.iter().map(|b| b.len()).sum();
+        op::poll_transfer(&self.fd, Interest::Writable, asked, cx, || {
+            stream_io::send_vectored(self.fd.raw(), bufs)
+        })
+    }
+
+    /// Shuts the writing direction down at once (`shutdown(2)` never
+    /// blocks): the peer reads end of stream after what was sent before.
+    pub(crate) fn poll_shutdown(&self) -> Poll<io::Result<()>> {
+        Poll::Ready(stream_io::shutdown_write(self.fd.raw()))
+    }
+}
+
+/// Gives trait impls over [`for_each_stream!`](crate::net::stream_traits::for_each_stream)
+/// (here and in the ecosystem bridges) the core of a stream type or half.
+pub(crate) trait AsStreamCore {
+    /// The core.
+    fn stream_core(&self) -> &StreamCore;
+}
+
+impl<T: AsStreamCore + ?Sized> AsStreamCore for &T {
+    fn stream_core(&self) -> &StreamCore {
+        (**self).stream_core()
+    }
+}

@@ -1,0 +1,98 @@
+//! tokio's [`AsyncRead`] and [`AsyncWrite`] (feature `tokio-io`) on every
+//! stream type and split half, `T` and `&T`, implemented on the types
+//! themselves over the one list of [`for_each_stream!`](crate::net::stream_traits::for_each_stream).
+//!
+//! `poll_read` receives straight into the caller's `ReadBuf` (no copy, no
+//! internal buffer) with a non-blocking `recv` made inside the poll that
+//! returns the bytes, so a caller that stops polling loses nothing.
+//! `poll_write` is one non-blocking `send` (`poll_write_vectored` one
+//! `sendmsg`): the error of a write is that write's, `poll_flush` has nothing
+//! to do, and `poll_shutdown` shuts the write side down.
+
+use std::io::{self, IoSlice};
+use std::task::{ready, Context, Poll};
+
+use tokio::io::ReadBuf;
+
+use crate::net::stream_core::StreamCore;
+
+/// `poll_read` into the unfilled part of `buf`.
+pub(super) fn poll_read(
+    core: &StreamCore,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    // SAFETY: the kernel writes only initialised bytes into the slice, and
+    // nothing here de-initialises any part of it.
+    let unfilled = unsafe { buf.unfilled_mut() };
+    let n = ready!(core.poll_read(cx, unfilled))?;
+    // SAFETY: recv(2) initialised the first `n` bytes of the unfilled part.
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    Poll::Ready(Ok(()))
+}
+
+/// tokio's traits for each reader and writer, and for references to them.
+macro_rules! tokio_io {
+    (read: [$($r:ty),*], write: [$($w:ty),*]) => {
+        $(
+            tokio_io!(@read $r);
+            tokio_io!(@read &$r);
+        )*
+        $(
+            tokio_io!(@write $w);
+            tokio_io!(@write &$w);
+        )*
+    };
+    (@read $t:ty) => {
+        impl tokio::io::AsyncRead for $t {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                poll_read(crate::net::stream_core::AsStreamCore::stream_core(&*self), cx, buf)
+            }
+        }
+    };
+    (@write $t:ty) => {
+        impl tokio::io::AsyncWrite for $t {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                crate::net::stream_core::AsStreamCore::stream_core(&*self).poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                crate::net::stream_core::AsStreamCore::stream_core(&*self)
+                    .poll_write_vectored(cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut Context<'_>,
+            ) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(())) // nothing is buffered in user space
+            }
+
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut Context<'_>,
+            ) -> Poll<io::Result<()>> {
+                crate::net::stream_core::AsStreamCore::stream_core(&*self).poll_shutdown()
+            }
+        }
+    };
+}
+
+crate::net::stream_traits::for_each_stream!(tokio_io);

@@ -47,7 +47,7 @@
 //! | `tokio::time` | [`runtime::time`](crate::time) |
 //! | `tokio::fs` | [`runtime::fs`](crate::fs) |
 //! | `tokio::spawn`, `tokio::task::spawn_blocking` | [`spawn`](crate::spawn), [`spawn_blocking`](crate::spawn_blocking) |
-//! | `tokio::signal` | a signal module of runtime's own is under way; until then, a `signalfd` read on a runtime stream, or a thread with `signal-hook` |
+//! | `tokio::signal` | [`runtime::signal`](crate::signal): `ctrl_c()`, `unix::signal(SignalKind::terminate())` |
 //! | reqwest (built on `tokio::net`) | hyper's client over a runtime `TcpStream` (`examples/hyper_client.rs`; tokio-rustls for HTTPS), or a tokio runtime on its own thread, talked to through `tokio::sync` channels |
 //!
 //! # One name, two methods

@@ -5,28 +5,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+
+mod support;
 
 /// Lines each sending client writes.
 const LINES: usize = 5_000;
-
-/// The example binary, built on demand.
-fn chat_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/chat");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "chat"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "building the chat example failed");
-    bin
-}
 
 /// The server process; killed on drop.
 struct Server(Child);
@@ -40,7 +24,7 @@ impl Drop for Server {
 
 /// Starts the chat server on `driver`; returns it and its address.
 fn start(driver: &str) -> (Server, String) {
-    let mut child = Command::new(chat_binary())
+    let mut child = Command::new(support::example_binary("chat"))
         .args(["--addr", "127.0.0.1:0"])
         .env("RUNTIME_DRIVER", driver)
         .stdout(Stdio::piped())

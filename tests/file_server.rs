@@ -8,6 +8,7 @@ use std::io::{BufReader, Read, Write};
 
 #[path = "support/file_server.rs"]
 mod server;
+mod support;
 
 use server::{connect, get, read_response, start};
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 #[path = "support/file_server.rs"]
 mod server;
+mod support;
 
 use server::{connect, get, read_head, start};
 

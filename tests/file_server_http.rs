@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 #[path = "support/file_server.rs"]
 mod server;
+mod support;
 
 use server::{connect, get, raw, read_head, start};
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 #[path = "support/file_server.rs"]
 mod server;
+mod support;
 
 use server::{connect, read_head, start};
 

@@ -44,19 +44,7 @@ impl Server {
 
 /// The example binary, built on demand.
 fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/file_server");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "file_server"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "building the file_server example failed");
-    bin
+    crate::support::example_binary("file_server")
 }
 
 /// The driver the calling `#[runtime::test]` half runs, as `RUNTIME_DRIVER` spells it.

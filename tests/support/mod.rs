@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A name no other test (in this or a concurrent test process) uses:
@@ -68,4 +69,35 @@ pub(crate) async fn tcp_pair() -> (runtime::net::TcpStream, runtime::net::TcpStr
         .expect("connect");
     let (server, _) = accept.await.expect("accept task").expect("accept");
     (client, server)
+}
+
+/// Builds example `name` with the features this test build has (so cargo
+/// does not rebuild the library with other ones), in this build's profile,
+/// and returns the binary's path.
+pub(crate) fn example_binary(name: &str) -> PathBuf {
+    let features: Vec<&str> = [
+        (cfg!(feature = "hyper"), "hyper"),
+        (cfg!(feature = "tokio-io"), "tokio-io"),
+        (cfg!(feature = "futures-io"), "futures-io"),
+    ]
+    .into_iter()
+    .filter_map(|(on, f)| on.then_some(f))
+    .collect();
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "--example", name]);
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
+    }
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("cargo runs");
+    assert!(status.success(), "building the {name} example failed");
+    // target/<profile>/deps/this-test → target/<profile>/examples/name
+    let exe = std::env::current_exe().expect("the test's path");
+    let profile = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>");
+    profile.join("examples").join(name)
 }

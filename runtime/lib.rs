@@ -45,6 +45,28 @@
 //! starts one on another worker. [`driver_info()`] says which driver each
 //! worker runs and why. Set `RUNTIME_DRIVER=epoll` (or `uring`) to override the
 //! automatic choice.
+//!
+//! # Cancel safety
+//!
+//! Received data belongs to the socket, not to the future that asked for it:
+//! receives and accepts wait for readiness (in the ring on io_uring) and take
+//! bytes, datagrams or connections only in the poll that returns them, so a
+//! read dropped by `select!`, a timeout or an abort loses nothing. Each I/O
+//! method's docs say what dropping it means; a dropped write may still have
+//! sent part of its buffer.
+//!
+//! # Design
+//!
+//! `driver/` is a leaf layer: io_uring and epoll behind one `Driver`, the op
+//! lifecycle in slots that hold raw pointers until the kernel lets go, one
+//! readiness registry both drivers share, and an `Unpark` handle through
+//! which other threads (and the blocking pool) reach a worker. `op/` holds
+//! the `Op` future and one file per kernel operation, `sys/` descriptor and
+//! address plumbing, `transfer/` the send-file algorithms; the executor,
+//! timers, `net` and `fs` sit above, and nothing above the driver names a
+//! driver. An op started on one runtime and polled on another panics with a
+//! message saying so if a kernel holds it, and carries on if it only waits
+//! for readiness; it never reaches another driver's slot.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 

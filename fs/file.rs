@@ -85,6 +85,11 @@ impl File {
     ///
     /// As [`OpenOptions::open`]: the path is in the message, the kind and
     /// errno are the kernel's (see [`raw_os_error`](super::raw_os_error)).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the open may still happen in the kernel; the descriptor
+    /// it returns is then closed, so nothing leaks.
     pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new().read(true).open(path).await
     }
@@ -94,6 +99,11 @@ impl File {
     /// # Errors
     ///
     /// As [`OpenOptions::open`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the open may still happen in the kernel; the descriptor
+    /// it returns is then closed, so nothing leaks.
     pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new()
             .write(true)
@@ -111,6 +121,11 @@ impl File {
     /// Opens `path` read-only, resolved inside the directory `dir` and
     /// refusing to leave it (`..`, absolute paths, symlinks pointing
     /// outside). See [`OpenOptions::open_beneath`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the open may still happen in the kernel; the descriptor
+    /// it returns is then closed, so nothing leaks.
     pub async fn open_beneath(dir: &File, path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new().read(true).open_beneath(dir, path).await
     }
@@ -131,6 +146,12 @@ impl File {
     /// # Errors
     ///
     /// The kernel's error; `InvalidInput` if `pos` exceeds `i64::MAX`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe in effect: a positional read changes nothing, so a dropped one is simply
+    /// lost (the kernel may still fill the buffer, which the driver keeps until then) and
+    /// can be issued again.
     pub fn read_at<B: IoBufMut>(
         &self,
         buf: B,
@@ -150,6 +171,11 @@ impl File {
     /// # Errors
     ///
     /// The kernel's error; `InvalidInput` if `pos` exceeds `i64::MAX`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropped before it completes, the write may still happen (in the
+    /// kernel or on the blocking pool), in whole or in part. Await it to learn the outcome.
     pub fn write_at<B: IoBuf>(
         &self,
         buf: B,
@@ -180,6 +206,11 @@ impl File {
     /// # Ok::<(), std::io::Error>(())
     /// # }).unwrap();
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped part-way, the bytes read so far are lost with the buffer (as with tokio's
+    /// `read_exact`); the file is unchanged, so the call can be made again.
     pub fn read_exact_at<B: IoBufMut>(
         &self,
         buf: B,
@@ -223,6 +254,11 @@ impl File {
     /// `WriteZero` if the kernel accepts no bytes; otherwise the kernel's
     /// error (part of the data may have been written). Interrupted writes
     /// are retried.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropped before it completes, the write may still happen (in the
+    /// kernel or on the blocking pool), in whole or in part. Await it to learn the outcome.
     pub fn write_all_at<B: IoBuf>(
         &self,
         buf: B,
@@ -276,6 +312,12 @@ impl File {
     /// # Ok::<(), std::io::Error>(())
     /// # }).unwrap();
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe in effect: a positional read changes nothing, so a dropped one is simply
+    /// lost (the kernel may still fill the buffer, which the driver keeps until then) and
+    /// can be issued again.
     pub fn readv_at<B: IoBufMut>(
         &self,
         bufs: Vec<B>,
@@ -291,6 +333,11 @@ impl File {
     ///
     /// The kernel's error (`EINVAL` beyond 1024 buffers); `InvalidInput` if
     /// `pos` exceeds `i64::MAX`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropped before it completes, the write may still happen (in the
+    /// kernel or on the blocking pool), in whole or in part. Await it to learn the outcome.
     pub fn writev_at<B: IoBuf>(
         &self,
         bufs: Vec<B>,
@@ -303,12 +350,22 @@ impl File {
     ///
     /// Only writes that completed before this call are covered: the driver
     /// may run operations in flight in any order.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the operation may still happen; calling it again is
+    /// harmless.
     pub async fn sync_all(&self) -> io::Result<()> {
         Op::sync_all(&self.fd).await
     }
 
     /// Flushes the file's data, and only the metadata needed to read it back
     /// (`fdatasync(2)`): cheaper than [`sync_all`](File::sync_all).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the operation may still happen; calling it again is
+    /// harmless.
     pub async fn sync_data(&self) -> io::Result<()> {
         Op::sync_data(&self.fd).await
     }
@@ -319,6 +376,10 @@ impl File {
     /// its io-wq threads; epoll: the blocking pool. Either way a hand-off to
     /// another thread: see [`cached_metadata`](File::cached_metadata) for the
     /// cheap form.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it changes nothing.
     pub async fn metadata(&self) -> io::Result<Metadata> {
         Op::statx_fd(&self.fd).await.map(Metadata::new)
     }
@@ -361,6 +422,11 @@ impl File {
     /// Runs on the blocking pool on both drivers: `IORING_OP_FTRUNCATE`
     /// appeared only in Linux 6.9, and requiring it would send every older
     /// kernel to epoll for this one call.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the operation may still happen; calling it again is
+    /// harmless.
     pub async fn set_len(&self, size: u64) -> io::Result<()> {
         let fd = self.fd.clone();
         blocking(move || crate::sys::ftruncate(&fd, size)).await?
@@ -376,6 +442,11 @@ impl File {
     ///
     /// The kernel's error: `EOPNOTSUPP` (kind `Unsupported`) for a mode the
     /// filesystem lacks, `EINVAL` for a zero `len`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the operation may still happen; calling it again is
+    /// harmless.
     pub async fn fallocate(&self, offset: u64, len: u64, mode: i32) -> io::Result<()> {
         Op::fallocate(&self.fd, offset, len, mode).await
     }
@@ -389,6 +460,11 @@ impl File {
     /// # Drivers
     ///
     /// io_uring: `IORING_OP_CLOSE`. epoll: `close(2)` on the blocking pool.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the descriptor is closed anyway (by the kernel, or
+    /// synchronously on drop), so it never leaks; only the close's own error is lost.
     pub async fn close(mut self) -> io::Result<()> {
         // Empties the registered slot (once no op in flight names it).
         self.fixed = None;

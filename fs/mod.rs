@@ -37,6 +37,16 @@
 //! # Ok::<(), std::io::Error>(())
 //! # }).unwrap();
 //! ```
+//!
+//! # Cancel safety
+//!
+//! The path functions (`read`, `write`, `metadata`, `rename`, `remove_file`,
+//! `create_dir` …) and `OpenOptions::open` hand one operation to the kernel
+//! or the blocking pool. Dropped before it completes, that operation may
+//! still happen: a dropped `rename` or `remove_file` may have renamed or
+//! removed, a dropped `write` may have written part of the file, and a file a
+//! dropped open returned is closed, never leaked. Reads change nothing, so a
+//! dropped read is simply lost and can be issued again.
 #![forbid(unsafe_code)]
 
 mod error;

@@ -314,34 +314,29 @@ async fn hyper_runs_on_a_bare_tcp_stream() {
 }
 
 /// A worker that tasks keep busy (here a feeder that never stops) still
-/// reaps readiness polls: io_uring's park counts them as work in flight, so
-/// a turn that must not wait still enters the ring (it once skipped it when
-/// no *op* was in flight, and a poll-based read waited forever).
-#[test]
-fn a_never_idle_worker_still_sees_readiness() {
-    let rt = runtime::Builder::new()
-        .driver(runtime::DriverKind::Uring)
-        .build()
-        .expect("an io_uring runtime");
-    rt.block_on(async {
-        let (a, b) = UnixStream::pair().unwrap();
-        let writer = runtime::spawn(write_lines(a));
-        let mut lines = tokio::io::BufReader::new(b).lines();
-        let mut ticks = busy_channel(u64::MAX);
-        let mut next = 0;
-        within("all lines", async {
-            loop {
-                tokio::select! {
-                    line = lines.next_line() => match line.unwrap() {
-                        Some(_) => next += 1,
-                        None => break,
-                    },
-                    Some(_) = ticks.recv() => {}
-                }
+/// sees readiness, on both drivers: io_uring's park counts readiness polls
+/// as work in flight, so a turn that must not wait still enters the ring (it
+/// once skipped it when no *op* was in flight, and a poll-based read waited
+/// forever).
+#[runtime::test]
+async fn a_never_idle_worker_still_sees_readiness() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let writer = runtime::spawn(write_lines(a));
+    let mut lines = tokio::io::BufReader::new(b).lines();
+    let mut ticks = busy_channel(u64::MAX);
+    let mut next = 0;
+    within("all lines", async {
+        loop {
+            tokio::select! {
+                line = lines.next_line() => match line.unwrap() {
+                    Some(_) => next += 1,
+                    None => break,
+                },
+                Some(_) = ticks.recv() => {}
             }
-        })
-        .await;
-        assert_eq!(next, LINES);
-        writer.await.unwrap().unwrap();
-    });
+        }
+    })
+    .await;
+    assert_eq!(next, LINES);
+    writer.await.unwrap().unwrap();
 }

@@ -8,7 +8,7 @@
 //! nothing (hyper's own write buffer and vectored writes do the batching), so
 //! `poll_flush` has nothing to do; `poll_shutdown` shuts the write side down.
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::task::{ready, Context, Poll};
 
 use hyper::rt::ReadBufCursor;
@@ -54,42 +54,7 @@ macro_rules! hyper_io {
         }
     };
     (@write $t:ty) => {
-        impl hyper::rt::Write for $t {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                crate::net::stream_core::AsStreamCore::stream_core(&*self).poll_write(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                crate::net::stream_core::AsStreamCore::stream_core(&*self)
-                    .poll_write_vectored(cx, bufs)
-            }
-
-            fn is_write_vectored(&self) -> bool {
-                true
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut Context<'_>,
-            ) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(())) // nothing is buffered in user space
-            }
-
-            fn poll_shutdown(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut Context<'_>,
-            ) -> Poll<io::Result<()>> {
-                crate::net::stream_core::AsStreamCore::stream_core(&*self).poll_shutdown()
-            }
-        }
+        super::poll_write_impl!(hyper::rt::Write, $t);
     };
 }
 

@@ -40,6 +40,54 @@
 //! # }
 //! ```
 
+/// The write side of a bridge whose trait names its methods as tokio's
+/// `AsyncWrite` does (tokio's, and hyper's `rt::Write`): each method is the
+/// stream core's, so the two bridges cannot drift apart. (futures-io's
+/// `AsyncWrite` has `poll_close` and no `is_write_vectored`.)
+#[cfg(any(feature = "tokio-io", feature = "hyper"))]
+macro_rules! poll_write_impl {
+    ($trait:path, $t:ty) => {
+        impl $trait for $t {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                crate::net::stream_core::AsStreamCore::stream_core(&*self).poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                crate::net::stream_core::AsStreamCore::stream_core(&*self)
+                    .poll_write_vectored(cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(())) // nothing is buffered in user space
+            }
+
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                crate::net::stream_core::AsStreamCore::stream_core(&*self).poll_shutdown()
+            }
+        }
+    };
+}
+#[cfg(any(feature = "tokio-io", feature = "hyper"))]
+use poll_write_impl;
+
 #[cfg(feature = "futures-io")]
 mod futures_io;
 #[cfg(feature = "hyper")]

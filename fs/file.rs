@@ -492,9 +492,15 @@ impl File {
     /// operations are still in flight on it.
     pub fn try_into_std(self) -> Result<std::fs::File, File> {
         let File { fd, fixed } = self;
+        // Ops in flight on a registered file hold its slot (and through it
+        // the descriptor); with none, the slot is let go first.
+        if fixed.as_ref().is_some_and(|f| !f.is_sole_holder()) {
+            return Err(File { fd, fixed });
+        }
+        drop(fixed);
         fd.try_unwrap()
             .map(std::fs::File::from)
-            .map_err(|fd| File { fd, fixed })
+            .map_err(|fd| File { fd, fixed: None })
     }
 }
 

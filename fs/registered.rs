@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use super::File;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::op::{fixed_for, may_be_fixed, FixedFile, Op, Read, ReadFixed, Write, WriteFixed};
+use crate::op::{Fixed, FixedFile, Op, Read, ReadFixed, Write, WriteFixed};
 use crate::sys::SharedFd;
 
 impl File {
@@ -43,7 +43,7 @@ impl File {
     /// ```
     pub fn register(&mut self) -> bool {
         if self.fixed.is_none() {
-            self.fixed = FixedFile::register(self.fd.raw()).ok();
+            self.fixed = FixedFile::register(&self.fd).ok();
         }
         self.fixed.is_some()
     }
@@ -54,20 +54,18 @@ impl File {
     }
 }
 
-/// Defines the future of one positional transfer: a plain op built at once
-/// (nothing is registered: the common case costs what it always did), or,
-/// when the file or buffer is registered somewhere, an op settled at the
-/// first poll, on the worker whose ring it will name. A hand-written enum,
-/// not an `async` block, so the future stays the size of its op.
+/// Defines the future of one positional transfer: a plain op when neither
+/// the file nor the buffer is registered anywhere (the common case costs
+/// what it always did), otherwise an op that names whichever of them the
+/// submitting ring has registered (`Fixed::bind`). A hand-written enum, not
+/// an `async` block, so the future stays the size of its op.
 macro_rules! positional {
     ($(#[$doc:meta])* $name:ident<B: $bound:ident>, $plain:ident: $plain_ty:ident, $fixed:ident: $fixed_ty:ident) => {
         $(#[$doc])*
         pub(super) enum $name<B: $bound> {
-            /// Maybe registered: settled at the first poll.
-            Start(SharedFd, Option<FixedFile>, B, u64),
             /// A plain op.
             Plain(Op<$plain_ty<B>>),
-            /// An op naming registered slots.
+            /// An op that may name registered slots.
             Fixed(Op<$fixed_ty<B>>),
             /// Refused before any op (a bad offset); `None` once returned.
             Failed(Option<(io::Error, B)>),
@@ -75,6 +73,7 @@ macro_rules! positional {
 
         impl<B: $bound> $name<B> {
             /// The transfer of `buf` at `pos` on `fd`, registered as `file` says.
+            #[inline]
             pub(super) fn new(
                 fd: &SharedFd,
                 file: Option<&FixedFile>,
@@ -83,8 +82,10 @@ macro_rules! positional {
             ) -> Self {
                 match pos {
                     Err(e) => Self::Failed(Some((e, buf))),
-                    Ok(pos) if !may_be_fixed(file, &buf) => Self::Plain(Op::$plain(fd, buf, pos)),
-                    Ok(pos) => Self::Start(fd.clone(), file.cloned(), buf, pos),
+                    Ok(pos) => match Fixed::of(fd, file, &buf) {
+                        None => Self::Plain(Op::$plain(fd, buf, pos)),
+                        Some(fixed) => Self::Fixed(Op::$fixed(fixed, buf, pos)),
+                    },
                 }
             }
         }
@@ -92,27 +93,16 @@ macro_rules! positional {
         impl<B: $bound> Future for $name<B> {
             type Output = BufResult<usize, B>;
 
+            #[inline]
             fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
                 // Every field is `Unpin` (`IoBuf: Unpin`, `Op: Unpin`).
-                let this = self.get_mut();
-                if let Self::Start(..) = this {
-                    let Self::Start(fd, file, buf, pos) = std::mem::replace(this, Self::Failed(None))
-                    else {
-                        unreachable!("matched above")
-                    };
-                    *this = match fixed_for(file, &buf) {
-                        Some(fixed) => Self::Fixed(Op::$fixed(fd, fixed, buf, pos)),
-                        None => Self::Plain(Op::$plain(&fd, buf, pos)),
-                    };
-                }
-                match this {
+                match self.get_mut() {
                     Self::Plain(op) => Pin::new(op).poll(cx),
                     Self::Fixed(op) => Pin::new(op).poll(cx),
                     Self::Failed(failed) => match failed.take() {
                         Some((e, buf)) => Poll::Ready((Err(e), buf)),
                         None => Poll::Pending, // polled after it returned
                     },
-                    Self::Start(..) => unreachable!("settled above"),
                 }
             }
         }

@@ -166,16 +166,19 @@ async fn run(cfg: Config) -> io::Result<(u64, Duration, Vec<u32>)> {
                 // Aligned (for O_DIRECT) and full length: pread fills all of it.
                 let mut buf = AlignedBuf::new(bs);
                 buf.extend_from_slice(&vec![0; bs])?;
-                while Instant::now() < deadline {
+                // One clock read per read, as in file_load.
+                let mut t0 = Instant::now();
+                while t0 < deadline {
                     let off = offsets.next() * bs as u64;
                     let file = file.clone();
-                    let t0 = Instant::now();
                     let (res, b) = tokio::task::spawn_blocking(move || {
                         let res = file.read_at(&mut buf, off);
                         (res, buf)
                     })
                     .await?;
-                    lat.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                    let t1 = Instant::now();
+                    lat.push((t1 - t0).as_nanos().min(u32::MAX as u128) as u32);
+                    t0 = t1;
                     buf = b;
                     if res? != bs {
                         return Err(io::Error::other("short read"));
@@ -191,12 +194,14 @@ async fn run(cfg: Config) -> io::Result<(u64, Duration, Vec<u32>)> {
                 .await?;
             tasks.push(tokio::task::spawn_local(async move {
                 let mut buf = vec![0u8; bs];
-                while Instant::now() < deadline {
+                let mut t0 = Instant::now();
+                while t0 < deadline {
                     let off = offsets.next() * bs as u64;
-                    let t0 = Instant::now();
                     file.seek(SeekFrom::Start(off)).await?;
                     file.read_exact(&mut buf).await?;
-                    lat.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                    let t1 = Instant::now();
+                    lat.push((t1 - t0).as_nanos().min(u32::MAX as u128) as u32);
+                    t0 = t1;
                 }
                 Ok(lat)
             }));

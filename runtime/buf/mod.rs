@@ -49,7 +49,7 @@ pub use aligned::AlignedBuf;
 pub(crate) use fill::fill_from_slice;
 pub use fixed_buf::FixedBuf;
 pub use fixed_pool::FixedPool;
-pub(crate) use fixed_slot::FixedToken;
+pub(crate) use fixed_slot::{FixedSlot, FixedToken};
 pub use io_buf::{IoBuf, IoBufMut};
 pub use slice::Slice;
 

@@ -14,6 +14,11 @@
 //! `Done` (waking) and `Orphaned` → removed; dropping the `Op` moves `Waiting`
 //! → `Orphaned` and `Done` → removed.
 //!
+//! An op whose entry points only into memory it owns elsewhere
+//! (`Operation::IN_PLACE`) stays in its future while the kernel runs it:
+//! its slot starts with no op, and receives one only if the future is
+//! dropped first ([`Ops::adopt`]).
+//!
 //! # Memory
 //!
 //! A slot holds its op as a raw pointer made from a `Box`, never as the `Box`
@@ -63,7 +68,8 @@ impl Finished {
 /// One op in flight: its data and who waits for it.
 pub(crate) struct Slot {
     /// The op's owned data, from `Box::into_raw`; see "Memory" above.
-    op: NonNull<dyn Erased>,
+    /// `None` while an in-place op's future holds it.
+    op: Option<NonNull<dyn Erased>>,
     /// Who holds interest in the result.
     pub(crate) state: Lifecycle,
     /// The deadline of a linked `IORING_OP_LINK_TIMEOUT`; read by the kernel at
@@ -82,11 +88,18 @@ impl Slot {
     /// its own thread, and
     /// the kernel writes only through the pointers the entry carries, which
     /// this borrow neither moves nor frees.
+    ///
+    /// # Panics
+    ///
+    /// If the slot holds no op (an in-place op, which only io_uring runs).
     pub(crate) fn op_mut(&mut self) -> &mut dyn Erased {
+        let Some(op) = self.op.as_mut() else {
+            panic!("runtime: a blocking-pool op has no op in its slot");
+        };
         // SAFETY: `op` came from `Box::into_raw` and is freed only by
         // `finished`, after the slot is removed; `&mut self` makes this borrow
         // unique on the Rust side.
-        unsafe { self.op.as_mut() }
+        unsafe { op.as_mut() }
     }
 }
 
@@ -132,10 +145,59 @@ impl Ops {
     pub(crate) fn insert<T: Operation>(&mut self, op: Box<T>, waker: Waker) -> usize {
         let op: Box<dyn Erased> = op;
         self.slots.insert(Slot {
-            op: NonNull::from(Box::leak(op)),
+            op: Some(NonNull::from(Box::leak(op))),
             state: Lifecycle::Waiting(waker),
             link_timeout: None,
         })
+    }
+
+    /// Opens a slot for an in-place op, which its future keeps; returns the key.
+    #[inline]
+    pub(crate) fn insert_in_place(&mut self, waker: Waker) -> usize {
+        self.slots.insert(Slot {
+            op: None,
+            state: Lifecycle::Waiting(waker),
+            link_timeout: None,
+        })
+    }
+
+    /// The in-place op's look at its slot: its result once reaped (the slot
+    /// is then gone), else the waker is kept.
+    #[inline]
+    pub(crate) fn poll_result(
+        &mut self,
+        key: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<u32>> {
+        let Poll::Ready(()) = self.poll_done(key, cx) else {
+            return Poll::Pending;
+        };
+        let slot = self.slots.remove(key);
+        let Lifecycle::Done(res) = slot.state else {
+            unreachable!("poll_done said done")
+        };
+        // An in-place op's slot never holds an op while its future lives; one
+        // that did would leak here (safe), never be freed early.
+        debug_assert!(slot.op.is_none(), "an in-place slot held an op");
+        Poll::Ready(res)
+    }
+
+    /// An in-place op's future is dropped: the slot takes the op if the
+    /// kernel still holds it (to free after the final completion), or it is
+    /// finished and handed back to drop.
+    pub(crate) fn adopt(&mut self, key: usize, op: Box<dyn Erased>) -> Orphaned {
+        let Some(slot) = self.slots.get_mut(key) else {
+            unreachable!("an in-place op's slot vanished while its future was alive")
+        };
+        if !matches!(slot.state, Lifecycle::Done(_)) {
+            slot.op = Some(NonNull::from(Box::leak(op)));
+            slot.state = Lifecycle::Orphaned;
+            return Orphaned::Cancel;
+        }
+        let Lifecycle::Done(res) = self.slots.remove(key).state else {
+            unreachable!("checked above")
+        };
+        Orphaned::Free(Finished { op, res })
     }
 
     /// The slot for `key`, if any.
@@ -180,8 +242,13 @@ impl Ops {
                 let Lifecycle::Done(res) = slot.state else {
                     unreachable!("state was just set to Done")
                 };
+                // No op: an in-place op orphaned at shutdown while its future
+                // lives on (that future leaks it).
+                let Some(op) = slot.op else {
+                    return Reaped::Stored;
+                };
                 // SAFETY: this was the op's final completion.
-                Reaped::Free(unsafe { finished(slot.op, res) })
+                Reaped::Free(unsafe { finished(op, res) })
             }
             Lifecycle::Done(_) => unreachable!("a single-shot op completed twice"),
         }
@@ -200,8 +267,11 @@ impl Ops {
         let Lifecycle::Done(res) = slot.state else {
             unreachable!("take() on an op that is not done")
         };
+        let Some(op) = slot.op else {
+            unreachable!("take() on an in-place op's slot")
+        };
         // SAFETY: the op is done: its final completion was reaped.
-        let Finished { op, res } = unsafe { finished(slot.op, res) };
+        let Finished { op, res } = unsafe { finished(op, res) };
         let Ok(op) = op.into_any().downcast::<T>() else {
             panic!("runtime: an operation's slot holds another type of operation");
         };
@@ -221,8 +291,11 @@ impl Ops {
         let Lifecycle::Done(res) = slot.state else {
             unreachable!("checked above")
         };
+        let Some(op) = slot.op else {
+            return Orphaned::Gone; // an in-place op: its future keeps it
+        };
         // SAFETY: the op is done: its final completion was reaped.
-        Orphaned::Free(unsafe { finished(slot.op, res) })
+        Orphaned::Free(unsafe { finished(op, res) })
     }
 
     /// Orphans every slot at shutdown; returns the finished ones to drop.

@@ -10,6 +10,11 @@
 //!   future, updated in place from poll to poll.
 //! - `Held { driver, key }`: in slot `key` of driver `driver` (io_uring, or the
 //!   epoll driver's blocking pool). Only that driver may be asked about it.
+//! - `InKernel { op, driver, key }`: io_uring runs an `IN_PLACE` op (its
+//!   entry points into no part of the op itself) from slot `key`, while the
+//!   op stays here, unboxed. Dropped first, the op moves into the slot
+//!   until the kernel lets go; dropped where its driver cannot take it,
+//!   the op is leaked, never freed under the kernel.
 //! - `Finished`: the output was returned.
 //!
 //! # Ops on the wrong driver
@@ -27,6 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::lifecycle::Ops;
 use super::operation::{Interest, Operation};
 use super::readiness::Readiness;
 use super::Driver;
@@ -63,6 +69,17 @@ pub(crate) enum OpState<T> {
     /// In a driver's slot.
     Held {
         /// The driver holding the slot.
+        driver: DriverId,
+        /// The slot's key.
+        key: usize,
+        /// A linked timeout guards it: `ECANCELED` means the deadline passed.
+        timed: bool,
+    },
+    /// io_uring runs the op from a slot while it stays here (`IN_PLACE`).
+    InKernel {
+        /// The op; the kernel points only into memory it owns elsewhere.
+        op: T,
+        /// The driver whose ring runs it.
         driver: DriverId,
         /// The slot's key.
         key: usize,
@@ -139,26 +156,47 @@ impl Driver {
                 if driver != id {
                     wrong_driver();
                 }
-                let ops = match self {
-                    Driver::Uring(d) => d.ops_mut(),
-                    Driver::Epoll(d) => d.ops_mut(),
-                };
+                let ops = self.ops_mut();
                 let Poll::Ready(()) = ops.poll_done(key, cx) else {
                     return Poll::Pending;
                 };
                 *st = OpState::Finished;
                 let (op, res) = ops.take::<T>(key);
-                let res = match res {
-                    Err(e) if timed && e.raw_os_error() == Some(libc::ECANCELED) => {
-                        Err(timed_out())
-                    }
-                    res => res,
+                Poll::Ready((op, deadline_result(res, timed)))
+            }
+            OpState::InKernel {
+                driver, key, timed, ..
+            } => {
+                if driver != id {
+                    wrong_driver();
+                }
+                let Poll::Ready(res) = self.ops_mut().poll_result(key, cx) else {
+                    return Poll::Pending;
                 };
-                Poll::Ready((op, res))
+                let OpState::InKernel { op, .. } = std::mem::replace(st, OpState::Finished) else {
+                    unreachable!("matched above")
+                };
+                Poll::Ready((op, deadline_result(res, timed)))
             }
             OpState::Finished => Poll::Pending,
             OpState::Unheld(..) => match self {
                 Driver::Uring(d) if st.readiness() => d.poll_unheld(st, cx),
+                Driver::Uring(d) if T::IN_PLACE => {
+                    let Some(op) = st.take_unheld() else {
+                        unreachable!("matched above")
+                    };
+                    *st = OpState::InKernel {
+                        op,
+                        driver: id,
+                        key: usize::MAX,
+                        timed: deadline.is_some(),
+                    };
+                    let OpState::InKernel { op, key, .. } = st else {
+                        unreachable!("just set")
+                    };
+                    *key = d.submit_in_place(op, cx.waker().clone(), deadline);
+                    Poll::Pending
+                }
                 Driver::Uring(d) => {
                     let Some(op) = st.take_unheld() else {
                         unreachable!("matched above")
@@ -193,17 +231,47 @@ impl Driver {
         }
     }
 
-    /// The op's future is being dropped.
+    /// The op's future is being dropped. An in-place op of another driver
+    /// is left in `st`, for the caller to leak.
     pub(crate) fn drop_op<T: Operation>(&mut self, st: &mut OpState<T>) {
         match *st {
             OpState::Held { driver, key, .. } if driver == self.id() => match self {
                 Driver::Uring(d) => d.drop_slot(key),
                 Driver::Epoll(d) => d.drop_slot(key),
             },
+            OpState::InKernel { driver, key, .. } if driver == self.id() => {
+                let OpState::InKernel { op, .. } = std::mem::replace(st, OpState::Finished) else {
+                    unreachable!("matched above")
+                };
+                match self {
+                    Driver::Uring(d) => d.drop_in_place(key, Box::new(op)),
+                    // Unreachable (only io_uring runs ops in place); leaking
+                    // is the safe answer all the same.
+                    Driver::Epoll(_) => std::mem::forget(op),
+                }
+            }
+            OpState::InKernel { .. } => return,
             OpState::Unheld(_, Some(wait)) => self.abandoned(wait),
             // Another driver's slot stays with it (its shutdown frees it).
             _ => {}
         }
         *st = OpState::Finished;
+    }
+
+    /// The slots of this driver's ops in flight.
+    fn ops_mut(&mut self) -> &mut Ops {
+        match self {
+            Driver::Uring(d) => d.ops_mut(),
+            Driver::Epoll(d) => d.ops_mut(),
+        }
+    }
+}
+
+/// A guarded op's result: `ECANCELED` from its linked timeout is `TimedOut`.
+#[inline]
+fn deadline_result(res: io::Result<u32>, timed: bool) -> io::Result<u32> {
+    match res {
+        Err(e) if timed && e.raw_os_error() == Some(libc::ECANCELED) => Err(timed_out()),
+        res => res,
     }
 }

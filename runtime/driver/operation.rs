@@ -99,7 +99,10 @@ impl Attempt {
 ///
 /// Every pointer `uring_entry` puts in the entry points into `self` or into
 /// memory `self` owns. The driver boxes `self` first and neither moves nor drops
-/// the box until the last completion is reaped.
+/// the box until the last completion is reaped. An op with `IN_PLACE = true`
+/// instead points only into memory it owns that does not move with it (a
+/// buffer's heap block): it is not boxed, but that memory is neither freed
+/// nor reused until the last completion is reaped.
 ///
 /// `run_blocking` runs on a blocking-pool thread while the worker keeps the op
 /// in its slot: it may use only plain data that `epoll_attempt` prepared on the
@@ -112,6 +115,20 @@ pub(crate) unsafe trait Operation: 'static {
 
     /// io_uring: build the submission entry (the driver sets `user_data`).
     fn uring_entry(&mut self) -> squeue::Entry;
+
+    /// io_uring: whether the entry points only into memory the op owns
+    /// elsewhere (a buffer's heap memory, which `IoBuf` keeps put), never
+    /// into the op value itself, so the op may stay in its future, unboxed,
+    /// while the kernel runs it (see `OpState::InKernel`). Saying `true`
+    /// falls under the trait's safety contract.
+    const IN_PLACE: bool = false;
+
+    /// io_uring: called just before [`uring_entry`](Operation::uring_entry)
+    /// with the id of the submitting ring's registered-file and -buffer
+    /// tables; an op that may name registered slots keeps only those in
+    /// that table. The default does nothing.
+    #[inline]
+    fn bind_registered(&mut self, _table: u64) {}
 
     /// epoll: try the syscall without blocking.
     fn epoll_attempt(&mut self) -> Attempt;

@@ -43,7 +43,7 @@ pub(crate) type FileReleases = Arc<Mutex<Vec<u32>>>;
 #[derive(Debug)]
 pub(crate) struct Registered {
     /// Tells this ring apart from every other, for slot holders to check.
-    id: u64,
+    pub(super) id: u64,
     /// The registered-buffer table.
     bufs: Table,
     /// The registered-file table.

@@ -19,7 +19,7 @@ use io_uring::{opcode, squeue, types, IoUring};
 
 use super::lifecycle::{Ops, Orphaned, Reaped};
 use super::op_state::{DriverId, Wait};
-use super::operation::{cqe_result, Interest, Operation};
+use super::operation::{cqe_result, Erased, Interest, Operation};
 use super::readiness::{Readiness, Registry, GEN_MASK};
 use super::unpark::Unpark;
 use super::Deferred;
@@ -130,14 +130,55 @@ impl UringDriver {
         deadline: Option<Duration>,
     ) -> usize {
         let mut op = self.ops.boxed(op);
+        op.bind_registered(self.registered.id);
         // Built from the box, with static dispatch, so its pointers point
         // where the op stays.
         let entry = op.uring_entry();
         let key = self.ops.insert(op, waker);
+        self.queue(entry, key, deadline);
+        key
+    }
+
+    /// Queues an `IN_PLACE` op, which stays where it is (in its future):
+    /// its entry points only into memory the op owns elsewhere. Returns the
+    /// key of its slot, which holds no op unless the future is dropped first
+    /// ([`drop_in_place`](UringDriver::drop_in_place)).
+    #[inline]
+    pub(crate) fn submit_in_place<T: Operation>(
+        &mut self,
+        op: &mut T,
+        waker: Waker,
+        deadline: Option<Duration>,
+    ) -> usize {
+        debug_assert!(T::IN_PLACE);
+        op.bind_registered(self.registered.id);
+        let entry = op.uring_entry();
+        let key = self.ops.insert_in_place(waker);
+        self.queue(entry, key, deadline);
+        key
+    }
+
+    /// An in-place op's future was dropped: its slot keeps the op until the
+    /// kernel lets go (cancelling it), or it is freed now if already done.
+    pub(crate) fn drop_in_place(&mut self, key: usize, op: Box<dyn Erased>) {
+        match self.ops.adopt(key, op) {
+            Orphaned::Gone => {}
+            Orphaned::Cancel => {
+                bump(&self.counters.ops_cancelled);
+                self.cancel(key as u64);
+            }
+            Orphaned::Free(done) => self.deferred.frees.push(done),
+        }
+    }
+
+    /// Queues the entry of the op in slot `key`, with an
+    /// `IORING_OP_LINK_TIMEOUT` after `deadline` if given.
+    #[inline]
+    fn queue(&mut self, entry: squeue::Entry, key: usize, deadline: Option<Duration>) {
         bump(&self.counters.ops_submitted);
         let Some(timeout) = deadline else {
             self.push(entry.user_data(key as u64));
-            return key;
+            return;
         };
         let slot = self.ops.get_mut(key).expect("just inserted");
         let ts: *const types::Timespec = &**slot
@@ -148,7 +189,6 @@ impl UringDriver {
             .user_data(LINK_TIMEOUT_USERDATA);
         let entry = entry.flags(squeue::Flags::IO_LINK).user_data(key as u64);
         self.push_pair(entry, link);
-        key
     }
 
     /// An op waiting for readiness went away: its poll is cancelled (the

@@ -9,12 +9,12 @@
 //! at once when dropped on that worker, or at its next registration when
 //! dropped elsewhere.
 
-use std::os::fd::RawFd;
 use std::sync::Arc;
 
-use crate::buf::{FixedToken, IoBuf};
+use crate::buf::{FixedSlot, FixedToken, IoBuf};
 use crate::context;
 use crate::driver::FileReleases;
+use crate::sys::SharedFd;
 
 /// A file's slot in a ring's registered-file table.
 #[derive(Debug, Clone)]
@@ -30,6 +30,9 @@ struct FileSlot {
     table: u64,
     /// The slot (`types::Fixed`).
     slot: u32,
+    /// The plain descriptor, open as long as the slot is: ops naming the
+    /// slot use it on the epoll driver and on other rings.
+    fd: SharedFd,
     /// Where the owning driver collects slots to empty.
     releases: FileReleases,
 }
@@ -37,12 +40,12 @@ struct FileSlot {
 impl FixedFile {
     /// Registers `fd` with the current worker's ring, or says why not (the
     /// epoll driver, no runtime, a refused registration).
-    pub(crate) fn register(fd: RawFd) -> Result<FixedFile, String> {
+    pub(crate) fn register(fd: &SharedFd) -> Result<FixedFile, String> {
         let res = context::with_current(|worker| {
             let Ok(mut driver) = worker.driver.try_borrow_mut() else {
                 return Err("the driver was busy".to_owned());
             };
-            let res = driver.register_file(fd);
+            let res = driver.register_file(fd.raw());
             let on_uring = driver.fixed_id().is_some();
             drop(driver);
             if let (Err(why), true) = (&res, on_uring) {
@@ -56,6 +59,7 @@ impl FixedFile {
             inner: Arc::new(FileSlot {
                 table,
                 slot,
+                fd: fd.clone(),
                 releases,
             }),
         })
@@ -64,6 +68,11 @@ impl FixedFile {
     /// The slot, for `types::Fixed`.
     pub(crate) fn slot(&self) -> u32 {
         self.inner.slot
+    }
+
+    /// Whether this is the only holder (no op in flight names the slot).
+    pub(crate) fn is_sole_holder(&self) -> bool {
+        Arc::strong_count(&self.inner) == 1
     }
 }
 
@@ -81,41 +90,83 @@ impl Drop for FileSlot {
     }
 }
 
-/// The registered resources one op uses instead of the plain ones.
+/// The registered resources one op may use instead of the plain ones.
+/// Which of them it does use is settled at submission
+/// ([`bind`](Fixed::bind)): only slots in the submitting ring's tables, so a
+/// `File` or buffer registered under another runtime takes the plain path
+/// there, and no entry ever names another ring's slot.
 #[derive(Debug)]
 pub(crate) struct Fixed {
-    /// The file's slot, if it is registered with this worker's ring.
-    pub(crate) file: Option<FixedFile>,
-    /// The buffer's slot, if it is registered with this worker's ring.
-    pub(crate) buf: Option<u16>,
+    /// The file: registered somewhere, or only its plain descriptor.
+    file: FileRef,
+    /// Whether the file's slot is in the submitting ring's table.
+    file_bound: bool,
+    /// The buffer's slot, if it is registered with some ring.
+    buf: Option<FixedSlot>,
 }
 
-/// Whether `file` or `buf` is registered anywhere: if not, the op is plain
-/// without asking the driver (the common case stays as cheap as before).
-#[inline]
-pub(crate) fn may_be_fixed(file: Option<&FixedFile>, buf: &impl IoBuf) -> bool {
-    file.is_some() || buf.fixed_slot(FixedToken(())).is_some()
+/// How an op holds its file; either way the descriptor stays open.
+#[derive(Debug)]
+enum FileRef {
+    /// Registered: the slot holds the descriptor too (one reference count
+    /// per op, not two).
+    Registered(FixedFile),
+    /// Not registered anywhere.
+    Plain(SharedFd),
 }
 
-/// What an op on the current worker may use of `file`'s and `buf`'s
-/// registrations; `None` if nothing (plain op). Only registrations in the
-/// current ring's tables count, so a `File` or buffer registered under
-/// another runtime takes the plain path here.
-#[inline]
-pub(crate) fn fixed_for(file: Option<FixedFile>, buf: &impl IoBuf) -> Option<Fixed> {
-    let buf_slot = buf.fixed_slot(FixedToken(()));
-    if file.is_none() && buf_slot.is_none() {
-        return None;
+impl Fixed {
+    /// The registrations of `file` (whose descriptor is `fd`) and `buf`,
+    /// wherever they are; `None` if neither is registered (a plain op,
+    /// without asking any driver).
+    #[inline]
+    pub(crate) fn of(fd: &SharedFd, file: Option<&FixedFile>, buf: &impl IoBuf) -> Option<Fixed> {
+        let buf = buf.fixed_slot(FixedToken(()));
+        if file.is_none() && buf.is_none() {
+            return None;
+        }
+        let file = match file {
+            Some(f) => FileRef::Registered(f.clone()),
+            None => FileRef::Plain(fd.clone()),
+        };
+        Some(Fixed {
+            file,
+            file_bound: false,
+            buf,
+        })
     }
-    let table = context::with_current(|worker| {
-        worker
-            .driver
-            .try_borrow()
-            .ok()
-            .and_then(|driver| driver.fixed_id())
-    })
-    .flatten()?;
-    let file = file.filter(|f| f.inner.table == table);
-    let buf = buf_slot.filter(|s| s.table == table).map(|s| s.index);
-    (file.is_some() || buf.is_some()).then_some(Fixed { file, buf })
+
+    /// Keeps only the slots in the tables `table` names (the submitting
+    /// ring's); the others are left unused, so the op uses plain resources.
+    #[inline]
+    pub(crate) fn bind(&mut self, table: u64) {
+        self.file_bound = matches!(&self.file, FileRef::Registered(f) if f.inner.table == table);
+        if self.buf.is_some_and(|b| b.table != table) {
+            self.buf = None;
+        }
+    }
+
+    /// The plain descriptor (epoll, and rings the file is not registered with).
+    #[inline]
+    pub(crate) fn fd(&self) -> &SharedFd {
+        match &self.file {
+            FileRef::Registered(f) => &f.inner.fd,
+            FileRef::Plain(fd) => fd,
+        }
+    }
+
+    /// The registered file slot to name, if bound.
+    #[inline]
+    pub(crate) fn file_slot(&self) -> Option<u32> {
+        match &self.file {
+            FileRef::Registered(f) if self.file_bound => Some(f.slot()),
+            _ => None,
+        }
+    }
+
+    /// The registered buffer index to name, if bound.
+    #[inline]
+    pub(crate) fn buf_index(&self) -> Option<u16> {
+        self.buf.map(|b| b.index)
+    }
 }

@@ -33,9 +33,11 @@ impl Op<Fsync> {
     }
 }
 
-// SAFETY: the entry carries no pointers.
+// SAFETY: the entry carries no pointers (so the op may run in place).
 unsafe impl Operation for Fsync {
     type Output = io::Result<()>;
+
+    const IN_PLACE: bool = true;
 
     fn uring_entry(&mut self) -> squeue::Entry {
         let flags = if self.datasync {

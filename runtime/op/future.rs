@@ -7,7 +7,8 @@
 //! driver live only what needs the executor: the cooperative budget, the
 //! timer that bounds a readiness wait, and finding the current worker.
 //!
-//! Dropping an `Op` in flight orphans its slot (see `driver/lifecycle.rs`).
+//! Dropping an `Op` in flight orphans its slot (see `driver/lifecycle.rs`);
+//! an op io_uring runs in place moves into that slot then.
 //! An `Op` polled on a runtime other than the one holding it panics with a
 //! message saying so (see `driver/op_state.rs`): its buffers are in the other
 //! driver's slot and cannot be handed back.
@@ -50,7 +51,7 @@ impl<T: Operation> std::fmt::Debug for Op<T> {
         let state = match self.state {
             OpState::Unheld(_, None) => "unsubmitted",
             OpState::Unheld(_, Some(_)) => "waiting for readiness",
-            OpState::Held { .. } => "in flight",
+            OpState::Held { .. } | OpState::InKernel { .. } => "in flight",
             OpState::Finished => "finished",
         };
         f.debug_struct("Op").field("state", &state).finish()
@@ -156,7 +157,12 @@ impl<T: Operation> Drop for Op<T> {
                 driver.drop_op(&mut self.state);
             }
         });
-        // (Otherwise there is no driver to hand the slot to: the worker is
-        // gone or busy, so the slot stays; shutdown frees or leaks it.)
+        // Otherwise there is no driver to hand the slot to: the worker is
+        // gone or busy, so the slot stays; shutdown frees or leaks it. An op
+        // run in place that no driver took may still be in a kernel: leaked,
+        // since freeing its buffer could let the kernel write into freed memory.
+        if let OpState::InKernel { .. } = self.state {
+            std::mem::forget(std::mem::replace(&mut self.state, OpState::Finished));
+        }
     }
 }

@@ -48,7 +48,7 @@ mod tests;
 
 pub(crate) use accept::Accept;
 pub(crate) use connect::Connect;
-pub(crate) use fixed::{fixed_for, may_be_fixed, FixedFile};
+pub(crate) use fixed::{Fixed, FixedFile};
 pub(crate) use future::Op;
 pub(crate) use poll_add::PollAdd;
 pub(crate) use read::Read;

@@ -15,9 +15,11 @@ impl Op<Nop> {
     }
 }
 
-// SAFETY: a NOP entry carries no pointers.
+// SAFETY: a NOP entry carries no pointers (so the op may run in place).
 unsafe impl Operation for Nop {
     type Output = std::io::Result<()>;
+
+    const IN_PLACE: bool = true;
 
     fn uring_entry(&mut self) -> squeue::Entry {
         opcode::Nop::new().build()

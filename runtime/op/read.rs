@@ -169,9 +169,12 @@ pub(super) unsafe fn file_read_nowait(
     }
 }
 
-// SAFETY: the entry points only into `buf`, whose address `IoBufMut` keeps stable.
+// SAFETY: the entry points only into `buf`'s memory, which `IoBufMut` keeps
+// where it is wherever the op moves (so the op may run in place).
 unsafe impl<B: IoBufMut> Operation for Read<B> {
     type Output = BufResult<usize, B>;
+
+    const IN_PLACE: bool = true;
 
     fn uring_entry(&mut self) -> squeue::Entry {
         let len = io_len(self.buf.bytes_total());

@@ -7,15 +7,15 @@ use io_uring::{opcode, squeue, types};
 
 use super::fixed::Fixed;
 use super::read::{file_read_nowait, finish_rest};
-use super::{cvt, io_len, Attempt, Op, Operation, SharedFd};
+use super::{cvt, io_len, Attempt, Op, Operation};
 use crate::buf::{BufResult, IoBufMut};
 
 /// A positional read using a registered file, a registered buffer, or both.
 #[derive(Debug)]
 pub(crate) struct ReadFixed<B> {
-    /// Keeps the descriptor open until the kernel lets go (and serves epoll).
-    fd: SharedFd,
-    /// The registered slots to name; holding the file's keeps it from reuse.
+    /// The file (its registered slot, or its plain descriptor) and the
+    /// buffer's slot; held until the kernel lets go, so neither the
+    /// descriptor closes nor the slot is reused under the op.
     fixed: Fixed,
     /// Where the kernel writes; returned to the caller.
     buf: B,
@@ -27,9 +27,8 @@ pub(crate) struct ReadFixed<B> {
 
 impl<B: IoBufMut> Op<ReadFixed<B>> {
     /// Reads at `offset` through the registered `fixed` resources.
-    pub(crate) fn read_fixed_at(fd: SharedFd, fixed: Fixed, buf: B, offset: u64) -> Self {
+    pub(crate) fn read_fixed_at(fixed: Fixed, buf: B, offset: u64) -> Self {
         Op::new(ReadFixed {
-            fd,
             fixed,
             buf,
             offset,
@@ -47,22 +46,29 @@ impl<B: IoBufMut> ReadFixed<B> {
         let len = self.buf.bytes_total() - done;
         let off = self.offset.wrapping_add(done as u64) as libc::off_t;
         // SAFETY: `ptr` is valid for `len` writable bytes (IoBufMut contract).
-        let res = unsafe { libc::pread(self.fd.raw(), ptr.cast(), len, off) };
+        let res = unsafe { libc::pread(self.fixed.fd().raw(), ptr.cast(), len, off) };
         finish_rest(cvt(res), done)
     }
 }
 
 // SAFETY: the entry points only into `buf`, whose address `IoBufMut` keeps
-// stable, and names slots that `fixed` keeps registered until the op is freed.
+// stable, and names only slots of the submitting ring's tables (`bind_registered`),
+// which `fixed` keeps registered until the op is freed.
 unsafe impl<B: IoBufMut> Operation for ReadFixed<B> {
     type Output = BufResult<usize, B>;
+
+    const IN_PLACE: bool = true;
+
+    fn bind_registered(&mut self, table: u64) {
+        self.fixed.bind(table);
+    }
 
     fn uring_entry(&mut self) -> squeue::Entry {
         let ptr = self.buf.stable_mut_ptr();
         let len = io_len(self.buf.bytes_total());
-        let file = self.fixed.file.as_ref().map(|f| types::Fixed(f.slot()));
-        let fd = types::Fd(self.fd.raw());
-        match (file, self.fixed.buf) {
+        let file = self.fixed.file_slot().map(types::Fixed);
+        let fd = types::Fd(self.fixed.fd().raw());
+        match (file, self.fixed.buf_index()) {
             (Some(file), Some(index)) => opcode::ReadFixed::new(file, ptr, len, index)
                 .offset(self.offset)
                 .build(),
@@ -83,7 +89,8 @@ unsafe impl<B: IoBufMut> Operation for ReadFixed<B> {
         }];
         // SAFETY: `iov` points at `buf`, valid for `bytes_total` writable
         // bytes (IoBufMut contract).
-        let (attempt, done) = unsafe { file_read_nowait(&self.fd, &mut iov, Some(self.offset)) };
+        let (attempt, done) =
+            unsafe { file_read_nowait(self.fixed.fd(), &mut iov, Some(self.offset)) };
         self.done = done;
         attempt
     }

@@ -47,9 +47,12 @@ impl<B: IoBuf> Op<Send<B>> {
     }
 }
 
-// SAFETY: the entry points only into `buf`, whose address `IoBuf` keeps stable.
+// SAFETY: the entry points only into `buf`'s memory, which `IoBuf` keeps
+// where it is wherever the op moves (so the op may run in place).
 unsafe impl<B: IoBuf> Operation for Send<B> {
     type Output = BufResult<usize, B>;
+
+    const IN_PLACE: bool = true;
 
     fn uring_entry(&mut self) -> squeue::Entry {
         let len = io_len(self.buf.bytes_init());

@@ -6,15 +6,15 @@ use std::io;
 use io_uring::{opcode, squeue, types};
 
 use super::fixed::Fixed;
-use super::{cvt, io_len, Attempt, Op, Operation, SharedFd};
+use super::{cvt, io_len, Attempt, Op, Operation};
 use crate::buf::{BufResult, IoBuf};
 
 /// A positional write using a registered file, a registered buffer, or both.
 #[derive(Debug)]
 pub(crate) struct WriteFixed<B> {
-    /// Keeps the descriptor open until the kernel lets go (and serves epoll).
-    fd: SharedFd,
-    /// The registered slots to name; holding the file's keeps it from reuse.
+    /// The file (its registered slot, or its plain descriptor) and the
+    /// buffer's slot; held until the kernel lets go, so neither the
+    /// descriptor closes nor the slot is reused under the op.
     fixed: Fixed,
     /// What the kernel reads; returned to the caller.
     buf: B,
@@ -24,27 +24,29 @@ pub(crate) struct WriteFixed<B> {
 
 impl<B: IoBuf> Op<WriteFixed<B>> {
     /// Writes `buf`'s initialised bytes at `offset` through the registered `fixed` resources.
-    pub(crate) fn write_fixed_at(fd: SharedFd, fixed: Fixed, buf: B, offset: u64) -> Self {
-        Op::new(WriteFixed {
-            fd,
-            fixed,
-            buf,
-            offset,
-        })
+    pub(crate) fn write_fixed_at(fixed: Fixed, buf: B, offset: u64) -> Self {
+        Op::new(WriteFixed { fixed, buf, offset })
     }
 }
 
 // SAFETY: the entry points only into `buf`, whose address `IoBuf` keeps
-// stable, and names slots that `fixed` keeps registered until the op is freed.
+// stable, and names only slots of the submitting ring's tables (`bind_registered`),
+// which `fixed` keeps registered until the op is freed.
 unsafe impl<B: IoBuf> Operation for WriteFixed<B> {
     type Output = BufResult<usize, B>;
+
+    const IN_PLACE: bool = true;
+
+    fn bind_registered(&mut self, table: u64) {
+        self.fixed.bind(table);
+    }
 
     fn uring_entry(&mut self) -> squeue::Entry {
         let ptr = self.buf.stable_ptr();
         let len = io_len(self.buf.bytes_init());
-        let file = self.fixed.file.as_ref().map(|f| types::Fixed(f.slot()));
-        let fd = types::Fd(self.fd.raw());
-        match (file, self.fixed.buf) {
+        let file = self.fixed.file_slot().map(types::Fixed);
+        let fd = types::Fd(self.fixed.fd().raw());
+        match (file, self.fixed.buf_index()) {
             (Some(file), Some(index)) => opcode::WriteFixed::new(file, ptr, len, index)
                 .offset(self.offset)
                 .build(),
@@ -68,7 +70,7 @@ unsafe impl<B: IoBuf> Operation for WriteFixed<B> {
         // SAFETY: `buf` is valid for `bytes_init` readable bytes (IoBuf contract).
         let res = unsafe {
             libc::pwrite(
-                self.fd.raw(),
+                self.fixed.fd().raw(),
                 self.buf.stable_ptr().cast(),
                 len,
                 self.offset as libc::off_t,

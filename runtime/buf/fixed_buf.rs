@@ -24,8 +24,9 @@ pub struct FixedBuf {
     /// up through `pool`, so a blocking-pool thread running an epoll read
     /// touches only this field, never the `Rc`.
     ptr: NonNull<u8>,
-    /// Size of the buffer (the pool's `buf_size`).
-    cap: usize,
+    /// Size of the buffer (the pool's `buf_size`, at most 1 GiB); 32 bits
+    /// keep the buffer, and the ops that carry it, small.
+    cap: u32,
     /// Bytes in use, `<= cap`; all bytes are initialised (the pool is zeroed).
     len: usize,
     /// Which buffer of the pool this is.
@@ -39,7 +40,7 @@ impl FixedBuf {
     pub(super) fn new(pool: Rc<Pool>, index: u16) -> FixedBuf {
         FixedBuf {
             ptr: pool.buf_ptr(index),
-            cap: pool.size(),
+            cap: u32::try_from(pool.size()).expect("a pool's buffers are at most 1 GiB"),
             len: 0,
             index,
             pool,
@@ -58,7 +59,7 @@ impl FixedBuf {
 
     /// Size of the buffer; fixed.
     pub fn capacity(&self) -> usize {
-        self.cap
+        self.cap as usize
     }
 
     /// Which buffer of its pool this is (0-based).
@@ -83,7 +84,7 @@ impl FixedBuf {
     /// `InvalidInput`, with nothing copied, if `data` does not fit in the
     /// spare capacity: the buffer never grows.
     pub fn extend_from_slice(&mut self, data: &[u8]) -> io::Result<()> {
-        if data.len() > self.cap - self.len {
+        if data.len() > (self.cap as usize) - self.len {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "data does not fit in the FixedBuf's capacity",
@@ -159,7 +160,7 @@ unsafe impl IoBuf for FixedBuf {
     }
 
     fn bytes_total(&self) -> usize {
-        self.cap
+        self.cap as usize
     }
 
     fn fixed_slot(&self, _: FixedToken) -> Option<FixedSlot> {
@@ -176,6 +177,6 @@ unsafe impl IoBufMut for FixedBuf {
     }
 
     unsafe fn set_init(&mut self, pos: usize) {
-        self.len = self.len.max(pos.min(self.cap));
+        self.len = self.len.max(pos.min(self.cap as usize));
     }
 }

@@ -245,6 +245,7 @@ impl Pool {
     pub(super) fn slot(&self, index: u16) -> Option<FixedSlot> {
         let (table, first) = self.table?;
         let index = u16::try_from(first + u32::from(index)).ok()?;
+        let table = std::num::NonZeroU64::new(table)?;
         Some(FixedSlot { table, index })
     }
 

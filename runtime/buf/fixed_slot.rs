@@ -10,8 +10,9 @@ pub struct FixedToken(pub(crate) ());
 /// A registered buffer: the ring's table (a driver id) and the slot in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FixedSlot {
-    /// The id of the driver whose table holds the buffer.
-    pub(crate) table: u64,
+    /// The id of the driver whose table holds the buffer (ids start at 1,
+    /// so an `Option<FixedSlot>` costs no extra word).
+    pub(crate) table: std::num::NonZeroU64,
     /// The buffer's index in that table (`buf_index` of the entry).
     pub(crate) index: u16,
 }

@@ -163,7 +163,7 @@ impl Ops {
 
     /// The in-place op's look at its slot: its result once reaped (the slot
     /// is then gone), else the waker is kept.
-    #[inline]
+    #[inline(always)] // the per-op hot path: a call here costs more than its body
     pub(crate) fn poll_result(
         &mut self,
         key: usize,

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-pub(crate) use op_state::{timed_out, OpState};
+pub(crate) use op_state::{timed_out, OpState, Phase};
 pub(crate) use operation::{cvt, Attempt, Interest, Operation};
 pub(crate) use unpark::Unpark;
 pub(crate) use uring::registered::FileReleases;

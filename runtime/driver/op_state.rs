@@ -4,26 +4,32 @@
 //!
 //! # States of a single-shot op
 //!
-//! - `Unheld(op, None)`: not yet handed to a driver.
-//! - `Unheld(op, Some(wait))`: waiting for readiness on the driver
+//! An [`OpState`] is the op (while the future owns it) and its [`Phase`]:
+//!
+//! - `Unheld(None)`: not yet handed to a driver.
+//! - `Unheld(Some(wait))`: waiting for readiness on the driver
 //!   `wait.driver`. The kernel holds nothing of the op, so it stays in the
 //!   future, updated in place from poll to poll.
-//! - `Held { driver, key }`: in slot `key` of driver `driver` (io_uring, or the
-//!   epoll driver's blocking pool). Only that driver may be asked about it.
-//! - `InKernel { op, driver, key }`: io_uring runs an `IN_PLACE` op (its
-//!   entry points into no part of the op itself) from slot `key`, while the
-//!   op stays here, unboxed. Dropped first, the op moves into the slot
-//!   until the kernel lets go; dropped where its driver cannot take it,
-//!   the op is leaked, never freed under the kernel.
+//! - `Held { driver, key }`: the op is in slot `key` of driver `driver`
+//!   (io_uring, or the epoll driver's blocking pool). Only that driver may be
+//!   asked about it.
+//! - `InKernel { driver, key }`: io_uring runs an `IN_PLACE` op (its entry
+//!   points into no part of the op itself) from slot `key`, while the op
+//!   stays in the future, unboxed and unmoved. Dropped first, the op moves
+//!   into the slot until the kernel lets go; dropped where its driver cannot
+//!   take it, the op is leaked, never freed under the kernel.
 //! - `Finished`: the output was returned.
+//!
+//! The op stays where the future put it from creation to completion unless
+//! a slot takes it, so a phase change moves nothing.
 //!
 //! # Ops on the wrong driver
 //!
 //! An op remembers the id of the driver that holds it. Polled on another
 //! driver (another runtime on this thread, or after its own runtime is gone),
 //! an `Unheld` op simply starts over there, since nothing of it is in a
-//! kernel; a `Held` op panics with a message saying so, since its buffers are
-//! in the other driver's slot and cannot be handed back. Dropped there, it
+//! kernel; a `Held` or `InKernel` op panics with a message saying so, since
+//! its buffers belong to the other driver until its kernel lets go. Dropped there, it
 //! is left to its own driver, whose shutdown cancels and frees it.
 
 use std::io;
@@ -62,10 +68,22 @@ pub(crate) struct Wait {
     pub(crate) driver: DriverId,
 }
 
+/// A single-shot op's future state: the op, while the future owns it, and
+/// where it stands; see the module doc.
+pub(crate) struct OpState<T> {
+    /// The op: `Some` while `Unheld` or `InKernel`, and once a finished op
+    /// was handed back for its output; `None` while a slot holds it and
+    /// after the output was taken.
+    op: Option<T>,
+    /// Where the op stands.
+    pub(crate) phase: Phase,
+}
+
 /// Where a single-shot op stands; see the module doc.
-pub(crate) enum OpState<T> {
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Phase {
     /// Not in a slot: not yet submitted, or waiting for the readiness `Wait`.
-    Unheld(T, Option<Wait>),
+    Unheld(Option<Wait>),
     /// In a driver's slot.
     Held {
         /// The driver holding the slot.
@@ -77,8 +95,6 @@ pub(crate) enum OpState<T> {
     },
     /// io_uring runs the op from a slot while it stays here (`IN_PLACE`).
     InKernel {
-        /// The op; the kernel points only into memory it owns elsewhere.
-        op: T,
         /// The driver whose ring runs it.
         driver: DriverId,
         /// The slot's key.
@@ -86,36 +102,85 @@ pub(crate) enum OpState<T> {
         /// A linked timeout guards it: `ECANCELED` means the deadline passed.
         timed: bool,
     },
-    /// The output was returned.
+    /// Done: the op (if still here) only waits to be completed.
     Finished,
 }
 
-impl<T: Operation> OpState<T> {
-    /// Whether the op (not yet in a slot) runs the readiness protocol.
-    fn readiness(&self) -> bool {
-        match self {
-            OpState::Unheld(op, _) => op.readiness(),
-            _ => false,
+impl<T> OpState<T> {
+    /// A new op, not yet handed to a driver.
+    pub(crate) fn new(op: T) -> Self {
+        OpState {
+            op: Some(op),
+            phase: Phase::Unheld(None),
         }
     }
-}
 
-impl<T> OpState<T> {
     /// Whether the op waits in a state its driver cannot bound by a
     /// deadline (readiness), so its future must race a timer.
     pub(crate) fn needs_timer(&self) -> bool {
-        matches!(self, OpState::Unheld(_, Some(_)))
+        matches!(self.phase, Phase::Unheld(Some(_)))
     }
 
     /// Gives up an op the driver does not hold (not yet submitted, or waiting
     /// for readiness): hands it back, to complete with an error.
     pub(crate) fn take_unheld(&mut self) -> Option<T> {
-        match std::mem::replace(self, OpState::Finished) {
-            OpState::Unheld(op, _) => Some(op),
-            other => {
-                *self = other;
-                None
+        match self.phase {
+            Phase::Unheld(_) => {
+                self.phase = Phase::Finished;
+                self.op.take()
             }
+            _ => None,
+        }
+    }
+
+    /// The finished op, for its output: after `poll_op` returned `Ready`.
+    #[inline]
+    pub(crate) fn take_finished(&mut self) -> T {
+        debug_assert!(matches!(self.phase, Phase::Finished));
+        let Some(op) = self.op.take() else {
+            unreachable!("a finished op is handed back once")
+        };
+        op
+    }
+
+    /// The op, while the future owns it and it waits for readiness or has
+    /// not started.
+    pub(crate) fn unheld_mut(&mut self) -> Option<(&mut T, &mut Option<Wait>)> {
+        match &mut self.phase {
+            Phase::Unheld(wait) => self.op.as_mut().map(|op| (op, wait)),
+            _ => None,
+        }
+    }
+
+    /// Hands the op to a slot: it leaves the future.
+    pub(crate) fn give(&mut self) -> T {
+        let Some(op) = self.op.take() else {
+            unreachable!("an op is given to one slot")
+        };
+        op
+    }
+
+    /// Whether dropping the future needs a driver (an op in flight or waiting).
+    pub(crate) fn needs_driver_on_drop(&self) -> bool {
+        !matches!(self.phase, Phase::Finished | Phase::Unheld(None))
+    }
+
+    /// A driver could not take an in-place op at drop: it may still be in a
+    /// kernel, so it is leaked rather than freed.
+    pub(crate) fn leak_if_in_kernel(&mut self) {
+        if let Phase::InKernel { .. } = self.phase {
+            std::mem::forget(self.op.take());
+            self.phase = Phase::Finished;
+        }
+    }
+}
+
+impl<T: Operation> OpState<T> {
+    /// Whether the op (not yet in a slot) runs the readiness protocol.
+    fn readiness(&self) -> bool {
+        match (&self.phase, &self.op) {
+            (Phase::Unheld(_), Some(op)) => op.readiness(),
+            _ => false,
         }
     }
 }
@@ -137,8 +202,9 @@ pub(crate) fn timed_out() -> io::Error {
 
 impl Driver {
     /// Drives a single-shot op: submits it, waits for readiness and retries,
-    /// or takes its completion. `Ready` hands back the op and its result; the
-    /// caller completes it after the driver's borrow ends.
+    /// or takes its completion. `Ready` gives the result; the finished op is
+    /// then in `st` ([`OpState::take_finished`]), for the caller to
+    /// complete after the driver's borrow ends.
     ///
     /// `deadline` bounds the op in the kernel where the driver can (a linked
     /// timeout on io_uring); otherwise the caller races a timer while
@@ -149,10 +215,10 @@ impl Driver {
         st: &mut OpState<T>,
         deadline: Option<Duration>,
         cx: &mut Context<'_>,
-    ) -> Poll<(T, io::Result<u32>)> {
+    ) -> Poll<io::Result<u32>> {
         let id = self.id();
-        match *st {
-            OpState::Held { driver, key, timed } => {
+        match st.phase {
+            Phase::Held { driver, key, timed } => {
                 if driver != id {
                     wrong_driver();
                 }
@@ -160,49 +226,39 @@ impl Driver {
                 let Poll::Ready(()) = ops.poll_done(key, cx) else {
                     return Poll::Pending;
                 };
-                *st = OpState::Finished;
                 let (op, res) = ops.take::<T>(key);
-                Poll::Ready((op, deadline_result(res, timed)))
+                st.op = Some(op);
+                st.phase = Phase::Finished;
+                Poll::Ready(deadline_result(res, timed))
             }
-            OpState::InKernel {
-                driver, key, timed, ..
-            } => {
+            Phase::InKernel { driver, key, timed } => {
                 if driver != id {
                     wrong_driver();
                 }
                 let Poll::Ready(res) = self.ops_mut().poll_result(key, cx) else {
                     return Poll::Pending;
                 };
-                let OpState::InKernel { op, .. } = std::mem::replace(st, OpState::Finished) else {
-                    unreachable!("matched above")
-                };
-                Poll::Ready((op, deadline_result(res, timed)))
+                st.phase = Phase::Finished;
+                Poll::Ready(deadline_result(res, timed))
             }
-            OpState::Finished => Poll::Pending,
-            OpState::Unheld(..) => match self {
+            Phase::Finished => Poll::Pending,
+            Phase::Unheld(_) => match self {
                 Driver::Uring(d) if st.readiness() => d.poll_unheld(st, cx),
                 Driver::Uring(d) if T::IN_PLACE => {
-                    let Some(op) = st.take_unheld() else {
-                        unreachable!("matched above")
+                    let Some(op) = st.op.as_mut() else {
+                        unreachable!("an unheld op is in its future")
                     };
-                    *st = OpState::InKernel {
-                        op,
+                    let key = d.submit_in_place(op, cx.waker().clone(), deadline);
+                    st.phase = Phase::InKernel {
                         driver: id,
-                        key: usize::MAX,
+                        key,
                         timed: deadline.is_some(),
                     };
-                    let OpState::InKernel { op, key, .. } = st else {
-                        unreachable!("just set")
-                    };
-                    *key = d.submit_in_place(op, cx.waker().clone(), deadline);
                     Poll::Pending
                 }
                 Driver::Uring(d) => {
-                    let Some(op) = st.take_unheld() else {
-                        unreachable!("matched above")
-                    };
-                    let key = d.submit(op, cx.waker().clone(), deadline);
-                    *st = OpState::Held {
+                    let key = d.submit(st.give(), cx.waker().clone(), deadline);
+                    st.phase = Phase::Held {
                         driver: id,
                         key,
                         timed: deadline.is_some(),
@@ -217,7 +273,7 @@ impl Driver {
     /// Takes back an op this driver does not hold in a slot (its readiness
     /// wait timed out), to complete it with an error.
     pub(crate) fn abandon_op<T>(&mut self, st: &mut OpState<T>) -> Option<T> {
-        if let OpState::Unheld(_, Some(wait)) = *st {
+        if let Phase::Unheld(Some(wait)) = st.phase {
             self.abandoned(wait);
         }
         st.take_unheld()
@@ -234,14 +290,14 @@ impl Driver {
     /// The op's future is being dropped. An in-place op of another driver
     /// is left in `st`, for the caller to leak.
     pub(crate) fn drop_op<T: Operation>(&mut self, st: &mut OpState<T>) {
-        match *st {
-            OpState::Held { driver, key, .. } if driver == self.id() => match self {
+        match st.phase {
+            Phase::Held { driver, key, .. } if driver == self.id() => match self {
                 Driver::Uring(d) => d.drop_slot(key),
                 Driver::Epoll(d) => d.drop_slot(key),
             },
-            OpState::InKernel { driver, key, .. } if driver == self.id() => {
-                let OpState::InKernel { op, .. } = std::mem::replace(st, OpState::Finished) else {
-                    unreachable!("matched above")
+            Phase::InKernel { driver, key, .. } if driver == self.id() => {
+                let Some(op) = st.op.take() else {
+                    unreachable!("an in-place op is in its future")
                 };
                 match self {
                     Driver::Uring(d) => d.drop_in_place(key, Box::new(op)),
@@ -250,12 +306,12 @@ impl Driver {
                     Driver::Epoll(_) => std::mem::forget(op),
                 }
             }
-            OpState::InKernel { .. } => return,
-            OpState::Unheld(_, Some(wait)) => self.abandoned(wait),
+            Phase::InKernel { .. } => return,
+            Phase::Unheld(Some(wait)) => self.abandoned(wait),
             // Another driver's slot stays with it (its shutdown frees it).
             _ => {}
         }
-        *st = OpState::Finished;
+        st.phase = Phase::Finished;
     }
 
     /// The slots of this driver's ops in flight.

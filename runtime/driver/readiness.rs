@@ -29,7 +29,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::task::{Context, Poll, Waker};
 
-use super::op_state::{DriverId, OpState, Wait};
+use super::op_state::{DriverId, OpState, Phase, Wait};
 use super::operation::{Attempt, Interest, Operation};
 use crate::metrics::{bump, Counters};
 
@@ -394,42 +394,39 @@ pub(crate) trait Readiness {
     /// The worker's counters.
     fn counters(&self) -> &Counters;
 
-    /// Drives an op not in a slot by the protocol, in place: only a finished
-    /// op (or one handed to a slot) moves.
+    /// Drives an op not in a slot by the protocol, in place: the op moves
+    /// only into a slot (blocking pool). `Ready`: the finished op is in `st`.
     fn poll_unheld<T: Operation>(
         &mut self,
         st: &mut OpState<T>,
         cx: &mut Context<'_>,
-    ) -> Poll<(T, io::Result<u32>)> {
-        let OpState::Unheld(op, wait) = st else {
+    ) -> Poll<io::Result<u32>> {
+        let Some((op, wait)) = st.unheld_mut() else {
             unreachable!("poll_unheld on an op in a slot")
         };
         if wait.is_none() {
             bump(&self.counters().ops_submitted);
         }
-        let step = self.step(op, *wait, cx);
-        let Step::Wait(next) = step else {
-            let OpState::Unheld(op, _) = std::mem::replace(st, OpState::Finished) else {
-                unreachable!("matched above")
-            };
-            return match step {
-                Step::Done(res) => {
-                    bump(&self.counters().ops_completed);
-                    Poll::Ready((op, res))
-                }
-                _ => {
-                    let key = self.hold(op, cx.waker().clone());
-                    *st = OpState::Held {
-                        driver: self.driver_id(),
-                        key,
-                        timed: false,
-                    };
-                    Poll::Pending
-                }
-            };
-        };
-        *wait = Some(next);
-        Poll::Pending
+        match self.step(op, *wait, cx) {
+            Step::Wait(next) => {
+                *wait = Some(next);
+                Poll::Pending
+            }
+            Step::Done(res) => {
+                bump(&self.counters().ops_completed);
+                st.phase = Phase::Finished;
+                Poll::Ready(res)
+            }
+            Step::Blocking => {
+                let key = self.hold(st.give(), cx.waker().clone());
+                st.phase = Phase::Held {
+                    driver: self.driver_id(),
+                    key,
+                    timed: false,
+                };
+                Poll::Pending
+            }
+        }
     }
 
     /// Parks the waker until `fd` reports `interest`, arming as needed.

@@ -173,7 +173,7 @@ impl UringDriver {
 
     /// Queues the entry of the op in slot `key`, with an
     /// `IORING_OP_LINK_TIMEOUT` after `deadline` if given.
-    #[inline]
+    #[inline(always)] // the per-op hot path: a call here costs more than its body
     fn queue(&mut self, entry: squeue::Entry, key: usize, deadline: Option<Duration>) {
         bump(&self.counters.ops_submitted);
         let Some(timeout) = deadline else {

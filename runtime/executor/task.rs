@@ -182,13 +182,33 @@ impl<F: Future + 'static> Joinable<F::Output> for TaskCell<F> {
 
 impl<F: Future + 'static> Wake for TaskCell<F> {
     fn wake(self: Arc<Self>) {
-        schedule(self);
+        schedule_cell(self);
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
         if self.header.state.load(Ordering::Acquire) & (SCHEDULED | COMPLETE) == 0 {
-            schedule(self.clone());
+            schedule_cell(self.clone());
         }
+    }
+}
+
+/// [`schedule`] for a cell of known type: the wake of every I/O completion,
+/// so its header is reached without a virtual call.
+#[inline]
+fn schedule_cell<F: Future + 'static>(cell: Arc<TaskCell<F>>) {
+    let prev = cell.header.state.fetch_or(SCHEDULED, Ordering::AcqRel);
+    if prev & (SCHEDULED | COMPLETE) != 0 {
+        return;
+    }
+    let mut slot = Some(cell);
+    context::with_current(|worker| {
+        if let Some(cell) = slot.take_if(|c| Arc::ptr_eq(&worker.shared, &c.header.owner)) {
+            worker.run_queue.borrow_mut().push_back(cell);
+        }
+    });
+    if let Some(cell) = slot {
+        let owner = cell.header.owner.clone();
+        owner.push_remote(cell);
     }
 }
 

@@ -141,7 +141,7 @@ impl Fixed {
     #[inline]
     pub(crate) fn bind(&mut self, table: u64) {
         self.file_bound = matches!(&self.file, FileRef::Registered(f) if f.inner.table == table);
-        if self.buf.is_some_and(|b| b.table != table) {
+        if self.buf.is_some_and(|b| b.table.get() != table) {
             self.buf = None;
         }
     }

@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::context;
-use crate::driver::{timed_out, OpState, Operation};
+use crate::driver::{timed_out, OpState, Operation, Phase};
 use crate::executor::coop;
 use crate::time::{sleep, Sleep};
 
@@ -48,11 +48,11 @@ pub(crate) struct Op<T: Operation> {
 
 impl<T: Operation> std::fmt::Debug for Op<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = match self.state {
-            OpState::Unheld(_, None) => "unsubmitted",
-            OpState::Unheld(_, Some(_)) => "waiting for readiness",
-            OpState::Held { .. } | OpState::InKernel { .. } => "in flight",
-            OpState::Finished => "finished",
+        let state = match self.state.phase {
+            Phase::Unheld(None) => "unsubmitted",
+            Phase::Unheld(Some(_)) => "waiting for readiness",
+            Phase::Held { .. } | Phase::InKernel { .. } => "in flight",
+            Phase::Finished => "finished",
         };
         f.debug_struct("Op").field("state", &state).finish()
     }
@@ -66,7 +66,7 @@ impl<T: Operation> Op<T> {
     /// Wraps an operation; nothing happens until the first poll.
     pub(crate) fn new(op: T) -> Self {
         Op {
-            state: OpState::Unheld(op, None),
+            state: OpState::new(op),
             deadline: None,
             _local: PhantomData,
         }
@@ -138,9 +138,9 @@ impl<T: Operation> Future for Op<T> {
             .borrow_mut()
             .poll_op(&mut this.state, after, cx);
         match polled {
-            Poll::Ready((op, res)) => {
+            Poll::Ready(res) => {
                 coop::consume();
-                Poll::Ready(op.complete(res))
+                Poll::Ready(this.state.take_finished().complete(res))
             }
             Poll::Pending => this.poll_timer(worker, cx),
         }
@@ -149,7 +149,7 @@ impl<T: Operation> Future for Op<T> {
 
 impl<T: Operation> Drop for Op<T> {
     fn drop(&mut self) {
-        if matches!(self.state, OpState::Finished | OpState::Unheld(_, None)) {
+        if !self.state.needs_driver_on_drop() {
             return;
         }
         context::with_current(|worker| {
@@ -161,8 +161,6 @@ impl<T: Operation> Drop for Op<T> {
         // gone or busy, so the slot stays; shutdown frees or leaks it. An op
         // run in place that no driver took may still be in a kernel: leaked,
         // since freeing its buffer could let the kernel write into freed memory.
-        if let OpState::InKernel { .. } = self.state {
-            std::mem::forget(std::mem::replace(&mut self.state, OpState::Finished));
-        }
+        self.state.leak_if_in_kernel();
     }
 }

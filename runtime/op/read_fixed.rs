@@ -21,8 +21,9 @@ pub(crate) struct ReadFixed<B> {
     buf: B,
     /// File offset.
     offset: u64,
-    /// epoll: bytes the inline attempt read before the pool took over.
-    done: usize,
+    /// epoll: bytes the inline attempt read before the pool took over (a
+    /// single read moves at most `u32::MAX`: see `io_len`).
+    done: u32,
 }
 
 impl<B: IoBufMut> Op<ReadFixed<B>> {
@@ -40,7 +41,7 @@ impl<B: IoBufMut> Op<ReadFixed<B>> {
 impl<B: IoBufMut> ReadFixed<B> {
     /// The `pread`, or the rest of it after `done` bytes read inline.
     fn syscall(&mut self) -> io::Result<u32> {
-        let done = self.done;
+        let done = self.done as usize;
         // `done` never exceeds the buffer: it is what the kernel wrote into it.
         let ptr = self.buf.stable_mut_ptr().wrapping_add(done);
         let len = self.buf.bytes_total() - done;
@@ -91,7 +92,7 @@ unsafe impl<B: IoBufMut> Operation for ReadFixed<B> {
         // bytes (IoBufMut contract).
         let (attempt, done) =
             unsafe { file_read_nowait(self.fixed.fd(), &mut iov, Some(self.offset)) };
-        self.done = done;
+        self.done = u32::try_from(done).unwrap_or(u32::MAX);
         attempt
     }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::lifecycle::{Ops, Orphaned, Reaped};
 use super::op_state::DriverId;
-use super::operation::{cvt, Erased, Interest, Operation};
+use super::operation::{cvt, Erased, Operation};
 use super::readiness::{Readiness, Registry};
 use super::unpark::Unpark;
 use super::Deferred;
@@ -104,7 +104,7 @@ impl EpollDriver {
         Ok(EpollDriver {
             epfd,
             events: Vec::with_capacity(EVENTS_PER_WAIT),
-            registry: Registry::new(true),
+            registry: Registry::new(false),
             ops: Ops::default(),
             id: DriverId::next(),
             deferred: Deferred::default(),
@@ -125,6 +125,11 @@ impl EpollDriver {
     pub(crate) fn abandoned(&mut self) {
         bump(&self.counters.ops_cancelled);
         bump(&self.counters.ops_completed);
+    }
+
+    /// The worker's wake-up handle.
+    pub(crate) fn unpark(&self) -> &Arc<Unpark> {
+        &self.unpark
     }
 
     /// Forgets `fd` before it is closed, so a reused number starts afresh.
@@ -271,7 +276,7 @@ impl Readiness for EpollDriver {
 
     /// Adds `fd` to the epoll set, edge-triggered for both directions (or
     /// refreshes it if the kernel still has it from an earlier owner).
-    fn arm(&mut self, fd: RawFd, _gen: u32, _interest: Interest) -> io::Result<()> {
+    fn arm(&mut self, fd: RawFd, _fd_id: u64, _gen: u32) -> io::Result<()> {
         let mut ev = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
             u64: fd as u64,

@@ -18,6 +18,8 @@
 //!   through which the blocking pool posts the epoll driver's completions.
 //! - `shutdown`: cancel and reap everything in flight; leak, never free, what
 //!   the kernel does not give back.
+//! - [`release_fd`]: the last handle of an fd forgets it in every driver
+//!   whose kernel registration would keep it open (io_uring's polls).
 //!
 //! Driver choice and its reasons live in `detect.rs`.
 
@@ -27,6 +29,7 @@ mod lifecycle;
 mod op_box;
 mod op_state;
 mod operation;
+mod poll_owners;
 mod readiness;
 mod unpark;
 mod uring;
@@ -225,6 +228,14 @@ impl Driver {
         }
     }
 
+    /// The worker's wake-up handle.
+    fn unpark(&self) -> &Arc<Unpark> {
+        match self {
+            Driver::Uring(d) => d.unpark(),
+            Driver::Epoll(d) => d.unpark(),
+        }
+    }
+
     /// Cancels and reaps everything in flight (bounded); leaks what the
     /// kernel does not give back.
     pub(crate) fn shutdown(&mut self) {
@@ -232,5 +243,21 @@ impl Driver {
             Driver::Uring(d) => d.shutdown(),
             Driver::Epoll(d) => d.shutdown(),
         }
+    }
+}
+
+/// The last handle of `fd` (the `SharedFd` with id `id`) is about to close
+/// it, on any thread: `local`, the driver of the worker on this thread if it
+/// is not borrowed, forgets it at once; every other io_uring worker whose
+/// ring polls it is asked to cancel that poll, which would otherwise keep
+/// the file (and a socket's connection) open. The caller may close the fd
+/// right after: see `poll_owners.rs` for why a reused number is safe.
+pub(crate) fn release_fd(fd: RawFd, id: u64, local: Option<&mut Driver>) {
+    match local {
+        Some(driver) => {
+            driver.deregister(fd, id);
+            poll_owners::release(fd, id, Some(driver.unpark()));
+        }
+        None => poll_owners::release(fd, id, None),
     }
 }

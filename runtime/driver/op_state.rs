@@ -273,16 +273,16 @@ impl Driver {
     /// Takes back an op this driver does not hold in a slot (its readiness
     /// wait timed out), to complete it with an error.
     pub(crate) fn abandon_op<T>(&mut self, st: &mut OpState<T>) -> Option<T> {
-        if let Phase::Unheld(Some(wait)) = st.phase {
-            self.abandoned(wait);
+        if let Phase::Unheld(Some(_)) = st.phase {
+            self.abandoned();
         }
         st.take_unheld()
     }
 
-    /// An op waiting for readiness (`wait`) went away.
-    fn abandoned(&mut self, wait: Wait) {
+    /// An op waiting for readiness went away (its fd's registration stays).
+    fn abandoned(&mut self) {
         match self {
-            Driver::Uring(d) => d.abandoned(wait),
+            Driver::Uring(d) => d.abandoned(),
             Driver::Epoll(d) => d.abandoned(),
         }
     }
@@ -307,7 +307,7 @@ impl Driver {
                 }
             }
             Phase::InKernel { .. } => return,
-            Phase::Unheld(Some(wait)) => self.abandoned(wait),
+            Phase::Unheld(Some(_)) => self.abandoned(),
             // Another driver's slot stays with it (its shutdown frees it).
             _ => {}
         }

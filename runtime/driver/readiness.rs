@@ -19,11 +19,20 @@
 //!
 //! # Sources of events
 //!
-//! epoll registers an fd once, edge-triggered, for both directions. io_uring
-//! arms a one-shot `IORING_OP_POLL_ADD` per direction, only while an op
-//! waits there: a poll holds a reference to the file, so one left armed would
-//! keep a dropped socket open. Each registration has a generation, so an
-//! event for an fd number since closed and reused is recognised and ignored.
+//! Both drivers register an fd once, edge-triggered, for both directions, the
+//! first time an op must wait on it. epoll adds it to its set; io_uring arms
+//! one multishot `IORING_OP_POLL_ADD` (`POLLIN | POLLOUT | POLLRDHUP`, edge
+//! by default), so a steady connection costs no submission per wait. The
+//! kernel may end a multishot poll (a completion without
+//! `IORING_CQE_F_MORE`: CQ overflow, an error); the registration is then
+//! unarmed, its waiters are woken, and the next wait arms it again.
+//!
+//! A poll holds a reference to the file, so an armed one would keep a closed
+//! socket open: a registration that ends (its fd's last handle is dropped,
+//! or the number is registered anew) has its poll cancelled
+//! (`Registry::to_cancel`), also when the handle goes on another thread
+//! (`poll_owners.rs`). Each registration has a generation, so an event of a
+//! poll for an fd number since closed and reused is recognised and ignored.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -53,8 +62,9 @@ struct FdState {
     read_closed: bool,
     /// The fd failed or hung up: writes return at once from now on.
     write_closed: bool,
-    /// io_uring: a poll for each direction is in the kernel.
-    armed: [bool; 2],
+    /// Events for this registration come: epoll once it is added, io_uring
+    /// while its multishot poll lasts.
+    armed: bool,
     /// Per direction: the ready bit was set by an event and no transfer has
     /// happened since, so `readable()` may trust it without a syscall (a bit
     /// left set after a transfer that filled its buffer may be stale).
@@ -98,17 +108,19 @@ impl Waiters {
         }
     }
 
-    /// Moves every waker into `out`.
-    fn drain_into(&mut self, out: &mut Vec<Waker>) {
+    /// Moves every waker into `out`; returns 1 if there were any, 0 if not
+    /// (for `Registry::waiting`).
+    fn drain_into(&mut self, out: &mut Vec<Waker>) -> usize {
         match std::mem::take(self) {
-            Waiters::None => {}
+            Waiters::None => return 0,
             Waiters::One(w) => out.push(w),
             Waiters::Many(ws) => out.extend(ws),
         }
+        1
     }
 }
 
-/// Index of a direction in `FdState::armed`.
+/// Index of a direction in `FdState::fresh`.
 fn dir(interest: Interest) -> usize {
     match interest {
         Interest::Readable => 0,
@@ -119,9 +131,9 @@ fn dir(interest: Interest) -> usize {
 /// What the driver must ask of the kernel after [`Registry::wait`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Arm {
-    /// Nothing: events for this fd and direction already come.
+    /// Nothing: events for this fd already come.
     Nothing,
-    /// Start events for the fd (registration `gen`, for `Interest`).
+    /// Start events for the fd, for both directions (registration `gen`).
     Start(u32),
 }
 
@@ -132,26 +144,36 @@ pub(crate) struct Registry {
     fds: Vec<Option<FdState>>,
     /// The next registration's generation.
     next_gen: u32,
-    /// Whether a registration keeps delivering events once made (epoll)
-    /// or must be armed per wait (io_uring).
-    persistent: bool,
+    /// Whether an armed registration holds the file open until cancelled
+    /// (an io_uring poll) rather than ending with the fd (epoll).
+    holds_file: bool,
+    /// Directions of registered fds with a waker parked (possibly one whose
+    /// op has gone): while none, a turn that must not block need not ask the
+    /// kernel for events.
+    waiting: usize,
     /// Wakers to run once the driver's borrow ends.
     pub(crate) woken: Vec<Waker>,
     /// io_uring: polls of replaced or forgotten registrations to cancel,
-    /// as (fd, generation, interest).
-    pub(crate) to_cancel: Vec<(RawFd, u32, Interest)>,
+    /// as (fd, generation).
+    pub(crate) to_cancel: Vec<(RawFd, u32)>,
 }
 
 impl Registry {
-    /// An empty registry; `persistent` for epoll, per-wait polls for io_uring.
-    pub(crate) fn new(persistent: bool) -> Self {
+    /// An empty registry; `holds_file` for io_uring's polls, not for epoll.
+    pub(crate) fn new(holds_file: bool) -> Self {
         Registry {
             fds: Vec::new(),
             next_gen: 0,
-            persistent,
+            holds_file,
+            waiting: 0,
             woken: Vec::new(),
             to_cancel: Vec::new(),
         }
+    }
+
+    /// Whether any op may be waiting for an event.
+    pub(crate) fn waiting(&self) -> bool {
+        self.waiting > 0
     }
 
     fn get(&self, fd: RawFd, id: u64) -> Option<&FdState> {
@@ -240,102 +262,78 @@ impl Registry {
                 writable: true,
                 read_closed: false,
                 write_closed: false,
-                armed: [false; 2],
+                armed: false,
                 fresh: [false; 2],
                 readers: Waiters::None,
                 writers: Waiters::None,
             });
         }
-        let persistent = self.persistent;
         let st = self.fds[idx].as_mut().expect("registered above");
         let (ready, wakers) = match interest {
             Interest::Readable => (&mut st.readable, &mut st.readers),
             Interest::Writable => (&mut st.writable, &mut st.writers),
         };
         *ready = false;
+        if matches!(wakers, Waiters::None) {
+            self.waiting += 1;
+        }
         wakers.add(waker);
         st.fresh[dir(interest)] = false;
-        let armed = &mut st.armed[dir(interest)];
-        let start = if persistent { fresh } else { !*armed };
-        *armed = true;
-        Ok(if start {
-            Arm::Start(st.gen)
-        } else {
-            Arm::Nothing
-        })
+        if st.armed {
+            return Ok(Arm::Nothing);
+        }
+        st.armed = true;
+        Ok(Arm::Start(st.gen))
     }
 
-    /// The kernel refused to arm `fd` for `interest`: undoes `wait`.
-    pub(crate) fn arm_failed(&mut self, fd: RawFd, id: u64, interest: Interest) {
-        let persistent = self.persistent;
+    /// The kernel refused to arm `fd`: undoes `wait`, forgetting the fd
+    /// and waking its waiters (their next attempt reports the error).
+    pub(crate) fn arm_failed(&mut self, fd: RawFd, id: u64) {
         let Some(st) = self.get_mut(fd, id) else {
             return;
         };
-        st.armed[dir(interest)] = false;
-        if persistent {
-            // Never registered with epoll: forget it, waking its waiters.
-            self.deregister(fd, id);
-        }
+        st.armed = false;
+        self.deregister(fd, id);
     }
 
     /// An event for `fd` (epoll: its registration; io_uring: the poll of
-    /// generation `gen` for `interest`, which is now spent) with the kernel's
+    /// generation `gen`, `more` while it stays armed) with the kernel's
     /// `EPOLL*`/`POLL*` bits (the same values), or an error.
-    pub(crate) fn event(
-        &mut self,
-        fd: RawFd,
-        poll: Option<(u32, Interest)>,
-        bits: io::Result<u32>,
-    ) {
+    pub(crate) fn event(&mut self, fd: RawFd, poll: Option<(u32, bool)>, bits: io::Result<u32>) {
         let Some(Some(st)) = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)) else {
             return;
         };
-        if let Some((gen, interest)) = poll {
-            if st.gen != gen {
-                return; // a poll of an earlier registration of this number
-            }
-            st.armed[dir(interest)] = false;
-        }
         let bits = match bits {
             Ok(bits) => bits as i32,
-            // Cancelled (its op went away): wake the direction's other waiters
-            // so they arm again; nothing became ready.
-            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {
-                let (_, interest) = poll.expect("only polls are cancelled");
-                let wakers = match interest {
-                    Interest::Readable => &mut st.readers,
-                    Interest::Writable => &mut st.writers,
-                };
-                wakers.drain_into(&mut self.woken);
-                return;
-            }
+            // The kernel cancelled the poll itself: nothing became ready.
+            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => 0,
             // Any other failure: let the next attempt report it.
             Err(_) => libc::EPOLLERR,
         };
-        let errs = libc::EPOLLERR | libc::EPOLLHUP;
-        if bits & (libc::EPOLLRDHUP | errs) != 0 {
-            st.read_closed = true;
+        if let Some((gen, more)) = poll {
+            if st.gen != gen {
+                return; // a poll of an earlier registration of this number
+            }
+            if !more {
+                return self.poll_ended(fd, bits);
+            }
         }
-        if bits & errs != 0 {
-            st.write_closed = true;
-        }
-        if bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI | errs) != 0 {
-            st.readable = true;
-            st.fresh[0] = true;
-            st.readers.drain_into(&mut self.woken);
-        }
-        if bits & (libc::EPOLLOUT | errs) != 0 {
-            st.writable = true;
-            st.fresh[1] = true;
-            st.writers.drain_into(&mut self.woken);
-        }
+        self.waiting -= apply(st, bits, &mut self.woken);
     }
 
-    /// The generation of `fd`'s registration, if its `interest` poll is armed
-    /// (io_uring: an op waiting there went away, so the poll may be cancelled).
-    pub(crate) fn armed_poll(&self, fd: RawFd, id: u64, interest: Interest) -> Option<u32> {
-        let st = self.get(fd, id)?;
-        st.armed[dir(interest)].then_some(st.gen)
+    /// `fd`'s poll ended (io_uring, no `IORING_CQE_F_MORE`) with `bits`:
+    /// every waiter is woken, ready or not, so each tries again or waits
+    /// again, which arms a new poll; none is left waiting for an event that
+    /// would never come.
+    #[cold]
+    fn poll_ended(&mut self, fd: RawFd, bits: i32) {
+        let Some(Some(st)) = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)) else {
+            return;
+        };
+        st.armed = false;
+        self.waiting -= apply(st, bits, &mut self.woken);
+        self.waiting -= st.readers.drain_into(&mut self.woken);
+        self.waiting -= st.writers.drain_into(&mut self.woken);
     }
 
     /// Forgets `fd` before it is closed, so a reused number starts afresh;
@@ -352,20 +350,41 @@ impl Registry {
         true
     }
 
-    /// A registration ends: its waiters re-poll, its armed polls are cancelled.
+    /// A registration ends: its waiters re-poll, its armed poll is cancelled.
     fn retire(&mut self, fd: RawFd, mut st: FdState) {
-        st.readers.drain_into(&mut self.woken);
-        st.writers.drain_into(&mut self.woken);
-        for (armed, interest) in st
-            .armed
-            .into_iter()
-            .zip([Interest::Readable, Interest::Writable])
-        {
-            if armed && !self.persistent {
-                self.to_cancel.push((fd, st.gen, interest));
-            }
+        self.waiting -= st.readers.drain_into(&mut self.woken);
+        self.waiting -= st.writers.drain_into(&mut self.woken);
+        if st.armed && self.holds_file {
+            self.to_cancel.push((fd, st.gen));
         }
     }
+}
+
+/// Records the kernel's `bits` for `st` and moves the wakers of the
+/// directions they make ready into `woken`; returns how many directions had
+/// waiters (for `Registry::waiting`).
+// Inlined: it is most of `event`, the hottest call of a readiness driver.
+#[inline(always)]
+fn apply(st: &mut FdState, bits: i32, woken: &mut Vec<Waker>) -> usize {
+    let errs = libc::EPOLLERR | libc::EPOLLHUP;
+    if bits & (libc::EPOLLRDHUP | errs) != 0 {
+        st.read_closed = true;
+    }
+    if bits & errs != 0 {
+        st.write_closed = true;
+    }
+    let mut n = 0;
+    if bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI | errs) != 0 {
+        st.readable = true;
+        st.fresh[0] = true;
+        n += st.readers.drain_into(woken);
+    }
+    if bits & (libc::EPOLLOUT | errs) != 0 {
+        st.writable = true;
+        st.fresh[1] = true;
+        n += st.writers.drain_into(woken);
+    }
+    n
 }
 
 /// One step of the protocol.
@@ -386,8 +405,9 @@ pub(crate) trait Readiness {
     fn driver_id(&self) -> DriverId;
     /// Its registry.
     fn registry(&mut self) -> &mut Registry;
-    /// Asks the kernel for `interest` events of `fd` (registration `gen`).
-    fn arm(&mut self, fd: RawFd, gen: u32, interest: Interest) -> io::Result<()>;
+    /// Asks the kernel for events of `fd`, both directions (registration
+    /// `gen` of the `SharedFd` with id `fd_id`).
+    fn arm(&mut self, fd: RawFd, fd_id: u64, gen: u32) -> io::Result<()>;
     /// Puts an op that must not run on the worker into a slot (epoll: the
     /// blocking pool); returns the slot key.
     fn hold<T: Operation>(&mut self, op: T, waker: Waker) -> usize;
@@ -438,8 +458,8 @@ pub(crate) trait Readiness {
         cx: &mut Context<'_>,
     ) -> io::Result<Wait> {
         if let Arm::Start(gen) = self.registry().wait(fd, fd_id, interest, cx.waker())? {
-            if let Err(e) = self.arm(fd, gen, interest) {
-                self.registry().arm_failed(fd, fd_id, interest);
+            if let Err(e) = self.arm(fd, fd_id, gen) {
+                self.registry().arm_failed(fd, fd_id);
                 return Err(e);
             }
         }

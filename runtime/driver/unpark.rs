@@ -1,5 +1,7 @@
-//! `Unpark`: how other threads end a worker's wait in the kernel, and the
-//! queue through which blocking-pool completions reach the epoll driver.
+//! `Unpark`: how other threads end a worker's wait in the kernel, the queue
+//! through which blocking-pool completions reach the epoll driver, and the
+//! one through which fds closed elsewhere reach the io_uring driver that
+//! polls them (`poll_owners.rs`).
 //!
 //! # No lost wake-ups
 //!
@@ -10,7 +12,8 @@
 //! swaps `parked` to false and writes the eventfd if it was set. Both sides
 //! use SeqCst, so either the worker sees the item or the sender sees `parked`
 //! and ends the kernel wait: the eventfd is read by both drivers (a read in
-//! the ring, or an epoll registration).
+//! the ring, or an epoll registration). Releases follow the same rule: the
+//! io_uring driver looks at them in `park`, after `prepare_park`.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -30,6 +33,20 @@ pub(crate) struct Unpark {
     completions: Mutex<Vec<(usize, io::Result<u32>)>>,
     /// Whether `completions` may be non-empty, readable without the lock.
     posted: AtomicBool,
+    /// Registrations (fd, `SharedFd` id) whose last handle went away on
+    /// another thread: the io_uring driver cancels their polls.
+    releases: Mutex<Releases>,
+    /// Whether `releases` may hold any, readable without the lock.
+    released: AtomicBool,
+}
+
+/// See [`Unpark::release`].
+#[derive(Debug, Default)]
+struct Releases {
+    /// In arrival order.
+    items: Vec<(RawFd, u64)>,
+    /// The driver shut down: its ring, and every poll in it, is gone.
+    closed: bool,
 }
 
 impl std::fmt::Debug for Unpark {
@@ -52,6 +69,8 @@ impl Unpark {
             parked: AtomicBool::new(false),
             completions: Mutex::new(Vec::new()),
             posted: AtomicBool::new(false),
+            releases: Mutex::new(Releases::default()),
+            released: AtomicBool::new(false),
         })
     }
 
@@ -104,5 +123,41 @@ impl Unpark {
         let mut queue = self.queue();
         self.posted.store(false, Ordering::SeqCst);
         out.append(&mut queue);
+    }
+
+    fn releases(&self) -> MutexGuard<'_, Releases> {
+        self.releases.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Any thread: the last handle of registration `id` of `fd` is gone, so
+    /// the worker must cancel its poll (which keeps the file open). Nothing
+    /// to do once the worker has shut down.
+    pub(crate) fn release(&self, fd: RawFd, id: u64) {
+        let mut releases = self.releases();
+        if releases.closed {
+            return;
+        }
+        releases.items.push((fd, id));
+        drop(releases);
+        self.released.store(true, Ordering::SeqCst);
+        self.unpark();
+    }
+
+    /// Worker: takes the releases posted so far into `out`.
+    pub(crate) fn take_released(&self, out: &mut Vec<(RawFd, u64)>) {
+        if !self.released.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut releases = self.releases();
+        self.released.store(false, Ordering::SeqCst);
+        out.append(&mut releases.items);
+    }
+
+    /// Worker, at shutdown: later releases are dropped (the ring goes, and
+    /// its polls with it).
+    pub(crate) fn close_releases(&self) {
+        let mut releases = self.releases();
+        releases.closed = true;
+        releases.items = Vec::new();
     }
 }

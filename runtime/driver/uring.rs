@@ -5,9 +5,9 @@
 //! which also waits for completions up to the next timer deadline.
 //!
 //! Receive-side ops (see `Operation::readiness`) do not become kernel
-//! operations: they run the readiness protocol (`readiness.rs`) with one-shot
-//! `IORING_OP_POLL_ADD`s for events, so what the kernel received stays in the
-//! socket until a poll takes it.
+//! operations: they run the readiness protocol (`readiness.rs`), with one
+//! multishot `IORING_OP_POLL_ADD` per registered fd for events, so what the
+//! kernel received stays in the socket until a poll takes it.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -15,11 +15,12 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use io_uring::{opcode, squeue, types, IoUring};
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 use super::lifecycle::{Ops, Orphaned, Reaped};
-use super::op_state::{DriverId, Wait};
-use super::operation::{cqe_result, Erased, Interest, Operation};
+use super::op_state::DriverId;
+use super::operation::{cqe_result, Erased, Operation};
+use super::poll_owners;
 use super::readiness::{Readiness, Registry, GEN_MASK};
 use super::unpark::Unpark;
 use super::Deferred;
@@ -36,19 +37,13 @@ const LINK_TIMEOUT_USERDATA: u64 = u64::MAX - 2;
 const WAKE_USERDATA: u64 = u64::MAX - 1;
 
 /// Tag bit of a readiness poll's `user_data`, laid out as tag (bit 63),
-/// direction (bit 62, set for writable), generation (bits 32..62), fd (bits 0..32).
+/// generation (bits 32..62), fd (bits 0..32); bit 62 is clear.
 /// Slot keys never reach bit 63, and no fd reaches the reserved values above.
 const POLL_TAG: u64 = 1 << 63;
-/// Direction bit of a readiness poll's `user_data`.
-const POLL_WRITABLE: u64 = 1 << 62;
 
-/// The `user_data` of the poll for `fd`'s registration `gen` and `interest`.
-fn poll_userdata(fd: RawFd, gen: u32, interest: Interest) -> u64 {
-    let dir = match interest {
-        Interest::Readable => 0,
-        Interest::Writable => POLL_WRITABLE,
-    };
-    POLL_TAG | dir | (u64::from(gen & GEN_MASK) << 32) | u64::from(fd as u32)
+/// The `user_data` of the poll for `fd`'s registration `gen`.
+fn poll_userdata(fd: RawFd, gen: u32) -> u64 {
+    POLL_TAG | (u64::from(gen & GEN_MASK) << 32) | u64::from(fd as u32)
 }
 
 /// `IORING_ENTER_GETEVENTS`: reap (and run deferred task work) as well as submit.
@@ -67,15 +62,16 @@ pub(crate) struct UringDriver {
     id: DriverId,
     /// Readiness of fds that receive-side ops wait on.
     registry: Registry,
-    /// Readiness polls in the kernel: work in flight, like ops, so a busy
-    /// turn still reaps them.
-    polls_in_flight: usize,
+    /// Registrations released by other threads, taken from `unpark`; kept
+    /// for its capacity.
+    released: Vec<(RawFd, u64)>,
     /// Wakers and finished orphans collected while the driver is borrowed.
     deferred: Deferred,
     /// The worker's wake-up eventfd; other threads write to it to end a wait.
     wake_fd: RawFd,
-    /// Owns `wake_fd`; kept so the eventfd outlives the read in the ring.
-    _unpark: Arc<Unpark>,
+    /// Owns `wake_fd` (so the eventfd outlives the read in the ring); other
+    /// threads hand it the fds they close that this ring polls.
+    unpark: Arc<Unpark>,
     /// Where the kernel writes the eventfd counter; boxed so it never moves.
     wake_buf: Box<u64>,
     /// Whether a read on `wake_fd` is in flight.
@@ -102,11 +98,11 @@ impl UringDriver {
             ring,
             ops: Ops::default(),
             id: DriverId::next(),
-            registry: Registry::new(false),
-            polls_in_flight: 0,
+            registry: Registry::new(true),
+            released: Vec::new(),
             deferred: Deferred::default(),
             wake_fd: unpark.raw_fd(),
-            _unpark: unpark,
+            unpark,
             wake_buf: Box::new(0),
             wake_armed: false,
             counters,
@@ -191,30 +187,38 @@ impl UringDriver {
         self.push_pair(entry, link);
     }
 
-    /// An op waiting for readiness went away: its poll is cancelled (the
-    /// cancellation wakes any other op waiting there, to arm again).
-    pub(crate) fn abandoned(&mut self, wait: Wait) {
+    /// An op waiting for readiness went away; the fd's poll stays armed for
+    /// the next op (the fd's last handle cancels it).
+    pub(crate) fn abandoned(&mut self) {
         bump(&self.counters.ops_cancelled);
         bump(&self.counters.ops_completed);
-        if wait.driver != self.id {
-            return;
-        }
-        if let Some(gen) = self.registry.armed_poll(wait.fd, wait.fd_id, wait.interest) {
-            self.cancel(poll_userdata(wait.fd, gen, wait.interest));
-        }
     }
 
-    /// Forgets `fd` before it is closed, cancelling its polls (a poll holds
+    /// Forgets `fd` before it is closed, cancelling its poll (a poll holds
     /// the file open).
     pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) {
         self.registry.deregister(fd, id);
         self.cancel_retired();
     }
 
+    /// The worker's wake-up handle, which also carries releases to this ring.
+    pub(crate) fn unpark(&self) -> &Arc<Unpark> {
+        &self.unpark
+    }
+
+    /// Forgets the registrations whose last handle went on another thread
+    /// (or while this driver was borrowed), cancelling their polls.
+    fn take_released(&mut self) {
+        self.unpark.take_released(&mut self.released);
+        for (fd, id) in std::mem::take(&mut self.released) {
+            self.registry.deregister(fd, id);
+        }
+    }
+
     /// Cancels the polls of registrations the registry let go of.
     fn cancel_retired(&mut self) {
-        while let Some((fd, gen, interest)) = self.registry.to_cancel.pop() {
-            self.cancel(poll_userdata(fd, gen, interest));
+        while let Some((fd, gen)) = self.registry.to_cancel.pop() {
+            self.cancel(poll_userdata(fd, gen));
         }
     }
 
@@ -319,12 +323,17 @@ impl UringDriver {
     /// signal or a busy ring (a seccomp filter, say): the worker could
     /// otherwise only spin.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
-        // A turn that must not wait has nothing to ask a ring with no op in
-        // flight, so it skips the syscall (one per spawn+join otherwise).
+        // After `prepare_park`, so a release posted from now on writes the
+        // eventfd (see `unpark.rs`).
+        self.take_released();
         self.cancel_retired();
+        // A turn that must not wait has nothing to ask a ring with no op in
+        // flight and no op waiting for an event, so it skips the syscall
+        // (one per spawn+join otherwise). Events for fds nobody waits on can
+        // wait for the next turn that blocks.
         if timeout == Some(Duration::ZERO)
             && self.ops.len() == 0
-            && self.polls_in_flight == 0
+            && !self.registry.waiting()
             && self.ring.submission().is_empty()
         {
             return;
@@ -393,16 +402,11 @@ impl UringDriver {
                     CANCEL_USERDATA | LINK_TIMEOUT_USERDATA => {}
                     WAKE_USERDATA => self.wake_armed = false,
                     data if data & POLL_TAG != 0 => {
-                        self.polls_in_flight -= 1;
-                        let interest = if data & POLL_WRITABLE != 0 {
-                            Interest::Writable
-                        } else {
-                            Interest::Readable
-                        };
                         let gen = ((data >> 32) as u32) & GEN_MASK;
+                        let more = cqueue::more(cqe.flags());
                         let res = cqe_result(cqe.result());
                         self.registry
-                            .event(data as u32 as RawFd, Some((gen, interest)), res);
+                            .event(data as u32 as RawFd, Some((gen, more)), res);
                     }
                     key => {
                         let res = cqe_result(cqe.result());
@@ -435,6 +439,9 @@ impl UringDriver {
     /// Cancels everything still in the kernel and reaps it; what the kernel
     /// does not give back within the grace period is leaked, never freed.
     pub(crate) fn shutdown(&mut self) {
+        // Dropping the ring ends its polls; fds closed from now on need not
+        // tell this worker.
+        self.unpark.close_releases();
         let finished = self.ops.orphan_all();
         self.deferred.frees.extend(finished);
         for key in self.ops.in_kernel_keys() {
@@ -507,19 +514,18 @@ impl Readiness for UringDriver {
         &self.counters
     }
 
-    /// Queues a one-shot poll for `interest` on `fd`; the kernel checks the
-    /// fd when it takes the entry, so an edge since the failed syscall is
-    /// never missed.
-    fn arm(&mut self, fd: RawFd, gen: u32, interest: Interest) -> io::Result<()> {
-        let mask = match interest {
-            Interest::Readable => libc::POLLIN | libc::POLLRDHUP,
-            Interest::Writable => libc::POLLOUT,
-        };
+    /// Queues a multishot poll for both directions of `fd`, edge-triggered
+    /// (the kernel's default), and records this worker as one that must
+    /// cancel it when the fd closes. The kernel checks the fd when it takes
+    /// the entry, so an edge since the failed syscall is never missed.
+    fn arm(&mut self, fd: RawFd, fd_id: u64, gen: u32) -> io::Result<()> {
+        poll_owners::record(fd, fd_id, &self.unpark);
+        let mask = libc::POLLIN | libc::POLLOUT | libc::POLLRDHUP;
         let entry = opcode::PollAdd::new(types::Fd(fd), mask as u32)
+            .multi(true)
             .build()
-            .user_data(poll_userdata(fd, gen, interest));
+            .user_data(poll_userdata(fd, gen));
         self.push(entry);
-        self.polls_in_flight += 1;
         self.cancel_retired();
         Ok(())
     }

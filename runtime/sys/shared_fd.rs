@@ -2,13 +2,17 @@
 //!
 //! Each op holds a clone, so the fd number cannot be closed and reused while
 //! the kernel (or the blocking pool) may still act on it. The last clone
-//! closes it, after forgetting its epoll registration.
+//! closes it, after forgetting its readiness registrations: in this worker's
+//! driver at once, and in any other io_uring worker whose poll holds the file
+//! through that worker's wake-up handle (`driver::release_fd`), wherever the
+//! clone is dropped.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use crate::context;
+use crate::driver;
 
 /// Source of registration ids: an fd number can be reused, an id cannot.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -153,12 +157,18 @@ impl AsFd for SharedFd {
     }
 }
 
-/// Drops the fd's readiness state in this worker's epoll driver, if any.
+/// Drops the fd's readiness state in every driver that has it: this
+/// worker's directly (unless its driver is borrowed), the others' by message.
 fn forget_registration(fd: RawFd, id: u64) {
-    if let Some(worker) = context::current() {
-        if let Ok(mut driver) = worker.driver.try_borrow_mut() {
-            driver.deregister(fd, id);
+    let released = context::with_current(|worker| match worker.driver.try_borrow_mut() {
+        Ok(mut driver) => {
+            driver::release_fd(fd, id, Some(&mut driver));
+            true
         }
+        Err(_) => false,
+    });
+    if released != Some(true) {
+        driver::release_fd(fd, id, None);
     }
 }
 

@@ -22,7 +22,7 @@
 //!
 //! Both drivers run them the same way: the syscall is made on the worker
 //! once the socket may be ready; on `EAGAIN` the task waits for the next edge
-//! (io_uring: a one-shot `IORING_OP_POLL_ADD`; epoll: the registration).
+//! (io_uring: the fd's multishot `IORING_OP_POLL_ADD`; epoll: its registration).
 //!
 //! ```no_run
 //! # #[cfg(feature = "tokio-io")]

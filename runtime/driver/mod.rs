@@ -113,11 +113,17 @@ impl Deferred {
     /// Wakes the wakers and drops the finished orphans, keeping the
     /// vectors' capacity for the next batch.
     pub(crate) fn run(&mut self) {
-        for w in self.wakers.drain(..) {
-            w.wake();
+        // Checked first: an empty drain still costs its setup and teardown,
+        // once per loop turn.
+        if !self.wakers.is_empty() {
+            for w in self.wakers.drain(..) {
+                w.wake();
+            }
         }
-        for done in self.frees.drain(..) {
-            done.discard();
+        if !self.frees.is_empty() {
+            for done in self.frees.drain(..) {
+                done.discard();
+            }
         }
     }
 }

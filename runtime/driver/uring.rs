@@ -259,7 +259,9 @@ impl UringDriver {
     /// Hands the collected wakers and orphans to the worker in exchange for
     /// its empty spare.
     pub(crate) fn swap_deferred(&mut self, spare: &mut Deferred) {
-        self.deferred.wakers.append(&mut self.registry.woken);
+        if !self.registry.woken.is_empty() {
+            self.deferred.wakers.append(&mut self.registry.woken);
+        }
         std::mem::swap(&mut self.deferred, spare);
     }
 

@@ -119,9 +119,13 @@ fn turn(worker: &Worker, wanted: &dyn Fn() -> bool) {
 
 /// Runs what the driver collected (wakers, finished orphans) outside its borrow.
 fn run_deferred(worker: &Worker) {
-    // Taken out of its cell: a waker or a freed op may reach the driver, but
-    // never this spare.
-    let mut batch = worker.deferred.take();
+    // Borrowed, not taken out, so a turn moves no vectors: a waker or a
+    // freed op may reach the driver but never this spare (only this function
+    // touches it, and a nested call would find it borrowed and leave the
+    // work to the outer loop).
+    let Ok(mut batch) = worker.deferred.try_borrow_mut() else {
+        return;
+    };
     loop {
         worker.driver.borrow_mut().swap_deferred(&mut batch);
         if batch.is_empty() {
@@ -129,10 +133,10 @@ fn run_deferred(worker: &Worker) {
         }
         batch.run();
     }
-    *worker.deferred.borrow_mut() = batch;
 }
 
 /// Moves tasks woken elsewhere to the run queue.
+#[inline]
 fn drain_inbox(worker: &Worker) {
     let items = worker.shared.take_inbox();
     if items.is_empty() {

@@ -105,6 +105,7 @@ impl Shared {
     }
 
     /// Worker: takes everything sent so far.
+    #[inline]
     pub(crate) fn take_inbox(&self) -> Vec<Arc<dyn Runnable>> {
         if self.queued.load(Ordering::SeqCst) == 0 {
             return Vec::new();

@@ -264,15 +264,7 @@ async fn ten_thousand_ops_on_a_four_entry_ring() {
 
 #[test]
 fn shutdown_with_reads_in_flight_reaps_them_and_frees_every_buffer() {
-    for kind in [crate::DriverKind::Uring, crate::DriverKind::Epoll] {
-        let rt = match crate::Builder::new().driver(kind).build() {
-            Ok(rt) => rt,
-            Err(e) if kind == crate::DriverKind::Uring => {
-                eprintln!("skipped on io_uring: {e}");
-                continue;
-            }
-            Err(e) => panic!("[{kind}] {e}"),
-        };
+    for (kind, rt) in runtimes() {
         let ledger = Rc::new(Ledger::default());
         let pipes: Vec<_> = (0..8).map(|_| pipe(true)).collect();
         rt.block_on(async {
@@ -303,23 +295,9 @@ fn shutdown_with_writes_in_flight_frees_every_buffer_once() {
     // Writes into a full pipe: on io_uring the kernel holds them, run in
     // place (their futures keep the op); dropping the tasks at shutdown moves
     // each op into its slot, cancelled, reaped and freed exactly once.
-    for kind in [crate::DriverKind::Uring, crate::DriverKind::Epoll] {
-        let rt = match crate::Builder::new().driver(kind).build() {
-            Ok(rt) => rt,
-            Err(e) if kind == crate::DriverKind::Uring => {
-                eprintln!("skipped on io_uring: {e}");
-                continue;
-            }
-            Err(e) => panic!("[{kind}] {e}"),
-        };
+    for (kind, rt) in runtimes() {
         let ledger = Rc::new(Ledger::default());
-        let (_r, w) = pipe(false);
-        // SAFETY: O_NONBLOCK only for the filling loop, then back to blocking
-        // so io_uring waits for room.
-        unsafe { libc::fcntl(w.raw(), libc::F_SETFL, libc::O_NONBLOCK) };
-        fill_pipe(&w);
-        // SAFETY: as above.
-        unsafe { libc::fcntl(w.raw(), libc::F_SETFL, 0) };
+        let (_r, w) = full_pipe();
         let w = Rc::new(w);
         rt.block_on(async {
             for _ in 0..16 {
@@ -356,12 +334,7 @@ fn an_in_place_op_outliving_its_runtime_is_leaked_not_freed() {
         Err(e) => return eprintln!("skipped: {e}"),
     };
     let ledger = Rc::new(Ledger::default());
-    let (_r, w) = pipe(false);
-    // SAFETY: as in the test above.
-    unsafe { libc::fcntl(w.raw(), libc::F_SETFL, libc::O_NONBLOCK) };
-    fill_pipe(&w);
-    // SAFETY: as above.
-    unsafe { libc::fcntl(w.raw(), libc::F_SETFL, 0) };
+    let (_r, w) = full_pipe();
     // Returned from `block_on` inside a `Vec`, as the value it is (not awaited).
     let op = rt.block_on(async {
         let mut op = Op::write(&w, TrackedBuf::new(&ledger, 8));
@@ -373,4 +346,33 @@ fn an_in_place_op_outliving_its_runtime_is_leaked_not_freed() {
     // No driver can take it any more: the buffer must not be freed.
     drop(op);
     assert!(ledger.dropped.borrow().is_empty(), "leaked, never freed");
+}
+
+/// A runtime on each driver (io_uring skipped, with a message, where the
+/// kernel refuses it).
+fn runtimes() -> Vec<(crate::DriverKind, crate::Runtime)> {
+    [crate::DriverKind::Uring, crate::DriverKind::Epoll]
+        .into_iter()
+        .filter_map(|kind| match crate::Builder::new().driver(kind).build() {
+            Ok(rt) => Some((kind, rt)),
+            Err(e) if kind == crate::DriverKind::Uring => {
+                eprintln!("skipped on io_uring: {e}");
+                None
+            }
+            Err(e) => panic!("[{kind}] {e}"),
+        })
+        .collect()
+}
+
+/// A blocking pipe whose buffer is full: a write to it waits (in the
+/// kernel, on io_uring) until the reader makes room.
+fn full_pipe() -> (SharedFd, SharedFd) {
+    let (r, w) = pipe(false);
+    // SAFETY: O_NONBLOCK only for the filling loop, then back to blocking so
+    // io_uring waits for room instead of failing the write with EAGAIN.
+    unsafe { libc::fcntl(w.raw(), libc::F_SETFL, libc::O_NONBLOCK) };
+    fill_pipe(&w);
+    // SAFETY: as above; no pointers are passed.
+    unsafe { libc::fcntl(w.raw(), libc::F_SETFL, 0) };
+    (r, w)
 }

@@ -324,6 +324,8 @@ fn shutdown_with_writes_in_flight_frees_every_buffer_once() {
     }
 }
 
+// io_uring only: only its kernel holds ops in place (epoll's pipe writes
+// wait for readiness in their future, which frees them as any value).
 #[test]
 fn an_in_place_op_outliving_its_runtime_is_leaked_not_freed() {
     let rt = match crate::Builder::new()

@@ -196,13 +196,7 @@ async fn in_flight_buffer_outlives_its_dropped_future() {
     // A write into a full pipe is an op the kernel holds (on io_uring) until
     // the reader makes room: its buffer must outlive the dropped future.
     let ledger = Rc::new(Ledger::default());
-    let (r, w) = pipe(false);
-    // SAFETY: sets O_NONBLOCK on the write end just for the filling loop.
-    unsafe { libc::fcntl(w.raw(), libc::F_SETFL, libc::O_NONBLOCK) };
-    let filled = fill_pipe(&w);
-    // SAFETY: back to blocking, so io_uring waits for room instead of
-    // failing the write with EAGAIN.
-    unsafe { libc::fcntl(w.raw(), libc::F_SETFL, 0) };
+    let (r, w, filled) = full_pipe();
     let mut buf = TrackedBuf::new(&ledger, 8);
     buf.data.extend_from_slice(b"late one");
     let mut op = Op::write(&w, buf);
@@ -297,7 +291,7 @@ fn shutdown_with_writes_in_flight_frees_every_buffer_once() {
     // each op into its slot, cancelled, reaped and freed exactly once.
     for (kind, rt) in runtimes() {
         let ledger = Rc::new(Ledger::default());
-        let (_r, w) = full_pipe();
+        let (_r, w, _) = full_pipe();
         let w = Rc::new(w);
         rt.block_on(async {
             for _ in 0..16 {
@@ -336,7 +330,7 @@ fn an_in_place_op_outliving_its_runtime_is_leaked_not_freed() {
         Err(e) => return eprintln!("skipped: {e}"),
     };
     let ledger = Rc::new(Ledger::default());
-    let (_r, w) = full_pipe();
+    let (_r, w, _) = full_pipe();
     // Returned from `block_on` inside a `Vec`, as the value it is (not awaited).
     let op = rt.block_on(async {
         let mut op = Op::write(&w, TrackedBuf::new(&ledger, 8));
@@ -366,15 +360,16 @@ fn runtimes() -> Vec<(crate::DriverKind, crate::Runtime)> {
         .collect()
 }
 
-/// A blocking pipe whose buffer is full: a write to it waits (in the
-/// kernel, on io_uring) until the reader makes room.
-fn full_pipe() -> (SharedFd, SharedFd) {
+/// A blocking pipe whose buffer is full (the bytes it took are returned
+/// too): a write to it waits (in the kernel, on io_uring) until the reader
+/// makes room.
+fn full_pipe() -> (SharedFd, SharedFd, usize) {
     let (r, w) = pipe(false);
     // SAFETY: O_NONBLOCK only for the filling loop, then back to blocking so
     // io_uring waits for room instead of failing the write with EAGAIN.
     unsafe { libc::fcntl(w.raw(), libc::F_SETFL, libc::O_NONBLOCK) };
-    fill_pipe(&w);
+    let filled = fill_pipe(&w);
     // SAFETY: as above; no pointers are passed.
     unsafe { libc::fcntl(w.raw(), libc::F_SETFL, 0) };
-    (r, w)
+    (r, w, filled)
 }

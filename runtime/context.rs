@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use slab::Slab;
 
-use crate::driver::{Deferred, Driver};
+use crate::driver::Driver;
 use crate::executor::{Handle, Runnable, Shared};
 use crate::time::Timers;
 
@@ -29,9 +29,6 @@ pub(crate) struct Worker {
     pub(crate) handle: Arc<Handle>,
     /// Tasks polled per loop turn before completions are reaped.
     pub(crate) event_interval: usize,
-    /// The driver's collected work is swapped into this spare and run from
-    /// it, so the two vectors keep their capacity from turn to turn.
-    pub(crate) deferred: RefCell<Deferred>,
 }
 
 impl std::fmt::Debug for Worker {

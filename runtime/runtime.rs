@@ -113,7 +113,6 @@ fn make_worker(index: usize, handle: &Arc<Handle>, cfg: &Builder) -> io::Result<
         shared,
         handle: handle.clone(),
         event_interval: cfg.event_interval,
-        deferred: Default::default(),
     }))
 }
 

@@ -172,7 +172,7 @@ impl EpollDriver {
             bump(&self.counters.ops_completed);
             match self.ops.complete(key, res) {
                 Reaped::Stored => {}
-                Reaped::Wake(w) => self.deferred.wakers.push(w),
+                Reaped::Wake(w) => self.deferred.wakers.push_back(w),
                 Reaped::Free(done) => self.deferred.frees.push(done),
             }
         }
@@ -197,13 +197,10 @@ impl EpollDriver {
         self.ops.len()
     }
 
-    /// Hands the collected wakers and orphans to the worker in exchange for
-    /// its empty spare.
-    pub(crate) fn swap_deferred(&mut self, spare: &mut Deferred) {
-        if !self.registry.woken.is_empty() {
-            self.deferred.wakers.append(&mut self.registry.woken);
-        }
-        std::mem::swap(&mut self.deferred, spare);
+    /// The collected work and the readiness wakers, for `Driver::next_deferred`.
+    #[inline]
+    pub(crate) fn deferred_mut(&mut self) -> (&mut Deferred, &mut Vec<Waker>) {
+        (&mut self.deferred, &mut self.registry.woken)
     }
 
     /// Waits up to `timeout` (None: forever) for readiness or a wake-up.

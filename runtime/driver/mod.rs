@@ -12,8 +12,8 @@
 //!   ever asked about its slot.
 //! - `park(timeout)`: submit, wait for completions or readiness up to the next
 //!   timer deadline, and collect the wakers to run. Wakers and finished orphans
-//!   are handed back as [`Deferred`] and run after the driver's `RefCell` borrow
-//!   ends, so nothing they do can re-enter the driver.
+//!   are handed out one at a time ([`Driver::next_deferred`]) and run after the
+//!   driver's `RefCell` borrow ends, so nothing they do can re-enter the driver.
 //! - An [`Unpark`] handle through which other threads end the wait, and
 //!   through which the blocking pool posts the epoll driver's completions.
 //! - `shutdown`: cancel and reap everything in flight; leak, never free, what
@@ -34,6 +34,7 @@ mod readiness;
 mod unpark;
 mod uring;
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -89,10 +90,18 @@ pub(crate) enum Driver {
 /// Work collected inside the driver, run after its borrow ends.
 #[derive(Default)]
 pub(crate) struct Deferred {
-    /// Wakers of ops that completed or fds that became ready.
-    pub(crate) wakers: Vec<Waker>,
+    /// Wakers of ops that completed, in completion order.
+    pub(crate) wakers: VecDeque<Waker>,
     /// Orphaned ops that finished: dropping their output closes any fd it owns.
     pub(crate) frees: Vec<Finished>,
+}
+
+/// One piece of collected work, handed out by [`Driver::next_deferred`].
+pub(crate) enum Collected {
+    /// Wake it.
+    Wake(Waker),
+    /// Drop it (an orphan's output).
+    Free(Finished),
 }
 
 impl fmt::Debug for Deferred {
@@ -105,26 +114,18 @@ impl fmt::Debug for Deferred {
 }
 
 impl Deferred {
-    /// Whether there is nothing to run.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.wakers.is_empty() && self.frees.is_empty()
-    }
-
-    /// Wakes the wakers and drops the finished orphans, keeping the
-    /// vectors' capacity for the next batch.
-    pub(crate) fn run(&mut self) {
-        // Checked first: an empty drain still costs its setup and teardown,
-        // once per loop turn.
-        if !self.wakers.is_empty() {
-            for w in self.wakers.drain(..) {
-                w.wake();
-            }
+    /// The next piece of work: completion wakers first, then the readiness
+    /// wakers `woken` (moved over in order), then finished orphans.
+    #[inline]
+    pub(crate) fn next(&mut self, woken: &mut Vec<Waker>) -> Option<Collected> {
+        if let Some(w) = self.wakers.pop_front() {
+            return Some(Collected::Wake(w));
         }
-        if !self.frees.is_empty() {
-            for done in self.frees.drain(..) {
-                done.discard();
-            }
+        if !woken.is_empty() {
+            self.wakers.extend(woken.drain(..));
+            return self.wakers.pop_front().map(Collected::Wake);
         }
+        self.frees.pop().map(Collected::Free)
     }
 }
 
@@ -175,19 +176,29 @@ impl Driver {
         }
     }
 
-    /// Takes the work collected since the last call.
-    pub(crate) fn take_deferred(&mut self) -> Deferred {
-        let mut out = Deferred::default();
-        self.swap_deferred(&mut out);
-        out
+    /// Takes the finished orphans collected so far (at shutdown, once the
+    /// tasks are gone); their wakers are dropped.
+    pub(crate) fn take_frees(&mut self) -> Vec<Finished> {
+        let (deferred, woken) = self.deferred_mut();
+        woken.clear();
+        deferred.wakers.clear();
+        std::mem::take(&mut deferred.frees)
     }
 
-    /// Swaps the work collected since the last call with `spare` (which
-    /// should be empty), so neither side allocates once warmed up.
-    pub(crate) fn swap_deferred(&mut self, spare: &mut Deferred) {
+    /// The next waker to wake or orphan to drop, one at a time so each runs
+    /// after this borrow ends and a batch moves no vectors.
+    #[inline]
+    pub(crate) fn next_deferred(&mut self) -> Option<Collected> {
+        let (deferred, woken) = self.deferred_mut();
+        deferred.next(woken)
+    }
+
+    /// The collected work and the readiness wakers.
+    #[inline]
+    fn deferred_mut(&mut self) -> (&mut Deferred, &mut Vec<Waker>) {
         match self {
-            Driver::Uring(d) => d.swap_deferred(spare),
-            Driver::Epoll(d) => d.swap_deferred(spare),
+            Driver::Uring(d) => d.deferred_mut(),
+            Driver::Epoll(d) => d.deferred_mut(),
         }
     }
 

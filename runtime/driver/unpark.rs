@@ -100,8 +100,13 @@ impl Unpark {
     }
 
     /// Worker: back from the kernel (or not going after all).
+    ///
+    /// A plain store, not SeqCst: a sender that still sees `parked` set only
+    /// writes a spare eventfd count, and the next `prepare_park` (SeqCst)
+    /// orders what the worker looks at before it blocks again.
+    #[inline]
     pub(crate) fn unparked(&self) {
-        self.parked.store(false, Ordering::SeqCst);
+        self.parked.store(false, Ordering::Release);
     }
 
     fn queue(&self) -> MutexGuard<'_, Vec<(usize, io::Result<u32>)>> {
@@ -143,9 +148,15 @@ impl Unpark {
         self.unpark();
     }
 
+    /// Worker: whether any release may be waiting (a load, once per park).
+    #[inline]
+    pub(crate) fn has_released(&self) -> bool {
+        self.released.load(Ordering::SeqCst)
+    }
+
     /// Worker: takes the releases posted so far into `out`.
     pub(crate) fn take_released(&self, out: &mut Vec<(RawFd, u64)>) {
-        if !self.released.load(Ordering::SeqCst) {
+        if !self.has_released() {
             return;
         }
         let mut releases = self.releases();

@@ -208,7 +208,11 @@ impl UringDriver {
 
     /// Forgets the registrations whose last handle went on another thread
     /// (or while this driver was borrowed), cancelling their polls.
+    #[inline]
     fn take_released(&mut self) {
+        if !self.unpark.has_released() {
+            return;
+        }
         self.unpark.take_released(&mut self.released);
         for (fd, id) in std::mem::take(&mut self.released) {
             self.registry.deregister(fd, id);
@@ -216,7 +220,11 @@ impl UringDriver {
     }
 
     /// Cancels the polls of registrations the registry let go of.
+    #[inline]
     fn cancel_retired(&mut self) {
+        if self.registry.to_cancel.is_empty() {
+            return;
+        }
         while let Some((fd, gen)) = self.registry.to_cancel.pop() {
             self.cancel(poll_userdata(fd, gen));
         }
@@ -256,13 +264,10 @@ impl UringDriver {
         self.ops.len()
     }
 
-    /// Hands the collected wakers and orphans to the worker in exchange for
-    /// its empty spare.
-    pub(crate) fn swap_deferred(&mut self, spare: &mut Deferred) {
-        if !self.registry.woken.is_empty() {
-            self.deferred.wakers.append(&mut self.registry.woken);
-        }
-        std::mem::swap(&mut self.deferred, spare);
+    /// The collected work and the readiness wakers, for `Driver::next_deferred`.
+    #[inline]
+    pub(crate) fn deferred_mut(&mut self) -> (&mut Deferred, &mut Vec<Waker>) {
+        (&mut self.deferred, &mut self.registry.woken)
     }
 
     /// Queues an entry; a full submission queue is flushed and retried, never dropped.
@@ -415,7 +420,7 @@ impl UringDriver {
                         bump(&self.counters.ops_completed);
                         match self.ops.complete(key as usize, res) {
                             Reaped::Stored => {}
-                            Reaped::Wake(w) => self.deferred.wakers.push(w),
+                            Reaped::Wake(w) => self.deferred.wakers.push_back(w),
                             Reaped::Free(done) => self.deferred.frees.push(done),
                         }
                     }

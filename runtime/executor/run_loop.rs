@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::coop;
 use super::shared::Shared;
 use crate::context::Worker;
+use crate::driver::Collected;
 use crate::metrics::bump;
 
 /// The waker of the future passed to `block_on`.
@@ -47,7 +48,9 @@ pub(crate) fn block_on_worker<F: Future>(worker: &Worker, fut: F) -> F::Output {
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
     loop {
-        if main.woken.swap(false, Ordering::SeqCst) {
+        // Loaded first: the swap is a locked instruction, and most turns
+        // run tasks, not the main future.
+        if main.woken.load(Ordering::SeqCst) && main.woken.swap(false, Ordering::SeqCst) {
             coop::reset();
             if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
                 return out;
@@ -117,31 +120,33 @@ fn turn(worker: &Worker, wanted: &dyn Fn() -> bool) {
     drain_inbox(worker);
 }
 
-/// Runs what the driver collected (wakers, finished orphans) outside its borrow.
+/// Runs what the driver collected (wakers, finished orphans), one at a
+/// time, each outside the driver's borrow: a waker or a dropped output may
+/// reach the driver again (and add more work, which this loop then runs).
+#[inline]
 fn run_deferred(worker: &Worker) {
-    // Borrowed, not taken out, so a turn moves no vectors: a waker or a
-    // freed op may reach the driver but never this spare (only this function
-    // touches it, and a nested call would find it borrowed and leave the
-    // work to the outer loop).
-    let Ok(mut batch) = worker.deferred.try_borrow_mut() else {
-        return;
-    };
     loop {
-        worker.driver.borrow_mut().swap_deferred(&mut batch);
-        if batch.is_empty() {
-            break;
+        let next = worker.driver.borrow_mut().next_deferred();
+        match next {
+            Some(Collected::Wake(w)) => w.wake(),
+            Some(Collected::Free(done)) => done.discard(),
+            None => return,
         }
-        batch.run();
     }
 }
 
-/// Moves tasks woken elsewhere to the run queue.
-#[inline]
+/// Moves tasks woken elsewhere to the run queue. Twice a turn, nearly
+/// always empty: a load, with the move out of line.
+#[inline(always)]
 fn drain_inbox(worker: &Worker) {
-    let items = worker.shared.take_inbox();
-    if items.is_empty() {
-        return;
+    if worker.shared.has_inbox() {
+        move_inbox(worker);
     }
+}
+
+#[inline(never)]
+fn move_inbox(worker: &Worker) {
+    let items = worker.shared.take_inbox();
     worker.run_queue.borrow_mut().extend(items);
 }
 
@@ -173,10 +178,10 @@ pub(crate) fn shutdown_worker(worker: &Worker) {
     worker.timers.borrow_mut().clear();
     let mut driver = worker.driver.borrow_mut();
     driver.shutdown();
-    let deferred = driver.take_deferred();
+    let frees = driver.take_frees();
     drop(driver);
     // Tasks are gone: dropping the wakers is enough; finished orphans free their memory.
-    for done in deferred.frees {
+    for done in frees {
         done.discard();
     }
 }

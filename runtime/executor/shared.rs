@@ -100,14 +100,20 @@ impl Shared {
     }
 
     /// Worker: back from the kernel.
+    #[inline]
     pub(crate) fn unparked(&self) {
         self.unpark.unparked();
     }
 
-    /// Worker: takes everything sent so far.
+    /// Worker: whether the inbox may hold tasks (a load, no lock).
     #[inline]
+    pub(crate) fn has_inbox(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) != 0
+    }
+
+    /// Worker: takes everything sent so far.
     pub(crate) fn take_inbox(&self) -> Vec<Arc<dyn Runnable>> {
-        if self.queued.load(Ordering::SeqCst) == 0 {
+        if !self.has_inbox() {
             return Vec::new();
         }
         let mut inbox = self.inbox();

@@ -550,6 +550,7 @@ where
 }
 
 /// `pos`, if the kernel can take it as a file offset.
+#[inline]
 fn check_pos(pos: u64) -> io::Result<u64> {
     if pos > i64::MAX as u64 {
         return Err(io::Error::new(

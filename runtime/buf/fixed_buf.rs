@@ -176,6 +176,7 @@ unsafe impl IoBufMut for FixedBuf {
         self.ptr.as_ptr()
     }
 
+    #[inline]
     unsafe fn set_init(&mut self, pos: usize) {
         self.len = self.len.max(pos.min(self.cap as usize));
     }

@@ -37,6 +37,7 @@ pub(crate) fn cstring(path: &Path) -> io::Result<CString> {
 }
 
 /// The length the kernel accepts for one transfer (it caps at `i32::MAX` anyway).
+#[inline]
 pub(crate) fn io_len(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX).min(i32::MAX as u32)
 }

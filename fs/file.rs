@@ -551,7 +551,7 @@ where
 
 /// `pos`, if the kernel can take it as a file offset.
 #[inline]
-fn check_pos(pos: u64) -> io::Result<u64> {
+pub(super) fn check_pos(pos: u64) -> io::Result<u64> {
     if pos > i64::MAX as u64 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -562,6 +562,6 @@ fn check_pos(pos: u64) -> io::Result<u64> {
 }
 
 /// `pos + done`, if the kernel can take it as a file offset.
-fn offset(pos: u64, done: usize) -> io::Result<u64> {
+pub(super) fn offset(pos: u64, done: usize) -> io::Result<u64> {
     check_pos(pos.saturating_add(done as u64))
 }

@@ -54,6 +54,7 @@ mod file;
 mod metadata;
 mod open_options;
 mod read_dir;
+mod read_many;
 mod registered;
 
 pub use error::raw_os_error;
@@ -61,6 +62,7 @@ pub use file::File;
 pub use metadata::{FileType, Metadata};
 pub use open_options::OpenOptions;
 pub use read_dir::{DirEntry, ReadDir};
+pub use read_many::ReadMany;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -16,7 +16,7 @@
 //! | `tokio::select!`, `tokio::join!` | the same macros, unchanged |
 //! | `tokio::time::{sleep, timeout, interval}` | [`time::{sleep, timeout, interval}`](crate::time); [`time::SendSleep`](crate::time::SendSleep) where a `Send + Sync` sleep is required |
 //! | `tokio::net::{TcpListener, TcpStream, UdpSocket, UnixStream, …}` | [`net`](crate::net), same names; reads and writes take owned buffers (below) |
-//! | `tokio::fs` | [`fs`](crate::fs): positional `read_at`/`write_at` with owned buffers, and the path functions |
+//! | `tokio::fs` | [`fs`](crate::fs): positional `read_at`/`write_at` with owned buffers, [`File::read_many`](crate::fs::File::read_many) for many ranges at once, and the path functions |
 //! | `tokio::io::{copy, BufReader}` | [`io::copy`](crate::io::copy), [`io::BufReader`](crate::io::BufReader) over owned buffers, or tokio's own over the `tokio-io` feature |
 //! | `AsyncRead`/`AsyncWrite` on streams | feature `tokio-io` (tokio's), `futures-io` (futures'), `hyper` (hyper's `rt::Read`/`rt::Write`): implemented on the stream types and halves themselves, see [`io::compat`](crate::io::compat) |
 //! | hyper's `TokioExecutor`, `TokioTimer` | feature `hyper`: [`io::compat::HyperExecutor`](crate::io::compat), `HyperTimer` |

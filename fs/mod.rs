@@ -56,6 +56,7 @@ mod open_options;
 mod read_dir;
 mod read_many;
 mod registered;
+mod running;
 
 pub use error::raw_os_error;
 pub use file::File;

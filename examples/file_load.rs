@@ -7,6 +7,7 @@
 //! cargo run --release --example file_load -- FILE --mode rand --depth 32 --duration 5
 //! cargo run --release --example file_load -- FILE --mode seq --bs 131072 --direct
 //! cargo run --release --example file_load -- FILE --depth 32 --fixed   # registered file + buffers
+//! cargo run --release --example file_load -- FILE --depth 32 --many    # one task, File::read_many
 //! RUNTIME_DRIVER=epoll cargo run --release --example file_load -- FILE   # the fallback driver
 //! ```
 //!
@@ -18,13 +19,15 @@
 //! registered buffers (`FixedPool`, one `FixedBuf` per task):
 //! `IORING_OP_READ_FIXED` on a `types::Fixed` slot. Where the kernel refuses
 //! a registration the run goes on with plain ones and says why on stderr.
+//! `--many` reads from one task through `File::read_many` (`depth` reads in
+//! flight, `depth + 1` buffers) instead of `depth` tasks.
 //!
 //! Each of the `depth` tasks loops: take an offset, `read_at`, record the
 //! latency. On io_uring a page-cache read completes inside the submitting
 //! syscall; on epoll it is a `preadv2(RWF_NOWAIT)` on the worker (tokio::fs
 //! sends every read to its blocking pool).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -43,16 +46,17 @@ struct Config {
     duration: Duration,
     direct: bool,
     fixed: bool,
+    many: bool,
 }
 
 const USAGE: &str =
-    "usage: file_load FILE [--mode rand|seq] [--bs BYTES] [--depth N] [--duration SECS] [--direct] [--fixed]";
+    "usage: file_load FILE [--mode rand|seq] [--bs BYTES] [--depth N] [--duration SECS] [--direct] [--fixed] [--many]";
 
 fn parse() -> io::Result<Config> {
     let bad = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}\n{USAGE}"));
     let mut path = None;
     let (mut random, mut bs, mut depth, mut secs, mut direct) = (true, None, 1, 5.0, false);
-    let mut fixed = false;
+    let (mut fixed, mut many) = (false, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -76,6 +80,7 @@ fn parse() -> io::Result<Config> {
             }
             "--direct" => direct = true,
             "--fixed" => fixed = true,
+            "--many" => many = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -96,6 +101,7 @@ fn parse() -> io::Result<Config> {
         duration: Duration::try_from_secs_f64(secs).map_err(|e| bad(format!("--duration: {e}")))?,
         direct,
         fixed,
+        many,
     })
 }
 
@@ -121,7 +127,8 @@ async fn run(cfg: Config) -> io::Result<(u64, Duration, Vec<u32>)> {
         if !file.register() {
             eprintln!("file_load: the file is not registered; plain descriptor");
         }
-        let pool = FixedPool::new(cfg.depth, cfg.bs)?;
+        // `--many` holds one buffer more than it has reads in flight.
+        let pool = FixedPool::new(cfg.depth + usize::from(cfg.many), cfg.bs)?;
         if let Some(why) = pool.fallback_reason() {
             eprintln!("file_load: plain buffers: {why}");
         }
@@ -137,6 +144,26 @@ async fn run(cfg: Config) -> io::Result<(u64, Duration, Vec<u32>)> {
     }
     let start = Instant::now();
     let deadline = start + cfg.duration;
+    if cfg.many {
+        let n = cfg.depth + 1;
+        let fixed: Option<Vec<FixedBuf>> = pool
+            .as_ref()
+            .map(|p| (0..n).map_while(|_| p.try_get()).collect());
+        let (file, cfg) = (file.clone(), cfg.clone());
+        // A task, as in the other mode: its wakes are a worker's task wakes.
+        let lat = runtime::spawn(async move {
+            match fixed {
+                Some(bufs) => load_many(&file, &cfg, blocks, deadline, bufs).await,
+                None => {
+                    let bufs = (0..n).map(|_| AlignedBuf::new(cfg.bs)).collect();
+                    load_many(&file, &cfg, blocks, deadline, bufs).await
+                }
+            }
+        })
+        .await
+        .map_err(io::Error::other)??;
+        return Ok((lat.len() as u64, start.elapsed(), lat));
+    }
     let next = Rc::new(Cell::new(0u64)); // sequential mode: the next block
     let tasks: Vec<_> = (0..cfg.depth)
         .map(|t| {
@@ -220,6 +247,56 @@ async fn load<B: ReadBuf>(
         if res? != cfg.bs {
             return Err(io::Error::other("short read"));
         }
+    }
+    Ok(lat)
+}
+
+/// `--many`: one task keeps `cfg.depth` reads in flight through
+/// `File::read_many`, with `bufs` (one more than the depth) going round.
+async fn load_many<B: ReadBuf>(
+    file: &File,
+    cfg: &Config,
+    blocks: u64,
+    deadline: Instant,
+    bufs: Vec<B>,
+) -> io::Result<Vec<u32>> {
+    let free = RefCell::new(bufs);
+    // Each request's start, by request index (the order `reqs` yields them).
+    let starts = RefCell::new(Vec::with_capacity(1 << 16));
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = 0u64;
+    let reqs = std::iter::from_fn(|| {
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        // Never empty: at most `depth` buffers are in `read_many` or on
+        // their way back, and there is one more.
+        let buf = free.borrow_mut().pop()?;
+        let block = if cfg.random {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % blocks
+        } else {
+            let b = next;
+            next = (b + 1) % blocks;
+            b
+        };
+        starts.borrow_mut().push(now);
+        Some((block * cfg.bs as u64, buf))
+    });
+    let mut lat = Vec::with_capacity(1 << 16);
+    let mut reads = file.read_many(reqs, cfg.depth);
+    while let Some((i, (res, mut buf))) = reads.next().await {
+        let t1 = Instant::now();
+        let t0 = starts.borrow().get(i).copied().unwrap_or(t1);
+        lat.push((t1 - t0).as_nanos().min(u32::MAX as u128) as u32);
+        if res? != cfg.bs {
+            return Err(io::Error::other("short read"));
+        }
+        buf.reset();
+        free.borrow_mut().push(buf);
     }
     Ok(lat)
 }

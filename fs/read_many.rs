@@ -258,11 +258,12 @@ impl<B: IoBufMut, I: Iterator<Item = (u64, B)>> ReadMany<B, I> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<(usize, BufResult<usize, B>)>> {
-        self.running.register(cx.waker());
+        // With results waiting, one is returned without a look at the
+        // queue: the caller polls again, and the queue keeps.
         if self.done.is_empty() {
-            self.start();
+            self.running.poll_woken(cx.waker(), &mut self.done);
             if self.done.is_empty() {
-                self.running.poll_woken(&mut self.done);
+                self.start();
             }
         }
         match self.done.pop_front() {

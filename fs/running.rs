@@ -15,11 +15,12 @@ use std::task::{Context, Poll, Wake, Waker};
 /// that waker fired.
 ///
 /// Protocol (no lost wake-ups): a slot's waker, unless its slot is queued
-/// already, appends the slot to `woken.slots` and wakes the task stored by
-/// [`register`](Running::register). A slot is unqueued just before its
+/// already, appends the slot to `woken.slots` and, unless it was woken since
+/// it last took the queue, wakes the task stored by
+/// [`poll_woken`](Running::poll_woken). A slot is unqueued just before its
 /// future is polled, so a wake during or after that poll queues it again.
-/// The task registers before it takes the queue, so a wake after the take
-/// wakes it.
+/// The task registers and takes the queue under one lock, so a wake after
+/// the take wakes it. A batch of completions wakes the task once.
 pub(super) struct Running<F> {
     /// Slot `n` runs one future or none; grows to the most ever at once.
     slots: Vec<Slot<F>>,
@@ -55,6 +56,8 @@ struct WokenState {
     task: Option<Waker>,
     /// Slots woken since the task last took the queue, each once.
     slots: Vec<usize>,
+    /// The task was woken since it last took the queue: later wakes only queue.
+    notified: bool,
 }
 
 /// The waker of one slot.
@@ -79,7 +82,13 @@ impl Wake for SlotWaker {
         let task = {
             let mut state = self.woken.lock();
             state.slots.push(self.slot);
-            state.task.clone()
+            match state.notified {
+                true => None,
+                false => {
+                    state.notified = true;
+                    state.task.clone()
+                }
+            }
         };
         if let Some(task) = task {
             task.wake();
@@ -99,6 +108,7 @@ impl<F: Future + Unpin> Running<F> {
         let state = WokenState {
             task: None,
             slots: Vec::new(),
+            notified: false,
         };
         Running {
             slots: Vec::new(),
@@ -117,14 +127,6 @@ impl<F: Future + Unpin> Running<F> {
 
     pub(super) fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// Makes `task` the one the slots' wakers wake.
-    pub(super) fn register(&mut self, task: &Waker) {
-        let mut state = self.woken.lock();
-        if !state.task.as_ref().is_some_and(|t| t.will_wake(task)) {
-            state.task = Some(task.clone());
-        }
     }
 
     /// Polls `fut` for the first time in a free slot; its output if it is
@@ -149,11 +151,19 @@ impl<F: Future + Unpin> Running<F> {
         self.poll_slot(n).map(|(_, out)| out)
     }
 
-    /// Polls the futures whose wakers fired since the last call, and moves
-    /// the outputs of those that completed to `out`.
-    pub(super) fn poll_woken(&mut self, out: &mut VecDeque<(usize, F::Output)>) {
+    /// Makes `task` the one the slots' wakers wake, polls the futures whose
+    /// wakers fired since the last call, and moves the outputs of those that
+    /// completed to `out`.
+    pub(super) fn poll_woken(&mut self, task: &Waker, out: &mut VecDeque<(usize, F::Output)>) {
         let mut taken = std::mem::take(&mut self.taken);
-        std::mem::swap(&mut taken, &mut self.woken.lock().slots);
+        {
+            let mut state = self.woken.lock();
+            if !state.task.as_ref().is_some_and(|t| t.will_wake(task)) {
+                state.task = Some(task.clone());
+            }
+            std::mem::swap(&mut taken, &mut state.slots);
+            state.notified = false;
+        }
         for n in taken.drain(..) {
             if let Some(done) = self.poll_slot(n) {
                 out.push_back(done);
@@ -213,14 +223,14 @@ mod tests {
     #[test]
     fn only_woken_futures_are_polled() {
         let mut running = Running::new();
-        running.register(Waker::noop());
+        let mut out = VecDeque::new();
+        running.poll_woken(Waker::noop(), &mut out);
         let probes: Vec<Rc<Probe>> = (0..64).map(|_| Rc::default()).collect();
         for (i, probe) in probes.iter().enumerate() {
             assert!(running.push(i, Gate(probe.clone())).is_none());
         }
         assert_eq!(running.len(), 64);
-        let mut out = VecDeque::new();
-        running.poll_woken(&mut out);
+        running.poll_woken(Waker::noop(), &mut out);
         assert!(out.is_empty());
         assert!(probes.iter().all(|p| p.polls.get() == 1), "polled unwoken");
 
@@ -232,7 +242,7 @@ mod tests {
         let spurious = probes[9].waker.take().unwrap();
         spurious.wake_by_ref();
         spurious.wake_by_ref();
-        running.poll_woken(&mut out);
+        running.poll_woken(Waker::noop(), &mut out);
         assert_eq!(out.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [40, 7]);
         for (i, probe) in probes.iter().enumerate() {
             let want = if [40, 7, 9].contains(&i) { 2 } else { 1 };
@@ -247,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn a_wake_wakes_the_registered_task_once_per_queueing() {
+    fn a_batch_of_wakes_wakes_the_task_once_until_it_takes_the_queue() {
         struct Count(std::sync::atomic::AtomicUsize);
         impl Wake for Count {
             fn wake(self: Arc<Self>) {
@@ -255,18 +265,31 @@ mod tests {
             }
         }
         let count = Arc::new(Count(Default::default()));
+        let task = Waker::from(count.clone());
+        let woken = || count.0.load(Ordering::Relaxed);
         let mut running = Running::new();
-        running.register(&Waker::from(count.clone()));
-        let probe = Rc::new(Probe::default());
-        assert!(running.push(0, Gate(probe.clone())).is_none());
-        let waker = probe.waker.take().unwrap();
-        waker.wake_by_ref();
-        waker.wake_by_ref();
-        assert_eq!(count.0.load(Ordering::Relaxed), 1);
         let mut out = VecDeque::new();
-        running.poll_woken(&mut out); // unqueues it; it waits again
+        running.poll_woken(&task, &mut out);
+        let probes: Vec<Rc<Probe>> = (0..2).map(|_| Rc::default()).collect();
+        for (i, probe) in probes.iter().enumerate() {
+            assert!(running.push(i, Gate(probe.clone())).is_none());
+        }
+        let wakers: Vec<Waker> = probes.iter().map(|p| p.waker.take().unwrap()).collect();
+        // Two slots and a repeat: one wake of the task.
+        wakers[0].wake_by_ref();
+        wakers[0].wake_by_ref();
+        wakers[1].wake_by_ref();
+        assert_eq!(woken(), 1);
+        running.poll_woken(&task, &mut out); // takes both; each waits again
         assert!(out.is_empty());
-        waker.wake_by_ref();
-        assert_eq!(count.0.load(Ordering::Relaxed), 2);
+        assert!(probes.iter().all(|p| p.polls.get() == 2));
+        // After the take, a wake reaches the task again.
+        probes[1].waker.take().unwrap().wake();
+        assert_eq!(woken(), 2);
+        // A new task registered at the take gets the next wake.
+        let other = Arc::new(Count(Default::default()));
+        running.poll_woken(&Waker::from(other.clone()), &mut out);
+        probes[0].waker.take().unwrap().wake();
+        assert_eq!((woken(), other.0.load(Ordering::Relaxed)), (2, 1));
     }
 }

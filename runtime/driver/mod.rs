@@ -176,13 +176,13 @@ impl Driver {
         }
     }
 
-    /// Takes the finished orphans collected so far (at shutdown, once the
-    /// tasks are gone); their wakers are dropped.
-    pub(crate) fn take_frees(&mut self) -> Vec<Finished> {
+    /// Takes everything collected so far (at shutdown, once the tasks are
+    /// gone), to drop after the driver's borrow ends.
+    pub(crate) fn take_deferred(&mut self) -> Deferred {
         let (deferred, woken) = self.deferred_mut();
-        woken.clear();
-        deferred.wakers.clear();
-        std::mem::take(&mut deferred.frees)
+        let mut out = std::mem::take(deferred);
+        out.wakers.extend(woken.drain(..));
+        out
     }
 
     /// The next waker to wake or orphan to drop, one at a time so each runs

@@ -178,10 +178,11 @@ pub(crate) fn shutdown_worker(worker: &Worker) {
     worker.timers.borrow_mut().clear();
     let mut driver = worker.driver.borrow_mut();
     driver.shutdown();
-    let frees = driver.take_frees();
+    let deferred = driver.take_deferred();
     drop(driver);
     // Tasks are gone: dropping the wakers is enough; finished orphans free their memory.
-    for done in frees {
+    drop(deferred.wakers);
+    for done in deferred.frees {
         done.discard();
     }
 }

@@ -50,6 +50,8 @@ pub struct OpenOptions {
     mode: u32,
     /// Extra `O_*` flags (`O_DIRECT`, `O_NOATIME` …); the access mode bits are ignored.
     custom_flags: i32,
+    /// Put the opened file in the worker's registered-file table.
+    register: bool,
 }
 
 impl Default for OpenOptions {
@@ -70,6 +72,7 @@ impl OpenOptions {
             create_new: false,
             mode: 0o666,
             custom_flags: 0,
+            register: false,
         }
     }
 
@@ -127,6 +130,37 @@ impl OpenOptions {
         self
     }
 
+    /// Registers the opened file with the current worker's ring, as
+    /// [`File::register`] right after the open: its reads and writes on this
+    /// worker then name a registered slot (`types::Fixed`). A refusal (the
+    /// epoll driver, a full or refused table) is never an error: the file
+    /// opens with its plain descriptor, and [`File::is_registered`] says
+    /// which it got.
+    ///
+    /// ```
+    /// # runtime::block_on(async {
+    /// # let path = std::env::temp_dir().join(format!("rt-doc-opts-reg-{}", std::process::id()));
+    /// # runtime::fs::write(&path, b"hot file".to_vec()).await?;
+    /// let file = runtime::fs::OpenOptions::new().read(true).register(true).open(&path).await?;
+    /// let on_uring = runtime::driver_kind() == runtime::DriverKind::Uring;
+    /// assert_eq!(file.is_registered(), on_uring);
+    /// # runtime::fs::remove_file(&path).await?;
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn register(&mut self, register: bool) -> &mut Self {
+        self.register = register;
+        self
+    }
+
+    /// `file`, registered if asked.
+    fn finish(&self, mut file: File) -> File {
+        if self.register {
+            file.register();
+        }
+        file
+    }
+
     /// Opens `path` with these options.
     ///
     /// # Errors
@@ -147,7 +181,7 @@ impl OpenOptions {
         let fd = Op::open_at(None, crate::sys::cstring(path)?, flags, self.mode)
             .await
             .map_err(|e| with_path("open", path, e))?;
-        Ok(File::from_fd(SharedFd::new_file(fd)))
+        Ok(self.finish(File::from_fd(SharedFd::new_file(fd))))
     }
 
     /// Opens `path`, resolved inside the directory `dir`, refusing any path
@@ -205,7 +239,7 @@ impl OpenOptions {
         )
         .await
         .map_err(|e| with_path("open beneath a directory", path, e))?;
-        Ok(File::from_fd(SharedFd::new_file(fd)))
+        Ok(self.finish(File::from_fd(SharedFd::new_file(fd))))
     }
 
     /// The `open(2)` flags these options stand for (`O_CLOEXEC` is added by the op).

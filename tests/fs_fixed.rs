@@ -335,6 +335,36 @@ async fn registration_beyond_the_memlock_limit_falls_back_cleanly() {
 }
 
 #[runtime::test]
+async fn open_options_register_opens_into_the_table() {
+    let uring = runtime::driver_kind() == DriverKind::Uring;
+    let data = pattern(16384, 5);
+    let tmp = TempFile::new("optsreg", &data);
+    let before = runtime::metrics()[0].registered_files;
+    let mut opts = OpenOptions::new();
+    opts.read(true).register(true);
+    let file = opts.open(&tmp.0).await.unwrap();
+    assert_eq!(file.is_registered(), uring, "{:?}", runtime::metrics());
+    let dir = File::open(tmp.0.parent().unwrap()).await.unwrap();
+    let name = tmp.0.file_name().unwrap();
+    let beneath = opts.open_beneath(&dir, name).await.unwrap();
+    assert_eq!(beneath.is_registered(), uring);
+    assert_eq!(
+        runtime::metrics()[0].registered_files,
+        before + 2 * u64::from(uring)
+    );
+    for f in [&file, &beneath] {
+        let (n, buf) = f.read_at(Vec::with_capacity(4096), 8192).await;
+        assert_eq!(n.unwrap(), 4096);
+        assert_eq!(&buf[..], &data[8192..12288]);
+    }
+    // Off by default.
+    let plain = File::open(&tmp.0).await.unwrap();
+    assert!(!plain.is_registered());
+    drop((file, beneath));
+    assert_eq!(runtime::metrics()[0].registered_files, before);
+}
+
+#[runtime::test]
 async fn a_file_closed_while_registered_leaves_the_table_consistent() {
     let uring = runtime::driver_kind() == DriverKind::Uring;
     let before = runtime::metrics()[0].registered_files;

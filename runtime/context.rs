@@ -29,6 +29,9 @@ pub(crate) struct Worker {
     pub(crate) handle: Arc<Handle>,
     /// Tasks polled per loop turn before completions are reaped.
     pub(crate) event_interval: usize,
+    /// Wakers the driver collected, swapped out of it in batches and woken
+    /// after its borrow ends; kept for its capacity.
+    pub(crate) wake_batch: RefCell<Vec<std::task::Waker>>,
 }
 
 impl std::fmt::Debug for Worker {

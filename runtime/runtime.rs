@@ -113,6 +113,7 @@ fn make_worker(index: usize, handle: &Arc<Handle>, cfg: &Builder) -> io::Result<
         shared,
         handle: handle.clone(),
         event_interval: cfg.event_interval,
+        wake_batch: Default::default(),
     }))
 }
 

@@ -172,7 +172,7 @@ impl EpollDriver {
             bump(&self.counters.ops_completed);
             match self.ops.complete(key, res) {
                 Reaped::Stored => {}
-                Reaped::Wake(w) => self.deferred.wakers.push_back(w),
+                Reaped::Wake(w) => self.deferred.wakers.push(w),
                 Reaped::Free(done) => self.deferred.frees.push(done),
             }
         }

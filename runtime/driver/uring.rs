@@ -420,7 +420,7 @@ impl UringDriver {
                         bump(&self.counters.ops_completed);
                         match self.ops.complete(key as usize, res) {
                             Reaped::Stored => {}
-                            Reaped::Wake(w) => self.deferred.wakers.push_back(w),
+                            Reaped::Wake(w) => self.deferred.wakers.push(w),
                             Reaped::Free(done) => self.deferred.frees.push(done),
                         }
                     }

@@ -120,15 +120,21 @@ fn turn(worker: &Worker, wanted: &dyn Fn() -> bool) {
     drain_inbox(worker);
 }
 
-/// Runs what the driver collected (wakers, finished orphans), one at a
-/// time, each outside the driver's borrow: a waker or a dropped output may
-/// reach the driver again (and add more work, which this loop then runs).
+/// Runs what the driver collected (wakers, finished orphans), each outside
+/// the driver's borrow: a waker or a dropped output may reach the driver
+/// again (and add more work, which this loop then runs).
 #[inline]
 fn run_deferred(worker: &Worker) {
+    // Only this function touches the batch vector; were it ever re-entered,
+    // the inner call would find it borrowed and leave the work to the outer.
+    let Ok(mut batch) = worker.wake_batch.try_borrow_mut() else {
+        return;
+    };
     loop {
-        let next = worker.driver.borrow_mut().next_deferred();
+        let next = worker.driver.borrow_mut().next_deferred(&mut batch);
         match next {
             Some(Collected::Wake(w)) => w.wake(),
+            Some(Collected::Batch) => batch.drain(..).for_each(Waker::wake),
             Some(Collected::Free(done)) => done.discard(),
             None => return,
         }

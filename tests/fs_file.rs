@@ -14,6 +14,9 @@ use runtime::buf::{AlignedBuf, IoBuf};
 use runtime::fs::{self, File, OpenOptions};
 use runtime::task::yield_now;
 
+mod support;
+use support::{pattern, yield_until};
+
 /// A directory of its own for one test half, removed on drop.
 struct TempDir(PathBuf);
 
@@ -43,26 +46,9 @@ impl Drop for TempDir {
     }
 }
 
-/// `len` bytes of a pattern that does not repeat at any power-of-two period.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
-}
-
 /// Whether descriptor `fd` of this process still refers to `path`.
 fn fd_points_to(fd: i32, path: &Path) -> bool {
     std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok_and(|p| p == path)
-}
-
-/// Yields until `cond` holds (the driver reaps completions between turns);
-/// a bounded number of turns, not a timer.
-async fn yield_until(mut cond: impl FnMut() -> bool) -> bool {
-    for _ in 0..100_000 {
-        if cond() {
-            return true;
-        }
-        yield_now().await;
-    }
-    cond()
 }
 
 #[runtime::test]
@@ -117,7 +103,7 @@ async fn contradictory_options_are_invalid_input() {
 async fn large_write_and_read_are_byte_exact() {
     let dir = TempDir::new("large");
     let path = dir.join("big.bin");
-    let data = pattern(8 << 20);
+    let data = pattern(8 << 20, 0);
 
     let file = File::create(&path).await.unwrap();
     let (res, back) = file.write_all_at(data.clone(), 0).await;
@@ -361,7 +347,7 @@ async fn sync_metadata_set_len_and_fallocate() {
         .open(&path)
         .await
         .unwrap();
-    let (res, _) = file.write_all_at(pattern(10_000), 0).await;
+    let (res, _) = file.write_all_at(pattern(10_000, 0), 0).await;
     res.unwrap();
     file.sync_data().await.unwrap();
     file.sync_all().await.unwrap();
@@ -425,7 +411,7 @@ async fn close_reports_and_releases_the_descriptor() {
 async fn dropping_a_file_with_a_read_in_flight() {
     let dir = TempDir::new("drop_in_flight");
     let path = dir.join("f");
-    let data = pattern(1 << 20);
+    let data = pattern(1 << 20, 0);
     fs::write(&path, data.clone()).await.unwrap();
 
     // Out of the page cache, so the read is still in flight when the file
@@ -557,7 +543,7 @@ async fn o_direct_with_aligned_buffers() {
         }
         Err(e) => panic!("open O_DIRECT: {e}"),
     };
-    let data = pattern(256 << 10);
+    let data = pattern(256 << 10, 0);
     let mut out = AlignedBuf::new(data.len());
     out.extend_from_slice(&data).unwrap();
     let (res, _) = file.write_all_at(out, 0).await;
@@ -736,7 +722,7 @@ fn first_page_resident(path: &Path) -> bool {
 async fn cached_reads_and_opens_skip_the_blocking_pool() {
     let dir = TempDir::new("inline_cached");
     let path = dir.join("cached.bin");
-    let data = pattern(64 << 10);
+    let data = pattern(64 << 10, 0);
     std::fs::write(&path, &data).unwrap(); // just written: in the page cache
     let inline_reads = on_epoll() && nowait_reads_supported(&dir);
     let inline_opens = on_epoll() && cached_opens_supported();
@@ -810,7 +796,7 @@ async fn cached_reads_and_opens_skip_the_blocking_pool() {
 async fn uncached_reads_go_through_the_pool() {
     let dir = TempDir::new("inline_uncached");
     let path = dir.join("cold.bin");
-    let data = pattern(1 << 20);
+    let data = pattern(1 << 20, 0);
     {
         let f = std::fs::File::create(&path).unwrap();
         std::io::Write::write_all(&mut &f, &data).unwrap();

@@ -11,7 +11,6 @@
 //! builds its runtime.
 
 use std::future::Future as _;
-use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::process::Command;
 use std::task::Context;
@@ -21,59 +20,13 @@ use runtime::fs::{File, OpenOptions};
 use runtime::task::yield_now;
 use runtime::DriverKind;
 
-/// A file of its own for one test half, removed on drop; under the target
-/// directory, whose file system takes `O_DIRECT` (a tmpfs `/tmp` may not).
-struct TempFile(PathBuf);
-
-impl TempFile {
-    /// `<target tmp>/rt-fs_fixed-<pid>-<test>-<driver>` holding `data`.
-    fn new(test: &str, data: &[u8]) -> TempFile {
-        let name = format!(
-            "rt-fs_fixed-{}-{test}-{}",
-            std::process::id(),
-            runtime::driver_kind()
-        );
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-        std::fs::write(&path, data).unwrap();
-        TempFile(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// `len` bytes of a pattern that does not repeat at any power-of-two period.
-fn pattern(len: usize, seed: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 + i / 251 + seed) as u8).collect()
-}
-
-/// Yields until `cond` holds (the driver reaps completions between turns);
-/// a bounded number of turns, not a timer.
-async fn yield_until(mut cond: impl FnMut() -> bool) -> bool {
-    for _ in 0..100_000 {
-        if cond() {
-            return true;
-        }
-        yield_now().await;
-    }
-    cond()
-}
-
-/// xorshift64: the random offsets, the same on every run.
-fn next(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
+mod support;
+use support::{next_random, pattern, yield_until, TargetFile};
 
 #[runtime::test]
 async fn registered_and_plain_paths_are_byte_identical_on_random_offsets() {
     let data = pattern(1 << 20, 3);
-    let tmp = TempFile::new("identical", &data);
+    let tmp = TargetFile::new("fs_fixed", "identical", &data);
     let plain = File::open(&tmp.0).await.unwrap();
     let mut fixed = File::open(&tmp.0).await.unwrap();
     let registered = fixed.register();
@@ -94,8 +47,8 @@ async fn registered_and_plain_paths_are_byte_identical_on_random_offsets() {
 
     let mut x = 0x2545_F491_4F6C_DD1Du64;
     for round in 0..300 {
-        let len = 1 + (next(&mut x) % 4096) as usize;
-        let pos = next(&mut x) % (data.len() as u64 + 100);
+        let len = 1 + (next_random(&mut x) % 4096) as usize;
+        let pos = next_random(&mut x) % (data.len() as u64 + 100);
         let want = &data[(pos as usize).min(data.len())..(pos as usize + len).min(data.len())];
 
         let (n, got) = plain.read_at(Vec::with_capacity(len), pos).await;
@@ -139,7 +92,7 @@ async fn registered_and_plain_paths_are_byte_identical_on_random_offsets() {
 #[runtime::test]
 async fn o_direct_reads_into_registered_buffers() {
     let data = pattern(64 << 10, 5);
-    let tmp = TempFile::new("direct", &data);
+    let tmp = TargetFile::new("fs_fixed", "direct", &data);
     let mut opts = OpenOptions::new();
     opts.read(true).custom_flags(libc::O_DIRECT);
     let mut file = match opts.open(&tmp.0).await {
@@ -163,7 +116,7 @@ async fn o_direct_reads_into_registered_buffers() {
 #[runtime::test]
 async fn a_registered_buffer_dropped_mid_read_is_not_reused_until_its_completion() {
     let data = pattern(256 << 10, 9);
-    let tmp = TempFile::new("dropped", &data);
+    let tmp = TargetFile::new("fs_fixed", "dropped", &data);
     // O_DIRECT keeps the read off the epoll worker (it goes to the blocking
     // pool); on io_uring the entry is submitted at the next park. Either
     // way the first poll leaves the read in flight.
@@ -285,7 +238,7 @@ fn memlock_child() {
     };
     rt.block_on(async {
         let data = pattern(128 << 10, 1);
-        let tmp = TempFile::new("memlock", &data);
+        let tmp = TargetFile::new("fs_fixed", "memlock", &data);
         let pool = FixedPool::new(128, 4096).expect("a refused registration is not an error");
         assert!(!pool.is_registered());
         let why = pool.fallback_reason().unwrap();
@@ -326,7 +279,7 @@ async fn registration_beyond_the_memlock_limit_falls_back_cleanly() {
         assert!(!pool.is_registered());
         assert_eq!(runtime::metrics()[0].registration_fallbacks, 0);
         let data = pattern(8192, 2);
-        let tmp = TempFile::new("memlock", &data);
+        let tmp = TargetFile::new("fs_fixed", "memlock", &data);
         let file = File::open(&tmp.0).await.unwrap();
         let (n, buf) = file.read_at(pool.get().await.slice(..4096), 4096).await;
         assert_eq!(n.unwrap(), 4096);
@@ -338,7 +291,7 @@ async fn registration_beyond_the_memlock_limit_falls_back_cleanly() {
 async fn open_options_register_opens_into_the_table() {
     let uring = runtime::driver_kind() == DriverKind::Uring;
     let data = pattern(16384, 5);
-    let tmp = TempFile::new("optsreg", &data);
+    let tmp = TargetFile::new("fs_fixed", "optsreg", &data);
     let before = runtime::metrics()[0].registered_files;
     let mut opts = OpenOptions::new();
     opts.read(true).register(true);
@@ -369,10 +322,10 @@ async fn a_file_closed_while_registered_leaves_the_table_consistent() {
     let uring = runtime::driver_kind() == DriverKind::Uring;
     let before = runtime::metrics()[0].registered_files;
     let contents: Vec<Vec<u8>> = (0..8).map(|i| pattern(8192, 11 * i)).collect();
-    let tmps: Vec<TempFile> = contents
+    let tmps: Vec<TargetFile> = contents
         .iter()
         .enumerate()
-        .map(|(i, c)| TempFile::new(&format!("closed{i}"), c))
+        .map(|(i, c)| TargetFile::new("fs_fixed", &format!("closed{i}"), c))
         .collect();
     let mut files = Vec::new();
     for t in &tmps {

@@ -10,52 +10,16 @@
 use std::future::poll_fn;
 use std::io::ErrorKind;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use futures_core::stream::{FusedStream, Stream};
 use runtime::buf::{FixedPool, IoBuf};
 use runtime::fs::{File, OpenOptions};
-use runtime::task::yield_now;
 use runtime::DriverKind;
 
-/// A file of its own for one test half, removed on drop; under the target
-/// directory, whose file system takes `O_DIRECT` (a tmpfs `/tmp` may not).
-struct TempFile(PathBuf);
-
-impl TempFile {
-    /// `<target tmp>/rt-fs_read_many-<pid>-<test>-<driver>` holding `data`.
-    fn new(test: &str, data: &[u8]) -> TempFile {
-        let name = format!(
-            "rt-fs_read_many-{}-{test}-{}",
-            std::process::id(),
-            runtime::driver_kind()
-        );
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-        std::fs::write(&path, data).unwrap();
-        TempFile(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// `len` bytes of a pattern that does not repeat at any power-of-two period.
-fn pattern(len: usize, seed: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 + i / 251 + seed) as u8).collect()
-}
-
-/// xorshift64: the random ranges, the same on every run.
-fn next(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
+mod support;
+use support::{next_random, pattern, yield_until, TargetFile};
 
 /// `count` ranges `(offset, length)` over a file of `size` bytes, a few
 /// reaching or starting past its end.
@@ -63,11 +27,11 @@ fn random_ranges(count: usize, size: usize, max_len: usize, seed: u64) -> Vec<(u
     let mut x = seed;
     (0..count)
         .map(|i| {
-            let len = 1 + (next(&mut x) % max_len as u64) as usize;
+            let len = 1 + (next_random(&mut x) % max_len as u64) as usize;
             // Every tenth starts within 100 bytes of the end, or past it.
             let pos = match i % 10 {
-                0 => (size as u64 - 100) + next(&mut x) % 300,
-                _ => next(&mut x) % size as u64,
+                0 => (size as u64 - 100) + next_random(&mut x) % 300,
+                _ => next_random(&mut x) % size as u64,
             };
             (pos, len)
         })
@@ -85,22 +49,10 @@ fn ops_in_flight() -> u64 {
     runtime::metrics()[0].ops_in_flight
 }
 
-/// Yields until `cond` holds (the driver reaps completions between turns);
-/// a bounded number of turns, not a timer.
-async fn yield_until(mut cond: impl FnMut() -> bool) -> bool {
-    for _ in 0..100_000 {
-        if cond() {
-            return true;
-        }
-        yield_now().await;
-    }
-    cond()
-}
-
 #[runtime::test]
 async fn random_ranges_match_std_at_every_depth() {
     let data = pattern(1 << 20, 1);
-    let tmp = TempFile::new("random", &data);
+    let tmp = TargetFile::new("fs_read_many", "random", &data);
     let oracle = std::fs::read(&tmp.0).unwrap();
     assert_eq!(oracle, data);
     let file = File::open(&tmp.0).await.unwrap();
@@ -168,7 +120,7 @@ async fn random_ranges_match_std_at_every_depth() {
 #[runtime::test]
 async fn the_stream_trait_and_a_lazy_request_iterator() {
     let data = pattern(64 << 10, 2);
-    let tmp = TempFile::new("stream", &data);
+    let tmp = TargetFile::new("fs_read_many", "stream", &data);
     let file = File::open(&tmp.0).await.unwrap();
     let allocated = std::cell::Cell::new(0usize);
     let held = std::cell::Cell::new(0usize);
@@ -194,7 +146,7 @@ async fn the_stream_trait_and_a_lazy_request_iterator() {
 #[runtime::test]
 async fn registered_file_and_fixed_buffers_read_the_same_bytes() {
     let data = pattern(1 << 20, 3);
-    let tmp = TempFile::new("fixed", &data);
+    let tmp = TargetFile::new("fs_read_many", "fixed", &data);
     let oracle = std::fs::read(&tmp.0).unwrap();
     let plain = File::open(&tmp.0).await.unwrap();
     let mut fixed = File::open(&tmp.0).await.unwrap();
@@ -243,7 +195,7 @@ async fn registered_file_and_fixed_buffers_read_the_same_bytes() {
 #[runtime::test]
 async fn ranges_past_the_end_read_short_or_nothing() {
     let data = pattern(10_000, 4);
-    let tmp = TempFile::new("eof", &data);
+    let tmp = TargetFile::new("fs_read_many", "eof", &data);
     let file = File::open(&tmp.0).await.unwrap();
     let reqs = vec![
         (9_990, Vec::with_capacity(100)),
@@ -283,7 +235,7 @@ async fn ranges_past_the_end_read_short_or_nothing() {
 #[runtime::test]
 async fn dropping_the_stream_with_reads_in_flight_keeps_buffers_until_completion() {
     let data = pattern(256 << 10, 5);
-    let tmp = TempFile::new("dropped", &data);
+    let tmp = TargetFile::new("fs_read_many", "dropped", &data);
     // O_DIRECT keeps the reads off the epoll worker (they go to the blocking
     // pool); on io_uring entries are submitted at the next turn. Either way
     // the first poll leaves them in flight.
@@ -338,7 +290,7 @@ async fn dropping_the_stream_with_reads_in_flight_keeps_buffers_until_completion
 #[runtime::test]
 async fn readv_exact_at_fills_every_buffer() {
     let data = pattern(64 << 10, 6);
-    let tmp = TempFile::new("readv", &data);
+    let tmp = TargetFile::new("fs_read_many", "readv", &data);
     let file = File::open(&tmp.0).await.unwrap();
     let bufs = vec![
         Vec::with_capacity(1000),
@@ -367,7 +319,7 @@ async fn readv_exact_at_fills_every_buffer() {
 #[runtime::test]
 async fn readv_exact_at_past_the_end_is_unexpected_eof_with_the_buffers_back() {
     let data = pattern(10, 7);
-    let tmp = TempFile::new("readv-eof", &data);
+    let tmp = TargetFile::new("fs_read_many", "readv-eof", &data);
     let file = File::open(&tmp.0).await.unwrap();
     let three = || {
         (0..3)

@@ -101,3 +101,52 @@ pub(crate) fn example_binary(name: &str) -> PathBuf {
         .expect("target/<profile>");
     profile.join("examples").join(name)
 }
+
+/// A file of its own for one test half, removed on drop; under the target
+/// directory, whose file system takes `O_DIRECT` (a tmpfs `/tmp` may not).
+pub(crate) struct TargetFile(pub(crate) PathBuf);
+
+impl TargetFile {
+    /// `<target tmp>/rt-<prefix>-<pid>-<test>-<driver>` holding `data`.
+    pub(crate) fn new(prefix: &str, test: &str, data: &[u8]) -> TargetFile {
+        let name = format!(
+            "rt-{prefix}-{}-{test}-{}",
+            std::process::id(),
+            runtime::driver_kind()
+        );
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::write(&path, data).unwrap();
+        TargetFile(path)
+    }
+}
+
+impl Drop for TargetFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `len` bytes of a pattern that does not repeat at any power-of-two period.
+pub(crate) fn pattern(len: usize, seed: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251 + seed) as u8).collect()
+}
+
+/// xorshift64: random numbers, the same on every run.
+pub(crate) fn next_random(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+/// Yields until `cond` holds (the driver reaps completions between turns);
+/// a bounded number of turns, not a timer.
+pub(crate) async fn yield_until(mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..100_000 {
+        if cond() {
+            return true;
+        }
+        runtime::task::yield_now().await;
+    }
+    cond()
+}

@@ -228,16 +228,7 @@ async fn load<B: ReadBuf>(
     // One clock read per read: it ends one read's latency and starts the next's.
     let mut t0 = Instant::now();
     while t0 < deadline {
-        let block = if cfg.random {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % blocks
-        } else {
-            let b = next.get();
-            next.set((b + 1) % blocks);
-            b
-        };
+        let block = next_block(cfg.random, &mut x, next, blocks);
         buf.reset();
         let (res, b) = file.read_at(buf, block * cfg.bs as u64).await;
         let t1 = Instant::now();
@@ -249,6 +240,21 @@ async fn load<B: ReadBuf>(
         }
     }
     Ok(lat)
+}
+
+/// The next block to read: random (xorshift state `x`) or the one after
+/// `next`, which the sequential readers share.
+fn next_block(random: bool, x: &mut u64, next: &Cell<u64>, blocks: u64) -> u64 {
+    if random {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x % blocks
+    } else {
+        let b = next.get();
+        next.set((b + 1) % blocks);
+        b
+    }
 }
 
 /// `--many`: one task keeps `cfg.depth` reads in flight through
@@ -264,7 +270,7 @@ async fn load_many<B: ReadBuf>(
     // Each request's start, by request index (the order `reqs` yields them).
     let starts = RefCell::new(Vec::with_capacity(1 << 16));
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = 0u64;
+    let next = Cell::new(0u64);
     let reqs = std::iter::from_fn(|| {
         let now = Instant::now();
         if now >= deadline {
@@ -273,16 +279,7 @@ async fn load_many<B: ReadBuf>(
         // Never empty: at most `depth` buffers are in `read_many` or on
         // their way back, and there is one more.
         let buf = free.borrow_mut().pop()?;
-        let block = if cfg.random {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % blocks
-        } else {
-            let b = next;
-            next = (b + 1) % blocks;
-            b
-        };
+        let block = next_block(cfg.random, &mut x, &next, blocks);
         starts.borrow_mut().push(now);
         Some((block * cfg.bs as u64, buf))
     });

@@ -21,7 +21,7 @@ use runtime::task::yield_now;
 use runtime::DriverKind;
 
 mod support;
-use support::{next_random, pattern, yield_until, TargetFile};
+use support::{next_random, open_direct_registered, pattern, yield_until, TargetFile};
 
 #[runtime::test]
 async fn registered_and_plain_paths_are_byte_identical_on_random_offsets() {
@@ -120,13 +120,7 @@ async fn a_registered_buffer_dropped_mid_read_is_not_reused_until_its_completion
     // O_DIRECT keeps the read off the epoll worker (it goes to the blocking
     // pool); on io_uring the entry is submitted at the next park. Either
     // way the first poll leaves the read in flight.
-    let mut opts = OpenOptions::new();
-    opts.read(true).custom_flags(libc::O_DIRECT);
-    let mut file = match opts.open(&tmp.0).await {
-        Ok(f) => f,
-        Err(_) => File::open(&tmp.0).await.unwrap(),
-    };
-    file.register();
+    let file = open_direct_registered(&tmp.0).await;
     let pool = FixedPool::new(1, 64 << 10).unwrap();
     let buf = pool.try_get().unwrap();
     let index = buf.index();

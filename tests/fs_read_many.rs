@@ -15,11 +15,11 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::stream::{FusedStream, Stream};
 use runtime::buf::{FixedPool, IoBuf};
-use runtime::fs::{File, OpenOptions};
+use runtime::fs::File;
 use runtime::DriverKind;
 
 mod support;
-use support::{next_random, pattern, yield_until, TargetFile};
+use support::{next_random, open_direct_registered, pattern, yield_until, TargetFile};
 
 /// `count` ranges `(offset, length)` over a file of `size` bytes, a few
 /// reaching or starting past its end.
@@ -239,13 +239,7 @@ async fn dropping_the_stream_with_reads_in_flight_keeps_buffers_until_completion
     // O_DIRECT keeps the reads off the epoll worker (they go to the blocking
     // pool); on io_uring entries are submitted at the next turn. Either way
     // the first poll leaves them in flight.
-    let mut opts = OpenOptions::new();
-    opts.read(true).custom_flags(libc::O_DIRECT);
-    let mut file = match opts.open(&tmp.0).await {
-        Ok(f) => f,
-        Err(_) => File::open(&tmp.0).await.unwrap(),
-    };
-    file.register();
+    let file = open_direct_registered(&tmp.0).await;
     let pool = FixedPool::new(8, 16 << 10).unwrap();
     let reqs = |pool: &FixedPool| -> Vec<_> {
         (0..8u64)

@@ -150,3 +150,18 @@ pub(crate) async fn yield_until(mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// `path` opened for reading with `O_DIRECT` (plainly where the file system
+/// refuses it) and registered where the driver can: reads then stay in
+/// flight past a first poll on both drivers (epoll sends them to its
+/// blocking pool).
+pub(crate) async fn open_direct_registered(path: &std::path::Path) -> runtime::fs::File {
+    let mut opts = runtime::fs::OpenOptions::new();
+    opts.read(true).custom_flags(libc::O_DIRECT);
+    let mut file = match opts.open(path).await {
+        Ok(f) => f,
+        Err(_) => runtime::fs::File::open(path).await.unwrap(),
+    };
+    file.register();
+    file
+}

@@ -31,6 +31,7 @@ mod op_state;
 mod operation;
 mod poll_owners;
 mod readiness;
+mod ring_enter;
 mod unpark;
 mod uring;
 

@@ -22,6 +22,7 @@ use super::op_state::DriverId;
 use super::operation::{cqe_result, Erased, Operation};
 use super::poll_owners;
 use super::readiness::{Readiness, Registry, GEN_MASK};
+use super::ring_enter::RingEnter;
 use super::unpark::Unpark;
 use super::Deferred;
 use crate::metrics::{bump, Counters};
@@ -46,15 +47,15 @@ fn poll_userdata(fd: RawFd, gen: u32) -> u64 {
     POLL_TAG | (u64::from(gen & GEN_MASK) << 32) | u64::from(fd as u32)
 }
 
-/// `IORING_ENTER_GETEVENTS`: reap (and run deferred task work) as well as submit.
-const ENTER_GETEVENTS: u32 = 1;
-
 /// How long shutdown waits for the kernel to give back cancelled ops before leaking them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// A worker's io_uring instance and the ops it has in flight.
 pub(crate) struct UringDriver {
-    /// The ring (declared first: dropped before the memory it may point into).
+    /// How `io_uring_enter` reaches the ring (declared first: it unregisters
+    /// through the ring's descriptor, so it goes before the ring).
+    enter: RingEnter,
+    /// The ring (dropped before the memory it may point into).
     ring: IoUring,
     /// Ops in flight, keyed by `user_data`.
     ops: Ops,
@@ -86,6 +87,7 @@ impl std::fmt::Debug for UringDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UringDriver")
             .field("ring_fd", &self.ring.as_raw_fd())
+            .field("registered_ring", &self.enter.is_registered())
             .field("in_flight", &self.ops.len())
             .finish()
     }
@@ -95,6 +97,7 @@ impl UringDriver {
     /// Wraps a ring that `detect` built and probed.
     pub(crate) fn new(ring: IoUring, unpark: Arc<Unpark>, counters: Arc<Counters>) -> Self {
         UringDriver {
+            enter: RingEnter::new(&ring),
             ring,
             ops: Ops::default(),
             id: DriverId::next(),
@@ -307,12 +310,13 @@ impl UringDriver {
     /// is a clear panic, never a silent retry loop.
     fn make_room(&mut self) {
         bump(&self.counters.sq_full_waits);
-        match self.ring.submit() {
+        let to_submit = self.ring.submission().len() as u32;
+        match self.enter.enter(to_submit, 0) {
             Ok(_) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
             Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {
                 if !self.reap() {
-                    if let Err(e) = self.enter(0, 1) {
+                    if let Err(e) = self.enter.enter(0, 1) {
                         enter_failed(&e);
                     }
                     self.reap();
@@ -346,17 +350,11 @@ impl UringDriver {
             return;
         }
         self.arm_wake();
+        let to_submit = self.ring.submission().len() as u32;
         let res = match timeout {
-            Some(t) if t.is_zero() => {
-                let to_submit = self.ring.submission().len() as u32;
-                self.enter(to_submit, 0)
-            }
-            Some(t) => {
-                let ts = types::Timespec::from(t);
-                let args = types::SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
-            }
-            None => self.ring.submitter().submit_and_wait(1),
+            Some(t) if t.is_zero() => self.enter.enter(to_submit, 0),
+            Some(t) => self.enter.enter_timeout(to_submit, 1, t),
+            None => self.enter.enter(to_submit, 1),
         };
         match res {
             Ok(_) => {}
@@ -369,19 +367,6 @@ impl UringDriver {
             Err(e) => enter_failed(&e),
         }
         self.reap();
-    }
-
-    /// Raw `io_uring_enter` with `GETEVENTS`, which also runs deferred task work.
-    fn enter(&mut self, to_submit: u32, min_complete: u32) -> io::Result<usize> {
-        // SAFETY: no extra argument is passed; the flags are valid for this ring.
-        unsafe {
-            self.ring.submitter().enter::<libc::sigset_t>(
-                to_submit,
-                min_complete,
-                ENTER_GETEVENTS,
-                None,
-            )
-        }
     }
 
     /// Keeps a read on the wake-up eventfd in flight.
@@ -432,7 +417,7 @@ impl UringDriver {
             }
             // NODROP kept the extra completions in the kernel: flush them into the CQ.
             bump(&self.counters.cq_overflows);
-            if let Err(e) = self.enter(0, 0) {
+            if let Err(e) = self.enter.enter(0, 0) {
                 if !matches!(
                     e.raw_os_error(),
                     Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)
@@ -470,9 +455,8 @@ impl UringDriver {
                 break;
             }
             let wait = (deadline - now).min(Duration::from_millis(50));
-            let ts = types::Timespec::from(wait);
-            let args = types::SubmitArgs::new().timespec(&ts);
-            let res = self.ring.submitter().submit_with_args(1, &args);
+            let to_submit = self.ring.submission().len() as u32;
+            let res = self.enter.enter_timeout(to_submit, 1, wait);
             self.reap();
             // Finished orphans may own fds (an accepted connection): discarding
             // their output closes them.

@@ -2,7 +2,8 @@
 //! written straight on io_uring, with no async runtime. One ring, the file
 //! registered (`IORING_REGISTER_FILES`, so ops name it by `types::Fixed`),
 //! one registered buffer per read in flight (`IORING_REGISTER_BUFFERS`, read
-//! with `IORING_OP_READ_FIXED`), the queue kept full, and each turn of the
+//! with `IORING_OP_READ_FIXED`), the ring itself registered
+//! (`IORING_REGISTER_RING_FDS`), the queue kept full, and each turn of the
 //! loop one `io_uring_enter` that submits every new read and waits for the
 //! next completion. `benches/run.py` measures it beside `examples/file_load.rs`
 //! with the same options and the same output line.
@@ -23,6 +24,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod bufs;
+mod enter;
 mod reader;
 
 /// What the command line asked for.
@@ -102,7 +104,9 @@ fn main() -> io::Result<()> {
     let cfg = parse()?;
     let file = open(&cfg)?;
     let (ops, elapsed, mut lat, flags) = reader::run(&cfg, &file)?;
-    eprintln!("bare_uring_file: ring set up with {flags}; registered file and buffers, READ_FIXED");
+    eprintln!(
+        "bare_uring_file: ring set up with {flags}; registered file, buffers and ring, READ_FIXED"
+    );
     report(&cfg, ops, elapsed, &mut lat);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The loop: `depth` fixed-buffer reads of a registered file always in
-//! flight, refilled from the completions of each `io_uring_enter`.
+//! flight, refilled from the completions of each `io_uring_enter` (made
+//! through the registered ring, `enter.rs`).
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 use io_uring::{opcode, types, IoUring};
 
 use crate::bufs::Bufs;
+use crate::enter::Enter;
 use crate::Config;
 
 /// Sets up a ring with the best flags the kernel takes (as the runtime's
@@ -64,6 +66,7 @@ pub(crate) fn run(
     // SAFETY: the iovecs point into `bufs`, which outlives the ring (dropped
     // after it: `ring` is declared later, so it is dropped first).
     unsafe { ring.submitter().register_buffers(&bufs.iovecs())? };
+    let enter = Enter::new(&ring);
     let ring = &mut ring;
 
     let mut slots: Vec<Slot> = (0..cfg.depth)
@@ -109,7 +112,7 @@ pub(crate) fn run(
     let mut in_flight = cfg.depth;
     let mut done: Vec<(usize, i32)> = Vec::with_capacity(cfg.depth);
     while in_flight > 0 {
-        match ring.submit_and_wait(1) {
+        match enter.submit_and_wait(ring, 1) {
             Err(e) if !matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {
                 return Err(e)
             }

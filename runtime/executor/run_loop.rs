@@ -150,6 +150,7 @@ fn drain_inbox(worker: &Worker) {
     }
 }
 
+/// [`drain_inbox`]'s move, for the rare turn that has one.
 #[inline(never)]
 fn move_inbox(worker: &Worker) {
     let items = worker.shared.take_inbox();

@@ -1,12 +1,12 @@
 //! Named futures of stream-socket operations, each with a `.timeout(dur)`.
 //!
-//! A plain `time::timeout(d, stream.read(buf))` is safe but loses the buffer
-//! when the deadline wins: the future is dropped and the buffer stays with
-//! the driver until the kernel lets go. `.timeout(d)` instead asks the kernel
-//! to cancel the operation at the deadline (a linked timeout on io_uring, a
-//! timer racing readiness on epoll) and completes with the buffer and an
-//! error of kind `TimedOut`. Bytes that arrived before the deadline are
-//! reported as a normal result, never dropped.
+//! A plain `time::timeout(d, stream.read(buf))` is safe (a dropped read
+//! loses no byte: what the kernel received waits in the socket's queue) but
+//! loses the buffer when the deadline wins: the future is dropped with it.
+//! `.timeout(d)` instead gives up at the deadline itself (a timer racing
+//! the wait, or a linked timeout on a receive in the kernel) and completes
+//! with the buffer and an error of kind `TimedOut`. Bytes that arrived
+//! before the deadline are reported as a normal result, never dropped.
 
 use std::future::Future;
 use std::io;
@@ -16,28 +16,29 @@ use std::time::Duration;
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::op;
-use crate::op::Op;
-use crate::sys::SharedFd;
+use crate::op::{Op, Receive, StreamRead, StreamReadv};
+use crate::sys::{FdHandle, SharedFd};
 
 /// The future of a socket read ([`TcpStream::read`](crate::net::TcpStream::read),
 /// `peek`, and the read half's): resolves to the byte count and the buffer.
 #[must_use = "an operation does nothing unless awaited"]
 #[derive(Debug)]
 pub struct Read<B: IoBufMut> {
-    /// The `recv` operation.
-    op: Op<op::Recv<B>>,
+    /// The receive: from the socket's queue, or a `recv` of its own.
+    op: Receive<StreamRead<B>>,
 }
 
 impl<B: IoBufMut> Read<B> {
-    /// A `recv(2)` with `flags` (`MSG_PEEK` for peeks).
-    pub(crate) fn new(fd: &SharedFd, buf: B, flags: libc::c_int) -> Self {
+    /// A read (`peek`: a peek, which leaves the bytes for the next read).
+    pub(crate) fn new(fd: &FdHandle, buf: B, peek: bool) -> Self {
         Read {
-            op: Op::recv_stream(fd, buf, flags),
+            op: Receive::new(fd, StreamRead::new(buf, peek)),
         }
     }
 
-    /// Gives up after `dur`: the kernel cancels the read and it resolves to
-    /// an error of kind `TimedOut`, with the buffer.
+    /// Gives up after `dur`: the read resolves to an error of kind
+    /// `TimedOut`, with the buffer; nothing received is lost (bytes that
+    /// arrive later wait for the next read).
     ///
     /// ```no_run
     /// # async fn f(stream: runtime::net::TcpStream) {
@@ -104,15 +105,15 @@ impl<B: IoBuf> Future for Write<B> {
 #[must_use = "an operation does nothing unless awaited"]
 #[derive(Debug)]
 pub struct Readv<B: IoBufMut> {
-    /// The `recvmsg` operation.
-    op: Op<op::RecvMsg<B>>,
+    /// The receive: from the socket's queue, or a `recvmsg` of its own.
+    op: Receive<StreamReadv<B>>,
 }
 
 impl<B: IoBufMut> Readv<B> {
-    /// A `recvmsg(2)` into `bufs`.
-    pub(crate) fn new(fd: &SharedFd, bufs: Vec<B>) -> Self {
+    /// A scattered read into `bufs`.
+    pub(crate) fn new(fd: &FdHandle, bufs: Vec<B>) -> Self {
         Readv {
-            op: Op::recv_msg(fd, bufs, 0),
+            op: Receive::new(fd, StreamReadv::new(bufs)),
         }
     }
 
@@ -128,9 +129,7 @@ impl<B: IoBufMut> Future for Readv<B> {
     type Output = BufResult<usize, Vec<B>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.get_mut().op)
-            .poll(cx)
-            .map(|(res, bufs)| (res.map(|(n, _from)| n), bufs))
+        Pin::new(&mut self.get_mut().op).poll(cx)
     }
 }
 

@@ -1,9 +1,9 @@
 //! The machinery behind `tcp::Incoming` and `unix::Incoming`: one accept
 //! after another, pausing after errors which would repeat at once (`EMFILE`, …).
 //!
-//! Each accept runs the readiness protocol on both drivers, so a connection
-//! is taken from the kernel's backlog only by a poll that returns it:
-//! dropping the stream, or a `next()` that lost a `select!`, loses none.
+//! A connection is taken from the listener only by a poll that returns it
+//! (from its queue on io_uring, from the backlog on epoll): dropping the
+//! stream, or a `next()` that lost a `select!`, loses none.
 
 use std::future::Future;
 use std::io;
@@ -11,8 +11,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::op::{Accept, Op};
-use crate::sys::SharedFd;
+use crate::op::{AcceptConn, Receive};
+use crate::sys::{FdHandle, SharedFd};
 use crate::time::{sleep, Sleep};
 
 /// First pause after running out of descriptors.
@@ -23,10 +23,11 @@ const BACKOFF_MAX: Duration = Duration::from_millis(100);
 /// Accepted connections of one listener, each wrapped as `S`.
 #[derive(Debug)]
 pub(crate) struct Accepting<S> {
-    /// The listening socket.
-    fd: SharedFd,
+    /// The listening socket: a handle, so the listener stays open while
+    /// the stream lives.
+    fd: FdHandle,
     /// The accept waiting for a connection, if one was started.
-    op: Option<Op<Accept>>,
+    op: Option<Receive<AcceptConn>>,
     /// Turns an accepted socket into the stream type the caller yields.
     wrap: fn(SharedFd) -> S,
     /// The pause after an error that would repeat at once.
@@ -37,7 +38,7 @@ pub(crate) struct Accepting<S> {
 
 impl<S> Accepting<S> {
     /// Starts accepting on the listening socket `fd`.
-    pub(crate) fn new(fd: &SharedFd, wrap: fn(SharedFd) -> S) -> Self {
+    pub(crate) fn new(fd: &FdHandle, wrap: fn(SharedFd) -> S) -> Self {
         Accepting {
             fd: fd.clone(),
             op: None,
@@ -53,7 +54,9 @@ impl<S> Accepting<S> {
             std::task::ready!(Pin::new(pause).poll(cx));
             self.backoff = None;
         }
-        let op = self.op.get_or_insert_with(|| Op::accept(&self.fd));
+        let op = self
+            .op
+            .get_or_insert_with(|| Receive::new(&self.fd, AcceptConn));
         let res = std::task::ready!(Pin::new(op).poll(cx));
         self.op = None;
         match res {

@@ -15,24 +15,27 @@ use std::task::{Context, Poll};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::net::{future, Read, Readv, Write, Writev};
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+use crate::op::poll_io;
 use crate::op::Op;
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
-use crate::op::{self, Interest};
-#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 use crate::sys::stream_io;
-use crate::sys::SharedFd;
+use crate::sys::{FdHandle, SharedFd};
 
 /// A connected stream socket, or one direction of it after a split.
 #[derive(Debug)]
 pub(crate) struct StreamCore {
-    /// The socket, shared with the ops in flight on it (and the other half).
-    fd: SharedFd,
+    /// The socket: a handle of it (the last one closes its receive side),
+    /// shared with the ops in flight on it (and the other half).
+    fd: FdHandle,
 }
 
 impl StreamCore {
     /// Wraps a connected stream socket.
     pub(crate) fn new(fd: SharedFd) -> Self {
-        StreamCore { fd }
+        StreamCore {
+            fd: FdHandle::new(fd),
+        }
     }
 
     /// The descriptor.
@@ -40,14 +43,19 @@ impl StreamCore {
         &self.fd
     }
 
-    /// Gives the descriptor back.
+    /// Gives the descriptor back, letting go of this handle.
     pub(crate) fn into_fd(self) -> SharedFd {
-        self.fd
+        self.fd.into_shared()
     }
 
     /// Two cores over the same socket: the read half's and the write half's.
     pub(crate) fn split(self) -> (StreamCore, StreamCore) {
-        (StreamCore::new(self.fd.clone()), self)
+        (
+            StreamCore {
+                fd: self.fd.clone(),
+            },
+            self,
+        )
     }
 
     /// Whether `self` and `other` are the two halves of one socket.
@@ -55,17 +63,17 @@ impl StreamCore {
         self.fd.id() == other.fd.id()
     }
 
-    /// `recv(2)` into `buf`, from its start up to its capacity.
+    /// Reads into `buf`, from its start up to its capacity.
     pub(crate) fn read<B: IoBufMut>(&self, buf: B) -> Read<B> {
-        Read::new(&self.fd, buf, 0)
+        Read::new(&self.fd, buf, false)
     }
 
-    /// `recv(2)` with `MSG_PEEK`: the bytes stay for the next read.
+    /// Like `read`, but the bytes stay for the next read.
     pub(crate) fn peek<B: IoBufMut>(&self, buf: B) -> Read<B> {
-        Read::new(&self.fd, buf, libc::MSG_PEEK)
+        Read::new(&self.fd, buf, true)
     }
 
-    /// `recvmsg(2)` into `bufs` in order.
+    /// Reads into `bufs` in order.
     pub(crate) fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Readv<B> {
         Readv::new(&self.fd, bufs)
     }
@@ -102,7 +110,7 @@ impl StreamCore {
         offset: u64,
         len: u64,
     ) -> impl Future<Output = io::Result<u64>> + 'static {
-        let (sock, file) = (self.fd.clone(), file.shared_fd().clone());
+        let (sock, file) = (self.fd().clone(), file.shared_fd().clone());
         async move { crate::transfer::send_file(&sock, &file, offset, len).await }
     }
 }
@@ -110,7 +118,7 @@ impl StreamCore {
 /// The poll-based methods, for the ecosystem bridges in `runtime/io/compat/`.
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 impl StreamCore {
-    /// Poll-based read straight into `buf` (which may be uninitialised):
+    /// Poll-based read into `buf` (which may be uninitialised):
     /// `Ready(Ok(n))` with the bytes at its start, `Ok(0)` at end of stream.
     /// The bytes are taken only by the poll that returns them, so a caller
     /// that stops polling loses nothing.
@@ -123,10 +131,7 @@ impl StreamCore {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let asked = buf.len();
-        op::poll_transfer(&self.fd, Interest::Readable, asked, cx, || {
-            stream_io::recv(self.fd.raw(), buf)
-        })
+        poll_io::poll_read(&self.fd, cx, buf)
     }
 
     /// [`poll_read`](StreamCore::poll_read) into an initialised buffer.
@@ -139,25 +144,21 @@ impl StreamCore {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let asked = buf.len();
-        op::poll_transfer(&self.fd, Interest::Readable, asked, cx, || {
-            stream_io::recv_init(self.fd.raw(), buf)
-        })
+        poll_io::poll_read_init(&self.fd, cx, buf)
     }
 
-    /// Poll-based write: `Ready(Ok(n))` once the kernel took `n` bytes of
-    /// `buf`. Nothing is buffered here, so an error is this write's own.
+    /// Poll-based write: `Ready(Ok(n))` once the kernel has `n` bytes of
+    /// `buf` (on io_uring, in a queued send of their own, whose error a
+    /// later call reports).
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        op::poll_transfer(&self.fd, Interest::Writable, buf.len(), cx, || {
-            stream_io::send(self.fd.raw(), buf)
-        })
+        poll_io::poll_write(&self.fd, cx, buf, || stream_io::send(self.fd.raw(), buf))
     }
 
     /// [`poll_write`](StreamCore::poll_write) of several buffers in order,
-    /// as one gather `sendmsg(2)`.
+    /// as one gather `sendmsg(2)` on epoll, one send of their copy on io_uring.
     pub(crate) fn poll_write_vectored(
         &self,
         cx: &mut Context<'_>,
@@ -166,15 +167,20 @@ impl StreamCore {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        let asked = bufs.iter().map(|b| b.len()).sum();
-        op::poll_transfer(&self.fd, Interest::Writable, asked, cx, || {
+        poll_io::poll_write_vectored(&self.fd, cx, bufs, || {
             stream_io::send_vectored(self.fd.raw(), bufs)
         })
     }
 
-    /// Shuts the writing direction down at once (`shutdown(2)` never
-    /// blocks): the peer reads end of stream after what was sent before.
-    pub(crate) fn poll_shutdown(&self) -> Poll<io::Result<()>> {
+    /// Ready once every written byte is the kernel's.
+    pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_io::poll_flush(&self.fd, cx)
+    }
+
+    /// Shuts the writing direction down once the bytes written before have
+    /// gone out: the peer reads end of stream after them.
+    pub(crate) fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(poll_io::poll_sent(&self.fd, cx))?;
         Poll::Ready(stream_io::shutdown_write(self.fd.raw()))
     }
 }

@@ -8,8 +8,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::addr::{each_addr, resolve, resolve_now, ToSocketAddrs};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::op::Op;
-use crate::sys::{socket, One, SharedFd, SockAddr};
+use crate::op::{DatagramRecv, Op, Receive};
+use crate::sys::{socket, FdHandle, One, SharedFd, SockAddr};
 
 /// A UDP socket.
 ///
@@ -46,7 +46,7 @@ use crate::sys::{socket, One, SharedFd, SockAddr};
 /// ```
 pub struct UdpSocket {
     /// The socket; ops hold clones, so it stays open until they complete.
-    fd: SharedFd,
+    fd: FdHandle,
 }
 
 impl UdpSocket {
@@ -93,7 +93,7 @@ impl UdpSocket {
         let fd = OwnedFd::from(socket);
         socket::set_blocking(fd.as_fd())?;
         Ok(UdpSocket {
-            fd: SharedFd::new(fd),
+            fd: FdHandle::new(SharedFd::new(fd)),
         })
     }
 
@@ -101,7 +101,7 @@ impl UdpSocket {
     /// unspecified. If an operation still holds the socket (one dropped but
     /// not yet let go of by the kernel), the descriptor is duplicated.
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        crate::net::into_owned_fd(self.fd).map(std::net::UdpSocket::from)
+        crate::net::into_owned_fd(self.fd.into_shared()).map(std::net::UdpSocket::from)
     }
 
     /// Sets the default destination of [`send`](UdpSocket::send) and the only
@@ -161,11 +161,16 @@ impl UdpSocket {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a dropped future takes nothing from the socket, so what the kernel
-    /// received (bytes, datagrams, connections) waits there for the next call, in order.
+    /// Cancel safe: a datagram is taken from the socket only by the call that returns it.
+    /// On io_uring the kernel receives into `buf` while the call waits; if the future is
+    /// dropped first, the datagram it received waits in the socket's queue for the next
+    /// receive, in order.
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
-        let (res, One(buf)) = Op::recv_from(&self.fd, buf, 0).await;
-        (res.and_then(|(n, from)| Ok((n, from.to_std()?))), buf)
+        let (res, buf) = Receive::new(&self.fd, DatagramRecv::new(buf, false)).await;
+        (
+            res.and_then(|(n, from)| Ok((n, self.source_of(from)?))),
+            buf,
+        )
     }
 
     /// Like [`recv_from`](UdpSocket::recv_from), but leaves the datagram
@@ -175,8 +180,11 @@ impl UdpSocket {
     ///
     /// Cancel safe: a peek takes nothing from the socket.
     pub async fn peek_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
-        let (res, One(buf)) = Op::recv_from(&self.fd, buf, libc::MSG_PEEK).await;
-        (res.and_then(|(n, from)| Ok((n, from.to_std()?))), buf)
+        let (res, buf) = Receive::new(&self.fd, DatagramRecv::new(buf, true)).await;
+        (
+            res.and_then(|(n, from)| Ok((n, self.source_of(from)?))),
+            buf,
+        )
     }
 
     /// Sends `buf`'s initialised bytes as one datagram to the connected peer.
@@ -201,10 +209,22 @@ impl UdpSocket {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a dropped future takes nothing from the socket, so what the kernel
-    /// received (bytes, datagrams, connections) waits there for the next call, in order.
+    /// Cancel safe: a datagram is taken from the socket only by the call that returns it.
+    /// On io_uring the kernel receives into `buf` while the call waits; if the future is
+    /// dropped first, the datagram it received waits in the socket's queue for the next
+    /// receive, in order.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        Op::recv(&self.fd, buf, 0).await
+        let (res, buf) = Receive::new(&self.fd, DatagramRecv::new(buf, false)).await;
+        (res.map(|(n, _from)| n), buf)
+    }
+
+    /// The source of a received datagram: its address, or the connected
+    /// peer's for one whose receive did not ask (an adopted `recv`).
+    fn source_of(&self, from: SockAddr) -> io::Result<SocketAddr> {
+        match from.len() {
+            0 => self.peer_addr(),
+            _ => from.to_std(),
+        }
     }
 
     /// The address this socket is bound to.

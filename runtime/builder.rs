@@ -7,7 +7,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::driver::DriverKind;
+use crate::driver::{DriverKind, RecvConfig};
 use crate::rt::Runtime;
 
 /// A hook run on each worker thread the runtime starts.
@@ -33,6 +33,7 @@ pub struct Builder {
     pub(crate) event_interval: usize,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
+    pub(crate) recv: RecvConfig,
 }
 
 impl fmt::Debug for Builder {
@@ -67,6 +68,7 @@ impl Builder {
             event_interval: 61,
             on_thread_start: None,
             on_thread_stop: None,
+            recv: RecvConfig::default(),
         }
     }
 
@@ -122,6 +124,36 @@ impl Builder {
         self
     }
 
+    /// io_uring: the provided buffers each worker lends its multishot
+    /// receives: `count` of `size` bytes (defaults 256 of 16 KiB: 4 MiB per
+    /// worker, mapped and touched at start-up). A socket's received bytes
+    /// wait in them until read; when all are lent out, reads receive
+    /// straight into the caller's buffer instead. `count` must be a power of
+    /// two up to 32,768, `size` from 1 KiB to 1 MiB. epoll ignores it.
+    pub fn recv_buffers(&mut self, count: u16, size: u32) -> &mut Self {
+        self.recv.buffers = count;
+        self.recv.buffer_size = size;
+        self
+    }
+
+    /// io_uring: unread bytes one socket's receive queue may hold (default
+    /// 64 KiB). Past it, the socket's multishot receive pauses until the
+    /// queue is read, and further bytes wait in the kernel's socket buffer
+    /// (so TCP flow control slows the peer down): a reader that falls
+    /// behind costs at most this much, never more. epoll ignores it (it
+    /// receives only when read).
+    pub fn max_queued_bytes(&mut self, bytes: usize) -> &mut Self {
+        self.recv.max_queued = bytes;
+        self
+    }
+
+    /// io_uring: accepted connections a listener may hold before `accept`
+    /// takes them (default 256); further ones wait in the kernel's backlog.
+    pub fn max_queued_connections(&mut self, n: usize) -> &mut Self {
+        self.recv.max_conns = n;
+        self
+    }
+
     /// Runs `f` at the start of each worker thread the runtime starts.
     pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
         self.on_thread_start = Some(Arc::new(f));
@@ -149,6 +181,25 @@ impl Builder {
         }
         if self.event_interval == 0 {
             return Err(invalid("event_interval must be at least 1"));
+        }
+        let RecvConfig {
+            buffers,
+            buffer_size,
+            max_queued,
+            max_conns,
+        } = self.recv;
+        if !buffers.is_power_of_two() || buffers > 32768 {
+            return Err(invalid(
+                "recv_buffers: the count must be a power of two up to 32768",
+            ));
+        }
+        if !(1024..=1 << 20).contains(&buffer_size) {
+            return Err(invalid(
+                "recv_buffers: the size must be from 1 KiB to 1 MiB",
+            ));
+        }
+        if max_queued == 0 || max_conns == 0 {
+            return Err(invalid("receive queue limits must be at least 1"));
         }
         Runtime::start(self)
     }

@@ -102,8 +102,13 @@ fn make_worker(index: usize, handle: &Arc<Handle>, cfg: &Builder) -> io::Result<
         shared.unpark.clone(),
         handle.pool.clone(),
         shared.counters.clone(),
+        cfg.recv,
     )?;
-    handle.drivers.lock().unwrap_or_else(|e| e.into_inner())[index] = (choice.kind, choice.reason);
+    let reason = match driver.receive_info() {
+        Some(info) => format!("{}; {info}", choice.reason),
+        None => choice.reason,
+    };
+    handle.drivers.lock().unwrap_or_else(|e| e.into_inner())[index] = (choice.kind, reason);
     Ok(Rc::new(Worker {
         index,
         driver: std::cell::RefCell::new(driver),

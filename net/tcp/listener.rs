@@ -14,9 +14,8 @@ use futures_core::Stream;
 use super::{TcpSocket, TcpStream};
 use crate::net::incoming::Accepting;
 use crate::net::{addr, ToSocketAddrs};
-use crate::op;
-use crate::op::Op;
-use crate::sys::{socket, SharedFd};
+use crate::op::{AcceptConn, Receive};
+use crate::sys::{socket, FdHandle, SharedFd};
 
 /// The listen backlog of [`TcpListener::bind`] (tokio's; the kernel caps it
 /// at `net.core.somaxconn`).
@@ -42,13 +41,15 @@ const DEFAULT_BACKLOG: u32 = 1024;
 #[derive(Debug)]
 pub struct TcpListener {
     /// The listening socket, shared with the accepts in flight on it.
-    fd: SharedFd,
+    fd: FdHandle,
 }
 
 impl TcpListener {
     /// Wraps a listening socket.
     pub(crate) fn from_shared(fd: SharedFd) -> Self {
-        TcpListener { fd }
+        TcpListener {
+            fd: FdHandle::new(fd),
+        }
     }
 
     /// Binds to `addr` and starts listening (backlog 1024), with
@@ -82,36 +83,44 @@ impl TcpListener {
     /// is unspecified. If an accept still holds the socket (one dropped but
     /// not yet cancelled by the kernel), the descriptor is duplicated.
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        crate::net::into_owned_fd(self.fd).map(std::net::TcpListener::from)
+        crate::net::into_owned_fd(self.fd.into_shared()).map(std::net::TcpListener::from)
     }
 
     /// Accepts one connection; resolves to the stream and the peer's address.
     ///
     /// `.timeout(d)` on the returned future gives up after `d` with an error
-    /// of kind `TimedOut`. A connection the kernel accepted for a future
-    /// that was dropped is closed, never leaked.
+    /// of kind `TimedOut`.
     ///
     /// # Errors
     ///
-    /// Whatever `accept4(2)` reports, for example `EMFILE` when the process
-    /// is out of descriptors. The listener stays usable.
+    /// Whatever the kernel's accept reports, for example `EMFILE` when the
+    /// process is out of descriptors. The listener stays usable.
+    ///
+    /// # Drivers
+    ///
+    /// On io_uring the kernel accepts: one multishot accept per listener
+    /// queues connections on the listener (up to
+    /// [`Builder::max_queued_connections`](crate::Builder::max_queued_connections);
+    /// the rest wait in the kernel's backlog), and the peer's address is
+    /// read from the connection. On epoll each accept is an `accept4(2)`
+    /// made once the listener is ready.
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a connection is taken from the backlog only by the poll that returns
+    /// Cancel safe: a connection is taken from the listener only by the poll that returns
     /// it, so a dropped accept (a `select!` another branch won, a timeout) leaves every
-    /// connection for the next call.
+    /// connection, in order, for the next call.
     pub fn accept(&self) -> Accept {
         Accept {
-            op: Op::accept(&self.fd),
+            op: Receive::new(&self.fd, AcceptConn),
         }
     }
 
     /// A stream of incoming connections (a `futures_core::Stream`).
     ///
-    /// On io_uring one multishot accept keeps delivering connections from a
-    /// single submission; on epoll each item is one `accept4(2)`. The stream
-    /// never ends. It yields errors as they come; after one that will likely
+    /// On io_uring the listener's multishot accept keeps delivering
+    /// connections from a single submission; on epoll each item is one
+    /// `accept4(2)`. The stream never ends. It yields errors as they come; after one that will likely
     /// repeat at once (out of descriptors or memory: `EMFILE`, `ENFILE`,
     /// `ENOBUFS`, `ENOMEM`, …) it pauses before accepting again, 1 ms at
     /// first and doubling up to 100 ms, so a full descriptor table slows the
@@ -186,17 +195,17 @@ impl TryFrom<std::net::TcpListener> for TcpListener {
 #[must_use = "an operation does nothing unless awaited"]
 #[derive(Debug)]
 pub struct Accept {
-    /// The `accept` operation.
-    op: Op<op::Accept>,
+    /// The accept: from the listener's queue, or an `accept4` of its own.
+    op: Receive<AcceptConn>,
 }
 
 impl Accept {
-    /// Gives up after `dur`: the kernel cancels the accept and the future
-    /// resolves to an error of kind `TimedOut`.
+    /// Gives up after `dur`: the future resolves to an error of kind
+    /// `TimedOut`.
     ///
     /// # Cancel safety
     ///
-    /// As for `accept`: a connection that arrives after the deadline stays in the backlog.
+    /// As for `accept`: a connection that arrives after the deadline waits for the next call.
     pub fn timeout(self, dur: Duration) -> Self {
         Accept {
             op: self.op.timeout(dur),
@@ -210,16 +219,20 @@ impl Future for Accept {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let res = std::task::ready!(Pin::new(&mut self.get_mut().op).poll(cx));
         Poll::Ready(res.and_then(|(fd, peer)| {
-            let peer = peer.to_std()?; // on error `fd` is dropped: closed
-            Ok((TcpStream::from_shared(SharedFd::new(fd)), peer))
+            // On error `fd` is dropped: closed.
+            let peer = match peer {
+                Some(peer) => peer,
+                None => socket::peer_addr(fd.as_fd())?,
+            };
+            Ok((TcpStream::from_shared(SharedFd::new(fd)), peer.to_std()?))
         }))
     }
 }
 
 /// The stream of [`TcpListener::incoming`]: connections as they arrive.
 ///
-/// Dropping it cancels the accept in the kernel; a connection accepted in the
-/// meantime is closed.
+/// Dropping it loses no connection: they wait on the listener for the next
+/// accept.
 #[must_use = "streams do nothing unless polled"]
 #[derive(Debug)]
 pub struct Incoming {

@@ -9,8 +9,8 @@ use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::op::Op;
-use crate::sys::{socket, unix_from_sock_addr, unix_to_sock_addr, One, SharedFd};
+use crate::op::{DatagramRecv, Op, Receive};
+use crate::sys::{socket, unix_from_sock_addr, unix_to_sock_addr, FdHandle, One, SharedFd};
 
 /// A Unix datagram socket.
 ///
@@ -48,7 +48,7 @@ use crate::sys::{socket, unix_from_sock_addr, unix_to_sock_addr, One, SharedFd};
 /// ```
 pub struct UnixDatagram {
     /// The socket; ops hold clones, so it stays open until they complete.
-    fd: SharedFd,
+    fd: FdHandle,
 }
 
 impl UnixDatagram {
@@ -103,7 +103,7 @@ impl UnixDatagram {
         let fd = OwnedFd::from(socket);
         socket::set_blocking(fd.as_fd())?;
         Ok(UnixDatagram {
-            fd: SharedFd::new(fd),
+            fd: FdHandle::new(SharedFd::new(fd)),
         })
     }
 
@@ -111,7 +111,7 @@ impl UnixDatagram {
     /// unspecified. If an operation still holds the socket (one dropped but
     /// not yet let go of by the kernel), the descriptor is duplicated.
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixDatagram> {
-        crate::net::into_owned_fd(self.fd).map(std::os::unix::net::UnixDatagram::from)
+        crate::net::into_owned_fd(self.fd.into_shared()).map(std::os::unix::net::UnixDatagram::from)
     }
 
     /// Sets the only peer [`send`](UnixDatagram::send) goes to and
@@ -156,10 +156,13 @@ impl UnixDatagram {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a dropped future takes nothing from the socket, so what the kernel
-    /// received (bytes, datagrams, connections) waits there for the next call, in order.
+    /// Cancel safe: a datagram is taken from the socket only by the call that returns it.
+    /// On io_uring the kernel receives into `buf` while the call waits; if the future is
+    /// dropped first, the datagram it received waits in the socket's queue for the next
+    /// receive, in order.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        Op::recv(&self.fd, buf, 0).await
+        let (res, buf) = Receive::new(&self.fd, DatagramRecv::new(buf, false)).await;
+        (res.map(|(n, _from)| n), buf)
     }
 
     /// Sends `buf`'s initialised bytes as one message to the socket bound to
@@ -200,10 +203,12 @@ impl UnixDatagram {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a dropped future takes nothing from the socket, so what the kernel
-    /// received (bytes, datagrams, connections) waits there for the next call, in order.
+    /// Cancel safe: a datagram is taken from the socket only by the call that returns it.
+    /// On io_uring the kernel receives into `buf` while the call waits; if the future is
+    /// dropped first, the datagram it received waits in the socket's queue for the next
+    /// receive, in order.
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
-        let (res, One(buf)) = Op::recv_from(&self.fd, buf, 0).await;
+        let (res, buf) = Receive::new(&self.fd, DatagramRecv::new(buf, false)).await;
         (
             res.and_then(|(n, from)| Ok((n, unix_from_sock_addr(&from)?))),
             buf,

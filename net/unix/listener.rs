@@ -14,9 +14,8 @@ use futures_core::Stream;
 
 use super::UnixStream;
 use crate::net::incoming::Accepting;
-use crate::op;
-use crate::op::Op;
-use crate::sys::{socket, unix_from_sock_addr, SharedFd};
+use crate::op::{AcceptConn, Receive};
+use crate::sys::{socket, unix_from_sock_addr, FdHandle, SharedFd};
 
 /// A Unix-domain socket listening for stream connections.
 ///
@@ -47,7 +46,7 @@ use crate::sys::{socket, unix_from_sock_addr, SharedFd};
 #[derive(Debug)]
 pub struct UnixListener {
     /// The listening socket, shared with the accepts in flight on it.
-    fd: SharedFd,
+    fd: FdHandle,
 }
 
 impl UnixListener {
@@ -85,7 +84,7 @@ impl UnixListener {
         let fd = OwnedFd::from(listener);
         socket::set_blocking(fd.as_fd())?;
         Ok(UnixListener {
-            fd: SharedFd::new(fd),
+            fd: FdHandle::new(SharedFd::new(fd)),
         })
     }
 
@@ -93,32 +92,32 @@ impl UnixListener {
     /// blocking mode is unspecified. If an accept still holds the socket,
     /// the descriptor is duplicated.
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
-        crate::net::into_owned_fd(self.fd).map(std::os::unix::net::UnixListener::from)
+        crate::net::into_owned_fd(self.fd.into_shared()).map(std::os::unix::net::UnixListener::from)
     }
 
     /// Accepts one connection; resolves to the stream and the peer's address
     /// (unnamed unless the client bound its socket).
     ///
     /// `.timeout(d)` on the returned future gives up after `d` with an error
-    /// of kind `TimedOut`. A connection the kernel accepted for a future
-    /// that was dropped is closed, never leaked.
+    /// of kind `TimedOut`. On io_uring the kernel accepts into the
+    /// listener's queue, as for [`TcpListener::accept`](crate::net::TcpListener::accept).
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a connection is taken from the backlog only by the poll that returns
+    /// Cancel safe: a connection is taken from the listener only by the poll that returns
     /// it, so a dropped accept (a `select!` another branch won, a timeout) leaves every
-    /// connection for the next call.
+    /// connection, in order, for the next call.
     pub fn accept(&self) -> Accept {
         Accept {
-            op: Op::accept(&self.fd),
+            op: Receive::new(&self.fd, AcceptConn),
         }
     }
 
     /// A stream of incoming connections (a `futures_core::Stream`) that
     /// never ends.
     ///
-    /// On io_uring one multishot accept keeps delivering connections from a
-    /// single submission; on epoll each item is one `accept4(2)`. After an
+    /// On io_uring the listener's multishot accept keeps delivering
+    /// connections from a single submission; on epoll each item is one `accept4(2)`. After an
     /// error that would likely repeat at once (out of descriptors or memory)
     /// it pauses before accepting again, 1 ms at first and doubling up to
     /// 100 ms, as [`TcpListener::incoming`](crate::net::TcpListener::incoming) does.
@@ -169,17 +168,17 @@ impl TryFrom<std::os::unix::net::UnixListener> for UnixListener {
 #[must_use = "an operation does nothing unless awaited"]
 #[derive(Debug)]
 pub struct Accept {
-    /// The `accept` operation.
-    op: Op<op::Accept>,
+    /// The accept: from the listener's queue, or an `accept4` of its own.
+    op: Receive<AcceptConn>,
 }
 
 impl Accept {
-    /// Gives up after `dur`: the kernel cancels the accept and the future
-    /// resolves to an error of kind `TimedOut`.
+    /// Gives up after `dur`: the future resolves to an error of kind
+    /// `TimedOut`.
     ///
     /// # Cancel safety
     ///
-    /// As for `accept`: a connection that arrives after the deadline stays in the backlog.
+    /// As for `accept`: a connection that arrives after the deadline waits for the next call.
     pub fn timeout(self, dur: Duration) -> Self {
         Accept {
             op: self.op.timeout(dur),
@@ -193,16 +192,23 @@ impl Future for Accept {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let res = std::task::ready!(Pin::new(&mut self.get_mut().op).poll(cx));
         Poll::Ready(res.and_then(|(fd, peer)| {
-            let peer = unix_from_sock_addr(&peer)?; // on error `fd` is dropped: closed
-            Ok((UnixStream::from_shared(SharedFd::new(fd)), peer))
+            // On error `fd` is dropped: closed.
+            let peer = match peer {
+                Some(peer) => peer,
+                None => socket::peer_addr(fd.as_fd())?,
+            };
+            Ok((
+                UnixStream::from_shared(SharedFd::new(fd)),
+                unix_from_sock_addr(&peer)?,
+            ))
         }))
     }
 }
 
 /// The stream of [`UnixListener::incoming`]: connections as they arrive.
 ///
-/// Dropping it cancels the accept in the kernel; a connection accepted in the
-/// meantime is closed.
+/// Dropping it loses no connection: they wait on the listener for the next
+/// accept.
 #[must_use = "streams do nothing unless polled"]
 #[derive(Debug)]
 pub struct Incoming {

@@ -177,7 +177,45 @@ fn check(ring: &IoUring) -> io::Result<()> {
             return Err(unsupported(&format!("the kernel lacks IORING_OP_{name}")));
         }
     }
-    Ok(())
+    check_buf_rings(ring)
+}
+
+/// Multishot receives and accepts (Linux 5.19) came with provided-buffer
+/// rings: registering a one-entry ring tells whether the kernel has them,
+/// where no probe bit would.
+fn check_buf_rings(ring: &IoUring) -> io::Result<()> {
+    let page = 4096;
+    // SAFETY: an anonymous mapping at an address the kernel picks touches
+    // no existing memory.
+    let mem = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if mem == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    /// A group id no worker uses (they use 0).
+    const PROBE_GROUP: u16 = 0xfffe;
+    // SAFETY: `mem` maps a page-aligned page, room for the one entry, and
+    // is unmapped only after the ring is unregistered below.
+    let res = unsafe {
+        ring.submitter()
+            .register_buf_ring_with_flags(mem as u64, 1, PROBE_GROUP, 0)
+    };
+    let res = res.and_then(|()| ring.submitter().unregister_buf_ring(PROBE_GROUP));
+    // SAFETY: the mapping made above, no longer registered with the kernel.
+    unsafe { libc::munmap(mem, page) };
+    res.map_err(|e| {
+        unsupported(&format!(
+            "the kernel lacks provided-buffer rings (Linux 5.19+), which multishot receives and accepts need: {e}"
+        ))
+    })
 }
 
 /// A real submit-and-wait of a NOP: a seccomp profile may let

@@ -15,15 +15,17 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::buf_pool::PoolMemory;
 use super::lifecycle::{Ops, Orphaned, Reaped};
 use super::op_state::DriverId;
-use super::operation::{cvt, Erased, Operation};
+use super::operation::{cvt, Erased, Interest, Operation};
 use super::readiness::{Readiness, Registry};
+use super::source::{stuck, Busy, RecvSide, Take};
 use super::unpark::Unpark;
-use super::Deferred;
+use super::{Deferred, Descriptor, Received};
 use crate::blocking::BlockingPool;
 use crate::metrics::{bump, Counters};
 
@@ -51,7 +53,7 @@ pub(crate) struct EpollDriver {
     /// The worker's wake-up eventfd.
     wake_fd: RawFd,
     /// Owns `wake_fd` and receives blocking-pool completions.
-    unpark: Arc<Unpark>,
+    pub(super) unpark: Arc<Unpark>,
     /// Completions taken from `unpark`, kept for their capacity.
     posted: Vec<(usize, io::Result<u32>)>,
     /// Runs regular-file syscalls.
@@ -104,7 +106,7 @@ impl EpollDriver {
         Ok(EpollDriver {
             epfd,
             events: Vec::with_capacity(EVENTS_PER_WAIT),
-            registry: Registry::new(false),
+            registry: Registry::new(),
             ops: Ops::default(),
             id: DriverId::next(),
             deferred: Deferred::default(),
@@ -127,11 +129,6 @@ impl EpollDriver {
         bump(&self.counters.ops_completed);
     }
 
-    /// The worker's wake-up handle.
-    pub(crate) fn unpark(&self) -> &Arc<Unpark> {
-        &self.unpark
-    }
-
     /// Forgets `fd` before it is closed, so a reused number starts afresh.
     pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) {
         if self.registry.deregister(fd, id) {
@@ -145,6 +142,56 @@ impl EpollDriver {
                 )
             };
         }
+    }
+
+    /// One poll of a receive on `fd` (see `Driver::poll_receive`): the
+    /// queue first (an io_uring worker may have filled it before the socket
+    /// came here), then the caller's own op, by readiness.
+    pub(crate) fn poll_receive<D: Descriptor, T>(
+        &mut self,
+        fd: &D,
+        cx: &mut Context<'_>,
+        take: impl FnOnce(&mut RecvSide, &mut dyn FnMut(&Arc<PoolMemory>, u16)) -> Take<T>,
+    ) -> Received<T> {
+        // A socket only ever read here has no side: nothing is queued.
+        let Some(mut side) = fd.source().existing() else {
+            return Received::Start;
+        };
+        if let Take::Got(out) = take(&mut side, &mut |memory, bid| memory.give_back_remote(bid)) {
+            return Received::Took(out);
+        }
+        match side.busy(&self.unpark, fd.id(), fd.source().side_addr()) {
+            Busy::No => Received::Start,
+            Busy::Yes => {
+                side.wait(cx.waker());
+                Received::Wait
+            }
+            Busy::Stuck => Received::Fail(stuck()),
+        }
+    }
+
+    /// `readable()` on epoll: the queue first, then readiness (`probe`
+    /// decides for an fd the registry does not know yet).
+    pub(crate) fn poll_readable<D: Descriptor>(
+        &mut self,
+        fd: &D,
+        cx: &mut Context<'_>,
+        probe: impl FnOnce() -> io::Result<()>,
+    ) -> Poll<io::Result<()>> {
+        if let Some(mut side) = fd.source().existing() {
+            if side.ready() {
+                return Poll::Ready(Ok(()));
+            }
+            match side.busy(&self.unpark, fd.id(), fd.source().side_addr()) {
+                Busy::No => {}
+                Busy::Yes => {
+                    side.wait(cx.waker());
+                    return Poll::Pending;
+                }
+                Busy::Stuck => return Poll::Ready(Err(stuck())),
+            }
+        }
+        self.poll_ready(fd.raw(), fd.id(), Interest::Readable, cx, probe)
     }
 
     /// Sends a regular-file op to the blocking pool; returns its slot key.
@@ -233,7 +280,7 @@ impl EpollDriver {
                 unsafe { libc::read(self.wake_fd, (&mut buf as *mut u64).cast(), 8) };
                 continue;
             }
-            self.registry.event(token as RawFd, None, Ok(ev.events));
+            self.registry.event(token as RawFd, ev.events);
         }
         self.reap_posted();
     }
@@ -275,7 +322,7 @@ impl Readiness for EpollDriver {
 
     /// Adds `fd` to the epoll set, edge-triggered for both directions (or
     /// refreshes it if the kernel still has it from an earlier owner).
-    fn arm(&mut self, fd: RawFd, _fd_id: u64, _gen: u32) -> io::Result<()> {
+    fn arm(&mut self, fd: RawFd) -> io::Result<()> {
         let mut ev = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
             u64: fd as u64,

@@ -75,6 +75,9 @@ pub(crate) struct Slot {
     /// The deadline of a linked `IORING_OP_LINK_TIMEOUT`; read by the kernel at
     /// submission, so it lives as long as the slot.
     pub(crate) link_timeout: Option<Box<io_uring::types::Timespec>>,
+    /// A one-shot receive's descriptor id (0: none), so that a cancel asked
+    /// for by a close on another thread reaches this op and no later one.
+    tag: u64,
 }
 
 impl std::fmt::Debug for Slot {
@@ -148,6 +151,7 @@ impl Ops {
             op: Some(NonNull::from(Box::leak(op))),
             state: Lifecycle::Waiting(waker),
             link_timeout: None,
+            tag: 0,
         })
     }
 
@@ -158,6 +162,7 @@ impl Ops {
             op: None,
             state: Lifecycle::Waiting(waker),
             link_timeout: None,
+            tag: 0,
         })
     }
 
@@ -198,6 +203,21 @@ impl Ops {
             unreachable!("checked above")
         };
         Orphaned::Free(Finished { op, res })
+    }
+
+    /// Marks slot `key` as a receive of the descriptor with id `tag`.
+    pub(crate) fn tag(&mut self, key: usize, tag: u64) {
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.tag = tag;
+        }
+    }
+
+    /// Whether slot `key` holds a receive of the descriptor with id `tag`
+    /// that the kernel still runs.
+    pub(crate) fn is_tagged(&self, key: usize, tag: u64) -> bool {
+        self.slots
+            .get(key)
+            .is_some_and(|s| s.tag == tag && !matches!(s.state, Lifecycle::Done(_)))
     }
 
     /// The slot for `key`, if any.

@@ -4,12 +4,17 @@
 //! # What a driver provides
 //!
 //! - `poll_op` / `drop_op`: the one protocol an op's future runs, whatever
-//!   the driver (`op_state.rs`). io_uring boxes the op into a slot and queues
-//!   its entry; receive-side ops and every epoll op attempt the syscall, wait
-//!   for readiness in the driver's registry and retry (`readiness.rs`); epoll
-//!   sends regular-file ops to its blocking pool.
+//!   the driver (`op_state.rs`). io_uring queues its entry (boxing the op
+//!   into a slot unless it runs in place); every epoll op attempts the
+//!   syscall, waits for readiness in the driver's registry and retries
+//!   (`readiness.rs`); epoll sends regular-file ops to its blocking pool.
 //!   An op carries the id of the driver that holds it, so no other driver is
 //!   ever asked about its slot.
+//! - `poll_receive` / `poll_readable`: the receive protocol of a socket's
+//!   [`Source`] (`source.rs`): reads take what the kernel already received
+//!   for the socket; an empty queue starts a receive (io_uring: a multishot
+//!   receive or accept into the socket's queue, or a one-shot into the
+//!   caller's buffer; epoll: the readiness protocol).
 //! - `park(timeout)`: submit, wait for completions or readiness up to the next
 //!   timer deadline, and collect the wakers to run. Wakers and finished orphans
 //!   are handed out ([`Driver::next_deferred`]) and run after the driver's
@@ -18,22 +23,27 @@
 //!   through which the blocking pool posts the epoll driver's completions.
 //! - `shutdown`: cancel and reap everything in flight; leak, never free, what
 //!   the kernel does not give back.
-//! - [`release_fd`]: the last handle of an fd forgets it in every driver
-//!   whose kernel registration would keep it open (io_uring's polls).
+//! - [`close_source`]: the last user handle of a descriptor, on any thread,
+//!   frees its queue and cancels what its kernel receive holds, by way of
+//!   the owning worker's [`Unpark`] when that worker is elsewhere.
 //!
 //! Driver choice and its reasons live in `detect.rs`.
 
+mod buf_pool;
 pub(crate) mod detect;
 mod epoll;
 mod lifecycle;
 mod op_box;
 mod op_state;
 mod operation;
-mod poll_owners;
 mod readiness;
 mod ring_enter;
+pub(crate) mod send_queue;
+mod source;
 mod unpark;
 mod uring;
+mod uring_recv;
+mod waiters;
 
 use std::fmt;
 use std::os::fd::RawFd;
@@ -41,8 +51,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+pub(crate) use buf_pool::PoolMemory;
 pub(crate) use op_state::{timed_out, OpState, Phase};
 pub(crate) use operation::{cvt, Attempt, Interest, Operation};
+pub(crate) use source::{closed, Chunk, Datagram, Multishot, RecvSide, Source, Take};
 pub(crate) use unpark::Unpark;
 pub(crate) use uring::registered::FileReleases;
 
@@ -74,6 +86,66 @@ impl fmt::Display for DriverKind {
             DriverKind::Epoll => "epoll",
         })
     }
+}
+
+/// How a worker's receives queue up (`Builder::recv_buffers` and friends).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecvConfig {
+    /// Provided buffers per io_uring worker (a power of two).
+    pub(crate) buffers: u16,
+    /// Bytes per provided buffer.
+    pub(crate) buffer_size: u32,
+    /// Unread bytes a socket's queue may hold before its multishot receive
+    /// is paused (the rest waits in the kernel's socket buffer).
+    pub(crate) max_queued: usize,
+    /// Unaccepted connections a listener's queue may hold before its
+    /// multishot accept is paused (the rest waits in the kernel's backlog).
+    pub(crate) max_conns: usize,
+}
+
+impl Default for RecvConfig {
+    fn default() -> Self {
+        RecvConfig {
+            buffers: 256,
+            buffer_size: 16 * 1024,
+            max_queued: 64 * 1024,
+            max_conns: 256,
+        }
+    }
+}
+
+/// A descriptor the receive protocol runs on (`sys::SharedFd`), seen from
+/// the driver, which knows nothing of sockets.
+pub(crate) trait Descriptor {
+    /// The fd number, valid while `self` lives.
+    fn raw(&self) -> RawFd;
+    /// Tells this descriptor from an earlier one with the same number.
+    fn id(&self) -> u64;
+    /// Its receive side.
+    fn source(&self) -> &Source;
+    /// A reference that keeps the descriptor open (and its side alive) for
+    /// as long as a multishot holds it.
+    fn keep(&self) -> Arc<dyn Owner>;
+}
+
+/// What an armed multishot holds of its descriptor (see
+/// [`Descriptor::keep`]): holding it keeps the descriptor open.
+pub(crate) trait Owner: Send + Sync + std::fmt::Debug + 'static {}
+
+/// What one poll of a receive came to; see [`Driver::poll_receive`].
+#[derive(Debug)]
+pub(crate) enum Received<T> {
+    /// Taken from the socket's queue.
+    Took(T),
+    /// A receive is in a kernel; the caller's waker is parked on the socket.
+    Wait,
+    /// Nothing queued and nothing in a kernel: the caller starts its own
+    /// one-shot receive (on io_uring the socket records it, and reports its
+    /// slot with [`Driver::oneshot_submitted`]).
+    Start,
+    /// The socket's receive is stuck in the ring of a runtime that is not
+    /// running: the read fails with this error (nothing is lost).
+    Fail(std::io::Error),
 }
 
 /// A worker's driver.
@@ -142,18 +214,78 @@ impl Deferred {
 }
 
 impl Driver {
-    /// Starts the driver that `detect::choose` picked: io_uring on `ring`,
-    /// else epoll, whose regular-file ops run on `pool`.
+    /// Starts the driver that `detect::choose` picked: io_uring on `ring`
+    /// (with its receive buffers as `recv` says), else epoll, whose
+    /// regular-file ops run on `pool`.
     pub(crate) fn new(
         ring: Option<io_uring::IoUring>,
         unpark: Arc<Unpark>,
         pool: Arc<BlockingPool>,
         counters: Arc<Counters>,
+        recv: RecvConfig,
     ) -> std::io::Result<Driver> {
         Ok(match ring {
-            Some(ring) => Driver::Uring(UringDriver::new(ring, unpark, counters)),
+            Some(ring) => Driver::Uring(UringDriver::new(ring, unpark, counters, recv)),
             None => Driver::Epoll(EpollDriver::new(unpark, pool, counters)?),
         })
+    }
+
+    /// Whether the kernel performs this driver's receives (io_uring), so a
+    /// receive with no future to return to must be given an owned buffer;
+    /// false where the caller makes the syscall itself on readiness (epoll).
+    pub(crate) fn receives_in_kernel(&self) -> bool {
+        matches!(self, Driver::Uring(_))
+    }
+
+    /// What `driver_info()` adds about receives.
+    pub(crate) fn receive_info(&self) -> Option<String> {
+        match self {
+            Driver::Uring(d) => Some(d.pool_info()),
+            Driver::Epoll(_) => None,
+        }
+    }
+
+    /// One poll of a receive on `fd`: `take` takes from the socket's queue;
+    /// an empty queue waits for the receive in a kernel or starts one (a
+    /// multishot of `kind` where the driver can, else the caller's one-shot).
+    #[inline]
+    pub(crate) fn poll_receive<D: Descriptor, T>(
+        &mut self,
+        fd: &D,
+        kind: Option<Multishot>,
+        cx: &mut Context<'_>,
+        take: impl FnOnce(&mut RecvSide, &mut dyn FnMut(&Arc<PoolMemory>, u16)) -> Take<T>,
+    ) -> Received<T> {
+        match self {
+            Driver::Uring(d) => d.poll_receive(fd, kind, cx, take),
+            Driver::Epoll(d) => d.poll_receive(fd, cx, take),
+        }
+    }
+
+    /// io_uring: the one-shot receive a [`Received::Start`] began runs in
+    /// slot `key`. Nothing to record on epoll (its receives run in the future).
+    pub(crate) fn oneshot_submitted<D: Descriptor>(&mut self, fd: &D, key: u64) {
+        if let Driver::Uring(d) = self {
+            d.oneshot_submitted(fd, key);
+        }
+    }
+
+    /// io_uring: submits `op`, whose result nobody awaits: its completion
+    /// goes to `Operation::orphaned`. Returns the op's slot key; epoll
+    /// hands the op back (it runs ops only inside a future's poll).
+    pub(crate) fn submit_detached<T: Operation>(&mut self, op: T) -> Result<u64, T> {
+        match self {
+            Driver::Uring(d) => Ok(d.submit_detached(op)),
+            Driver::Epoll(_) => Err(op),
+        }
+    }
+
+    /// A provided buffer is free again.
+    pub(crate) fn give_back(&mut self, memory: &Arc<PoolMemory>, bid: u16) {
+        match self {
+            Driver::Uring(d) => d.give_back(memory, bid),
+            Driver::Epoll(_) => memory.give_back_remote(bid),
+        }
     }
 
     /// Which driver this is.
@@ -214,10 +346,12 @@ impl Driver {
         }
     }
 
-    /// Runs `io`, a non-blocking transfer of up to `asked` bytes on `fd`
-    /// that the caller makes itself, under the readiness protocol (see
+    /// epoll: runs `io`, a non-blocking transfer of up to `asked` bytes on
+    /// `fd` that the caller makes itself, under the readiness protocol (see
     /// `Readiness::poll_transfer`); `io` runs while the driver is borrowed,
-    /// so it must not reach the driver.
+    /// so it must not reach the driver. On io_uring the kernel performs
+    /// transfers ([`receives_in_kernel`](Driver::receives_in_kernel) tells
+    /// callers which way to go), so this fails there.
     pub(crate) fn poll_transfer(
         &mut self,
         fd: RawFd,
@@ -228,40 +362,50 @@ impl Driver {
         io: impl FnOnce() -> std::io::Result<usize>,
     ) -> Poll<std::io::Result<usize>> {
         match self {
-            Driver::Uring(d) => d.poll_transfer(fd, fd_id, interest, asked, cx, io),
+            Driver::Uring(_) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "runtime: a readiness transfer was asked of the io_uring driver",
+            ))),
             Driver::Epoll(d) => d.poll_transfer(fd, fd_id, interest, asked, cx, io),
         }
     }
 
-    /// Ready once `fd` may be ready for `interest` (see
-    /// `Readiness::poll_ready`); `probe` decides for an fd not yet known.
-    pub(crate) fn poll_ready(
+    /// `readable()`: ready once the socket's queue holds something, or
+    /// (epoll) once `fd` may be readable; `probe` decides for an fd the
+    /// epoll registry does not know yet. On io_uring an idle socket arms
+    /// its multishot receive (or a one-shot poll) and waits.
+    pub(crate) fn poll_readable<D: Descriptor>(
         &mut self,
-        fd: RawFd,
-        fd_id: u64,
-        interest: Interest,
+        fd: &D,
         cx: &mut Context<'_>,
         probe: impl FnOnce() -> std::io::Result<()>,
     ) -> Poll<std::io::Result<()>> {
         match self {
-            Driver::Uring(d) => d.poll_ready(fd, fd_id, interest, cx, probe),
-            Driver::Epoll(d) => d.poll_ready(fd, fd_id, interest, cx, probe),
+            Driver::Uring(d) => d.poll_readable(fd, cx),
+            Driver::Epoll(d) => d.poll_readable(fd, cx, probe),
         }
     }
 
-    /// Forgets an fd's readiness state before the fd is closed.
+    /// Forgets an fd's readiness state before the fd is closed (epoll; an
+    /// io_uring ring keeps none).
     pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) {
-        match self {
-            Driver::Uring(d) => d.deregister(fd, id),
-            Driver::Epoll(d) => d.deregister(fd, id),
+        if let Driver::Epoll(d) = self {
+            d.deregister(fd, id);
         }
     }
 
-    /// The worker's wake-up handle.
+    /// The worker's wake-up handle, which names this driver.
     fn unpark(&self) -> &Arc<Unpark> {
         match self {
-            Driver::Uring(d) => d.unpark(),
-            Driver::Epoll(d) => d.unpark(),
+            Driver::Uring(d) => &d.unpark,
+            Driver::Epoll(d) => &d.unpark,
+        }
+    }
+
+    /// Cancels a receive of this driver on behalf of a close.
+    fn cancel_receive(&mut self, user_data: u64, sid: u64) {
+        if let Driver::Uring(d) = self {
+            d.cancel_receive(user_data, sid);
         }
     }
 
@@ -275,18 +419,44 @@ impl Driver {
     }
 }
 
-/// The last handle of `fd` (the `SharedFd` with id `id`) is about to close
-/// it, on any thread: `local`, the driver of the worker on this thread if it
-/// is not borrowed, forgets it at once; every other io_uring worker whose
-/// ring polls it is asked to cancel that poll, which would otherwise keep
-/// the file (and a socket's connection) open. The caller may close the fd
-/// right after: see `poll_owners.rs` for why a reused number is safe.
-pub(crate) fn release_fd(fd: RawFd, id: u64, local: Option<&mut Driver>) {
-    match local {
-        Some(driver) => {
-            driver.deregister(fd, id);
-            poll_owners::release(fd, id, Some(driver.unpark()));
+/// The last user handle of `fd` let go of it, on any thread: its receive
+/// side is closed (readers wake and fail), what it queued is freed (pooled
+/// buffers go back to their ring, queued connections close) and the receive
+/// it has in a kernel is cancelled: by `local`, the driver of the worker on
+/// this thread if it owns that receive (and is not borrowed), else by
+/// asking the owning worker through its [`Unpark`]. The descriptor itself
+/// closes when its last reference goes, once the kernel let go of it.
+pub(crate) fn close_source<D: Descriptor>(fd: &D, mut local: Option<&mut Driver>) {
+    let Some((mut side, addr)) = fd.source().close() else {
+        return; // never read on io_uring: nothing queued, nothing in a kernel
+    };
+    let closed = side.close(addr);
+    drop(side);
+    for waker in closed.woken {
+        waker.wake();
+    }
+    for chunk in closed.chunks {
+        match (chunk, &closed.pool) {
+            (Chunk::Pooled { bid, .. }, Some(memory)) => match local.as_deref_mut() {
+                Some(driver) => driver.give_back(memory, bid),
+                None => memory.give_back_remote(bid),
+            },
+            // Dropping a queued connection closes it.
+            (chunk, _) => drop::<Chunk>(chunk),
         }
-        None => poll_owners::release(fd, id, None),
+    }
+    // A one-shot not yet submitted is cancelled when its key is reported.
+    let Some((owner, user_data)) = closed.cancel else {
+        return;
+    };
+    match local {
+        Some(driver) if std::ptr::eq(owner.as_ptr(), Arc::as_ptr(driver.unpark())) => {
+            driver.cancel_receive(user_data, fd.id())
+        }
+        _ => {
+            if let Some(owner) = owner.upgrade() {
+                owner.release(user_data, fd.id());
+            }
+        }
     }
 }

@@ -160,6 +160,14 @@ impl<T> OpState<T> {
         op
     }
 
+    /// The slot key of an op a driver holds, for a receive to record.
+    pub(crate) fn key(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Held { key, .. } | Phase::InKernel { key, .. } => Some(key as u64),
+            _ => None,
+        }
+    }
+
     /// Whether dropping the future needs a driver (an op in flight or waiting).
     pub(crate) fn needs_driver_on_drop(&self) -> bool {
         !matches!(self.phase, Phase::Finished | Phase::Unheld(None))
@@ -171,16 +179,6 @@ impl<T> OpState<T> {
         if let Phase::InKernel { .. } = self.phase {
             std::mem::forget(self.op.take());
             self.phase = Phase::Finished;
-        }
-    }
-}
-
-impl<T: Operation> OpState<T> {
-    /// Whether the op (not yet in a slot) runs the readiness protocol.
-    fn readiness(&self) -> bool {
-        match (&self.phase, &self.op) {
-            (Phase::Unheld(_), Some(op)) => op.readiness(),
-            _ => false,
         }
     }
 }
@@ -243,7 +241,6 @@ impl Driver {
             }
             Phase::Finished => Poll::Pending,
             Phase::Unheld(_) => match self {
-                Driver::Uring(d) if st.readiness() => d.poll_unheld(st, cx),
                 Driver::Uring(d) if T::IN_PLACE => {
                     let Some(op) = st.op.as_mut() else {
                         unreachable!("an unheld op is in its future")
@@ -292,7 +289,7 @@ impl Driver {
     pub(crate) fn drop_op<T: Operation>(&mut self, st: &mut OpState<T>) {
         match st.phase {
             Phase::Held { driver, key, .. } if driver == self.id() => match self {
-                Driver::Uring(d) => d.drop_slot(key),
+                Driver::Uring(d) => d.drop_slot(key, T::CANCEL_ON_DROP),
                 Driver::Epoll(d) => d.drop_slot(key),
             },
             Phase::InKernel { driver, key, .. } if driver == self.id() => {
@@ -300,7 +297,7 @@ impl Driver {
                     unreachable!("an in-place op is in its future")
                 };
                 match self {
-                    Driver::Uring(d) => d.drop_in_place(key, Box::new(op)),
+                    Driver::Uring(d) => d.drop_in_place(key, Box::new(op), T::CANCEL_ON_DROP),
                     // Unreachable (only io_uring runs ops in place); leaking
                     // is the safe answer all the same.
                     Driver::Epoll(_) => std::mem::forget(op),

@@ -133,15 +133,6 @@ pub(crate) unsafe trait Operation: 'static {
     /// epoll: try the syscall without blocking.
     fn epoll_attempt(&mut self) -> Attempt;
 
-    /// Whether this op's result must stay in the kernel until a poll takes
-    /// it: receives and accepts, whose bytes, datagrams or connections a
-    /// dropped future would otherwise lose. Such ops run the readiness
-    /// protocol on io_uring too (a poll in the ring, then `epoll_attempt` on
-    /// the worker), never as a kernel operation in the background.
-    fn readiness(&self) -> bool {
-        false
-    }
-
     /// epoll: the descriptor and direction `epoll_attempt` would wait on, so
     /// that an op whose fd the driver knows is not ready waits for the next
     /// edge without a syscall. `None` (the default): always attempt.
@@ -161,6 +152,22 @@ pub(crate) unsafe trait Operation: 'static {
 
     /// Both drivers: turn the kernel's answer into `Output`.
     fn complete(self, res: io::Result<u32>) -> Self::Output;
+
+    /// io_uring: whether dropping the future of this op in flight cancels
+    /// it in the kernel. A receive whose result its socket adopts
+    /// ([`orphaned`](Operation::orphaned)) says no: it runs on, so its
+    /// bytes reach the socket's queue instead of being dropped or raced.
+    const CANCEL_ON_DROP: bool = true;
+
+    /// The op finished after its future was dropped: by default its output
+    /// is dropped (closing any fd it owns); a receive hands what it got to
+    /// its socket's queue, for the next read.
+    fn orphaned(self, res: io::Result<u32>)
+    where
+        Self: Sized,
+    {
+        drop(self.complete(res));
+    }
 }
 
 /// An operation with its type erased, as the driver's slab stores it.
@@ -178,7 +185,7 @@ impl<T: Operation> Erased for T {
         Operation::run_blocking(self)
     }
     fn discard(self: Box<Self>, res: io::Result<u32>) {
-        drop((*self).complete(res));
+        (*self).orphaned(res);
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self

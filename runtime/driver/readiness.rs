@@ -1,6 +1,5 @@
-//! The readiness registry both drivers keep, and the attempt protocol built
-//! on it: how an op that must not leave its result in a dropped future
-//! (a receive, an accept) and every epoll op run.
+//! The epoll driver's readiness registry, and the attempt protocol built on
+//! it: how every epoll op runs.
 //!
 //! # The protocol
 //!
@@ -17,22 +16,12 @@
 //! that returns them, dropping such an op's future loses nothing: what the
 //! kernel holds waits in the socket for the next call.
 //!
-//! # Sources of events
+//! # Events
 //!
-//! Both drivers register an fd once, edge-triggered, for both directions, the
-//! first time an op must wait on it. epoll adds it to its set; io_uring arms
-//! one multishot `IORING_OP_POLL_ADD` (`POLLIN | POLLOUT | POLLRDHUP`, edge
-//! by default), so a steady connection costs no submission per wait. The
-//! kernel may end a multishot poll (a completion without
-//! `IORING_CQE_F_MORE`: CQ overflow, an error); the registration is then
-//! unarmed, its waiters are woken, and the next wait arms it again.
-//!
-//! A poll holds a reference to the file, so an armed one would keep a closed
-//! socket open: a registration that ends (its fd's last handle is dropped,
-//! or the number is registered anew) has its poll cancelled
-//! (`Registry::to_cancel`), also when the handle goes on another thread
-//! (`poll_owners.rs`). Each registration has a generation, so an event of a
-//! poll for an fd number since closed and reused is recognised and ignored.
+//! An fd is registered once, edge-triggered, for both directions, the
+//! first time an op must wait on it. A registration ends with its fd (the
+//! kernel drops a closed file from the epoll set); a number reused by a new
+//! descriptor (a new id) starts a new one.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -40,18 +29,14 @@ use std::task::{Context, Poll, Waker};
 
 use super::op_state::{DriverId, OpState, Phase, Wait};
 use super::operation::{Attempt, Interest, Operation};
+use super::waiters::Waiters;
 use crate::metrics::{bump, Counters};
-
-/// Generations wrap within 30 bits (io_uring's poll `user_data` has room for no more).
-pub(crate) const GEN_MASK: u32 = 0x3fff_ffff;
 
 /// Readiness of one registered fd.
 #[derive(Debug)]
 struct FdState {
     /// Which `SharedFd` registered it; a different id means the number was reused.
     id: u64,
-    /// This registration's generation, carried by io_uring poll entries.
-    gen: u32,
     /// Set by an event, cleared by an `EAGAIN` or a short transfer.
     readable: bool,
     /// Set by an event, cleared by an `EAGAIN` or a short transfer.
@@ -62,8 +47,7 @@ struct FdState {
     read_closed: bool,
     /// The fd failed or hung up: writes return at once from now on.
     write_closed: bool,
-    /// Events for this registration come: epoll once it is added, io_uring
-    /// while its multishot poll lasts.
+    /// Events for this registration come: the fd is in the epoll set.
     armed: bool,
     /// Per direction: the ready bit was set by an event and no transfer has
     /// happened since, so `readable()` may trust it without a syscall (a bit
@@ -73,51 +57,6 @@ struct FdState {
     readers: Waiters,
     /// Ops waiting to write.
     writers: Waiters,
-}
-
-/// The wakers waiting for one direction of one fd: inline for the usual
-/// single waiter, so an idle connection costs no allocation here.
-#[derive(Debug, Default)]
-enum Waiters {
-    /// Nobody waits.
-    #[default]
-    None,
-    /// One op waits (the common case: one reader, one writer).
-    One(Waker),
-    /// Several ops wait (several tasks reading one socket).
-    Many(Vec<Waker>),
-}
-
-impl Waiters {
-    /// Adds `waker` unless it is already there.
-    fn add(&mut self, waker: &Waker) {
-        match self {
-            Waiters::None => *self = Waiters::One(waker.clone()),
-            Waiters::One(w) if w.will_wake(waker) => {}
-            Waiters::One(_) => {
-                let Waiters::One(first) = std::mem::take(self) else {
-                    unreachable!("matched above")
-                };
-                *self = Waiters::Many(vec![first, waker.clone()]);
-            }
-            Waiters::Many(ws) => {
-                if !ws.iter().any(|w| w.will_wake(waker)) {
-                    ws.push(waker.clone());
-                }
-            }
-        }
-    }
-
-    /// Moves every waker into `out`; returns 1 if there were any, 0 if not
-    /// (for `Registry::waiting`).
-    fn drain_into(&mut self, out: &mut Vec<Waker>) -> usize {
-        match std::mem::take(self) {
-            Waiters::None => return 0,
-            Waiters::One(w) => out.push(w),
-            Waiters::Many(ws) => out.extend(ws),
-        }
-        1
-    }
 }
 
 /// Index of a direction in `FdState::fresh`.
@@ -133,8 +72,8 @@ fn dir(interest: Interest) -> usize {
 pub(crate) enum Arm {
     /// Nothing: events for this fd already come.
     Nothing,
-    /// Start events for the fd, for both directions (registration `gen`).
-    Start(u32),
+    /// Start events for the fd, for both directions.
+    Start,
 }
 
 /// Registered fds, indexed by fd number (fds are small and dense).
@@ -142,38 +81,17 @@ pub(crate) enum Arm {
 pub(crate) struct Registry {
     /// By fd number.
     fds: Vec<Option<FdState>>,
-    /// The next registration's generation.
-    next_gen: u32,
-    /// Whether an armed registration holds the file open until cancelled
-    /// (an io_uring poll) rather than ending with the fd (epoll).
-    holds_file: bool,
-    /// Directions of registered fds with a waker parked (possibly one whose
-    /// op has gone): while none, a turn that must not block need not ask the
-    /// kernel for events.
-    waiting: usize,
     /// Wakers to run once the driver's borrow ends.
     pub(crate) woken: Vec<Waker>,
-    /// io_uring: polls of replaced or forgotten registrations to cancel,
-    /// as (fd, generation).
-    pub(crate) to_cancel: Vec<(RawFd, u32)>,
 }
 
 impl Registry {
-    /// An empty registry; `holds_file` for io_uring's polls, not for epoll.
-    pub(crate) fn new(holds_file: bool) -> Self {
+    /// An empty registry.
+    pub(crate) fn new() -> Self {
         Registry {
             fds: Vec::new(),
-            next_gen: 0,
-            holds_file,
-            waiting: 0,
             woken: Vec::new(),
-            to_cancel: Vec::new(),
         }
-    }
-
-    /// Whether any op may be waiting for an event.
-    pub(crate) fn waiting(&self) -> bool {
-        self.waiting > 0
     }
 
     fn get(&self, fd: RawFd, id: u64) -> Option<&FdState> {
@@ -252,12 +170,10 @@ impl Registry {
         let fresh = !matches!(&self.fds[idx], Some(st) if st.id == id);
         if fresh {
             if let Some(old) = self.fds[idx].take() {
-                self.retire(fd, old);
+                self.retire(old);
             }
-            self.next_gen = (self.next_gen + 1) & GEN_MASK;
             self.fds[idx] = Some(FdState {
                 id,
-                gen: self.next_gen,
                 readable: true,
                 writable: true,
                 read_closed: false,
@@ -274,16 +190,13 @@ impl Registry {
             Interest::Writable => (&mut st.writable, &mut st.writers),
         };
         *ready = false;
-        if matches!(wakers, Waiters::None) {
-            self.waiting += 1;
-        }
         wakers.add(waker);
         st.fresh[dir(interest)] = false;
         if st.armed {
             return Ok(Arm::Nothing);
         }
         st.armed = true;
-        Ok(Arm::Start(st.gen))
+        Ok(Arm::Start)
     }
 
     /// The kernel refused to arm `fd`: undoes `wait`, forgetting the fd
@@ -296,44 +209,12 @@ impl Registry {
         self.deregister(fd, id);
     }
 
-    /// An event for `fd` (epoll: its registration; io_uring: the poll of
-    /// generation `gen`, `more` while it stays armed) with the kernel's
-    /// `EPOLL*`/`POLL*` bits (the same values), or an error.
-    pub(crate) fn event(&mut self, fd: RawFd, poll: Option<(u32, bool)>, bits: io::Result<u32>) {
+    /// An event for `fd`'s registration with the kernel's `EPOLL*` bits.
+    pub(crate) fn event(&mut self, fd: RawFd, bits: u32) {
         let Some(Some(st)) = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)) else {
             return;
         };
-        let bits = match bits {
-            Ok(bits) => bits as i32,
-            // The kernel cancelled the poll itself: nothing became ready.
-            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => 0,
-            // Any other failure: let the next attempt report it.
-            Err(_) => libc::EPOLLERR,
-        };
-        if let Some((gen, more)) = poll {
-            if st.gen != gen {
-                return; // a poll of an earlier registration of this number
-            }
-            if !more {
-                return self.poll_ended(fd, bits);
-            }
-        }
-        self.waiting -= apply(st, bits, &mut self.woken);
-    }
-
-    /// `fd`'s poll ended (io_uring, no `IORING_CQE_F_MORE`) with `bits`:
-    /// every waiter is woken, ready or not, so each tries again or waits
-    /// again, which arms a new poll; none is left waiting for an event that
-    /// would never come.
-    #[cold]
-    fn poll_ended(&mut self, fd: RawFd, bits: i32) {
-        let Some(Some(st)) = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)) else {
-            return;
-        };
-        st.armed = false;
-        self.waiting -= apply(st, bits, &mut self.woken);
-        self.waiting -= st.readers.drain_into(&mut self.woken);
-        self.waiting -= st.writers.drain_into(&mut self.woken);
+        apply(st, bits as i32, &mut self.woken);
     }
 
     /// Forgets `fd` before it is closed, so a reused number starts afresh;
@@ -346,26 +227,22 @@ impl Registry {
             return false;
         }
         let st = slot.take().expect("matched above");
-        self.retire(fd, st);
+        self.retire(st);
         true
     }
 
-    /// A registration ends: its waiters re-poll, its armed poll is cancelled.
-    fn retire(&mut self, fd: RawFd, mut st: FdState) {
-        self.waiting -= st.readers.drain_into(&mut self.woken);
-        self.waiting -= st.writers.drain_into(&mut self.woken);
-        if st.armed && self.holds_file {
-            self.to_cancel.push((fd, st.gen));
-        }
+    /// A registration ends: its waiters re-poll.
+    fn retire(&mut self, mut st: FdState) {
+        st.readers.drain_into(&mut self.woken);
+        st.writers.drain_into(&mut self.woken);
     }
 }
 
 /// Records the kernel's `bits` for `st` and moves the wakers of the
-/// directions they make ready into `woken`; returns how many directions had
-/// waiters (for `Registry::waiting`).
+/// directions they make ready into `woken`.
 // Inlined: it is most of `event`, the hottest call of a readiness driver.
 #[inline(always)]
-fn apply(st: &mut FdState, bits: i32, woken: &mut Vec<Waker>) -> usize {
+fn apply(st: &mut FdState, bits: i32, woken: &mut Vec<Waker>) {
     let errs = libc::EPOLLERR | libc::EPOLLHUP;
     if bits & (libc::EPOLLRDHUP | errs) != 0 {
         st.read_closed = true;
@@ -373,18 +250,16 @@ fn apply(st: &mut FdState, bits: i32, woken: &mut Vec<Waker>) -> usize {
     if bits & errs != 0 {
         st.write_closed = true;
     }
-    let mut n = 0;
     if bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI | errs) != 0 {
         st.readable = true;
         st.fresh[0] = true;
-        n += st.readers.drain_into(woken);
+        st.readers.drain_into(woken);
     }
     if bits & (libc::EPOLLOUT | errs) != 0 {
         st.writable = true;
         st.fresh[1] = true;
-        n += st.writers.drain_into(woken);
+        st.writers.drain_into(woken);
     }
-    n
 }
 
 /// One step of the protocol.
@@ -405,9 +280,8 @@ pub(crate) trait Readiness {
     fn driver_id(&self) -> DriverId;
     /// Its registry.
     fn registry(&mut self) -> &mut Registry;
-    /// Asks the kernel for events of `fd`, both directions (registration
-    /// `gen` of the `SharedFd` with id `fd_id`).
-    fn arm(&mut self, fd: RawFd, fd_id: u64, gen: u32) -> io::Result<()>;
+    /// Asks the kernel for events of `fd`, both directions.
+    fn arm(&mut self, fd: RawFd) -> io::Result<()>;
     /// Puts an op that must not run on the worker into a slot (epoll: the
     /// blocking pool); returns the slot key.
     fn hold<T: Operation>(&mut self, op: T, waker: Waker) -> usize;
@@ -457,8 +331,8 @@ pub(crate) trait Readiness {
         interest: Interest,
         cx: &mut Context<'_>,
     ) -> io::Result<Wait> {
-        if let Arm::Start(gen) = self.registry().wait(fd, fd_id, interest, cx.waker())? {
-            if let Err(e) = self.arm(fd, fd_id, gen) {
+        if let Arm::Start = self.registry().wait(fd, fd_id, interest, cx.waker())? {
+            if let Err(e) = self.arm(fd) {
                 self.registry().arm_failed(fd, fd_id);
                 return Err(e);
             }

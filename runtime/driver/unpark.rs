@@ -1,7 +1,7 @@
 //! `Unpark`: how other threads end a worker's wait in the kernel, the queue
 //! through which blocking-pool completions reach the epoll driver, and the
-//! one through which fds closed elsewhere reach the io_uring driver that
-//! polls them (`poll_owners.rs`).
+//! one through which a socket closed elsewhere asks the io_uring driver
+//! that runs its receive to cancel it (`Driver::close_source`).
 //!
 //! # No lost wake-ups
 //!
@@ -12,8 +12,8 @@
 //! swaps `parked` to false and writes the eventfd if it was set. Both sides
 //! use SeqCst, so either the worker sees the item or the sender sees `parked`
 //! and ends the kernel wait: the eventfd is read by both drivers (a read in
-//! the ring, or an epoll registration). Releases follow the same rule: the
-//! io_uring driver looks at them in `park`, after `prepare_park`.
+//! the ring, or an epoll registration). Cancel requests follow the same
+//! rule: the io_uring driver looks at them in `park`, after `prepare_park`.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -33,19 +33,23 @@ pub(crate) struct Unpark {
     completions: Mutex<Vec<(usize, io::Result<u32>)>>,
     /// Whether `completions` may be non-empty, readable without the lock.
     posted: AtomicBool,
-    /// Registrations (fd, `SharedFd` id) whose last handle went away on
-    /// another thread: the io_uring driver cancels their polls.
+    /// Receives (`user_data`, descriptor id) whose socket was closed on
+    /// another thread: the io_uring driver cancels them.
     releases: Mutex<Releases>,
     /// Whether `releases` may hold any, readable without the lock.
     released: AtomicBool,
+    /// The worker's loop runs (a worker thread, or worker 0 inside
+    /// `block_on`): only then are its ring's completions reaped, so a
+    /// socket whose receive is in that ring is served elsewhere only then.
+    active: AtomicBool,
 }
 
 /// See [`Unpark::release`].
 #[derive(Debug, Default)]
 struct Releases {
     /// In arrival order.
-    items: Vec<(RawFd, u64)>,
-    /// The driver shut down: its ring, and every poll in it, is gone.
+    items: Vec<(u64, u64)>,
+    /// The driver shut down: its ring, and every receive in it, is gone.
     closed: bool,
 }
 
@@ -71,12 +75,24 @@ impl Unpark {
             posted: AtomicBool::new(false),
             releases: Mutex::new(Releases::default()),
             released: AtomicBool::new(false),
+            active: AtomicBool::new(false),
         })
     }
 
     /// The eventfd, for the driver to wait on.
     pub(crate) fn raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+
+    /// Worker: its loop starts (true) or stops (false) running.
+    pub(crate) fn set_active(&self, active: bool) {
+        self.active.store(active, Ordering::SeqCst);
+    }
+
+    /// Whether the worker's loop is running, so that it will reap what its
+    /// ring completes.
+    pub(crate) fn is_active(&self) -> bool {
+        self.active.load(Ordering::SeqCst)
     }
 
     /// Any thread: ends the worker's kernel wait, if it is in one.
@@ -134,15 +150,15 @@ impl Unpark {
         self.releases.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Any thread: the last handle of registration `id` of `fd` is gone, so
-    /// the worker must cancel its poll (which keeps the file open). Nothing
+    /// Any thread: the socket with id `sid` was closed, so the worker must
+    /// cancel its receive `user_data` (which keeps the socket open). Nothing
     /// to do once the worker has shut down.
-    pub(crate) fn release(&self, fd: RawFd, id: u64) {
+    pub(crate) fn release(&self, user_data: u64, sid: u64) {
         let mut releases = self.releases();
         if releases.closed {
             return;
         }
-        releases.items.push((fd, id));
+        releases.items.push((user_data, sid));
         drop(releases);
         self.released.store(true, Ordering::SeqCst);
         self.unpark();
@@ -154,8 +170,8 @@ impl Unpark {
         self.released.load(Ordering::SeqCst)
     }
 
-    /// Worker: takes the releases posted so far into `out`.
-    pub(crate) fn take_released(&self, out: &mut Vec<(RawFd, u64)>) {
+    /// Worker: takes the cancel requests posted so far into `out`.
+    pub(crate) fn take_released(&self, out: &mut Vec<(u64, u64)>) {
         if !self.has_released() {
             return;
         }
@@ -164,8 +180,8 @@ impl Unpark {
         out.append(&mut releases.items);
     }
 
-    /// Worker, at shutdown: later releases are dropped (the ring goes, and
-    /// its polls with it).
+    /// Worker, at shutdown: later cancel requests are dropped (the ring
+    /// goes, and its receives with it).
     pub(crate) fn close_releases(&self) {
         let mut releases = self.releases();
         releases.closed = true;

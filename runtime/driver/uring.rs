@@ -4,10 +4,11 @@
 //! are first polled and reach the kernel in one `io_uring_enter` per loop turn,
 //! which also waits for completions up to the next timer deadline.
 //!
-//! Receive-side ops (see `Operation::readiness`) do not become kernel
-//! operations: they run the readiness protocol (`readiness.rs`), with one
-//! multishot `IORING_OP_POLL_ADD` per registered fd for events, so what the
-//! kernel received stays in the socket until a poll takes it.
+//! The kernel performs socket receives and accepts too: multishot receives
+//! into the worker's provided-buffer pool and multishot accepts feed each
+//! socket's receive queue (`uring_recv.rs`, the protocol in `source.rs`),
+//! and one-shot receives into a caller's buffer are ordinary ops whose
+//! results, if their future is gone, the socket adopts.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -15,16 +16,15 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use io_uring::{opcode, squeue, types, IoUring};
 
+use super::buf_pool::BufPool;
 use super::lifecycle::{Ops, Orphaned, Reaped};
 use super::op_state::DriverId;
 use super::operation::{cqe_result, Erased, Operation};
-use super::poll_owners;
-use super::readiness::{Readiness, Registry, GEN_MASK};
 use super::ring_enter::RingEnter;
 use super::unpark::Unpark;
-use super::Deferred;
+use super::{Deferred, RecvConfig};
 use crate::metrics::{bump, Counters};
 
 #[path = "registered.rs"]
@@ -37,15 +37,9 @@ const LINK_TIMEOUT_USERDATA: u64 = u64::MAX - 2;
 /// `user_data` of the read on the worker's wake-up eventfd.
 const WAKE_USERDATA: u64 = u64::MAX - 1;
 
-/// Tag bit of a readiness poll's `user_data`, laid out as tag (bit 63),
-/// generation (bits 32..62), fd (bits 0..32); bit 62 is clear.
-/// Slot keys never reach bit 63, and no fd reaches the reserved values above.
-const POLL_TAG: u64 = 1 << 63;
-
-/// The `user_data` of the poll for `fd`'s registration `gen`.
-fn poll_userdata(fd: RawFd, gen: u32) -> u64 {
-    POLL_TAG | (u64::from(gen & GEN_MASK) << 32) | u64::from(fd as u32)
-}
+/// Tag bit of a multishot receive's or accept's `user_data` (tag | address
+/// of its socket's receive side); none reaches the reserved values above.
+pub(super) use super::source::MULTISHOT_TAG as SOURCE_TAG;
 
 /// How long shutdown waits for the kernel to give back cancelled ops before leaking them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -58,27 +52,42 @@ pub(crate) struct UringDriver {
     /// The ring (dropped before the memory it may point into).
     ring: IoUring,
     /// Ops in flight, keyed by `user_data`.
-    ops: Ops,
+    pub(super) ops: Ops,
     /// This driver's identity, which its ops carry.
-    id: DriverId,
-    /// Readiness of fds that receive-side ops wait on.
-    registry: Registry,
-    /// Registrations released by other threads, taken from `unpark`; kept
+    pub(super) id: DriverId,
+    /// Multishot receives, accepts and polls armed (each named by its
+    /// socket's side, which keeps itself alive meanwhile).
+    pub(super) armed: usize,
+    /// The provided buffers multishot receives fill; `None` where the
+    /// kernel has no provided-buffer rings or memory was short (receives
+    /// are then one-shot, into the caller's buffer).
+    pub(super) pool: Option<BufPool>,
+    /// Why there is no pool, for `driver_info()`.
+    pub(super) pool_note: Option<String>,
+    /// Receive queue limits.
+    pub(super) limits: RecvConfig,
+    /// Readers woken by receive completions, run after the borrow ends.
+    pub(super) woken: Vec<Waker>,
+    /// Cancels other threads asked for, taken from `unpark`; kept for its
+    /// capacity.
+    cancels: Vec<(u64, u64)>,
+    /// Multishot completions of one reaped batch, handled once the
+    /// completion queue is released (side address, result, flags); kept
     /// for its capacity.
-    released: Vec<(RawFd, u64)>,
+    source_cqes: Vec<(u64, i32, u32)>,
     /// Wakers and finished orphans collected while the driver is borrowed.
-    deferred: Deferred,
+    pub(super) deferred: Deferred,
     /// The worker's wake-up eventfd; other threads write to it to end a wait.
     wake_fd: RawFd,
     /// Owns `wake_fd` (so the eventfd outlives the read in the ring); other
     /// threads hand it the fds they close that this ring polls.
-    unpark: Arc<Unpark>,
+    pub(super) unpark: Arc<Unpark>,
     /// Where the kernel writes the eventfd counter; boxed so it never moves.
     wake_buf: Box<u64>,
     /// Whether a read on `wake_fd` is in flight.
     wake_armed: bool,
     /// The worker's counters.
-    counters: Arc<Counters>,
+    pub(super) counters: Arc<Counters>,
     /// Registered buffer and file tables (`registered.rs`).
     registered: registered::Registered,
 }
@@ -95,14 +104,34 @@ impl std::fmt::Debug for UringDriver {
 
 impl UringDriver {
     /// Wraps a ring that `detect` built and probed.
-    pub(crate) fn new(ring: IoUring, unpark: Arc<Unpark>, counters: Arc<Counters>) -> Self {
+    pub(crate) fn new(
+        ring: IoUring,
+        unpark: Arc<Unpark>,
+        counters: Arc<Counters>,
+        limits: RecvConfig,
+    ) -> Self {
+        let id = DriverId::next();
+        let (pool, pool_note) = match BufPool::new(&ring, limits.buffers, limits.buffer_size, id) {
+            Ok(pool) => (Some(pool), None),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "no provided-buffer ring ({e}): receives are one-shot"
+                )),
+            ),
+        };
         UringDriver {
             enter: RingEnter::new(&ring),
             ring,
             ops: Ops::default(),
-            id: DriverId::next(),
-            registry: Registry::new(true),
-            released: Vec::new(),
+            id,
+            armed: 0,
+            pool,
+            pool_note,
+            limits,
+            woken: Vec::new(),
+            cancels: Vec::new(),
+            source_cqes: Vec::new(),
             deferred: Deferred::default(),
             wake_fd: unpark.raw_fd(),
             unpark,
@@ -138,6 +167,14 @@ impl UringDriver {
         key
     }
 
+    /// Submits `op` with nobody waiting for it: its slot is orphaned from
+    /// the start, so the completion goes to `Operation::orphaned`.
+    pub(crate) fn submit_detached<T: Operation>(&mut self, op: T) -> u64 {
+        let key = self.submit(op, Waker::noop().clone(), None);
+        self.drop_slot(key, false);
+        key as u64
+    }
+
     /// Queues an `IN_PLACE` op, which stays where it is (in its future):
     /// its entry points only into memory the op owns elsewhere. Returns the
     /// key of its slot, which holds no op unless the future is dropped first
@@ -159,9 +196,10 @@ impl UringDriver {
 
     /// An in-place op's future was dropped: its slot keeps the op until the
     /// kernel lets go (cancelling it), or it is freed now if already done.
-    pub(crate) fn drop_in_place(&mut self, key: usize, op: Box<dyn Erased>) {
+    pub(crate) fn drop_in_place(&mut self, key: usize, op: Box<dyn Erased>, cancel: bool) {
         match self.ops.adopt(key, op) {
             Orphaned::Gone => {}
+            Orphaned::Cancel if !cancel => {}
             Orphaned::Cancel => {
                 bump(&self.counters.ops_cancelled);
                 self.cancel(key as u64);
@@ -190,51 +228,27 @@ impl UringDriver {
         self.push_pair(entry, link);
     }
 
-    /// An op waiting for readiness went away; the fd's poll stays armed for
-    /// the next op (the fd's last handle cancels it).
+    /// An op that was never in the kernel went away.
     pub(crate) fn abandoned(&mut self) {
         bump(&self.counters.ops_cancelled);
         bump(&self.counters.ops_completed);
     }
 
-    /// Forgets `fd` before it is closed, cancelling its poll (a poll holds
-    /// the file open).
-    pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) {
-        self.registry.deregister(fd, id);
-        self.cancel_retired();
-    }
-
-    /// The worker's wake-up handle, which also carries releases to this ring.
-    pub(crate) fn unpark(&self) -> &Arc<Unpark> {
-        &self.unpark
-    }
-
-    /// Forgets the registrations whose last handle went on another thread
-    /// (or while this driver was borrowed), cancelling their polls.
+    /// Cancels the receives whose socket was closed on another thread (or
+    /// while this driver was borrowed).
     #[inline]
-    fn take_released(&mut self) {
+    fn take_cancels(&mut self) {
         if !self.unpark.has_released() {
             return;
         }
-        self.unpark.take_released(&mut self.released);
-        for (fd, id) in std::mem::take(&mut self.released) {
-            self.registry.deregister(fd, id);
-        }
-    }
-
-    /// Cancels the polls of registrations the registry let go of.
-    #[inline]
-    fn cancel_retired(&mut self) {
-        if self.registry.to_cancel.is_empty() {
-            return;
-        }
-        while let Some((fd, gen)) = self.registry.to_cancel.pop() {
-            self.cancel(poll_userdata(fd, gen));
+        self.unpark.take_released(&mut self.cancels);
+        for (user_data, sid) in std::mem::take(&mut self.cancels) {
+            self.cancel_receive(user_data, sid);
         }
     }
 
     /// Queues an `AsyncCancel` of the entry with `user_data`.
-    fn cancel(&mut self, user_data: u64) {
+    pub(super) fn cancel(&mut self, user_data: u64) {
         let cancel = opcode::AsyncCancel::new(user_data)
             .build()
             .user_data(CANCEL_USERDATA);
@@ -246,10 +260,12 @@ impl UringDriver {
         &mut self.ops
     }
 
-    /// The op's future was dropped: cancel it in the kernel or free it.
-    pub(crate) fn drop_slot(&mut self, key: usize) {
+    /// The op's future was dropped: cancel it in the kernel (unless its
+    /// result is adopted) or free it.
+    pub(crate) fn drop_slot(&mut self, key: usize, cancel: bool) {
         match self.ops.orphan(key) {
             Orphaned::Gone => {}
+            Orphaned::Cancel if !cancel => {}
             Orphaned::Cancel => {
                 bump(&self.counters.ops_cancelled);
                 let cancel = opcode::AsyncCancel::new(key as u64)
@@ -262,20 +278,20 @@ impl UringDriver {
         }
     }
 
-    /// Number of ops holding a slot.
+    /// Number of ops holding a slot, multishot receives included.
     pub(crate) fn in_flight(&self) -> usize {
-        self.ops.len()
+        self.ops.len() + self.armed
     }
 
-    /// The collected work and the readiness wakers, for `Driver::next_deferred`.
+    /// The collected work and the readers receives woke, for `Driver::next_deferred`.
     #[inline]
     pub(crate) fn deferred_mut(&mut self) -> (&mut Deferred, &mut Vec<Waker>) {
-        (&mut self.deferred, &mut self.registry.woken)
+        (&mut self.deferred, &mut self.woken)
     }
 
     /// Queues an entry; a full submission queue is flushed and retried, never dropped.
     #[inline]
-    fn push(&mut self, entry: squeue::Entry) {
+    pub(super) fn push(&mut self, entry: squeue::Entry) {
         loop {
             // SAFETY: every pointer in `entry` points into an op boxed in `self.ops`
             // (or into `self.wake_buf`), which stays put until its completion is reaped.
@@ -334,17 +350,17 @@ impl UringDriver {
     /// signal or a busy ring (a seccomp filter, say): the worker could
     /// otherwise only spin.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
-        // After `prepare_park`, so a release posted from now on writes the
+        // After `prepare_park`, so a cancel posted from now on writes the
         // eventfd (see `unpark.rs`).
-        self.take_released();
-        self.cancel_retired();
+        self.take_cancels();
+        if let Some(pool) = &mut self.pool {
+            pool.publish();
+        }
         // A turn that must not wait has nothing to ask a ring with no op in
-        // flight and no op waiting for an event, so it skips the syscall
-        // (one per spawn+join otherwise). Events for fds nobody waits on can
-        // wait for the next turn that blocks.
+        // flight, so it skips the syscall (one per spawn+join otherwise).
         if timeout == Some(Duration::ZERO)
             && self.ops.len() == 0
-            && !self.registry.waiting()
+            && self.armed == 0
             && self.ring.submission().is_empty()
         {
             return;
@@ -393,12 +409,9 @@ impl UringDriver {
                 match cqe.user_data() {
                     CANCEL_USERDATA | LINK_TIMEOUT_USERDATA => {}
                     WAKE_USERDATA => self.wake_armed = false,
-                    data if data & POLL_TAG != 0 => {
-                        let gen = ((data >> 32) as u32) & GEN_MASK;
-                        let more = cqueue::more(cqe.flags());
-                        let res = cqe_result(cqe.result());
-                        self.registry
-                            .event(data as u32 as RawFd, Some((gen, more)), res);
+                    data if data & SOURCE_TAG != 0 => {
+                        self.source_cqes
+                            .push((data & !SOURCE_TAG, cqe.result(), cqe.flags()));
                     }
                     key => {
                         let res = cqe_result(cqe.result());
@@ -412,6 +425,13 @@ impl UringDriver {
                 }
             }
             drop(cq);
+            // Outside the queue's borrow: a multishot's completion may ask
+            // for a cancel, which is pushed to the ring.
+            if !self.source_cqes.is_empty() {
+                for (addr, res, flags) in std::mem::take(&mut self.source_cqes) {
+                    self.source_cqe(addr, res, flags);
+                }
+            }
             if !self.ring.submission().cq_overflow() {
                 return any;
             }
@@ -436,6 +456,13 @@ impl UringDriver {
         self.unpark.close_releases();
         let finished = self.ops.orphan_all();
         self.deferred.frees.extend(finished);
+        if self.armed > 0 {
+            // Every multishot at once: the ring keeps no list of them.
+            let any = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+                .build()
+                .user_data(CANCEL_USERDATA);
+            self.push(any);
+        }
         for key in self.ops.in_kernel_keys() {
             let cancel = opcode::AsyncCancel::new(key as u64)
                 .build()
@@ -449,7 +476,7 @@ impl UringDriver {
             self.push(cancel);
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
-        while self.ops.len() + usize::from(self.wake_armed) > 0 {
+        while self.ops.len() + self.armed + usize::from(self.wake_armed) > 0 {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -464,6 +491,7 @@ impl UringDriver {
                 done.discard();
             }
             self.deferred.wakers.clear();
+            self.woken.clear();
             if let Err(e) = res {
                 if !matches!(
                     e.raw_os_error(),
@@ -473,9 +501,14 @@ impl UringDriver {
                 }
             }
         }
-        if self.ops.len() > 0 || self.wake_armed {
+        if self.ops.len() > 0 || self.armed > 0 || self.wake_armed {
             self.ops.leak_all();
             std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
+            // The kernel may still write into provided buffers, and read the
+            // ring of them: both stay mapped for good.
+            if let Some(pool) = self.pool.take() {
+                pool.leak();
+            }
         }
     }
 }
@@ -484,40 +517,4 @@ impl UringDriver {
 #[cold]
 fn enter_failed(e: &io::Error) -> ! {
     panic!("runtime: io_uring_enter failed ({e}); the io_uring driver cannot continue (RUNTIME_DRIVER=epoll avoids io_uring)")
-}
-
-impl Readiness for UringDriver {
-    fn driver_id(&self) -> DriverId {
-        self.id
-    }
-
-    fn registry(&mut self) -> &mut Registry {
-        &mut self.registry
-    }
-
-    /// A receive on a regular file: nothing to wait for, so it runs in the
-    /// kernel after all (files never lose data to a drop).
-    fn hold<T: Operation>(&mut self, op: T, waker: Waker) -> usize {
-        self.submit(op, waker, None)
-    }
-
-    fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
-    /// Queues a multishot poll for both directions of `fd`, edge-triggered
-    /// (the kernel's default), and records this worker as one that must
-    /// cancel it when the fd closes. The kernel checks the fd when it takes
-    /// the entry, so an edge since the failed syscall is never missed.
-    fn arm(&mut self, fd: RawFd, fd_id: u64, gen: u32) -> io::Result<()> {
-        poll_owners::record(fd, fd_id, &self.unpark);
-        let mask = libc::POLLIN | libc::POLLOUT | libc::POLLRDHUP;
-        let entry = opcode::PollAdd::new(types::Fd(fd), mask as u32)
-            .multi(true)
-            .build()
-            .user_data(poll_userdata(fd, gen));
-        self.push(entry);
-        self.cancel_retired();
-        Ok(())
-    }
 }

@@ -38,8 +38,25 @@ impl Wake for MainWaker {
     }
 }
 
+/// Marks a worker's loop as running while it lives (see `Unpark::set_active`).
+struct Active<'a>(&'a Worker);
+
+impl<'a> Active<'a> {
+    fn new(worker: &'a Worker) -> Self {
+        worker.shared.unpark.set_active(true);
+        Active(worker)
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.shared.unpark.set_active(false);
+    }
+}
+
 /// Runs `fut` to completion on `worker`, running its tasks meanwhile.
 pub(crate) fn block_on_worker<F: Future>(worker: &Worker, fut: F) -> F::Output {
+    let _active = Active::new(worker);
     let main = Arc::new(MainWaker {
         woken: AtomicBool::new(true),
         shared: worker.shared.clone(),
@@ -62,6 +79,7 @@ pub(crate) fn block_on_worker<F: Future>(worker: &Worker, fut: F) -> F::Output {
 
 /// Runs a worker thread's loop until `stop` is set.
 pub(crate) fn run_worker(worker: &Worker, stop: &AtomicBool) {
+    let _active = Active::new(worker);
     while !stop.load(Ordering::SeqCst) {
         turn(worker, &|| stop.load(Ordering::SeqCst));
     }

@@ -1,13 +1,17 @@
-//! `accept4(2)`: one connection, taken from the backlog by the poll that
-//! returns it (the readiness protocol on both drivers), so a dropped accept
-//! future leaves every connection in the kernel's backlog.
+//! `accept4(2)`: one connection. On epoll it is taken from the backlog by
+//! the poll that returns it (the readiness protocol), so a dropped accept
+//! leaves it there; on io_uring listeners accept with a multishot into
+//! their queue (`driver/source.rs`), and this one-shot, if ever started,
+//! hands a connection its future no longer wants to that queue.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
+use super::receive::{adopt, error_chunk};
+use super::{cvt, Attempt, Interest, Operation, SharedFd};
+use crate::driver::Chunk;
 use crate::sys::SockAddr;
 
 /// Flags of every accepted socket: close-on-exec, and blocking (io_uring wants
@@ -29,13 +33,13 @@ pub(crate) struct Accept {
     addr: SockAddr,
 }
 
-impl Op<Accept> {
+impl Accept {
     /// Accepts one connection on `fd`.
-    pub(crate) fn accept(fd: &SharedFd) -> Self {
-        Op::new(Accept {
+    pub(crate) fn new(fd: &SharedFd) -> Self {
+        Accept {
             fd: fd.clone(),
             addr: SockAddr::empty(),
-        })
+        }
     }
 }
 
@@ -43,16 +47,14 @@ impl Op<Accept> {
 unsafe impl Operation for Accept {
     type Output = io::Result<(OwnedFd, SockAddr)>;
 
+    /// A dropped accept runs on, and its listener adopts the connection.
+    const CANCEL_ON_DROP: bool = false;
+
     fn uring_entry(&mut self) -> squeue::Entry {
         let ptr = self.addr.as_mut_ptr();
         opcode::Accept::new(Fd(self.fd.raw()), ptr, self.addr.len_mut())
             .flags(ACCEPT_FLAGS)
             .build()
-    }
-
-    /// A connection stays in the backlog until a poll takes it.
-    fn readiness(&self) -> bool {
-        true
     }
 
     fn epoll_target(&self) -> Option<(RawFd, u64, Interest)> {
@@ -70,5 +72,14 @@ unsafe impl Operation for Accept {
 
     fn complete(self, res: io::Result<u32>) -> Self::Output {
         res.map(|fd| (owned(fd), self.addr))
+    }
+
+    /// The future is gone: the connection waits in the listener's queue.
+    fn orphaned(self, res: io::Result<u32>) {
+        let chunk = match res {
+            Ok(fd) => Some(Chunk::Conn(owned(fd))),
+            Err(e) => error_chunk(&e),
+        };
+        adopt(&self.fd, chunk);
     }
 }

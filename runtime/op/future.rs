@@ -86,6 +86,11 @@ impl<T: Operation> Op<T> {
         self
     }
 
+    /// The slot key of the op once a driver holds it.
+    pub(crate) fn key(&self) -> Option<u64> {
+        self.state.key()
+    }
+
     /// Completes an op no driver holds with `err`.
     fn fail(&mut self, err: io::Error) -> Poll<T::Output> {
         match self.state.take_unheld() {

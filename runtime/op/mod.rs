@@ -8,7 +8,10 @@
 //! `sys/`, algorithms built from several ops in `transfer/`.
 
 mod future;
+pub(crate) mod poll_io;
 mod ready;
+mod receive;
+mod receivers;
 
 mod accept;
 mod close;
@@ -32,6 +35,7 @@ mod rename_at;
 mod send;
 mod send_file;
 mod send_msg;
+mod send_queued;
 mod shutdown;
 mod splice;
 mod statx;
@@ -54,8 +58,8 @@ pub(crate) use poll_add::PollAdd;
 pub(crate) use read::Read;
 pub(crate) use read_fixed::ReadFixed;
 pub(crate) use ready::poll_readable;
-#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
-pub(crate) use ready::poll_transfer;
+pub(crate) use receive::Receive;
+pub(crate) use receivers::{AcceptConn, DatagramRecv, StreamRead, StreamReadv};
 pub(crate) use recv::Recv;
 pub(crate) use recv_msg::RecvMsg;
 pub(crate) use send::Send;

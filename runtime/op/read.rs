@@ -183,12 +183,6 @@ unsafe impl<B: IoBufMut> Operation for Read<B> {
             .build()
     }
 
-    /// A pipe's or socket's bytes stay in the kernel until a poll takes
-    /// them; a file's are never lost to a drop.
-    fn readiness(&self) -> bool {
-        !self.fd.is_file()
-    }
-
     fn epoll_attempt(&mut self) -> Attempt {
         self.raw = (self.buf.stable_mut_ptr(), self.buf.bytes_total());
         if self.fd.is_file() {

@@ -93,11 +93,6 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
             .build()
     }
 
-    /// As `Read`: streams by readiness, files in the kernel.
-    fn readiness(&self) -> bool {
-        !self.fd.is_file()
-    }
-
     fn epoll_attempt(&mut self) -> Attempt {
         if self.fd.is_file() {
             // SAFETY: each iovec points into a buffer the op owns, valid for its length.

@@ -1,12 +1,18 @@
-//! `recvmsg(2)` into owned buffers, reporting the source address.
+//! `recvmsg(2)` into owned buffers, reporting the source address. On
+//! io_uring this is the one-shot receive of the receive protocol
+//! (`driver/source.rs`): if its future is dropped, what it received (a
+//! datagram and its source, or stream bytes) is adopted by the socket's
+//! queue instead of being lost.
 
 use std::io;
 use std::marker::PhantomData;
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
+use super::receive::{adopt, error_chunk};
+use super::{cvt, Attempt, Interest, Operation, SharedFd};
 use crate::buf::IoBufMut;
+use crate::driver::{Chunk, Datagram};
 use crate::sys::SockAddr;
 use crate::sys::{IoVecsMut, MsgHeader, One};
 
@@ -23,6 +29,9 @@ pub(crate) struct RecvMsg<B, T = Vec<B>> {
     iov: Vec<libc::iovec>,
     /// `MSG_*` flags, such as `MSG_PEEK`.
     flags: libc::c_int,
+    /// A stream socket: adopted bytes join the stream rather than form a
+    /// datagram.
+    stream: bool,
     /// The element buffer type, so `RecvMsg<B>` names a receive into a `Vec<B>`.
     _buf: PhantomData<fn() -> B>,
 }
@@ -38,7 +47,7 @@ impl<B, T> std::fmt::Debug for RecvMsg<B, T> {
 }
 
 impl<B: IoBufMut, T: IoVecsMut> RecvMsg<B, T> {
-    fn new(fd: &SharedFd, mut bufs: T, flags: libc::c_int) -> Self {
+    fn new(fd: &SharedFd, mut bufs: T, flags: libc::c_int, stream: bool) -> Self {
         let mut iov = Vec::new();
         bufs.fill_mut(&mut iov);
         RecvMsg {
@@ -47,24 +56,26 @@ impl<B: IoBufMut, T: IoVecsMut> RecvMsg<B, T> {
             hdr: MsgHeader::new(None),
             iov,
             flags,
+            stream,
             _buf: PhantomData,
         }
     }
 }
 
-impl<B: IoBufMut> Op<RecvMsg<B>> {
-    /// Receives one message (datagram sockets) or what has arrived (streams)
-    /// into `bufs`, filling them in order.
-    pub(crate) fn recv_msg(fd: &SharedFd, bufs: Vec<B>, flags: libc::c_int) -> Self {
-        Op::new(RecvMsg::new(fd, bufs, flags))
+impl<B: IoBufMut> RecvMsg<B> {
+    /// Receives what has arrived on a stream socket into `bufs`, filling
+    /// them in order.
+    pub(crate) fn stream(fd: &SharedFd, bufs: Vec<B>) -> Self {
+        RecvMsg::new(fd, bufs, 0, true)
     }
 }
 
-impl<B: IoBufMut> Op<RecvMsg<B, One<B>>> {
-    /// Receives into one buffer, with the source address (`recvfrom(2)`, as
-    /// a `recvmsg`); `MSG_PEEK` in `flags` leaves the message queued.
-    pub(crate) fn recv_from(fd: &SharedFd, buf: B, flags: libc::c_int) -> Self {
-        Op::new(RecvMsg::new(fd, One(buf), flags))
+impl<B: IoBufMut> RecvMsg<B, One<B>> {
+    /// Receives one datagram into one buffer, with the source address
+    /// (`recvfrom(2)`, as a `recvmsg`); `MSG_PEEK` in `flags` leaves the
+    /// datagram queued.
+    pub(crate) fn from(fd: &SharedFd, buf: B, flags: libc::c_int) -> Self {
+        RecvMsg::new(fd, One(buf), flags, false)
     }
 }
 
@@ -76,16 +87,14 @@ unsafe impl<B: IoBufMut, T: IoVecsMut> Operation for RecvMsg<B, T> {
     /// has no name, such as a stream's peer or an unbound Unix socket).
     type Output = (io::Result<(usize, SockAddr)>, T);
 
+    /// A dropped receive runs on, and its socket adopts the result.
+    const CANCEL_ON_DROP: bool = false;
+
     fn uring_entry(&mut self) -> squeue::Entry {
         let msg = self.hdr.prepare_recv(&mut self.iov);
         opcode::RecvMsg::new(Fd(self.fd.raw()), msg)
             .flags(self.flags as u32)
             .build()
-    }
-
-    /// Datagrams stay in the socket until a poll takes them.
-    fn readiness(&self) -> bool {
-        true
     }
 
     fn epoll_attempt(&mut self) -> Attempt {
@@ -108,5 +117,38 @@ unsafe impl<B: IoBufMut, T: IoVecsMut> Operation for RecvMsg<B, T> {
             (n as usize, self.hdr.received_addr())
         });
         (res, self.bufs)
+    }
+
+    /// The future is gone: what the kernel received goes to the socket's
+    /// queue, for the next receive (a peek took nothing, so it adopts nothing).
+    fn orphaned(self, res: io::Result<u32>) {
+        let chunk = match res {
+            _ if self.flags & libc::MSG_PEEK != 0 => None,
+            Ok(0) if self.stream => Some(Chunk::Eof),
+            Ok(n) => {
+                let mut bytes = Vec::with_capacity(n as usize);
+                let mut left = n as usize;
+                for v in &self.iov {
+                    let take = v.iov_len.min(left);
+                    // SAFETY: the kernel wrote the first `n` bytes across the
+                    // iovecs in order, into buffers this op owns.
+                    let got = unsafe { std::slice::from_raw_parts(v.iov_base.cast::<u8>(), take) };
+                    bytes.extend_from_slice(got);
+                    left -= take;
+                }
+                Some(match self.stream {
+                    true => Chunk::Bytes {
+                        data: bytes.into_boxed_slice(),
+                        start: 0,
+                    },
+                    false => Chunk::Datagram(Box::new(Datagram {
+                        bytes,
+                        from: Some(self.hdr.received_addr()),
+                    })),
+                })
+            }
+            Err(e) => error_chunk(&e),
+        };
+        adopt(&self.fd, chunk);
     }
 }

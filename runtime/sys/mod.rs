@@ -7,7 +7,6 @@ mod msg_header;
 mod shared_fd;
 mod sock_addr;
 pub(crate) mod socket;
-#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 pub(crate) mod stream_io;
 mod unix_addr;
 
@@ -18,7 +17,7 @@ use std::path::Path;
 pub(crate) use crate::driver::cvt;
 pub(crate) use ftruncate::ftruncate;
 pub(crate) use msg_header::{IoVecs, IoVecsMut, MsgHeader, One};
-pub(crate) use shared_fd::SharedFd;
+pub(crate) use shared_fd::{FdHandle, SharedFd};
 pub(crate) use sock_addr::SockAddr;
 pub(crate) use unix_addr::{
     from_sock_addr as unix_from_sock_addr, to_sock_addr as unix_to_sock_addr,

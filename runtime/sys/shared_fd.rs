@@ -1,18 +1,22 @@
-//! `SharedFd`: a descriptor that stays open until every op using it is done.
+//! `SharedFd`: a descriptor that stays open until every op using it is done,
+//! with its receive side (`driver::Source`); and [`FdHandle`], a user's
+//! handle on it.
 //!
-//! Each op holds a clone, so the fd number cannot be closed and reused while
-//! the kernel (or the blocking pool) may still act on it. The last clone
-//! closes it, after forgetting its readiness registrations: in this worker's
-//! driver at once, and in any other io_uring worker whose poll holds the file
-//! through that worker's wake-up handle (`driver::release_fd`), wherever the
-//! clone is dropped.
+//! Each op (and each armed multishot receive) holds a `SharedFd` clone, so
+//! the fd number cannot be closed and reused while the kernel (or the
+//! blocking pool) may still act on it. The types users hold (sockets,
+//! files) hold an [`FdHandle`]: when the last handle goes, on any thread,
+//! the descriptor's receive side is closed (`driver::close_source`): what it
+//! queued is freed and its receive in a kernel is cancelled, which lets go
+//! of the last clones. The last clone closes the fd, after forgetting its
+//! epoll registration in this worker's driver.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use crate::context;
-use crate::driver;
+use crate::driver::{self, Descriptor, Owner, Source};
 
 /// Source of registration ids: an fd number can be reused, an id cannot.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -48,6 +52,11 @@ struct Inner {
     /// flag, or for `O_DIRECT`, where a synchronous `RWF_NOWAIT` read still
     /// waits for the device. A hint only: a wrong value costs a hand-off.
     nowait_reads: AtomicU8,
+    /// Live [`FdHandle`]s; the last one closes `source`.
+    handles: AtomicU32,
+    /// What the kernel received for this descriptor and nobody read yet,
+    /// and the receive it has in a kernel.
+    source: Source,
 }
 
 impl SharedFd {
@@ -70,6 +79,8 @@ impl SharedFd {
                 nonblocking: AtomicBool::new(false),
                 released: AtomicBool::new(false),
                 nowait_reads: AtomicU8::new(NOWAIT_UNKNOWN),
+                handles: AtomicU32::new(0),
+                source: Source::default(),
             }),
         }
     }
@@ -157,18 +168,89 @@ impl AsFd for SharedFd {
     }
 }
 
-/// Drops the fd's readiness state in every driver that has it: this
-/// worker's directly (unless its driver is borrowed), the others' by message.
+impl Descriptor for SharedFd {
+    fn raw(&self) -> RawFd {
+        self.inner.fd
+    }
+    fn id(&self) -> u64 {
+        self.inner.id
+    }
+    fn source(&self) -> &Source {
+        &self.inner.source
+    }
+    fn keep(&self) -> Arc<dyn Owner> {
+        self.inner.clone()
+    }
+}
+
+impl Owner for Inner {}
+
+/// Forgets the fd's epoll registration in this worker's driver (unless the
+/// driver is borrowed: a reused number is told apart by its new id). Other
+/// workers' epoll sets drop a closed file by themselves.
 fn forget_registration(fd: RawFd, id: u64) {
-    let released = context::with_current(|worker| match worker.driver.try_borrow_mut() {
-        Ok(mut driver) => {
-            driver::release_fd(fd, id, Some(&mut driver));
-            true
+    context::with_current(|worker| {
+        if let Ok(mut driver) = worker.driver.try_borrow_mut() {
+            driver.deregister(fd, id);
         }
-        Err(_) => false,
     });
-    if released != Some(true) {
-        driver::release_fd(fd, id, None);
+}
+
+/// A user's handle on a descriptor (what sockets and files hold): ops clone
+/// the [`SharedFd`] it derefs to; the last handle, dropped on any thread,
+/// closes the descriptor's receive side (see the module doc).
+#[derive(Debug)]
+pub(crate) struct FdHandle {
+    /// The descriptor.
+    fd: SharedFd,
+}
+
+impl FdHandle {
+    /// The first handle of `fd`.
+    pub(crate) fn new(fd: SharedFd) -> Self {
+        fd.inner.handles.fetch_add(1, Ordering::Relaxed);
+        FdHandle { fd }
+    }
+
+    /// Lets go of the handle, keeping the descriptor: its receive side is
+    /// closed if this was the last handle (for `into_std` and `close`).
+    pub(crate) fn into_shared(self) -> SharedFd {
+        let fd = self.fd.clone();
+        drop(self);
+        fd
+    }
+}
+
+impl std::ops::Deref for FdHandle {
+    type Target = SharedFd;
+    fn deref(&self) -> &SharedFd {
+        &self.fd
+    }
+}
+
+impl Clone for FdHandle {
+    fn clone(&self) -> Self {
+        FdHandle::new(self.fd.clone())
+    }
+}
+
+impl Drop for FdHandle {
+    fn drop(&mut self) {
+        // AcqRel: the last handle sees every earlier handle's work done.
+        if self.fd.inner.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let fd = &self.fd;
+        let done = context::with_current(|worker| match worker.driver.try_borrow_mut() {
+            Ok(mut driver) => {
+                driver::close_source(fd, Some(&mut driver));
+                true
+            }
+            Err(_) => false,
+        });
+        if done != Some(true) {
+            driver::close_source(fd, None);
+        }
     }
 }
 

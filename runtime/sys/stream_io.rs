@@ -1,13 +1,18 @@
 //! Non-blocking `recv`/`send`/`sendmsg`/`shutdown` on a stream socket, made
 //! by the worker itself: the syscalls behind the poll-based streams (tokio,
-//! futures and hyper bridges), which run them through `op::poll_io`.
+//! futures and hyper bridges) on the epoll driver, which `op::poll_io` runs
+//! on readiness (io_uring has the kernel receive and send instead).
 //!
 //! Each passes `MSG_DONTWAIT`, so it never blocks whatever the descriptor's
 //! flags, and sends pass `MSG_NOSIGNAL`, so a gone peer is `EPIPE`, never
 //! `SIGPIPE`.
 
+#![cfg_attr(
+    not(any(feature = "tokio-io", feature = "futures-io", feature = "hyper")),
+    allow(dead_code)
+)]
+
 use std::io::{self, IoSlice};
-#[cfg(any(feature = "tokio-io", feature = "hyper"))]
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 
@@ -15,18 +20,9 @@ use super::cvt;
 
 /// `recv(2)` into `buf`, which may be uninitialised; returns the count of
 /// bytes the kernel wrote at its start (`0`: end of stream).
-#[cfg(any(feature = "tokio-io", feature = "hyper"))]
 pub(crate) fn recv(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
     // SAFETY: `buf` is writable for `buf.len()` bytes for the call's duration,
     // and the kernel writes only initialised bytes into it.
-    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
-    cvt(n).map(|n| n as usize)
-}
-
-/// `recv(2)` into an initialised `buf`.
-#[cfg(feature = "futures-io")]
-pub(crate) fn recv_init(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is writable for `buf.len()` bytes for the call's duration.
     let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
     cvt(n).map(|n| n as usize)
 }

@@ -3,10 +3,9 @@
 //! stream type and split half, `T` and `&T`, implemented on the types
 //! themselves over the one list of [`for_each_stream!`](crate::net::stream_traits::for_each_stream).
 //!
-//! The same contract as the tokio bridge: reads go straight into the
-//! caller's slice and are cancel safe, writes buffer nothing (so `poll_flush`
-//! has nothing to do and an error is the write's own), and `poll_close`
-//! shuts the write side down.
+//! The same contract as the tokio bridge (see [`io::compat`](crate::io::compat)):
+//! cancel safe reads into the caller's slice, writes the kernel performs,
+//! and `poll_close` shuts the write side down after them.
 #![forbid(unsafe_code)]
 
 use std::io::{self, IoSlice};
@@ -56,16 +55,16 @@ macro_rules! futures_io {
 
             fn poll_flush(
                 self: std::pin::Pin<&mut Self>,
-                _cx: &mut Context<'_>,
+                cx: &mut Context<'_>,
             ) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(())) // nothing is buffered in user space
+                crate::net::stream_core::AsStreamCore::stream_core(&*self).poll_flush(cx)
             }
 
             fn poll_close(
                 self: std::pin::Pin<&mut Self>,
-                _cx: &mut Context<'_>,
+                cx: &mut Context<'_>,
             ) -> Poll<io::Result<()>> {
-                crate::net::stream_core::AsStreamCore::stream_core(&*self).poll_shutdown()
+                crate::net::stream_core::AsStreamCore::stream_core(&*self).poll_shutdown(cx)
             }
         }
     };

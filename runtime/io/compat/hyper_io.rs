@@ -4,9 +4,9 @@
 //! [`for_each_stream!`](crate::net::stream_traits::for_each_stream): hyper's connections
 //! take a `TcpStream` as it is, no `TokioIo` wrapper.
 //!
-//! Reads go straight into hyper's buffer and are cancel safe; writes buffer
-//! nothing (hyper's own write buffer and vectored writes do the batching), so
-//! `poll_flush` has nothing to do; `poll_shutdown` shuts the write side down.
+//! Reads fill hyper's buffer and are cancel safe; writes, flush and shutdown
+//! follow the contract in [`io::compat`](crate::io::compat) (hyper's own
+//! write buffer and vectored writes do the batching).
 
 use std::io;
 use std::task::{ready, Context, Poll};
@@ -25,7 +25,7 @@ fn poll_read(
     // nothing here de-initialises any part of it.
     let unfilled = unsafe { buf.as_mut() };
     let n = ready!(core.poll_read(cx, unfilled))?;
-    // SAFETY: recv(2) initialised the first `n` bytes of the unfilled part.
+    // SAFETY: the read initialised the first `n` bytes of the unfilled part.
     unsafe { buf.advance(n) };
     Poll::Ready(Ok(()))
 }

@@ -11,18 +11,22 @@
 //!
 //! All three share one contract, from the stream core's poll-based methods:
 //!
-//! - **No copy.** A read receives straight into the caller's buffer with a
-//!   non-blocking `recv`; a write is one `send` (or gather `sendmsg`).
-//! - **Cancel safe reads.** Bytes are taken only by the poll that returns
-//!   them: a caller that stops polling (`select!`, a timeout) loses nothing.
-//! - **Errors are never late.** Nothing is buffered in user space, so a write
-//!   error is reported by that write, and flushing has nothing to do.
+//! - **Cancel safe reads.** A read copies what the socket received into the
+//!   caller's buffer and takes only what the poll that returns it reports:
+//!   a caller that stops polling (`select!`, a timeout) loses nothing.
+//! - **The kernel does the I/O.** On io_uring the kernel has already
+//!   received the bytes (a multishot receive into the worker's buffers), and
+//!   a write's bytes are copied into a kernel send of their own, one send in
+//!   flight per socket, the next queued behind it (up to 64 KiB). On epoll
+//!   a read is a non-blocking `recv` into the caller's buffer and a write
+//!   one `send` (or gather `sendmsg`), made once the socket is ready.
+//! - **Errors.** On epoll a write error is that write's; on io_uring the
+//!   error of a queued send is reported by the next `poll_write`,
+//!   `poll_flush` or `poll_shutdown`. `poll_flush` is ready once every
+//!   written byte is the kernel's.
 //! - **Shutdown** (`poll_shutdown`, futures' `poll_close`) is `shutdown(2)`
-//!   of the write side: the peer reads end of stream.
-//!
-//! Both drivers run them the same way: the syscall is made on the worker
-//! once the socket may be ready; on `EAGAIN` the task waits for the next edge
-//! (io_uring: the fd's multishot `IORING_OP_POLL_ADD`; epoll: its registration).
+//!   of the write side once the bytes written before have gone out: the
+//!   peer reads end of stream after them.
 //!
 //! ```no_run
 //! # #[cfg(feature = "tokio-io")]
@@ -71,16 +75,16 @@ macro_rules! poll_write_impl {
 
             fn poll_flush(
                 self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
+                cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(())) // nothing is buffered in user space
+                crate::net::stream_core::AsStreamCore::stream_core(&*self).poll_flush(cx)
             }
 
             fn poll_shutdown(
                 self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
+                cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                crate::net::stream_core::AsStreamCore::stream_core(&*self).poll_shutdown()
+                crate::net::stream_core::AsStreamCore::stream_core(&*self).poll_shutdown(cx)
             }
         }
     };

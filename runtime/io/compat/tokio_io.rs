@@ -2,12 +2,10 @@
 //! stream type and split half, `T` and `&T`, implemented on the types
 //! themselves over the one list of [`for_each_stream!`](crate::net::stream_traits::for_each_stream).
 //!
-//! `poll_read` receives straight into the caller's `ReadBuf` (no copy, no
-//! internal buffer) with a non-blocking `recv` made inside the poll that
-//! returns the bytes, so a caller that stops polling loses nothing.
-//! `poll_write` is one non-blocking `send` (`poll_write_vectored` one
-//! `sendmsg`): the error of a write is that write's, `poll_flush` has nothing
-//! to do, and `poll_shutdown` shuts the write side down.
+//! `poll_read` fills the caller's `ReadBuf` with what the socket received,
+//! taking only what the poll that returns it reports, so a caller that stops
+//! polling loses nothing; writes, flush and shutdown follow the contract in
+//! [`io::compat`](crate::io::compat).
 
 use std::io;
 use std::task::{ready, Context, Poll};
@@ -26,7 +24,7 @@ pub(super) fn poll_read(
     // nothing here de-initialises any part of it.
     let unfilled = unsafe { buf.unfilled_mut() };
     let n = ready!(core.poll_read(cx, unfilled))?;
-    // SAFETY: recv(2) initialised the first `n` bytes of the unfilled part.
+    // SAFETY: the read initialised the first `n` bytes of the unfilled part.
     unsafe { buf.assume_init(n) };
     buf.advance(n);
     Poll::Ready(Ok(()))

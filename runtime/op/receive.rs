@@ -1,0 +1,200 @@
+//! [`Receive`]: the future of every socket receive on both drivers (stream
+//! reads, peeks and `readv`, datagram receives, accepts). Each poll takes
+//! what the kernel already received for the socket from its queue, waits
+//! for the receive the socket has in a kernel, or starts the caller's own
+//! one-shot receive (the protocol is in `driver/source.rs`). The kinds of
+//! receive, and what each takes from the queue, are in `receivers.rs`.
+//!
+//! Dropping the future loses nothing, at any point: what it would have
+//! taken stays queued, and a one-shot receive it started runs on and hands
+//! its result to the queue (its op's `orphaned`).
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::future::{no_runtime, Op};
+use super::Operation;
+use crate::context;
+use crate::driver::{
+    timed_out, Chunk, Descriptor as _, Multishot, PoolMemory, Received, RecvSide, Take,
+};
+use crate::executor::coop;
+use crate::sys::{FdHandle, SharedFd};
+use crate::time::{sleep, Sleep};
+
+/// One kind of receive: what it takes from the socket's queue, and the
+/// one-shot op it starts when the queue is empty and nothing is in a kernel.
+pub(crate) trait Receiver: Unpin {
+    /// The one-shot op.
+    type Op: Operation;
+    /// What the receive resolves to.
+    type Output;
+    /// The multishot an io_uring worker may arm for it (`None`: one-shot
+    /// only, as for datagrams, whose size only the caller's buffer bounds).
+    const MULTISHOT: Option<Multishot>;
+
+    /// Takes what it wants from the queue (`give_back` frees a consumed
+    /// provided buffer).
+    fn take(
+        &mut self,
+        side: &mut RecvSide,
+        give_back: &mut dyn FnMut(&Arc<PoolMemory>, u16),
+    ) -> Take<Self::Output>;
+
+    /// The one-shot op, which takes the caller's buffer.
+    fn start(&mut self, fd: &SharedFd) -> Self::Op;
+
+    /// The one-shot op's result as this receive's output.
+    fn finish(out: <Self::Op as Operation>::Output) -> Self::Output;
+
+    /// Gives up with `err`, handing back the caller's buffer (only before
+    /// `start`).
+    fn fail(&mut self, err: io::Error) -> Self::Output;
+}
+
+/// The future of one receive; see the module doc.
+#[must_use = "an operation does nothing unless awaited"]
+pub(crate) struct Receive<R: Receiver> {
+    /// The socket: a user handle of it, so that it stays open (and its
+    /// receive side with it) for as long as a receive waits on it.
+    fd: FdHandle,
+    /// The receive, holding the caller's buffer until a one-shot takes it.
+    recv: R,
+    /// The one-shot receive this future started, while it runs.
+    op: Option<Op<R::Op>>,
+    /// Give up after this long (`TimedOut`, with the buffer).
+    timeout: Option<Duration>,
+    /// The timer racing a wait on the queue.
+    timer: Option<Sleep>,
+}
+
+impl<R: Receiver> std::fmt::Debug for Receive<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receive")
+            .field("fd", &self.fd)
+            .field("oneshot", &self.op.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Receiver> Receive<R> {
+    /// A receive of `recv`'s kind on `fd`.
+    pub(crate) fn new(fd: &FdHandle, recv: R) -> Self {
+        Receive {
+            fd: fd.clone(),
+            recv,
+            op: None,
+            timeout: None,
+            timer: None,
+        }
+    }
+
+    /// Gives up after `dur` with `TimedOut` and the buffer: a one-shot in a
+    /// kernel is cancelled there (a linked timeout); a wait on the queue
+    /// races a timer. Bytes that arrived first are returned, never lost.
+    pub(crate) fn timeout(mut self, dur: Duration) -> Self {
+        self.timeout = Some(dur);
+        self
+    }
+
+    /// The own one-shot finished (its future took the result): the readers
+    /// waiting behind it try again.
+    fn oneshot_done(&self) {
+        let Some(mut side) = self.fd.source().existing() else {
+            return; // an epoll receive of a socket never read on io_uring
+        };
+        let mut woken = Vec::new();
+        side.oneshot_done(&mut woken);
+        drop(side);
+        woken.into_iter().for_each(std::task::Waker::wake);
+    }
+
+    /// While waiting on the queue, races the deadline.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<R::Output> {
+        let Some(after) = self.timeout else {
+            return Poll::Pending;
+        };
+        let timer = self.timer.get_or_insert_with(|| sleep(after));
+        match Pin::new(timer).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(self.recv.fail(timed_out())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<R: Receiver> Future for Receive<R> {
+    type Output = R::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R::Output> {
+        let this = self.get_mut();
+        if let Some(op) = this.op.as_mut() {
+            let out = std::task::ready!(Pin::new(op).poll(cx));
+            this.op = None;
+            this.oneshot_done();
+            return Poll::Ready(R::finish(out));
+        }
+        if !coop::has_budget(cx) {
+            return Poll::Pending;
+        }
+        // SAFETY: `worker` is used only within this poll.
+        let Some(worker) = (unsafe { context::current_in_call() }) else {
+            return Poll::Ready(this.recv.fail(no_runtime()));
+        };
+        let recv = &mut this.recv;
+        let received = worker.driver.borrow_mut().poll_receive(
+            &*this.fd,
+            R::MULTISHOT,
+            cx,
+            |side, give_back| recv.take(side, give_back),
+        );
+        match received {
+            Received::Took(out) => {
+                coop::consume();
+                Poll::Ready(out)
+            }
+            Received::Wait => this.poll_timer(cx),
+            Received::Fail(e) => Poll::Ready(this.recv.fail(e)),
+            Received::Start => {
+                let mut op = Op::new(this.recv.start(&this.fd));
+                if let Some(after) = this.timeout {
+                    op = op.timeout(after);
+                }
+                match Pin::new(&mut op).poll(cx) {
+                    Poll::Ready(out) => {
+                        this.oneshot_done();
+                        Poll::Ready(R::finish(out))
+                    }
+                    Poll::Pending => {
+                        if let Some(key) = op.key() {
+                            worker.driver.borrow_mut().oneshot_submitted(&*this.fd, key);
+                        }
+                        this.op = Some(op);
+                        Poll::Pending
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A one-shot receive on `fd` finished after its future was dropped: its
+/// result (`chunk`) joins the socket's queue, and the readers waiting behind
+/// it wake.
+pub(crate) fn adopt(fd: &SharedFd, chunk: Option<Chunk>) {
+    let mut woken = Vec::new();
+    fd.source().lock().adopt(chunk, &mut woken);
+    woken.into_iter().for_each(std::task::Waker::wake);
+}
+
+/// What a failed receive leaves in the queue: its error, to report once (a
+/// cancel leaves nothing: nothing was received).
+pub(crate) fn error_chunk(e: &io::Error) -> Option<Chunk> {
+    match e.raw_os_error() {
+        Some(libc::ECANCELED) => None,
+        errno => Some(Chunk::Err(errno.unwrap_or(libc::EIO))),
+    }
+}

@@ -1,0 +1,300 @@
+//! The kinds of [`Receive`](super::receive::Receive): what each takes from a
+//! socket's queue and which one-shot op it starts when the queue is empty.
+//!
+//! - [`StreamRead`]: `read` and `peek` of a byte stream, as many queued
+//!   bytes as the buffer holds, across chunks (`Recv` as its one-shot).
+//! - [`StreamReadv`]: the same into several buffers in order (`RecvMsg`).
+//! - [`DatagramRecv`]: one whole datagram and its source, cut to the
+//!   buffer as `recvfrom(2)` cuts it (`RecvMsg` with an address).
+//! - [`AcceptConn`]: one connection of a listener (`Accept`).
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use super::receive::Receiver;
+use super::{Accept, Recv, RecvMsg, SharedFd};
+use crate::buf::{BufResult, IoBufMut};
+use crate::driver::{closed, Chunk, Multishot, PoolMemory, RecvSide, Take};
+use crate::sys::{One, SockAddr};
+
+/// The buffer of a receive that no longer has it (it was returned or given
+/// to the one-shot op): a broken invariant, not a caller's error.
+#[cold]
+fn no_buffer() -> ! {
+    unreachable!("a receive's buffer is used after it was handed on")
+}
+
+/// A stream `read` (or `peek`) into one buffer.
+#[derive(Debug)]
+pub(crate) struct StreamRead<B> {
+    /// The caller's buffer, until returned or given to the one-shot.
+    buf: Option<B>,
+    /// `MSG_PEEK`: copy without consuming.
+    peek: bool,
+}
+
+impl<B: IoBufMut> StreamRead<B> {
+    /// A read (`peek`: a peek) into `buf`, from its start up to its capacity.
+    pub(crate) fn new(buf: B, peek: bool) -> Self {
+        StreamRead {
+            buf: Some(buf),
+            peek,
+        }
+    }
+}
+
+impl<B: IoBufMut> Receiver for StreamRead<B> {
+    type Op = Recv<B>;
+    type Output = BufResult<usize, B>;
+    const MULTISHOT: Option<Multishot> = Some(Multishot::Recv);
+
+    fn take(
+        &mut self,
+        side: &mut RecvSide,
+        give_back: &mut dyn FnMut(&Arc<PoolMemory>, u16),
+    ) -> Take<Self::Output> {
+        let Some(buf) = self.buf.as_mut() else {
+            no_buffer()
+        };
+        let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total());
+        // SAFETY: `ptr` is valid for `len` writable bytes (IoBufMut contract).
+        match unsafe { side.take_bytes(ptr, len, self.peek, give_back) } {
+            Take::Got(res) => {
+                let Some(mut buf) = self.buf.take() else {
+                    no_buffer()
+                };
+                if let Ok(n) = res {
+                    // SAFETY: `take_bytes` wrote the first `n` bytes.
+                    unsafe { buf.set_init(n) };
+                }
+                Take::Got((res, buf))
+            }
+            Take::Empty => Take::Empty,
+        }
+    }
+
+    fn start(&mut self, fd: &SharedFd) -> Recv<B> {
+        let Some(buf) = self.buf.take() else {
+            no_buffer()
+        };
+        let flags = if self.peek { libc::MSG_PEEK } else { 0 };
+        Recv::stream(fd, buf, flags)
+    }
+
+    fn finish(out: BufResult<usize, B>) -> Self::Output {
+        out
+    }
+
+    fn fail(&mut self, err: io::Error) -> Self::Output {
+        let Some(buf) = self.buf.take() else {
+            no_buffer()
+        };
+        (Err(err), buf)
+    }
+}
+
+/// A stream `readv` into several buffers, filled in order.
+#[derive(Debug)]
+pub(crate) struct StreamReadv<B> {
+    /// The caller's buffers, until returned or given to the one-shot.
+    bufs: Option<Vec<B>>,
+}
+
+impl<B: IoBufMut> StreamReadv<B> {
+    /// A scattered read into `bufs`.
+    pub(crate) fn new(bufs: Vec<B>) -> Self {
+        StreamReadv { bufs: Some(bufs) }
+    }
+}
+
+impl<B: IoBufMut> Receiver for StreamReadv<B> {
+    type Op = RecvMsg<B>;
+    type Output = BufResult<usize, Vec<B>>;
+    const MULTISHOT: Option<Multishot> = Some(Multishot::Recv);
+
+    fn take(
+        &mut self,
+        side: &mut RecvSide,
+        give_back: &mut dyn FnMut(&Arc<PoolMemory>, u16),
+    ) -> Take<Self::Output> {
+        let Some(bufs) = self.bufs.as_mut() else {
+            no_buffer()
+        };
+        let mut total = 0;
+        let mut result = None;
+        for (i, buf) in bufs.iter_mut().enumerate() {
+            // After the first buffer, only bytes: an end of stream or an
+            // error that follows them stays queued for the next read.
+            if i > 0 && !side.has_bytes() {
+                break;
+            }
+            let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total());
+            // SAFETY: `ptr` is valid for `len` writable bytes (IoBufMut contract).
+            match unsafe { side.take_bytes(ptr, len, false, give_back) } {
+                Take::Got(Ok(n)) => {
+                    // SAFETY: `take_bytes` wrote the first `n` bytes.
+                    unsafe { buf.set_init(n) };
+                    total += n;
+                    result = Some(Ok(total));
+                    if n < len {
+                        break; // the queue ran out
+                    }
+                }
+                Take::Got(Err(e)) => {
+                    result = Some(Err(e));
+                    break;
+                }
+                Take::Empty => break,
+            }
+        }
+        let Some(res) = result else {
+            return Take::Empty;
+        };
+        let Some(bufs) = self.bufs.take() else {
+            no_buffer()
+        };
+        Take::Got((res, bufs))
+    }
+
+    fn start(&mut self, fd: &SharedFd) -> RecvMsg<B> {
+        let Some(bufs) = self.bufs.take() else {
+            no_buffer()
+        };
+        RecvMsg::stream(fd, bufs)
+    }
+
+    fn finish((res, bufs): <RecvMsg<B> as super::Operation>::Output) -> Self::Output {
+        (res.map(|(n, _from)| n), bufs)
+    }
+
+    fn fail(&mut self, err: io::Error) -> Self::Output {
+        let Some(bufs) = self.bufs.take() else {
+            no_buffer()
+        };
+        (Err(err), bufs)
+    }
+}
+
+/// One datagram and its source (`recv_from`, `recv`, `peek_from`).
+#[derive(Debug)]
+pub(crate) struct DatagramRecv<B> {
+    /// The caller's buffer, until returned or given to the one-shot.
+    buf: Option<B>,
+    /// `MSG_PEEK`: leave the datagram queued.
+    peek: bool,
+}
+
+impl<B: IoBufMut> DatagramRecv<B> {
+    /// A receive (`peek`: a peek) of one datagram into `buf`.
+    pub(crate) fn new(buf: B, peek: bool) -> Self {
+        DatagramRecv {
+            buf: Some(buf),
+            peek,
+        }
+    }
+}
+
+impl<B: IoBufMut> Receiver for DatagramRecv<B> {
+    type Op = RecvMsg<B, One<B>>;
+    /// The byte count and the source (of length 0 when unknown: an adopted
+    /// datagram of a connected socket's `recv`).
+    type Output = BufResult<(usize, SockAddr), B>;
+    const MULTISHOT: Option<Multishot> = None;
+
+    fn take(
+        &mut self,
+        side: &mut RecvSide,
+        _give_back: &mut dyn FnMut(&Arc<PoolMemory>, u16),
+    ) -> Take<Self::Output> {
+        if side.is_closed() {
+            return Take::Got(self.fail(closed()));
+        }
+        let res = match side.front() {
+            None => return Take::Empty,
+            Some(Chunk::Datagram(d)) => {
+                let Some(buf) = self.buf.as_mut() else {
+                    no_buffer()
+                };
+                let n = d.bytes.len().min(buf.bytes_total());
+                // SAFETY: `buf` has room for `bytes_total` bytes, and `n`
+                // is at most that; the queue's bytes are not `buf`.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(d.bytes.as_ptr(), buf.stable_mut_ptr(), n);
+                    buf.set_init(n);
+                }
+                Ok((n, d.from.unwrap_or_else(SockAddr::empty)))
+            }
+            Some(Chunk::Err(errno)) => Err(io::Error::from_raw_os_error(*errno)),
+            Some(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a datagram receive on a socket that queued something else",
+            )),
+        };
+        if !self.peek || res.is_err() {
+            let _ = side.take_chunk();
+        }
+        let Some(buf) = self.buf.take() else {
+            no_buffer()
+        };
+        Take::Got((res, buf))
+    }
+
+    fn start(&mut self, fd: &SharedFd) -> Self::Op {
+        let Some(buf) = self.buf.take() else {
+            no_buffer()
+        };
+        let flags = if self.peek { libc::MSG_PEEK } else { 0 };
+        RecvMsg::from(fd, buf, flags)
+    }
+
+    fn finish((res, One(buf)): <Self::Op as super::Operation>::Output) -> Self::Output {
+        (res, buf)
+    }
+
+    fn fail(&mut self, err: io::Error) -> Self::Output {
+        let Some(buf) = self.buf.take() else {
+            no_buffer()
+        };
+        (Err(err), buf)
+    }
+}
+
+/// One connection of a listener, with the peer's address when the accept
+/// reported it (a multishot accept does not: the caller asks the socket).
+#[derive(Debug, Default)]
+pub(crate) struct AcceptConn;
+
+impl Receiver for AcceptConn {
+    type Op = Accept;
+    type Output = io::Result<(OwnedFd, Option<SockAddr>)>;
+    const MULTISHOT: Option<Multishot> = Some(Multishot::Accept);
+
+    fn take(
+        &mut self,
+        side: &mut RecvSide,
+        _give_back: &mut dyn FnMut(&Arc<PoolMemory>, u16),
+    ) -> Take<Self::Output> {
+        match side.take_chunk() {
+            Take::Empty => Take::Empty,
+            Take::Got(Chunk::Conn(fd)) => Take::Got(Ok((fd, None))),
+            Take::Got(Chunk::Err(errno)) => Take::Got(Err(io::Error::from_raw_os_error(errno))),
+            Take::Got(_) => Take::Got(Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an accept on a socket that queued something else",
+            ))),
+        }
+    }
+
+    fn start(&mut self, fd: &SharedFd) -> Accept {
+        Accept::new(fd)
+    }
+
+    fn finish(out: io::Result<(OwnedFd, SockAddr)>) -> Self::Output {
+        out.map(|(fd, addr)| (fd, Some(addr)))
+    }
+
+    fn fail(&mut self, err: io::Error) -> Self::Output {
+        Err(err)
+    }
+}

@@ -129,7 +129,9 @@ impl Builder {
     /// worker, mapped and touched at start-up). A socket's received bytes
     /// wait in them until read; when all are lent out, reads receive
     /// straight into the caller's buffer instead. `count` must be a power of
-    /// two up to 32,768, `size` from 1 KiB to 1 MiB. epoll ignores it.
+    /// two up to 32,768 (or 0: no provided buffers, so every read receives
+    /// straight into its own buffer), `size` from 1 KiB to 1 MiB. epoll
+    /// ignores it.
     pub fn recv_buffers(&mut self, count: u16, size: u32) -> &mut Self {
         self.recv.buffers = count;
         self.recv.buffer_size = size;
@@ -188,9 +190,9 @@ impl Builder {
             max_queued,
             max_conns,
         } = self.recv;
-        if !buffers.is_power_of_two() || buffers > 32768 {
+        if buffers != 0 && (!buffers.is_power_of_two() || buffers > 32768) {
             return Err(invalid(
-                "recv_buffers: the count must be a power of two up to 32768",
+                "recv_buffers: the count must be 0 or a power of two up to 32768",
             ));
         }
         if !(1024..=1 << 20).contains(&buffer_size) {

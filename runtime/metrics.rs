@@ -28,6 +28,9 @@ pub(crate) struct Counters {
     pub(crate) sq_full_waits: AtomicU64,
     /// Times the completion queue overflowed into the kernel's list.
     pub(crate) cq_overflows: AtomicU64,
+    /// Receives whose future was dropped after the kernel took data: what
+    /// they received went to their socket's queue.
+    pub(crate) receives_adopted: AtomicU64,
     /// Wake-ups and completions pushed to this worker from other threads.
     pub(crate) remote_wakes: AtomicU64,
     /// Times the worker blocked in the kernel waiting for work.

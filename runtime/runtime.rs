@@ -320,6 +320,10 @@ pub struct WorkerMetrics {
     pub sq_full_waits: u64,
     /// Times the completion queue overflowed (completions were kept by the kernel, not lost).
     pub cq_overflows: u64,
+    /// Receives whose future was dropped after the kernel had received into
+    /// its buffer (io_uring): what they received waited in their socket's
+    /// queue for the next read, as it should.
+    pub receives_adopted: u64,
     /// Wake-ups and completions pushed to the worker from other threads.
     pub remote_wakes: u64,
     /// Times the worker blocked in the kernel waiting for work.
@@ -354,6 +358,7 @@ impl WorkerMetrics {
             ops_in_flight: c.ops_in_flight.load(Relaxed),
             sq_full_waits: c.sq_full_waits.load(Relaxed),
             cq_overflows: c.cq_overflows.load(Relaxed),
+            receives_adopted: c.receives_adopted.load(Relaxed),
             remote_wakes: c.remote_wakes.load(Relaxed),
             parks: c.parks.load(Relaxed),
             ticks: c.ticks.load(Relaxed),

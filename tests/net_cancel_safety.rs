@@ -2,9 +2,17 @@
 //! futures dropped at every point (a `select!` that another branch won, a
 //! `timeout` that fired) lose no byte, datagram or connection, and reorder
 //! nothing: the next call returns what the kernel already delivered.
+//!
+//! On io_uring the kernel performs the receives. By default a stream's
+//! bytes arrive by multishot receive into the socket's queue, where a
+//! dropped read leaves them; with `recv_buffers(0, _)` each read is a
+//! one-shot receive into its own buffer, and one dropped after the kernel
+//! filled it is adopted by the socket's queue. Both paths are run here.
 
 use std::io;
 use std::time::Duration;
+
+mod support;
 
 use runtime::net::{TcpListener, TcpStream, UdpSocket};
 use runtime::time::{sleep, timeout};
@@ -69,6 +77,28 @@ fn ticker() -> mpsc::UnboundedReceiver<u64> {
 
 #[runtime::test]
 async fn a_read_losing_select_to_a_busy_channel_loses_no_byte() {
+    read_lines_racing_a_channel().await;
+}
+
+/// The same with no provided buffers: on io_uring every read is a one-shot
+/// receive into its own buffer, and reads the kernel had filled when
+/// `select!` dropped them are adopted by the socket, in order.
+#[test]
+fn a_oneshot_read_losing_select_loses_no_byte() {
+    support::on_each_driver(
+        |b| b.recv_buffers(0, 1024),
+        |kind| async move {
+            read_lines_racing_a_channel().await;
+            if kind == runtime::DriverKind::Uring {
+                let adopted = runtime::metrics()[0].receives_adopted;
+                assert!(adopted > 0, "no dropped read had its bytes adopted");
+            }
+        },
+    );
+}
+
+/// Reads `LINES` lines in a `select!` against a channel that wins often.
+async fn read_lines_racing_a_channel() {
     let (client, server) = tcp_pair().await;
     let writer = runtime::spawn(write_lines(client));
     let mut ticks = ticker();

@@ -293,7 +293,7 @@ impl EpollDriver {
         while self.ops.len() > 0 && Instant::now() < deadline {
             self.park(Some(Duration::from_millis(20)));
             for done in std::mem::take(&mut self.deferred.frees) {
-                done.discard();
+                let _ = done.discard();
             }
             self.deferred.wakers.clear();
         }

@@ -59,9 +59,10 @@ pub(crate) struct Finished {
 }
 
 impl Finished {
-    /// Drops the op's output (closing any fd it owns).
-    pub(crate) fn discard(self) {
-        self.op.discard(self.res);
+    /// Drops the op's output (closing any fd it owns), or hands it to its
+    /// socket's queue (a receive's result: true).
+    pub(crate) fn discard(self) -> bool {
+        self.op.discard(self.res)
     }
 }
 

@@ -161,12 +161,13 @@ pub(crate) unsafe trait Operation: 'static {
 
     /// The op finished after its future was dropped: by default its output
     /// is dropped (closing any fd it owns); a receive hands what it got to
-    /// its socket's queue, for the next read.
-    fn orphaned(self, res: io::Result<u32>)
+    /// its socket's queue, for the next read, and says so (true).
+    fn orphaned(self, res: io::Result<u32>) -> bool
     where
         Self: Sized,
     {
         drop(self.complete(res));
+        false
     }
 }
 
@@ -174,8 +175,9 @@ pub(crate) unsafe trait Operation: 'static {
 pub(crate) trait Erased: 'static {
     /// See [`Operation::run_blocking`].
     fn run_blocking(&mut self) -> io::Result<u32>;
-    /// Completes an op nobody waits for: the output (and any fd it owns) is dropped.
-    fn discard(self: Box<Self>, res: io::Result<u32>);
+    /// Completes an op nobody waits for: the output (and any fd it owns) is
+    /// dropped, or adopted by its socket (true).
+    fn discard(self: Box<Self>, res: io::Result<u32>) -> bool;
     /// Owns the concrete type again, for a checked downcast.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
@@ -184,8 +186,8 @@ impl<T: Operation> Erased for T {
     fn run_blocking(&mut self) -> io::Result<u32> {
         Operation::run_blocking(self)
     }
-    fn discard(self: Box<Self>, res: io::Result<u32>) {
-        (*self).orphaned(res);
+    fn discard(self: Box<Self>, res: io::Result<u32>) -> bool {
+        (*self).orphaned(res)
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self

@@ -111,14 +111,20 @@ impl UringDriver {
         limits: RecvConfig,
     ) -> Self {
         let id = DriverId::next();
-        let (pool, pool_note) = match BufPool::new(&ring, limits.buffers, limits.buffer_size, id) {
-            Ok(pool) => (Some(pool), None),
-            Err(e) => (
+        let (pool, pool_note) = match limits.buffers {
+            0 => (
                 None,
-                Some(format!(
-                    "no provided-buffer ring ({e}): receives are one-shot"
-                )),
+                Some("no provided buffers (recv_buffers(0, _)): each read receives into its own buffer".to_string()),
             ),
+            count => match BufPool::new(&ring, count, limits.buffer_size, id) {
+                Ok(pool) => (Some(pool), None),
+                Err(e) => (
+                    None,
+                    Some(format!(
+                        "no provided-buffer ring ({e}): each read receives into its own buffer"
+                    )),
+                ),
+            },
         };
         UringDriver {
             enter: RingEnter::new(&ring),
@@ -488,7 +494,7 @@ impl UringDriver {
             // Finished orphans may own fds (an accepted connection): discarding
             // their output closes them.
             for done in std::mem::take(&mut self.deferred.frees) {
-                done.discard();
+                let _ = done.discard();
             }
             self.deferred.wakers.clear();
             self.woken.clear();

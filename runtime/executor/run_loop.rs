@@ -153,7 +153,11 @@ fn run_deferred(worker: &Worker) {
         match next {
             Some(Collected::Wake(w)) => w.wake(),
             Some(Collected::Batch) => batch.drain(..).for_each(Waker::wake),
-            Some(Collected::Free(done)) => done.discard(),
+            Some(Collected::Free(done)) => {
+                if done.discard() {
+                    bump(&worker.shared.counters.receives_adopted);
+                }
+            }
             None => return,
         }
     }
@@ -208,6 +212,6 @@ pub(crate) fn shutdown_worker(worker: &Worker) {
     // Tasks are gone: dropping the wakers is enough; finished orphans free their memory.
     drop(deferred.wakers);
     for done in deferred.frees {
-        done.discard();
+        let _ = done.discard();
     }
 }

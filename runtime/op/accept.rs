@@ -75,11 +75,11 @@ unsafe impl Operation for Accept {
     }
 
     /// The future is gone: the connection waits in the listener's queue.
-    fn orphaned(self, res: io::Result<u32>) {
+    fn orphaned(self, res: io::Result<u32>) -> bool {
         let chunk = match res {
             Ok(fd) => Some(Chunk::Conn(owned(fd))),
             Err(e) => error_chunk(&e),
         };
-        adopt(&self.fd, chunk);
+        adopt(&self.fd, chunk)
     }
 }

@@ -183,11 +183,13 @@ impl<R: Receiver> Future for Receive<R> {
 
 /// A one-shot receive on `fd` finished after its future was dropped: its
 /// result (`chunk`) joins the socket's queue, and the readers waiting behind
-/// it wake.
-pub(crate) fn adopt(fd: &SharedFd, chunk: Option<Chunk>) {
+/// it wake. Returns whether something was adopted.
+pub(crate) fn adopt(fd: &SharedFd, chunk: Option<Chunk>) -> bool {
+    let adopted = chunk.is_some();
     let mut woken = Vec::new();
     fd.source().lock().adopt(chunk, &mut woken);
     woken.into_iter().for_each(std::task::Waker::wake);
+    adopted
 }
 
 /// What a failed receive leaves in the queue: its error, to report once (a

@@ -87,7 +87,7 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
 
     /// The future is gone: what the kernel received goes to the socket's
     /// queue, for the next read (a peek took nothing, so it adopts nothing).
-    fn orphaned(self, res: io::Result<u32>) {
+    fn orphaned(self, res: io::Result<u32>) -> bool {
         let chunk = match res {
             _ if self.flags & libc::MSG_PEEK != 0 => None,
             Ok(0) if self.stream => Some(Chunk::Eof),
@@ -108,6 +108,6 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
             }
             Err(e) => super::receive::error_chunk(&e),
         };
-        adopt(&self.fd, chunk);
+        adopt(&self.fd, chunk)
     }
 }

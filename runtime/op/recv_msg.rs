@@ -121,7 +121,7 @@ unsafe impl<B: IoBufMut, T: IoVecsMut> Operation for RecvMsg<B, T> {
 
     /// The future is gone: what the kernel received goes to the socket's
     /// queue, for the next receive (a peek took nothing, so it adopts nothing).
-    fn orphaned(self, res: io::Result<u32>) {
+    fn orphaned(self, res: io::Result<u32>) -> bool {
         let chunk = match res {
             _ if self.flags & libc::MSG_PEEK != 0 => None,
             Ok(0) if self.stream => Some(Chunk::Eof),
@@ -149,6 +149,6 @@ unsafe impl<B: IoBufMut, T: IoVecsMut> Operation for RecvMsg<B, T> {
             }
             Err(e) => error_chunk(&e),
         };
-        adopt(&self.fd, chunk);
+        adopt(&self.fd, chunk)
     }
 }

@@ -53,7 +53,7 @@ unsafe impl Operation for SendQueued {
     }
 
     /// The send finished: the next one starts, waiters wake.
-    fn orphaned(self, res: io::Result<u32>) {
+    fn orphaned(self, res: io::Result<u32>) -> bool {
         let unsent = match &res {
             Ok(n) => &self.buf[(*n as usize).min(self.buf.len())..],
             Err(_) => &[][..],
@@ -69,6 +69,7 @@ unsafe impl Operation for SendQueued {
             submit(&self.fd, bytes);
         }
         woken.into_iter().for_each(std::task::Waker::wake);
+        false
     }
 }
 

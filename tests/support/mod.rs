@@ -165,3 +165,34 @@ pub(crate) async fn open_direct_registered(path: &std::path::Path) -> runtime::f
     file.register();
     file
 }
+
+/// Runs `test` on one runtime per driver this machine can run, each made by
+/// `config` from a fresh `Builder` (io_uring is required when
+/// `RUNTIME_REQUIRE_URING` is set, as in CI): for tests that need builder
+/// settings `#[runtime::test]` does not take.
+pub(crate) fn on_each_driver<Fut>(
+    config: impl Fn(&mut runtime::Builder) -> &mut runtime::Builder,
+    test: impl Fn(runtime::DriverKind) -> Fut,
+) where
+    Fut: std::future::Future<Output = ()>,
+{
+    use runtime::{Builder, DriverKind};
+    for kind in [DriverKind::Uring, DriverKind::Epoll] {
+        let mut builder = Builder::new();
+        builder.driver(kind);
+        let rt = match config(&mut builder).build() {
+            Ok(rt) => rt,
+            Err(e) if kind == DriverKind::Uring && !uring_required() => {
+                eprintln!("skipping io_uring: {e}");
+                continue;
+            }
+            Err(e) => panic!("{kind} runtime: {e}"),
+        };
+        rt.block_on(test(kind));
+    }
+}
+
+/// Whether CI demands io_uring (`RUNTIME_REQUIRE_URING=1`).
+pub(crate) fn uring_required() -> bool {
+    std::env::var("RUNTIME_REQUIRE_URING").is_ok_and(|v| v == "1")
+}

@@ -2,8 +2,10 @@
 //! (`File::register`) on both drivers: the registered and plain paths read
 //! and write the same bytes; a registered buffer dropped mid-read goes back
 //! to its pool only after its completion; a registration refused for lack of
-//! locked memory falls back to plain buffers with the reason visible; and a
-//! file closed while registered leaves the table consistent.
+//! locked memory falls back to plain buffers with the reason visible; a
+//! file closed while registered leaves the table consistent; and a file
+//! registered on io_uring and used on epoll never has its buffers touched
+//! by a blocking-pool thread.
 //!
 //! The memlock scenario runs in a child process (this test binary
 //! re-executed with `FS_FIXED_CHILD`), which drops `CAP_IPC_LOCK` (root
@@ -15,10 +17,13 @@ use std::pin::pin;
 use std::process::Command;
 use std::task::Context;
 
-use runtime::buf::{FixedPool, IoBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use runtime::buf::{AlignedBuf, FixedPool, IoBuf, IoBufMut};
 use runtime::fs::{File, OpenOptions};
 use runtime::task::yield_now;
-use runtime::DriverKind;
+use runtime::{Builder, DriverKind};
 
 mod support;
 use support::{next_random, open_direct_registered, pattern, yield_until, TargetFile};
@@ -410,4 +415,115 @@ async fn outside_its_runtime_a_pool_is_plain_and_bad_sizes_are_errors() {
     yield_now().await;
     drop(first);
     assert_eq!(waiter.await.unwrap(), 0);
+}
+
+/// A buffer that counts the calls of its `IoBuf` methods made on any thread
+/// but the one that made it. The crate's rule is that there are none: a
+/// buffer need not be `Send` (this one is not), so the blocking pool works
+/// only with the address and length its worker took.
+struct HomeBound {
+    /// The memory, aligned for `O_DIRECT`.
+    buf: AlignedBuf,
+    /// The thread that made it.
+    home: std::thread::ThreadId,
+    /// Calls made elsewhere.
+    strays: Arc<AtomicUsize>,
+    /// `!Send`, as a buffer holding an `Rc` would be.
+    _local: std::marker::PhantomData<std::rc::Rc<()>>,
+}
+
+impl HomeBound {
+    fn new(buf: AlignedBuf, strays: &Arc<AtomicUsize>) -> Self {
+        HomeBound {
+            buf,
+            home: std::thread::current().id(),
+            strays: strays.clone(),
+            _local: std::marker::PhantomData,
+        }
+    }
+
+    fn check(&self) {
+        if std::thread::current().id() != self.home {
+            self.strays.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+// SAFETY: every method forwards to `AlignedBuf`, which keeps the contract.
+unsafe impl IoBuf for HomeBound {
+    fn stable_ptr(&self) -> *const u8 {
+        self.check();
+        self.buf.stable_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.check();
+        self.buf.bytes_init()
+    }
+    fn bytes_total(&self) -> usize {
+        self.check();
+        self.buf.bytes_total()
+    }
+}
+
+// SAFETY: as for `IoBuf`: forwarded to `AlignedBuf`.
+unsafe impl IoBufMut for HomeBound {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.check();
+        self.buf.stable_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        self.check();
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.buf.set_init(pos) }
+    }
+}
+
+/// Files registered on io_uring and then used under an epoll runtime take
+/// the registered ops (`ReadFixed`, `WriteFixed`) there, which epoll runs on
+/// its blocking pool: the pool must not call the buffer's methods.
+#[test]
+fn registered_file_ops_on_epoll_touch_buffers_only_on_the_worker() {
+    let uring = match Builder::new().driver(DriverKind::Uring).build() {
+        Ok(rt) => rt,
+        Err(e) if std::env::var_os("RUNTIME_REQUIRE_URING").is_none() => {
+            eprintln!("skipped: no io_uring to register with: {e}");
+            return;
+        }
+        Err(e) => panic!("io_uring required: {e}"),
+    };
+    let data = pattern(64 << 10, 13);
+    let src = TargetFile::new("fs_fixed", "homebound-src", &data);
+    let dst = TargetFile::new("fs_fixed", "homebound-dst", &[]);
+    let (direct, out) = uring.block_on(async {
+        let direct = open_direct_registered(&src.0).await;
+        let mut opts = OpenOptions::new();
+        opts.write(true).register(true);
+        let out = opts.open(&dst.0).await.unwrap();
+        (direct, out)
+    });
+    assert!(direct.is_registered() && out.is_registered());
+
+    let epoll = Builder::new().driver(DriverKind::Epoll).build().unwrap();
+    let strays = Arc::new(AtomicUsize::new(0));
+    epoll.block_on(async {
+        let mut chunk = AlignedBuf::new(8192);
+        chunk.extend_from_slice(&data[..8192]).unwrap();
+        let (n, _) = out.write_at(HomeBound::new(chunk, &strays), 0).await;
+        assert_eq!(n.unwrap(), 8192);
+        // O_DIRECT (where the file system takes it) sends the read to the pool too.
+        let (n, buf) = direct
+            .read_at(HomeBound::new(AlignedBuf::new(8192), &strays), 4096)
+            .await;
+        assert_eq!(n.unwrap(), 8192);
+        assert!(buf.buf[..] == data[4096..12288]);
+        let m = &runtime::metrics()[0];
+        assert!(m.ops_offloaded >= 1, "the write ran on the pool: {m:?}");
+    });
+    assert_eq!(
+        strays.load(Ordering::SeqCst),
+        0,
+        "a blocking-pool thread called the buffer's methods"
+    );
+    assert_eq!(std::fs::read(&dst.0).unwrap(), &data[..8192]);
+    drop((direct, out));
 }

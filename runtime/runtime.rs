@@ -295,7 +295,8 @@ pub struct WorkerMetrics {
     pub worker: usize,
     /// The driver the worker runs.
     pub driver: DriverKind,
-    /// Tasks spawned on the worker so far.
+    /// Tasks started on the worker so far: a `spawn_on` task counts on the
+    /// worker it runs on (from its first run), not on the one that spawned it.
     pub tasks_spawned: u64,
     /// Tasks alive now (spawned and not yet finished).
     pub tasks_alive: u64,

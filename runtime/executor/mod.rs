@@ -28,7 +28,6 @@ pub(crate) use task::Runnable;
 use crate::blocking::BlockingPool;
 use crate::context;
 use crate::driver::DriverKind;
-use crate::metrics::bump;
 
 /// The runtime-wide state every worker shares.
 #[derive(Debug)]
@@ -81,7 +80,6 @@ where
     let cell = task::TaskCell::new(future, worker.shared.clone());
     let runnable = task::as_runnable(&cell);
     task::register(&runnable);
-    bump(&worker.shared.counters.tasks_spawned);
     task::schedule(runnable);
     JoinHandle::new(task::as_joinable(cell))
 }
@@ -117,10 +115,11 @@ where
         );
     };
     let cell = task::TaskCell::new(SpawnOn::Make { make: Some(make) }, target.clone());
+    // Registered (and counted in the metrics) by the worker that runs it:
+    // here, or at its first run over there.
     if Arc::ptr_eq(&target, &current.shared) {
         task::register(&task::as_runnable(&cell));
     }
-    bump(&current.shared.counters.tasks_spawned);
     task::schedule(task::as_runnable(&cell));
     JoinHandle::new(task::as_joinable(cell))
 }

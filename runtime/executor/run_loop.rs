@@ -171,10 +171,12 @@ pub(crate) fn shutdown_worker(worker: &Worker) {
             break;
         }
         for (_, task) in owned {
-            // Its key may be reused by a task spawned while it drops.
+            // Its key may be reused by a task spawned while it drops; so
+            // `finish` will not see it, and it is counted as finished here.
             task.header()
                 .owned_key
                 .store(super::task::NOT_OWNED, Ordering::Relaxed);
+            bump(&worker.shared.counters.tasks_finished);
             task.shutdown();
         }
         for task in queue {

@@ -105,10 +105,14 @@ impl<F: Future + 'static> TaskCell<F> {
         let waker = unsafe { (*self.waker.get()).take() };
         drop(waker);
         let removed = context::with_current(|worker| {
-            bump(&worker.shared.counters.tasks_finished);
             let key = self.header.owned_key.swap(NOT_OWNED, Ordering::Relaxed);
+            // Counted as finished where it was counted as spawned: on the
+            // worker that registered it (shutdown counts the ones it unregisters).
             (key != NOT_OWNED)
-                .then(|| worker.owned.borrow_mut().try_remove(key))
+                .then(|| {
+                    bump(&worker.shared.counters.tasks_finished);
+                    worker.owned.borrow_mut().try_remove(key)
+                })
                 .flatten()
         });
         // Dropped outside the worker's borrow: it may be the last reference.
@@ -231,11 +235,14 @@ pub(crate) fn schedule(task: Arc<dyn Runnable>) {
     }
 }
 
-/// Owner thread: records a task in the worker's `owned` set (for shutdown).
+/// Owner thread: records a task in the worker's `owned` set (for shutdown)
+/// and counts it as spawned there: the metrics count a task on the worker
+/// that runs it, whichever worker spawned it.
 pub(crate) fn register(task: &Arc<dyn Runnable>) {
     if let Some(worker) = context::current() {
         let key = worker.owned.borrow_mut().insert(task.clone());
         task.header().owned_key.store(key, Ordering::Relaxed);
+        bump(&worker.shared.counters.tasks_spawned);
     }
 }
 

@@ -3,11 +3,16 @@
 //! runtime reports: `driver_kind()`, `driver_info()`, `metrics()`.
 //!
 //! A `Runtime` is `!Send`: worker 0's driver belongs to the thread that built it.
+//!
+//! A worker thread that panics outside any task stops the runtime from
+//! pretending: `build` fails if one panics while starting, and after that
+//! `block_on` and `Drop` report it (see `executor/failure.rs`).
 #![forbid(unsafe_code)]
 
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +43,7 @@ impl Runtime {
                 cfg.blocking_keep_alive,
                 format!("{}-blocking", cfg.thread_name),
             ),
+            failures: Default::default(),
         });
         let main = make_worker(0, &handle, cfg)?;
         let mut rt = Runtime {
@@ -52,7 +58,9 @@ impl Runtime {
     }
 }
 
-/// Starts worker `index` on its own thread; returns once its driver is up.
+/// Starts worker `index` on its own thread; returns once its driver is up
+/// and the `on_thread_start` hook returned (an error if either failed or
+/// panicked).
 fn start_thread(cfg: &Builder, index: usize, handle: &Arc<Handle>) -> io::Result<WorkerThread> {
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
@@ -62,22 +70,31 @@ fn start_thread(cfg: &Builder, index: usize, handle: &Arc<Handle>) -> io::Result
     }
     let (cfg, handle2, stop2) = (cfg.clone(), handle.clone(), stop.clone());
     let join = thread.spawn(move || {
-        let worker = match make_worker(index, &handle2, &cfg) {
-            Ok(w) => {
+        let started = catch_unwind(AssertUnwindSafe(|| {
+            let worker = make_worker(index, &handle2, &cfg)?;
+            if let Some(f) = &cfg.on_thread_start {
+                f();
+            }
+            Ok(worker)
+        }));
+        let worker = match started {
+            Ok(Ok(w)) => {
                 let _ = tx.send(Ok(()));
                 w
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 let _ = tx.send(Err(e));
                 return;
             }
+            Err(payload) => {
+                let msg = executor::panic_message(&*payload);
+                let msg = format!("runtime: worker {index} panicked while starting: {msg}");
+                let _ = tx.send(Err(io::Error::other(msg)));
+                return;
+            }
         };
-        if let Some(f) = &cfg.on_thread_start {
-            f();
-        }
         let _enter = context::enter(worker.clone());
         executor::run_worker(&worker, &stop2);
-        executor::shutdown_worker(&worker);
         if let Some(f) = &cfg.on_thread_stop {
             f();
         }
@@ -128,6 +145,16 @@ struct WorkerThread {
 ///
 /// Dropping it drops every task, cancels every operation in flight and reaps
 /// the completions before the rings are freed.
+///
+/// # Panics
+///
+/// When a worker thread panicked outside any task (its driver failed, a
+/// waker panicked …), that worker is gone: its tasks' handles resolve with
+/// a `JoinError` carrying the panic message, `spawn_on` to it fails the
+/// same way, and [`block_on`](Runtime::block_on) panics with the message
+/// unless its future finishes anyway. `Drop` then panics with it (unless
+/// `block_on` did, or the thread is already panicking), as
+/// `std::thread::scope` does for a thread that panicked.
 pub struct Runtime {
     /// Worker 0, run by `block_on` on this thread.
     main: Rc<Worker>,
@@ -152,7 +179,8 @@ impl Runtime {
     ///
     /// # Panics
     ///
-    /// When called from inside a runtime: that would block a worker.
+    /// When called from inside a runtime (that would block a worker), or
+    /// when a worker died and `future` waits (see [`Runtime`]).
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         if context::current().is_some() {
@@ -176,9 +204,12 @@ impl Drop for Runtime {
             t.stop.store(true, Ordering::SeqCst);
             t.shared.notify();
         }
-        for t in &mut self.threads {
-            if let Some(j) = t.join.take() {
-                let _ = j.join();
+        for (index, t) in (1..).zip(&mut self.threads) {
+            if let Some(Err(payload)) = t.join.take().map(|j| j.join()) {
+                // Only the `on_thread_stop` hook runs outside the worker's own catch.
+                let msg = executor::panic_message(&*payload);
+                let msg = format!("runtime: worker {index} panicked while stopping: {msg}");
+                self.handle.failures.record(&msg);
             }
         }
         {
@@ -186,6 +217,11 @@ impl Drop for Runtime {
             executor::shutdown_worker(&self.main);
         }
         self.handle.pool.shutdown();
+        if !std::thread::panicking() {
+            if let Some(msg) = self.handle.failures.take_unreported() {
+                panic!("{msg}");
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! timers, and an idle worker sleeps in the kernel.
 
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use super::coop;
+use super::failure::worker_died;
 use super::shared::Shared;
 use crate::context::Worker;
 use crate::driver::Collected;
@@ -39,6 +41,11 @@ impl Wake for MainWaker {
 }
 
 /// Runs `fut` to completion on `worker`, running its tasks meanwhile.
+///
+/// # Panics
+///
+/// With a dead worker's message once `fut` cannot finish without it (see
+/// `failure.rs`).
 pub(crate) fn block_on_worker<F: Future>(worker: &Worker, fut: F) -> F::Output {
     let main = Arc::new(MainWaker {
         woken: AtomicBool::new(true),
@@ -56,14 +63,30 @@ pub(crate) fn block_on_worker<F: Future>(worker: &Worker, fut: F) -> F::Output {
                 return out;
             }
         }
-        turn(worker, &|| main.woken.load(Ordering::SeqCst));
+        let failures = &worker.handle.failures;
+        // A dead worker delivered what it owed (its tasks' results) before
+        // recording its death, waking `fut` for them: not woken now, `fut`
+        // saw them all and still waits, maybe for that worker.
+        if failures.any() && !main.woken.load(Ordering::SeqCst) {
+            failures.report();
+        }
+        turn(worker, &|| {
+            main.woken.load(Ordering::SeqCst) || failures.any()
+        });
     }
 }
 
-/// Runs a worker thread's loop until `stop` is set.
+/// Runs a worker thread's loop until `stop` is set, then shuts the worker
+/// down. A panic outside any task ends the worker (`failure.rs`).
 pub(crate) fn run_worker(worker: &Worker, stop: &AtomicBool) {
-    while !stop.load(Ordering::SeqCst) {
-        turn(worker, &|| stop.load(Ordering::SeqCst));
+    let ran = catch_unwind(AssertUnwindSafe(|| {
+        while !stop.load(Ordering::SeqCst) {
+            turn(worker, &|| stop.load(Ordering::SeqCst));
+        }
+    }));
+    match ran {
+        Ok(()) => shutdown_worker(worker),
+        Err(payload) => worker_died(worker, &*payload),
     }
 }
 
@@ -160,6 +183,13 @@ fn move_inbox(worker: &Worker) {
 /// Drops every task, cancels and reaps every op, then lets the driver go.
 /// The worker must be current on this thread (ops find their driver there).
 pub(crate) fn shutdown_worker(worker: &Worker) {
+    drop_tasks(worker);
+    release_driver(worker);
+}
+
+/// Refuses new tasks and drops every task of the worker (each handle hears
+/// the worker's stop error), on the worker's thread, with it current.
+pub(crate) fn drop_tasks(worker: &Worker) {
     for task in worker.shared.close() {
         task.shutdown();
     }
@@ -184,6 +214,10 @@ pub(crate) fn shutdown_worker(worker: &Worker) {
         }
         run_deferred(worker);
     }
+}
+
+/// After [`drop_tasks`]: cancels and reaps every op, then lets the driver go.
+pub(crate) fn release_driver(worker: &Worker) {
     worker.timers.borrow_mut().clear();
     let mut driver = worker.driver.borrow_mut();
     driver.shutdown();

@@ -1,10 +1,11 @@
 //! A worker thread that panics outside any task is an error the user hears,
 //! never a runtime left half alive, on both drivers: a start hook that
 //! panics fails `build`; a waker that panics, or a driver whose wait fails
-//! (`io_uring_enter` refused by a seccomp filter on that worker's thread, in
-//! a child process), ends its worker, whose tasks' handles resolve with its
-//! message, `spawn_on` to it fails the same way, and `block_on` (or else the
-//! runtime's `Drop`) panics with it.
+//! (`epoll_wait` or `io_uring_enter` refused by a seccomp filter on that
+//! worker's thread, in a child process), ends its worker, whose tasks'
+//! handles resolve with its message, `spawn_on` to it fails the same way,
+//! and `block_on` (or else the runtime's `Drop`) panics with it. A wait that
+//! fails never spins.
 
 use std::future::{pending, Future};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -278,6 +279,15 @@ fn failing_wait_child() {
         Ok(()) => println!("child: dropped quietly"),
         Err(p) => println!("child: drop panicked: {}", message(p)),
     }
+}
+
+#[test]
+fn a_failing_epoll_wait_ends_its_worker_instead_of_spinning() {
+    let out = run_child("epoll");
+    assert!(out.contains("child: block_on panicked"), "{out}");
+    assert!(out.contains("worker 1 panicked outside a task"), "{out}");
+    assert!(out.contains("epoll_wait failed"), "{out}");
+    assert!(out.contains("child: dropped quietly"), "{out}");
 }
 
 #[test]

@@ -50,6 +50,7 @@ impl Runtime {
             main,
             handle: handle.clone(),
             threads: Vec::new(),
+            pid: std::process::id(),
         };
         for index in 1..cfg.workers {
             rt.threads.push(start_thread(cfg, index, &handle)?);
@@ -155,6 +156,14 @@ struct WorkerThread {
 /// unless its future finishes anyway. `Drop` then panics with it (unless
 /// `block_on` did, or the thread is already panicking), as
 /// `std::thread::scope` does for a thread that panicked.
+///
+/// # Fork
+///
+/// A runtime belongs to the process that built it: after `fork()`, the
+/// child has none of its worker threads and shares its rings with the
+/// parent. In the child, `block_on` panics saying so, and dropping the
+/// runtime leaks it without touching what the parent still uses; a new
+/// runtime built in the child works.
 pub struct Runtime {
     /// Worker 0, run by `block_on` on this thread.
     main: Rc<Worker>,
@@ -162,6 +171,8 @@ pub struct Runtime {
     handle: Arc<Handle>,
     /// Workers 1..
     threads: Vec<WorkerThread>,
+    /// The process that built it (see "Fork").
+    pid: u32,
 }
 
 impl fmt::Debug for Runtime {
@@ -179,13 +190,23 @@ impl Runtime {
     ///
     /// # Panics
     ///
-    /// When called from inside a runtime (that would block a worker), or
-    /// when a worker died and `future` waits (see [`Runtime`]).
+    /// When called from inside a runtime (that would block a worker), in a
+    /// child process forked from the one that built the runtime, or when a
+    /// worker died and `future` waits (see [`Runtime`]).
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         if context::current().is_some() {
             panic!(
                 "block_on called inside a runtime: this would block a worker; use spawn or .await"
+            );
+        }
+        if self.forked() {
+            panic!(
+                "runtime: this Runtime was built by process {} and cannot run in process {} \
+                 (a fork() child has none of its threads and shares its rings); build a new \
+                 runtime in the child",
+                self.pid,
+                std::process::id()
             );
         }
         let _enter = context::enter(self.main.clone());
@@ -198,8 +219,23 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Whether this is a `fork()` child's copy of the runtime.
+    fn forked(&self) -> bool {
+        std::process::id() != self.pid
+    }
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
+        if self.forked() {
+            // The threads to join are not in this process, and the rings
+            // are shared with the parent: touch nothing, leak it all.
+            std::mem::forget(self.main.clone());
+            std::mem::forget(self.handle.clone());
+            std::mem::forget(std::mem::take(&mut self.threads));
+            return;
+        }
         for t in &self.threads {
             t.stop.store(true, Ordering::SeqCst);
             t.shared.notify();

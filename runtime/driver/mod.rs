@@ -25,6 +25,7 @@
 
 pub(crate) mod detect;
 mod epoll;
+mod file_releases;
 mod lifecycle;
 mod op_box;
 mod op_state;
@@ -41,10 +42,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+pub(crate) use file_releases::{Emptied, FileReleases};
 pub(crate) use op_state::{timed_out, OpState, Phase};
 pub(crate) use operation::{cvt, Attempt, Interest, Operation};
 pub(crate) use unpark::Unpark;
-pub(crate) use uring::registered::FileReleases;
 
 use crate::blocking::BlockingPool;
 use crate::metrics::Counters;

@@ -105,11 +105,11 @@ impl UringDriver {
             released: Vec::new(),
             deferred: Deferred::default(),
             wake_fd: unpark.raw_fd(),
+            registered: registered::Registered::new(unpark.clone()),
             unpark,
             wake_buf: Box::new(0),
             wake_armed: false,
             counters,
-            registered: registered::Registered::default(),
         }
     }
 
@@ -337,6 +337,11 @@ impl UringDriver {
         // After `prepare_park`, so a release posted from now on writes the
         // eventfd (see `unpark.rs`).
         self.take_released();
+        // A close told its file is let go must not wait for this wait.
+        let timeout = match self.take_released_files() {
+            true => Some(Duration::ZERO),
+            false => timeout,
+        };
         self.cancel_retired();
         // A turn that must not wait has nothing to ask a ring with no op in
         // flight and no op waiting for an event, so it skips the syscall

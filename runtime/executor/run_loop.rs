@@ -47,6 +47,7 @@ impl Wake for MainWaker {
 /// With a dead worker's message once `fut` cannot finish without it (see
 /// `failure.rs`).
 pub(crate) fn block_on_worker<F: Future>(worker: &Worker, fut: F) -> F::Output {
+    let _attended = Attended::new(worker);
     let main = Arc::new(MainWaker {
         woken: AtomicBool::new(true),
         shared: worker.shared.clone(),
@@ -79,6 +80,8 @@ pub(crate) fn block_on_worker<F: Future>(worker: &Worker, fut: F) -> F::Output {
 /// Runs a worker thread's loop until `stop` is set, then shuts the worker
 /// down. A panic outside any task ends the worker (`failure.rs`).
 pub(crate) fn run_worker(worker: &Worker, stop: &AtomicBool) {
+    // For good: a worker thread turns until it stops, and its driver goes then.
+    worker.driver.borrow_mut().attend(true);
     let ran = catch_unwind(AssertUnwindSafe(|| {
         while !stop.load(Ordering::SeqCst) {
             turn(worker, &|| stop.load(Ordering::SeqCst));
@@ -87,6 +90,35 @@ pub(crate) fn run_worker(worker: &Worker, stop: &AtomicBool) {
     match ran {
         Ok(()) => shutdown_worker(worker),
         Err(payload) => worker_died(worker, &*payload),
+    }
+}
+
+/// Tells the driver that its worker turns its loop, until dropped: work
+/// other threads send it (registered files to let go) is then done in a
+/// turn, and otherwise when it turns again or goes.
+struct Attended<'a>(&'a Worker);
+
+impl<'a> Attended<'a> {
+    fn new(worker: &'a Worker) -> Self {
+        worker.driver.borrow_mut().attend(true);
+        Attended(worker)
+    }
+}
+
+impl Drop for Attended<'_> {
+    fn drop(&mut self) {
+        // Borrowed only if a caller up the stack holds the driver, which
+        // none does around `block_on`; then it stays attended until it goes.
+        let Ok(mut driver) = self.0.driver.try_borrow_mut() else {
+            return;
+        };
+        driver.attend(false);
+        drop(driver);
+        // What that did (closes told), before `block_on` returns; not while
+        // unwinding, where a waker that panics too would abort.
+        if !std::thread::panicking() {
+            run_deferred(self.0);
+        }
     }
 }
 

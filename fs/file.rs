@@ -457,6 +457,17 @@ impl File {
     /// completed), they keep the descriptor open; it closes when the last
     /// one completes, and this returns `Ok(())` at once.
     ///
+    /// A [registered](File::register) file is open in its ring's table too,
+    /// whatever happens to the descriptor. With no operation in flight on
+    /// it, this first waits until the worker that registered it has emptied
+    /// that slot (the worker is woken for it), so that when this returns
+    /// `Ok` the kernel has let the file go (its `flock`s, and the space of a
+    /// deleted file). If that worker is not running (worker 0 of a runtime
+    /// outside its `block_on`), the descriptor is closed and the error says
+    /// the file stays open until that runtime runs or is dropped. With
+    /// operations in flight, the slot is emptied after the last of them, as
+    /// the descriptor is closed then.
+    ///
     /// # Drivers
     ///
     /// io_uring: `IORING_OP_CLOSE`. epoll: `close(2)` on the blocking pool.
@@ -466,12 +477,22 @@ impl File {
     /// Dropped before it completes, the descriptor is closed anyway (by the kernel, or
     /// synchronously on drop), so it never leaks; only the close's own error is lost.
     pub async fn close(mut self) -> io::Result<()> {
-        // Empties the registered slot (once no op in flight names it).
-        self.fixed = None;
-        match self.fd.try_unwrap() {
+        // The slot holds the descriptor too: it goes first. Ops in flight
+        // hold it as well (they may not even have been polled yet: never
+        // wait for them), and let it go when they complete.
+        let emptied = match self.fixed.take() {
+            Some(fixed) if fixed.is_sole_holder() => {
+                let emptied = fixed.close();
+                std::future::poll_fn(|cx| emptied.poll(cx)).await
+            }
+            _ => Ok(()),
+        };
+        let closed = match self.fd.try_unwrap() {
             Ok(fd) => Op::close(fd).await,
             Err(_in_use) => Ok(()),
-        }
+        };
+        closed?;
+        emptied.map_err(|why| io::Error::other(format!("close of a registered file: {why}")))
     }
 
     /// Wraps a file opened with `std` (or received from elsewhere).

@@ -25,8 +25,10 @@ impl File {
     /// plain descriptor.
     ///
     /// The slot is emptied when the file is closed or dropped, once no
-    /// operation in flight names it any more; dropped on another thread, the
-    /// slot is emptied at the owning worker's next registration.
+    /// operation in flight names it any more, by the worker that registered
+    /// it: at once on that worker, and in its next turn (it is woken for
+    /// it) from another thread. Until then the kernel keeps the file open;
+    /// [`close`](File::close) waits for it.
     ///
     /// ```
     /// # runtime::block_on(async {

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 /// One worker's counters, written by that worker only.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    /// Tasks spawned on this worker.
+    /// Tasks registered on this worker (the one that runs them).
     pub(crate) tasks_spawned: AtomicU64,
     /// Tasks that finished, were aborted or were dropped at shutdown.
     pub(crate) tasks_finished: AtomicU64,

@@ -3,11 +3,16 @@
 //! runtime reports: `driver_kind()`, `driver_info()`, `metrics()`.
 //!
 //! A `Runtime` is `!Send`: worker 0's driver belongs to the thread that built it.
+//!
+//! A worker thread that panics outside any task stops the runtime from
+//! pretending: `build` fails if one panics while starting, and after that
+//! `block_on` and `Drop` report it (see `executor/failure.rs`).
 #![forbid(unsafe_code)]
 
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,12 +43,14 @@ impl Runtime {
                 cfg.blocking_keep_alive,
                 format!("{}-blocking", cfg.thread_name),
             ),
+            failures: Default::default(),
         });
         let main = make_worker(0, &handle, cfg)?;
         let mut rt = Runtime {
             main,
             handle: handle.clone(),
             threads: Vec::new(),
+            pid: std::process::id(),
         };
         for index in 1..cfg.workers {
             rt.threads.push(start_thread(cfg, index, &handle)?);
@@ -52,7 +59,9 @@ impl Runtime {
     }
 }
 
-/// Starts worker `index` on its own thread; returns once its driver is up.
+/// Starts worker `index` on its own thread; returns once its driver is up
+/// and the `on_thread_start` hook returned (an error if either failed or
+/// panicked).
 fn start_thread(cfg: &Builder, index: usize, handle: &Arc<Handle>) -> io::Result<WorkerThread> {
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
@@ -62,22 +71,31 @@ fn start_thread(cfg: &Builder, index: usize, handle: &Arc<Handle>) -> io::Result
     }
     let (cfg, handle2, stop2) = (cfg.clone(), handle.clone(), stop.clone());
     let join = thread.spawn(move || {
-        let worker = match make_worker(index, &handle2, &cfg) {
-            Ok(w) => {
+        let started = catch_unwind(AssertUnwindSafe(|| {
+            let worker = make_worker(index, &handle2, &cfg)?;
+            if let Some(f) = &cfg.on_thread_start {
+                f();
+            }
+            Ok(worker)
+        }));
+        let worker = match started {
+            Ok(Ok(w)) => {
                 let _ = tx.send(Ok(()));
                 w
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 let _ = tx.send(Err(e));
                 return;
             }
+            Err(payload) => {
+                let msg = executor::panic_message(&*payload);
+                let msg = format!("runtime: worker {index} panicked while starting: {msg}");
+                let _ = tx.send(Err(io::Error::other(msg)));
+                return;
+            }
         };
-        if let Some(f) = &cfg.on_thread_start {
-            f();
-        }
         let _enter = context::enter(worker.clone());
         executor::run_worker(&worker, &stop2);
-        executor::shutdown_worker(&worker);
         if let Some(f) = &cfg.on_thread_stop {
             f();
         }
@@ -133,6 +151,24 @@ struct WorkerThread {
 ///
 /// Dropping it drops every task, cancels every operation in flight and reaps
 /// the completions before the rings are freed.
+///
+/// # Panics
+///
+/// When a worker thread panicked outside any task (its driver failed, a
+/// waker panicked …), that worker is gone: its tasks' handles resolve with
+/// a `JoinError` carrying the panic message, `spawn_on` to it fails the
+/// same way, and [`block_on`](Runtime::block_on) panics with the message
+/// unless its future finishes anyway. `Drop` then panics with it (unless
+/// `block_on` did, or the thread is already panicking), as
+/// `std::thread::scope` does for a thread that panicked.
+///
+/// # Fork
+///
+/// A runtime belongs to the process that built it: after `fork()`, the
+/// child has none of its worker threads and shares its rings with the
+/// parent. In the child, `block_on` panics saying so, and dropping the
+/// runtime leaks it without touching what the parent still uses; a new
+/// runtime built in the child works.
 pub struct Runtime {
     /// Worker 0, run by `block_on` on this thread.
     main: Rc<Worker>,
@@ -140,6 +176,8 @@ pub struct Runtime {
     handle: Arc<Handle>,
     /// Workers 1..
     threads: Vec<WorkerThread>,
+    /// The process that built it (see "Fork").
+    pid: u32,
 }
 
 impl fmt::Debug for Runtime {
@@ -157,12 +195,23 @@ impl Runtime {
     ///
     /// # Panics
     ///
-    /// When called from inside a runtime: that would block a worker.
+    /// When called from inside a runtime (that would block a worker), in a
+    /// child process forked from the one that built the runtime, or when a
+    /// worker died and `future` waits (see [`Runtime`]).
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         if context::current().is_some() {
             panic!(
                 "block_on called inside a runtime: this would block a worker; use spawn or .await"
+            );
+        }
+        if self.forked() {
+            panic!(
+                "runtime: this Runtime was built by process {} and cannot run in process {} \
+                 (a fork() child has none of its threads and shares its rings); build a new \
+                 runtime in the child",
+                self.pid,
+                std::process::id()
             );
         }
         let _enter = context::enter(self.main.clone());
@@ -175,15 +224,33 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Whether this is a `fork()` child's copy of the runtime.
+    fn forked(&self) -> bool {
+        std::process::id() != self.pid
+    }
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
+        if self.forked() {
+            // The threads to join are not in this process, and the rings
+            // are shared with the parent: touch nothing, leak it all.
+            std::mem::forget(self.main.clone());
+            std::mem::forget(self.handle.clone());
+            std::mem::forget(std::mem::take(&mut self.threads));
+            return;
+        }
         for t in &self.threads {
             t.stop.store(true, Ordering::SeqCst);
             t.shared.notify();
         }
-        for t in &mut self.threads {
-            if let Some(j) = t.join.take() {
-                let _ = j.join();
+        for (index, t) in (1..).zip(&mut self.threads) {
+            if let Some(Err(payload)) = t.join.take().map(|j| j.join()) {
+                // Only the `on_thread_stop` hook runs outside the worker's own catch.
+                let msg = executor::panic_message(&*payload);
+                let msg = format!("runtime: worker {index} panicked while stopping: {msg}");
+                self.handle.failures.record(&msg);
             }
         }
         {
@@ -191,6 +258,11 @@ impl Drop for Runtime {
             executor::shutdown_worker(&self.main);
         }
         self.handle.pool.shutdown();
+        if !std::thread::panicking() {
+            if let Some(msg) = self.handle.failures.take_unreported() {
+                panic!("{msg}");
+            }
+        }
     }
 }
 
@@ -300,7 +372,8 @@ pub struct WorkerMetrics {
     pub worker: usize,
     /// The driver the worker runs.
     pub driver: DriverKind,
-    /// Tasks spawned on the worker so far.
+    /// Tasks started on the worker so far: a `spawn_on` task counts on the
+    /// worker it runs on (from its first run), not on the one that spawned it.
     pub tasks_spawned: u64,
     /// Tasks alive now (spawned and not yet finished).
     pub tasks_alive: u64,

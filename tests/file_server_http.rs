@@ -264,6 +264,47 @@ async fn the_access_log_is_off_by_default_and_common_log_format_when_on() {
     assert_eq!(rest, "");
 }
 
+/// The files under `root` that process `pid` holds open although they have
+/// no name left (deleted, or replaced by a rename): their blocks stay used.
+fn held_without_a_name(pid: u32, root: &std::path::Path) -> Vec<String> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .map(|target| target.to_string_lossy().into_owned())
+        .filter(|t| t.starts_with(&*root.to_string_lossy()) && t.ends_with(" (deleted)"))
+        .collect()
+}
+
+#[runtime::test]
+async fn deleted_and_replaced_files_are_let_go_without_another_request() {
+    let s = &start("sweep", &[]);
+    let (gone, replaced) = (s.root.join("gone.bin"), s.root.join("replaced.bin"));
+    std::fs::write(&gone, vec![1u8; 64 << 10]).unwrap();
+    std::fs::write(&replaced, vec![2u8; 64 << 10]).unwrap();
+    for target in ["/gone.bin", "/replaced.bin"] {
+        assert_eq!(get(s, target, "").status, 200);
+        assert_eq!(get(s, target, "").status, 200); // from the open-file table
+    }
+    std::fs::remove_file(&gone).unwrap();
+    std::fs::write(s.root.join("new.tmp"), b"new").unwrap();
+    std::fs::rename(s.root.join("new.tmp"), &replaced).unwrap();
+    // Neither is asked for again. A hang guard, not a deadline: the sweep
+    // runs twice a second.
+    let pid = s.child.id();
+    let mut held = held_without_a_name(pid, &s.root);
+    for _ in 0..6000 {
+        if held.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        held = held_without_a_name(pid, &s.root);
+    }
+    assert!(held.is_empty(), "still open a minute later: {held:?}");
+    // And the replacement is what is served.
+    assert_eq!(get(s, "/replaced.bin", "").body, b"new");
+}
+
 #[runtime::test]
 async fn a_cached_open_file_is_never_served_stale() {
     let s = &start("cache", &[]);

@@ -2,8 +2,12 @@
 //! (`File::register`) on both drivers: the registered and plain paths read
 //! and write the same bytes; a registered buffer dropped mid-read goes back
 //! to its pool only after its completion; a registration refused for lack of
-//! locked memory falls back to plain buffers with the reason visible; and a
-//! file closed while registered leaves the table consistent.
+//! locked memory falls back to plain buffers with the reason visible; a
+//! file closed while registered leaves the table consistent; and a file
+//! registered on io_uring and used on epoll never has its buffers touched
+//! by a blocking-pool thread. A registered file closed or dropped on another
+//! thread is let go by the kernel (its `flock` released) when `close`
+//! returns, promptly after a drop, or when its runtime goes.
 //!
 //! The memlock scenario runs in a child process (this test binary
 //! re-executed with `FS_FIXED_CHILD`), which drops `CAP_IPC_LOCK` (root
@@ -11,14 +15,19 @@
 //! builds its runtime.
 
 use std::future::Future as _;
+use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::pin::pin;
 use std::process::Command;
 use std::task::Context;
 
-use runtime::buf::{FixedPool, IoBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use runtime::buf::{AlignedBuf, FixedPool, IoBuf, IoBufMut};
 use runtime::fs::{File, OpenOptions};
 use runtime::task::yield_now;
-use runtime::DriverKind;
+use runtime::{Builder, DriverKind};
 
 mod support;
 use support::{next_random, open_direct_registered, pattern, yield_until, TargetFile};
@@ -410,4 +419,224 @@ async fn outside_its_runtime_a_pool_is_plain_and_bad_sizes_are_errors() {
     yield_now().await;
     drop(first);
     assert_eq!(waiter.await.unwrap(), 0);
+}
+
+/// A buffer that counts the calls of its `IoBuf` methods made on any thread
+/// but the one that made it. The crate's rule is that there are none: a
+/// buffer need not be `Send` (this one is not), so the blocking pool works
+/// only with the address and length its worker took.
+struct HomeBound {
+    /// The memory, aligned for `O_DIRECT`.
+    buf: AlignedBuf,
+    /// The thread that made it.
+    home: std::thread::ThreadId,
+    /// Calls made elsewhere.
+    strays: Arc<AtomicUsize>,
+    /// `!Send`, as a buffer holding an `Rc` would be.
+    _local: std::marker::PhantomData<std::rc::Rc<()>>,
+}
+
+impl HomeBound {
+    fn new(buf: AlignedBuf, strays: &Arc<AtomicUsize>) -> Self {
+        HomeBound {
+            buf,
+            home: std::thread::current().id(),
+            strays: strays.clone(),
+            _local: std::marker::PhantomData,
+        }
+    }
+
+    fn check(&self) {
+        if std::thread::current().id() != self.home {
+            self.strays.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+// SAFETY: every method forwards to `AlignedBuf`, which keeps the contract.
+unsafe impl IoBuf for HomeBound {
+    fn stable_ptr(&self) -> *const u8 {
+        self.check();
+        self.buf.stable_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.check();
+        self.buf.bytes_init()
+    }
+    fn bytes_total(&self) -> usize {
+        self.check();
+        self.buf.bytes_total()
+    }
+}
+
+// SAFETY: as for `IoBuf`: forwarded to `AlignedBuf`.
+unsafe impl IoBufMut for HomeBound {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.check();
+        self.buf.stable_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        self.check();
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.buf.set_init(pos) }
+    }
+}
+
+/// Files registered on io_uring and then used under an epoll runtime take
+/// the registered ops (`ReadFixed`, `WriteFixed`) there, which epoll runs on
+/// its blocking pool: the pool must not call the buffer's methods.
+#[test]
+fn registered_file_ops_on_epoll_touch_buffers_only_on_the_worker() {
+    let uring = match Builder::new().driver(DriverKind::Uring).build() {
+        Ok(rt) => rt,
+        Err(e) if std::env::var_os("RUNTIME_REQUIRE_URING").is_none() => {
+            eprintln!("skipped: no io_uring to register with: {e}");
+            return;
+        }
+        Err(e) => panic!("io_uring required: {e}"),
+    };
+    let data = pattern(64 << 10, 13);
+    let src = TargetFile::new("fs_fixed", "homebound-src", &data);
+    let dst = TargetFile::new("fs_fixed", "homebound-dst", &[]);
+    let (direct, out) = uring.block_on(async {
+        let direct = open_direct_registered(&src.0).await;
+        let mut opts = OpenOptions::new();
+        opts.write(true).register(true);
+        let out = opts.open(&dst.0).await.unwrap();
+        (direct, out)
+    });
+    assert!(direct.is_registered() && out.is_registered());
+
+    let epoll = Builder::new().driver(DriverKind::Epoll).build().unwrap();
+    let strays = Arc::new(AtomicUsize::new(0));
+    epoll.block_on(async {
+        let mut chunk = AlignedBuf::new(8192);
+        chunk.extend_from_slice(&data[..8192]).unwrap();
+        let (n, _) = out.write_at(HomeBound::new(chunk, &strays), 0).await;
+        assert_eq!(n.unwrap(), 8192);
+        // O_DIRECT (where the file system takes it) sends the read to the pool too.
+        let (n, buf) = direct
+            .read_at(HomeBound::new(AlignedBuf::new(8192), &strays), 4096)
+            .await;
+        assert_eq!(n.unwrap(), 8192);
+        assert!(buf.buf[..] == data[4096..12288]);
+        let m = &runtime::metrics()[0];
+        assert!(m.ops_offloaded >= 1, "the write ran on the pool: {m:?}");
+    });
+    assert_eq!(
+        strays.load(Ordering::SeqCst),
+        0,
+        "a blocking-pool thread called the buffer's methods"
+    );
+    assert_eq!(std::fs::read(&dst.0).unwrap(), &data[..8192]);
+    drop((direct, out));
+}
+
+/// A runtime on io_uring with `workers` workers; `None` (the test is
+/// skipped) where io_uring is unavailable and not required.
+fn uring_runtime(workers: usize) -> Option<runtime::Runtime> {
+    match Builder::new()
+        .driver(DriverKind::Uring)
+        .workers(workers)
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) if std::env::var_os("RUNTIME_REQUIRE_URING").is_none() => {
+            eprintln!("skipped: no io_uring here: {e}");
+            None
+        }
+        Err(e) => panic!("io_uring required: {e}"),
+    }
+}
+
+/// Opens `path` registered on the current worker and takes an exclusive
+/// `flock` through it.
+async fn open_locked(path: &Path) -> File {
+    let mut opts = OpenOptions::new();
+    opts.read(true).register(true);
+    let file = opts.open(path).await.unwrap();
+    assert!(file.is_registered(), "{:?}", runtime::metrics());
+    // SAFETY: flock(2) on a descriptor `file` keeps open.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+    file
+}
+
+/// Whether the kernel still holds the file `open_locked` locked: a new
+/// open file description of `path` cannot take the lock.
+fn still_locked(path: &Path) -> bool {
+    let probe = std::fs::File::open(path).unwrap();
+    // SAFETY: flock(2) on a descriptor `probe` keeps open; the probe's lock
+    // goes with it.
+    let rc = unsafe { libc::flock(probe.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return false;
+    }
+    let e = std::io::Error::last_os_error();
+    assert_eq!(e.raw_os_error(), Some(libc::EWOULDBLOCK), "flock: {e}");
+    true
+}
+
+#[test]
+fn a_registered_file_closed_on_another_worker_is_let_go_when_close_returns() {
+    let Some(rt) = uring_runtime(2) else { return };
+    let tmp = TargetFile::new("fs_fixed", "close-elsewhere", b"locked");
+    let path = tmp.0.clone();
+    rt.block_on(async move {
+        let file = runtime::spawn_on(1, move || async move { open_locked(&path).await })
+            .await
+            .unwrap();
+        assert!(still_locked(&tmp.0));
+        // Closed on worker 0; worker 1, idle, owns the slot.
+        file.close().await.unwrap();
+        assert!(
+            !still_locked(&tmp.0),
+            "close returned, yet the registered slot keeps the file open"
+        );
+    });
+}
+
+#[test]
+fn a_registered_file_dropped_on_another_worker_is_let_go_promptly() {
+    let Some(rt) = uring_runtime(2) else { return };
+    let tmp = TargetFile::new("fs_fixed", "drop-elsewhere", b"locked");
+    let path = tmp.0.clone();
+    rt.block_on(async move {
+        let file = runtime::spawn_on(1, move || async move { open_locked(&path).await })
+            .await
+            .unwrap();
+        assert!(still_locked(&tmp.0));
+        drop(file); // on worker 0: worker 1 is woken to empty its slot
+                    // A hang guard, not a deadline: the release takes one turn of worker 1.
+        for _ in 0..60_000 {
+            if !still_locked(&tmp.0) {
+                return;
+            }
+            runtime::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        panic!("a minute after the drop, the registered slot still holds the file");
+    });
+}
+
+#[test]
+fn a_registered_file_of_a_runtime_not_running_is_let_go_when_it_runs_or_goes() {
+    let Some(owner) = uring_runtime(1) else {
+        return;
+    };
+    let a = TargetFile::new("fs_fixed", "idle-owner-a", b"locked");
+    let b = TargetFile::new("fs_fixed", "idle-owner-b", b"locked");
+    let (fa, fb) = owner.block_on(async { (open_locked(&a.0).await, open_locked(&b.0).await) });
+    // Worker 0 of `owner` turns only inside its block_on: a close elsewhere
+    // closes the descriptor and says the file stays open, never hangs.
+    let elsewhere = Builder::new().driver(DriverKind::Epoll).build().unwrap();
+    let err = elsewhere.block_on(fa.close()).unwrap_err();
+    assert!(err.to_string().contains("not running"), "{err}");
+    assert!(still_locked(&a.0));
+    owner.block_on(async {}); // runs: empties the slot before block_on returns
+    assert!(!still_locked(&a.0));
+
+    std::thread::spawn(move || drop(fb)).join().unwrap();
+    assert!(still_locked(&b.0));
+    drop(owner); // its file table goes first, then its ring
+    assert!(!still_locked(&b.0));
 }

@@ -225,10 +225,16 @@ async fn server(conns: usize) -> io::Result<()> {
         start.elapsed(),
         delta as f64 / (1 << 20) as f64,
     );
-    assert!(
-        per_conn <= MAX_BYTES_PER_CONN,
-        "[{driver}] {per_conn} bytes per idle connection"
-    );
+    if cfg!(runtime_asan) {
+        // AddressSanitizer's redzones and quarantine inflate every
+        // allocation: the figure measures the sanitizer, not the runtime.
+        println!("memory figure skipped under AddressSanitizer (it inflates every allocation)");
+    } else {
+        assert!(
+            per_conn <= MAX_BYTES_PER_CONN,
+            "[{driver}] {per_conn} bytes per idle connection"
+        );
+    }
     Ok(())
 }
 

@@ -12,12 +12,14 @@
 //! that driver: awaiting it elsewhere panics with a message that says so,
 //! whether its runtime is still alive or already dropped; on epoll that send
 //! waits for readiness and carries on.
+//! Polled outside any runtime, an op a driver holds panics the same way
+//! rather than stay pending with no one to wake it.
 
 use std::future::{poll_fn, Future};
 use std::io::{Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 
 use runtime::net::{UdpSocket, UnixStream};
 use runtime::{Builder, DriverKind, Runtime};
@@ -218,5 +220,50 @@ fn an_op_dropped_outside_any_runtime() {
         let fut = start_read(&rt_a, b);
         drop(fut); // no runtime current: the slot stays with its driver
         drop(rt_a); // which frees it at shutdown
+    }
+}
+
+type SyncFuture = Pin<Box<dyn Future<Output = std::io::Result<()>>>>;
+
+/// On `rt`, starts an fsync of a new file at `path` and polls it once: its
+/// driver then holds it (io_uring: in the ring; epoll: on the blocking pool).
+#[allow(clippy::async_yields_async)]
+fn start_sync(rt: &Runtime, path: std::path::PathBuf) -> SyncFuture {
+    rt.block_on(async move {
+        let file = runtime::fs::File::create(&path).await.unwrap();
+        let mut fut: SyncFuture = Box::pin(async move { file.sync_all().await });
+        poll_fn(|cx| {
+            assert!(fut.as_mut().poll(cx).is_pending(), "just submitted");
+            Poll::Ready(())
+        })
+        .await;
+        fut
+    })
+}
+
+#[test]
+fn an_op_in_flight_polled_outside_any_runtime_panics_instead_of_pending_forever() {
+    for kind in drivers() {
+        for runtime_dropped in [false, true] {
+            let path = std::env::temp_dir().join(format!(
+                "rt-outside-{}-{kind}-{runtime_dropped}",
+                std::process::id()
+            ));
+            let rt_a = rt(kind);
+            let mut fut = start_sync(&rt_a, path.clone());
+            if runtime_dropped {
+                drop(rt_a); // otherwise alive (and idle) across the poll below
+            }
+            let msg = panic_message(|| {
+                let mut cx = Context::from_waker(Waker::noop());
+                let _ = fut.as_mut().poll(&mut cx);
+            });
+            let msg = msg.unwrap_or_else(|| {
+                panic!("{kind}: an op in flight polled outside any runtime must panic, not pend")
+            });
+            assert!(msg.contains("outside any runtime"), "{kind}: {msg}");
+            drop(fut);
+            let _ = std::fs::remove_file(&path);
+        }
     }
 }

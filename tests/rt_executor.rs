@@ -235,6 +235,21 @@ async fn metrics_count_tasks() {
     assert_eq!(after.tasks_alive, before.tasks_alive);
 }
 
+#[runtime::test(workers = 2)]
+async fn spawn_on_tasks_count_on_the_worker_that_runs_them() {
+    let hs: Vec<_> = (0..100)
+        .map(|i| runtime::spawn_on(i % 2, move || async move { i }))
+        .collect();
+    for (i, h) in hs.into_iter().enumerate() {
+        assert_eq!(h.await.unwrap(), i);
+    }
+    let m = runtime::metrics();
+    for w in &m {
+        assert_eq!(w.tasks_alive, 0, "all 100 finished: {m:?}");
+        assert_eq!(w.tasks_spawned, 50, "each worker ran half: {m:?}");
+    }
+}
+
 #[test]
 fn builder_rejects_nonsense_with_invalid_input() {
     for b in [

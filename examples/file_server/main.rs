@@ -166,6 +166,7 @@ async fn serve(listener: TcpListener, cfg: Config, shutdown: Arc<Shutdown>) -> s
         shutdown: shutdown.clone(),
         files: open_cache::OpenCache::default(),
     });
+    let sweeper = runtime::spawn(sweep_open_files(Rc::downgrade(&ctx)));
     let mut incoming = listener.incoming();
     while let Some(Some(conn)) = shutdown.unless_started(incoming.next()).await {
         match conn {
@@ -176,5 +177,20 @@ async fn serve(listener: TcpListener, cfg: Config, shutdown: Arc<Shutdown>) -> s
             Err(e) => eprintln!("accept: {e}"),
         }
     }
+    sweeper.abort();
     Ok(())
+}
+
+/// Closes, every `SWEEP_EVERY`, the open files of this worker that were
+/// deleted or replaced since they were opened, so their disk space comes
+/// back even if nobody asks for them again; ends with the worker's context.
+async fn sweep_open_files(ctx: std::rc::Weak<Context>) {
+    let mut every = runtime::time::interval(open_cache::SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        match ctx.upgrade() {
+            Some(ctx) => ctx.files.sweep(),
+            None => return,
+        }
+    }
 }

@@ -7,7 +7,13 @@
 //! on its next request, never served stale. The `statx` only compares: what
 //! is sent always comes from a descriptor opened with
 //! `openat2(RESOLVE_BENEATH)`, so a symlink swapped in cannot leak anything.
-//! Only regular files are kept; the table is emptied when it fills. An entry
+//! Only regular files are kept; the table is emptied when it fills.
+//!
+//! A descriptor keeps its file's blocks on disk after the file is deleted or
+//! replaced, so [`OpenCache::sweep`], which each worker runs every
+//! `SWEEP_EVERY`, drops the entries whose file has no name left (a link
+//! count of 0, one `statx` of the descriptor each): their space comes back
+//! within that period, whether or not the path is asked for again. An entry
 //! also knows which precompressed siblings exist (looked for again after
 //! `SIBLING_RECHECK`), so a request that accepts gzip or Brotli costs no
 //! failing open when there is none, and an identity response still says
@@ -80,6 +86,9 @@ const CAPACITY: usize = 256;
 /// within this time.
 const SIBLING_RECHECK: Duration = Duration::from_secs(2);
 
+/// How often a worker looks for entries whose file was deleted or replaced.
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_millis(500);
+
 impl OpenCache {
     /// `rel` beneath `dir`, from the table if the file is unchanged, else opened.
     pub(crate) async fn open(&self, dir: &File, rel: &str) -> io::Result<(Rc<File>, Metadata)> {
@@ -106,6 +115,13 @@ impl OpenCache {
             map.insert(rel.to_string(), entry);
         }
         Ok((file, meta))
+    }
+
+    /// Drops the entries whose file has no name any more (deleted, or
+    /// replaced by a rename): only their descriptor still holds its blocks.
+    /// A response in flight keeps its own reference until it is sent.
+    pub(crate) fn sweep(&self) {
+        self.map.borrow_mut().retain(|_, e| still_linked(&e.file));
     }
 
     /// The precompressed siblings of `rel`, if it is in the table (which
@@ -173,6 +189,13 @@ fn stat(dir: &File, rel: &str) -> Option<libc::statx> {
         )
     };
     (res == 0).then_some(stx)
+}
+
+/// Whether the open `file` still has a name (a link count above 0); read
+/// from the inode in memory, so it costs no wait. An error keeps the entry:
+/// the request path checks it again before use anyway.
+fn still_linked(file: &File) -> bool {
+    file.cached_metadata().map_or(true, |m| m.nlink() > 0)
 }
 
 /// Whether `rel` beneath `dir` exists as a regular file.

@@ -251,7 +251,21 @@ impl EpollDriver {
     }
 
     /// Waits up to `timeout` (None: forever) for readiness or a wake-up.
+    ///
+    /// # Panics
+    ///
+    /// If `epoll_wait` fails for a reason other than a signal (a seccomp
+    /// filter, say): retrying could only spin. The panic ends the worker,
+    /// and the runtime reports it as for a failing `io_uring_enter`.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
+        if let Err(e) = self.wait(timeout) {
+            wait_failed(&e);
+        }
+    }
+
+    /// [`park`](Self::park), returning `epoll_wait`'s error; a signal
+    /// (`EINTR`) is a wait that saw nothing.
+    fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         let ms = match timeout {
             None => -1,
             // Round up: waking early would just spin through another wait.
@@ -268,7 +282,13 @@ impl EpollDriver {
                 ms,
             )
         };
-        let n = usize::try_from(n).unwrap_or(0);
+        let n = match usize::try_from(n) {
+            Ok(n) => n,
+            Err(_) => match io::Error::last_os_error() {
+                e if e.raw_os_error() == Some(libc::EINTR) => 0,
+                e => return Err(e),
+            },
+        };
         // SAFETY: the kernel initialised the first `n` events.
         unsafe { self.events.set_len(n) };
         for i in 0..n {
@@ -283,6 +303,7 @@ impl EpollDriver {
             self.registry.event(token as RawFd, ev.events);
         }
         self.reap_posted();
+        Ok(())
     }
 
     /// Waits (bounded) for blocking-pool ops to finish; leaks what does not.
@@ -291,7 +312,10 @@ impl EpollDriver {
         self.deferred.frees.extend(finished);
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         while self.ops.len() > 0 && Instant::now() < deadline {
-            self.park(Some(Duration::from_millis(20)));
+            // A failing wait cannot be waited out: leak below rather than spin.
+            if self.wait(Some(Duration::from_millis(20))).is_err() {
+                break;
+            }
             for done in std::mem::take(&mut self.deferred.frees) {
                 let _ = done.discard();
             }
@@ -301,6 +325,12 @@ impl EpollDriver {
             self.ops.leak_all();
         }
     }
+}
+
+/// `epoll_wait` failed for good: the worker cannot make progress.
+#[cold]
+fn wait_failed(e: &io::Error) -> ! {
+    panic!("runtime: epoll_wait failed ({e}); the epoll driver cannot continue")
 }
 
 impl Readiness for EpollDriver {

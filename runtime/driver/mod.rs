@@ -32,6 +32,7 @@
 mod buf_pool;
 pub(crate) mod detect;
 mod epoll;
+mod file_releases;
 mod lifecycle;
 mod op_box;
 mod op_state;
@@ -52,11 +53,11 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 pub(crate) use buf_pool::PoolMemory;
+pub(crate) use file_releases::{Emptied, FileReleases};
 pub(crate) use op_state::{timed_out, OpState, Phase};
 pub(crate) use operation::{cvt, Attempt, Interest, Operation};
 pub(crate) use source::{closed, Chunk, Datagram, Multishot, RecvSide, Source, Take};
 pub(crate) use unpark::Unpark;
-pub(crate) use uring::registered::FileReleases;
 
 use crate::blocking::BlockingPool;
 use crate::metrics::Counters;

@@ -31,6 +31,10 @@
 //! kernel; a `Held` or `InKernel` op panics with a message saying so, since
 //! its buffers belong to the other driver until its kernel lets go. Dropped there, it
 //! is left to its own driver, whose shutdown cancels and frees it.
+//!
+//! Polled outside any runtime, an `Unheld` op completes with an error; a
+//! `Held` or `InKernel` op panics likewise: no driver is there to keep its
+//! waker, so it could only return `Pending` forever.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -133,6 +137,21 @@ impl<T> OpState<T> {
         }
     }
 
+    /// Polled outside any runtime: hands back an op no driver holds, to
+    /// complete with an error (`None` once it finished).
+    ///
+    /// # Panics
+    ///
+    /// If a driver holds the op (in a kernel or on its blocking pool): its
+    /// result can only come through that driver, which is not here to keep
+    /// a waker for it.
+    pub(crate) fn take_outside_runtime(&mut self) -> Option<T> {
+        if let Phase::Held { .. } | Phase::InKernel { .. } = self.phase {
+            in_flight_outside_runtime();
+        }
+        self.take_unheld()
+    }
+
     /// The finished op, for its output: after `poll_op` returned `Ready`.
     #[inline]
     pub(crate) fn take_finished(&mut self) -> T {
@@ -190,6 +209,16 @@ fn wrong_driver() -> ! {
         "runtime: an I/O operation was polled on a different runtime than the one it was \
          started on (or after that runtime was dropped); an operation in flight belongs to \
          the worker that started it"
+    )
+}
+
+/// The panic for an op in flight polled where no runtime runs.
+#[cold]
+fn in_flight_outside_runtime() -> ! {
+    panic!(
+        "runtime: an I/O operation in flight was polled outside any runtime (after its \
+         block_on returned, or on a thread without one); an operation in flight belongs to \
+         the worker that started it: await it there"
     )
 }
 

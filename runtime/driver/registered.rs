@@ -17,12 +17,19 @@
 //! `FixedBuf` of it, so every op using it, has completed); a file slot only
 //! when its last holder (the `File` and each op) is dropped. So no entry can
 //! reach the kernel naming a slot that was refilled after it was queued.
+//!
+//! A file slot let go on another thread reaches the ring's worker through
+//! its release queue (`file_releases.rs`), which wakes it; the worker empties
+//! it in its next park. When the ring goes, its file table is emptied first,
+//! so no file outlives its runtime in the kernel.
 
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::super::file_releases::{FileReleases, Release};
+use super::super::unpark::Unpark;
 use super::super::Driver;
 use super::UringDriver;
 use crate::metrics::{add, bump, Counters};
@@ -35,10 +42,6 @@ const FILE_SLOTS: u32 = 4096;
 /// Source of driver ids; 0 is never used.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Slots of file tables whose holders were dropped (maybe on another thread),
-/// cleared by the owning driver at its next registration or release.
-pub(crate) type FileReleases = Arc<Mutex<Vec<u32>>>;
-
 /// One ring's registration state.
 #[derive(Debug)]
 pub(crate) struct Registered {
@@ -48,17 +51,21 @@ pub(crate) struct Registered {
     bufs: Table,
     /// The registered-file table.
     files: Table,
-    /// File slots to clear, pushed by `FixedFile` drops.
-    releases: FileReleases,
+    /// File slots to clear, pushed by `FixedFile` drops on any thread.
+    releases: Arc<FileReleases>,
+    /// Slots taken from `releases`, kept for its capacity.
+    released: Vec<Release>,
 }
 
-impl Default for Registered {
-    fn default() -> Self {
+impl Registered {
+    /// Empty tables of a ring whose worker `unpark` wakes.
+    pub(super) fn new(unpark: Arc<Unpark>) -> Self {
         Registered {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             bufs: Table::Unset,
             files: Table::Unset,
-            releases: FileReleases::default(),
+            releases: FileReleases::new(unpark),
+            released: Vec::new(),
         }
     }
 }
@@ -256,31 +263,70 @@ impl UringDriver {
         }
     }
 
-    /// Clears the file slots whose holders were dropped since the last call.
+    /// Clears the file slots whose holders were dropped since the last
+    /// call, and collects the wakers of the closes waiting on them.
     fn clear_released_files(&mut self) {
-        let slots = std::mem::take(
-            &mut *self
-                .registered
-                .releases
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        let Table::Sparse(free) = &mut self.registered.files else {
-            return;
-        };
-        for slot in slots {
-            // -1 empties the slot; the kernel drops its reference to the file
-            // once no request in flight uses it.
-            if self
-                .ring
-                .submitter()
-                .register_files_update(slot, &[-1])
-                .is_ok()
-            {
-                give(free, slot, 1);
-                add(&self.counters.registered_files, u64::MAX);
+        let mut slots = std::mem::take(&mut self.registered.released);
+        self.registered.releases.take(&mut slots);
+        for (slot, done) in slots.drain(..) {
+            let outcome = match &mut self.registered.files {
+                // -1 empties the slot; the kernel drops its reference to the
+                // file once no request in flight uses it.
+                Table::Sparse(free) => {
+                    match self.ring.submitter().register_files_update(slot, &[-1]) {
+                        Ok(_) => {
+                            give(free, slot, 1);
+                            add(&self.counters.registered_files, u64::MAX);
+                            Ok(())
+                        }
+                        // Never reused: it may still name the file.
+                        Err(e) => Err(format!(
+                            "the kernel refused to empty its registered slot: {e}"
+                        )),
+                    }
+                }
+                _ => Ok(()),
+            };
+            if let Some(waker) = done.and_then(|d| d.give(outcome)) {
+                self.deferred.wakers.push(waker);
             }
         }
+        self.registered.released = slots;
+    }
+
+    /// `park`: clears released file slots, if any were queued; whether that
+    /// collected wakers (of closes waiting on them) to run.
+    #[inline]
+    pub(super) fn take_released_files(&mut self) -> bool {
+        if !self.registered.releases.pending() {
+            return false;
+        }
+        let before = self.deferred.wakers.len();
+        self.clear_released_files();
+        self.deferred.wakers.len() > before
+    }
+}
+
+impl Drop for UringDriver {
+    /// Empties the file table before the ring goes: the kernel frees a
+    /// closed ring (and the files in its table) later, on its own thread,
+    /// and a file must not stay open past its runtime. Skipped if ops are
+    /// still in flight (a shutdown that had to leak them), which an older
+    /// kernel would wait for.
+    fn drop(&mut self) {
+        let outcome = match &self.registered.files {
+            Table::Sparse(_) if self.ops.len() > 0 || self.wake_armed => Err(
+                "the runtime went away with operations in flight; the kernel lets the file go \
+                 after them"
+                    .to_owned(),
+            ),
+            Table::Sparse(_) => match self.ring.submitter().unregister_files() {
+                Ok(()) => Ok(()),
+                Err(e) => Err(format!("the kernel refused to empty the file table: {e}")),
+            },
+            _ => Ok(()),
+        };
+        self.registered.releases.close(&outcome);
     }
 }
 
@@ -330,7 +376,10 @@ impl Driver {
 
     /// Registers `fd`; returns `(table id, slot, release queue)`, or why it
     /// stays a plain descriptor (counted in the metrics; epoll says nothing).
-    pub(crate) fn register_file(&mut self, fd: RawFd) -> Result<(u64, u32, FileReleases), String> {
+    pub(crate) fn register_file(
+        &mut self,
+        fd: RawFd,
+    ) -> Result<(u64, u32, Arc<FileReleases>), String> {
         let Driver::Uring(d) = self else {
             return Err("the epoll driver has no registered files".into());
         };
@@ -347,6 +396,21 @@ impl Driver {
     pub(crate) fn clear_released_files(&mut self, id: u64) {
         if let Driver::Uring(d) = self {
             if d.registered.id == id {
+                d.clear_released_files();
+            }
+        }
+    }
+
+    /// The worker starts (`true`) or stops turning its loop, which decides
+    /// who empties file slots released elsewhere (`file_releases.rs`), and
+    /// whether a socket whose receive runs in this ring may wait for it
+    /// elsewhere (`Unpark::is_active`); stopping, it empties the file slots
+    /// queued now. The caller runs the collected wakers afterwards.
+    pub(crate) fn attend(&mut self, on: bool) {
+        self.unpark().set_active(on);
+        if let Driver::Uring(d) = self {
+            d.registered.releases.attend(on);
+            if !on {
                 d.clear_released_files();
             }
         }

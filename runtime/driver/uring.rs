@@ -140,11 +140,11 @@ impl UringDriver {
             source_cqes: Vec::new(),
             deferred: Deferred::default(),
             wake_fd: unpark.raw_fd(),
+            registered: registered::Registered::new(unpark.clone()),
             unpark,
             wake_buf: Box::new(0),
             wake_armed: false,
             counters,
-            registered: registered::Registered::default(),
         }
     }
 
@@ -362,6 +362,11 @@ impl UringDriver {
         if let Some(pool) = &mut self.pool {
             pool.publish();
         }
+        // A close told its file is let go must not wait for this wait.
+        let timeout = match self.take_released_files() {
+            true => Some(Duration::ZERO),
+            false => timeout,
+        };
         // A turn that must not wait has nothing to ask a ring with no op in
         // flight, so it skips the syscall (one per spawn+join otherwise).
         if timeout == Some(Duration::ZERO)

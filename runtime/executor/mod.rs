@@ -8,6 +8,7 @@
 
 mod abort;
 pub(crate) mod coop;
+mod failure;
 mod join;
 mod join_set;
 mod run_loop;
@@ -19,6 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub use abort::AbortHandle;
+pub(crate) use failure::{panic_message, Failures};
 pub use join::{JoinError, JoinHandle};
 pub use join_set::JoinSet;
 pub(crate) use shared::Shared;
@@ -28,7 +30,6 @@ pub(crate) use task::Runnable;
 use crate::blocking::BlockingPool;
 use crate::context;
 use crate::driver::DriverKind;
-use crate::metrics::bump;
 
 /// The runtime-wide state every worker shares.
 #[derive(Debug)]
@@ -39,6 +40,8 @@ pub(crate) struct Handle {
     pub(crate) drivers: std::sync::Mutex<Vec<(DriverKind, String)>>,
     /// The `spawn_blocking` pool (also the epoll driver's file I/O).
     pub(crate) pool: Arc<BlockingPool>,
+    /// Workers that died (`failure.rs`).
+    pub(crate) failures: Failures,
 }
 
 impl Handle {
@@ -81,13 +84,16 @@ where
     let cell = task::TaskCell::new(future, worker.shared.clone());
     let runnable = task::as_runnable(&cell);
     task::register(&runnable);
-    bump(&worker.shared.counters.tasks_spawned);
     task::schedule(runnable);
     JoinHandle::new(task::as_joinable(cell))
 }
 
 /// Spawns a task on worker `worker` of the current runtime: `make` runs there
 /// and builds the future, which need not be `Send`.
+///
+/// A worker that stopped refuses the task: its handle resolves at once with
+/// a `JoinError`, cancelled at shutdown, or carrying the panic message of a
+/// worker that died.
 ///
 /// # Panics
 ///
@@ -117,11 +123,16 @@ where
         );
     };
     let cell = task::TaskCell::new(SpawnOn::Make { make: Some(make) }, target.clone());
+    // Registered (and counted in the metrics) by the worker that runs it:
+    // here, or at its first run over there.
     if Arc::ptr_eq(&target, &current.shared) {
         task::register(&task::as_runnable(&cell));
+        task::schedule(task::as_runnable(&cell));
+    } else if !task::send_new(task::as_runnable(&cell)) {
+        // SAFETY: refused, so it never ran and is in no queue; its future
+        // is still `make`, which is `Send`.
+        unsafe { cell.fail_unstarted() };
     }
-    bump(&current.shared.counters.tasks_spawned);
-    task::schedule(task::as_runnable(&cell));
     JoinHandle::new(task::as_joinable(cell))
 }
 

@@ -7,6 +7,7 @@
 //! timers, and an idle worker sleeps in the kernel.
 
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use super::coop;
+use super::failure::worker_died;
 use super::shared::Shared;
 use crate::context::Worker;
 use crate::driver::Collected;
@@ -38,25 +40,14 @@ impl Wake for MainWaker {
     }
 }
 
-/// Marks a worker's loop as running while it lives (see `Unpark::set_active`).
-struct Active<'a>(&'a Worker);
-
-impl<'a> Active<'a> {
-    fn new(worker: &'a Worker) -> Self {
-        worker.shared.unpark.set_active(true);
-        Active(worker)
-    }
-}
-
-impl Drop for Active<'_> {
-    fn drop(&mut self) {
-        self.0.shared.unpark.set_active(false);
-    }
-}
-
 /// Runs `fut` to completion on `worker`, running its tasks meanwhile.
+///
+/// # Panics
+///
+/// With a dead worker's message once `fut` cannot finish without it (see
+/// `failure.rs`).
 pub(crate) fn block_on_worker<F: Future>(worker: &Worker, fut: F) -> F::Output {
-    let _active = Active::new(worker);
+    let _attended = Attended::new(worker);
     let main = Arc::new(MainWaker {
         woken: AtomicBool::new(true),
         shared: worker.shared.clone(),
@@ -73,15 +64,61 @@ pub(crate) fn block_on_worker<F: Future>(worker: &Worker, fut: F) -> F::Output {
                 return out;
             }
         }
-        turn(worker, &|| main.woken.load(Ordering::SeqCst));
+        let failures = &worker.handle.failures;
+        // A dead worker delivered what it owed (its tasks' results) before
+        // recording its death, waking `fut` for them: not woken now, `fut`
+        // saw them all and still waits, maybe for that worker.
+        if failures.any() && !main.woken.load(Ordering::SeqCst) {
+            failures.report();
+        }
+        turn(worker, &|| {
+            main.woken.load(Ordering::SeqCst) || failures.any()
+        });
     }
 }
 
-/// Runs a worker thread's loop until `stop` is set.
+/// Runs a worker thread's loop until `stop` is set, then shuts the worker
+/// down. A panic outside any task ends the worker (`failure.rs`).
 pub(crate) fn run_worker(worker: &Worker, stop: &AtomicBool) {
-    let _active = Active::new(worker);
-    while !stop.load(Ordering::SeqCst) {
-        turn(worker, &|| stop.load(Ordering::SeqCst));
+    // For good: a worker thread turns until it stops, and its driver goes then.
+    worker.driver.borrow_mut().attend(true);
+    let ran = catch_unwind(AssertUnwindSafe(|| {
+        while !stop.load(Ordering::SeqCst) {
+            turn(worker, &|| stop.load(Ordering::SeqCst));
+        }
+    }));
+    match ran {
+        Ok(()) => shutdown_worker(worker),
+        Err(payload) => worker_died(worker, &*payload),
+    }
+}
+
+/// Tells the driver that its worker turns its loop, until dropped: work
+/// other threads send it (registered files to let go) is then done in a
+/// turn, and otherwise when it turns again or goes.
+struct Attended<'a>(&'a Worker);
+
+impl<'a> Attended<'a> {
+    fn new(worker: &'a Worker) -> Self {
+        worker.driver.borrow_mut().attend(true);
+        Attended(worker)
+    }
+}
+
+impl Drop for Attended<'_> {
+    fn drop(&mut self) {
+        // Borrowed only if a caller up the stack holds the driver, which
+        // none does around `block_on`; then it stays attended until it goes.
+        let Ok(mut driver) = self.0.driver.try_borrow_mut() else {
+            return;
+        };
+        driver.attend(false);
+        drop(driver);
+        // What that did (closes told), before `block_on` returns; not while
+        // unwinding, where a waker that panics too would abort.
+        if !std::thread::panicking() {
+            run_deferred(self.0);
+        }
     }
 }
 
@@ -182,6 +219,13 @@ fn move_inbox(worker: &Worker) {
 /// Drops every task, cancels and reaps every op, then lets the driver go.
 /// The worker must be current on this thread (ops find their driver there).
 pub(crate) fn shutdown_worker(worker: &Worker) {
+    drop_tasks(worker);
+    release_driver(worker);
+}
+
+/// Refuses new tasks and drops every task of the worker (each handle hears
+/// the worker's stop error), on the worker's thread, with it current.
+pub(crate) fn drop_tasks(worker: &Worker) {
     for task in worker.shared.close() {
         task.shutdown();
     }
@@ -193,10 +237,12 @@ pub(crate) fn shutdown_worker(worker: &Worker) {
             break;
         }
         for (_, task) in owned {
-            // Its key may be reused by a task spawned while it drops.
+            // Its key may be reused by a task spawned while it drops; so
+            // `finish` will not see it, and it is counted as finished here.
             task.header()
                 .owned_key
                 .store(super::task::NOT_OWNED, Ordering::Relaxed);
+            bump(&worker.shared.counters.tasks_finished);
             task.shutdown();
         }
         for task in queue {
@@ -204,6 +250,10 @@ pub(crate) fn shutdown_worker(worker: &Worker) {
         }
         run_deferred(worker);
     }
+}
+
+/// After [`drop_tasks`]: cancels and reaps every op, then lets the driver go.
+pub(crate) fn release_driver(worker: &Worker) {
     worker.timers.borrow_mut().clear();
     let mut driver = worker.driver.borrow_mut();
     driver.shutdown();

@@ -15,8 +15,9 @@
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use super::join::JoinError;
 use super::task::Runnable;
 use crate::driver::Unpark;
 use crate::metrics::Counters;
@@ -40,6 +41,9 @@ pub(crate) struct Shared {
     pub(crate) unpark: Arc<Unpark>,
     /// The worker's counters.
     pub(crate) counters: Arc<Counters>,
+    /// Set when the worker panicked outside a task (see `failure.rs`): the
+    /// message its tasks and refused `spawn_on`s fail with.
+    died: OnceLock<String>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -57,6 +61,7 @@ impl Shared {
             queued: AtomicUsize::new(0),
             unpark: Arc::new(Unpark::new()?),
             counters: Arc::new(Counters::default()),
+            died: OnceLock::new(),
         })
     }
 
@@ -64,12 +69,13 @@ impl Shared {
         self.inbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends a task from another thread and wakes the worker if it sleeps.
-    pub(crate) fn push_remote(&self, item: Arc<dyn Runnable>) {
+    /// Sends a task from another thread and wakes the worker if it sleeps;
+    /// gives it back if the worker shut down or died.
+    pub(crate) fn push_remote(&self, item: Arc<dyn Runnable>) -> Result<(), Arc<dyn Runnable>> {
         let mut inbox = self.inbox();
         if inbox.closed {
             drop(inbox);
-            return;
+            return Err(item);
         }
         inbox.items.push(item);
         self.queued.store(inbox.items.len(), Ordering::SeqCst);
@@ -77,6 +83,7 @@ impl Shared {
         // Many threads push here, so this counter needs a real atomic add.
         self.counters.remote_wakes.fetch_add(1, Ordering::Relaxed);
         self.notify();
+        Ok(())
     }
 
     /// Ends the worker's kernel wait, if it is in one.
@@ -121,7 +128,21 @@ impl Shared {
         std::mem::take(&mut inbox.items)
     }
 
-    /// Worker shutdown: later tasks are dropped on arrival; returns what was queued.
+    /// Worker, dying: records `msg`, which its tasks fail with from now on.
+    pub(crate) fn die(&self, msg: &str) {
+        let _ = self.died.set(msg.to_owned());
+    }
+
+    /// How a task of this worker ends when the worker stops before it
+    /// does: cancelled at shutdown, or failed with the worker's panic.
+    pub(crate) fn stop_error(&self) -> JoinError {
+        match self.died.get() {
+            Some(msg) => JoinError::panic(Box::new(msg.clone())),
+            None => JoinError::cancelled(),
+        }
+    }
+
+    /// Worker shutdown: later tasks are refused; returns what was queued.
     pub(crate) fn close(&self) -> Vec<Arc<dyn Runnable>> {
         let mut inbox = self.inbox();
         inbox.closed = true;

@@ -94,6 +94,25 @@ impl<F: Future + 'static> TaskCell<F> {
         })
     }
 
+    /// Ends a task its owner refused (see [`send_new`]) with the owner's
+    /// stop error, dropping its future on this thread.
+    ///
+    /// # Safety
+    ///
+    /// The task never ran and is in no queue, and its future may be dropped
+    /// on this thread (a `spawn_on` future that never ran is its `Send`
+    /// closure).
+    pub(crate) unsafe fn fail_unstarted(&self) {
+        self.header.state.fetch_or(COMPLETE, Ordering::AcqRel);
+        // SAFETY: the caller's promise: nothing else touches the future.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { *self.future.get() = None }));
+        let err = match dropped {
+            Ok(()) => self.header.owner.stop_error(),
+            Err(payload) => JoinError::panic(payload),
+        };
+        self.join.complete(Err(err));
+    }
+
     /// Owner thread: drops the future and publishes the output.
     fn finish(&self, out: Result<F::Output, JoinError>) {
         self.header.state.fetch_or(COMPLETE, Ordering::AcqRel);
@@ -105,10 +124,14 @@ impl<F: Future + 'static> TaskCell<F> {
         let waker = unsafe { (*self.waker.get()).take() };
         drop(waker);
         let removed = context::with_current(|worker| {
-            bump(&worker.shared.counters.tasks_finished);
             let key = self.header.owned_key.swap(NOT_OWNED, Ordering::Relaxed);
+            // Counted as finished where it was counted as spawned: on the
+            // worker that registered it (shutdown counts the ones it unregisters).
             (key != NOT_OWNED)
-                .then(|| worker.owned.borrow_mut().try_remove(key))
+                .then(|| {
+                    bump(&worker.shared.counters.tasks_finished);
+                    worker.owned.borrow_mut().try_remove(key)
+                })
                 .flatten()
         });
         // Dropped outside the worker's borrow: it may be the last reference.
@@ -158,7 +181,7 @@ impl<F: Future + 'static> Runnable for TaskCell<F> {
 
     fn shutdown(&self) {
         if self.header.state.fetch_or(COMPLETE, Ordering::AcqRel) & COMPLETE == 0 {
-            self.finish(Err(JoinError::cancelled()));
+            self.finish(Err(self.header.owner.stop_error()));
         }
     }
 
@@ -208,7 +231,8 @@ fn schedule_cell<F: Future + 'static>(cell: Arc<TaskCell<F>>) {
     });
     if let Some(cell) = slot {
         let owner = cell.header.owner.clone();
-        owner.push_remote(cell);
+        // Refused by a worker that stopped: the task already finished there.
+        let _ = owner.push_remote(cell);
     }
 }
 
@@ -227,15 +251,28 @@ pub(crate) fn schedule(task: Arc<dyn Runnable>) {
     });
     if let Some(task) = slot {
         let owner = task.header().owner.clone();
-        owner.push_remote(task);
+        // Refused by a worker that stopped: the task already finished there
+        // (a new `spawn_on` task goes through `send_new` instead).
+        let _ = owner.push_remote(task);
     }
 }
 
-/// Owner thread: records a task in the worker's `owned` set (for shutdown).
+/// Sends a task `spawn_on` just made to its owner, another worker; false
+/// if the owner stopped (shut down or died) and refused it.
+pub(crate) fn send_new(task: Arc<dyn Runnable>) -> bool {
+    task.header().state.fetch_or(SCHEDULED, Ordering::AcqRel);
+    let owner = task.header().owner.clone();
+    owner.push_remote(task).is_ok()
+}
+
+/// Owner thread: records a task in the worker's `owned` set (for shutdown)
+/// and counts it as spawned there: the metrics count a task on the worker
+/// that runs it, whichever worker spawned it.
 pub(crate) fn register(task: &Arc<dyn Runnable>) {
     if let Some(worker) = context::current() {
         let key = worker.owned.borrow_mut().insert(task.clone());
         task.header().owned_key.store(key, Ordering::Relaxed);
+        bump(&worker.shared.counters.tasks_spawned);
     }
 }
 

@@ -6,14 +6,14 @@
 //! after the `File` and all those ops are gone: an entry can never reach
 //! the kernel naming a slot that was refilled with another file. The holder
 //! that drops last queues the slot for the owning driver, which empties it
-//! at once when dropped on that worker, or at its next registration when
-//! dropped elsewhere.
+//! at once when dropped on that worker, or in its next turn (it is woken)
+//! when dropped elsewhere. [`FixedFile::close`] also says when.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::buf::{FixedSlot, FixedToken, IoBuf};
 use crate::context;
-use crate::driver::FileReleases;
+use crate::driver::{Emptied, FileReleases};
 use crate::sys::SharedFd;
 
 /// A file's slot in a ring's registered-file table.
@@ -31,10 +31,14 @@ struct FileSlot {
     /// The slot (`types::Fixed`).
     slot: u32,
     /// The plain descriptor, open as long as the slot is: ops naming the
-    /// slot use it on the epoll driver and on other rings.
-    fd: SharedFd,
+    /// slot use it on the epoll driver and on other rings. `None` only in
+    /// `drop`, which lets it go before it releases the slot, so a close
+    /// told the slot is empty finds this reference gone too.
+    fd: Option<SharedFd>,
     /// Where the owning driver collects slots to empty.
-    releases: FileReleases,
+    releases: Arc<FileReleases>,
+    /// Set by [`FixedFile::close`]: told when the slot is empty.
+    on_release: Mutex<Option<Arc<Emptied>>>,
 }
 
 impl FixedFile {
@@ -59,10 +63,25 @@ impl FixedFile {
             inner: Arc::new(FileSlot {
                 table,
                 slot,
-                fd: fd.clone(),
+                fd: Some(fd.clone()),
                 releases,
+                on_release: Mutex::new(None),
             }),
         })
+    }
+
+    /// Gives up this holder's share of the slot; the result tells when the
+    /// slot is empty, after every other holder (each op in flight naming
+    /// it) is gone too, or why it is not.
+    pub(crate) fn close(self) -> Arc<Emptied> {
+        let emptied = Emptied::new();
+        *self
+            .inner
+            .on_release
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(emptied.clone());
+        drop(self);
+        emptied
     }
 
     /// The slot, for `types::Fixed`.
@@ -78,10 +97,14 @@ impl FixedFile {
 
 impl Drop for FileSlot {
     fn drop(&mut self) {
-        self.releases
-            .lock()
+        drop(self.fd.take());
+        let done = self
+            .on_release
+            .get_mut()
             .unwrap_or_else(|e| e.into_inner())
-            .push(self.slot);
+            .take();
+        self.releases.release(self.slot, done);
+        // On the owning worker, empty it now rather than at its next park.
         context::with_current(|worker| {
             if let Ok(mut driver) = worker.driver.try_borrow_mut() {
                 driver.clear_released_files(self.table);
@@ -150,7 +173,10 @@ impl Fixed {
     #[inline]
     pub(crate) fn fd(&self) -> &SharedFd {
         match &self.file {
-            FileRef::Registered(f) => &f.inner.fd,
+            FileRef::Registered(f) => match &f.inner.fd {
+                Some(fd) => fd,
+                None => unreachable!("a slot lets its descriptor go only when dropped"),
+            },
             FileRef::Plain(fd) => fd,
         }
     }

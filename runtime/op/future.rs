@@ -91,9 +91,10 @@ impl<T: Operation> Op<T> {
         self.state.key()
     }
 
-    /// Completes an op no driver holds with `err`.
+    /// Outside any runtime: completes an op no driver holds with `err`
+    /// (one a driver holds panics: see `OpState::take_outside_runtime`).
     fn fail(&mut self, err: io::Error) -> Poll<T::Output> {
-        match self.state.take_unheld() {
+        match self.state.take_outside_runtime() {
             Some(op) => Poll::Ready(op.complete(Err(err))),
             None => Poll::Pending,
         }

@@ -24,6 +24,10 @@ pub(crate) struct ReadFixed<B> {
     /// epoll: bytes the inline attempt read before the pool took over (a
     /// single read moves at most `u32::MAX`: see `io_len`).
     done: u32,
+    /// epoll: `buf`'s address and capacity, taken on the worker for the
+    /// blocking pool, which must not call `IoBuf` methods (a buffer need
+    /// not be `Send`).
+    raw: (*mut u8, usize),
 }
 
 impl<B: IoBufMut> Op<ReadFixed<B>> {
@@ -34,17 +38,19 @@ impl<B: IoBufMut> Op<ReadFixed<B>> {
             buf,
             offset,
             done: 0,
+            raw: (std::ptr::null_mut(), 0),
         })
     }
 }
 
 impl<B: IoBufMut> ReadFixed<B> {
-    /// The `pread`, or the rest of it after `done` bytes read inline.
-    fn syscall(&mut self) -> io::Result<u32> {
+    /// The `pread` of what `epoll_attempt` recorded in `raw`, or the rest
+    /// of it after `done` bytes read inline; safe on any thread.
+    fn syscall(&self) -> io::Result<u32> {
         let done = self.done as usize;
         // `done` never exceeds the buffer: it is what the kernel wrote into it.
-        let ptr = self.buf.stable_mut_ptr().wrapping_add(done);
-        let len = self.buf.bytes_total() - done;
+        let ptr = self.raw.0.wrapping_add(done);
+        let len = self.raw.1 - done;
         let off = self.offset.wrapping_add(done as u64) as libc::off_t;
         // SAFETY: `ptr` is valid for `len` writable bytes (IoBufMut contract).
         let res = unsafe { libc::pread(self.fixed.fd().raw(), ptr.cast(), len, off) };
@@ -84,9 +90,10 @@ unsafe impl<B: IoBufMut> Operation for ReadFixed<B> {
     }
 
     fn epoll_attempt(&mut self) -> Attempt {
+        self.raw = (self.buf.stable_mut_ptr(), self.buf.bytes_total());
         let mut iov = [libc::iovec {
-            iov_base: self.buf.stable_mut_ptr().cast(),
-            iov_len: self.buf.bytes_total(),
+            iov_base: self.raw.0.cast(),
+            iov_len: self.raw.1,
         }];
         // SAFETY: `iov` points at `buf`, valid for `bytes_total` writable
         // bytes (IoBufMut contract).

@@ -20,12 +20,21 @@ pub(crate) struct WriteFixed<B> {
     buf: B,
     /// File offset.
     offset: u64,
+    /// epoll: `buf`'s address and length, taken on the worker for the
+    /// blocking pool, which must not call `IoBuf` methods (a buffer need
+    /// not be `Send`).
+    raw: (*const u8, usize),
 }
 
 impl<B: IoBuf> Op<WriteFixed<B>> {
     /// Writes `buf`'s initialised bytes at `offset` through the registered `fixed` resources.
     pub(crate) fn write_fixed_at(fixed: Fixed, buf: B, offset: u64) -> Self {
-        Op::new(WriteFixed { fixed, buf, offset })
+        Op::new(WriteFixed {
+            fixed,
+            buf,
+            offset,
+            raw: (std::ptr::null(), 0),
+        })
     }
 }
 
@@ -61,17 +70,19 @@ unsafe impl<B: IoBuf> Operation for WriteFixed<B> {
     }
 
     fn epoll_attempt(&mut self) -> Attempt {
+        self.raw = (self.buf.stable_ptr(), self.buf.bytes_init());
         // A regular file is always "ready": the write may block, so the pool does it.
         Attempt::Blocking
     }
 
     fn run_blocking(&mut self) -> io::Result<u32> {
-        let len = self.buf.bytes_init();
-        // SAFETY: `buf` is valid for `bytes_init` readable bytes (IoBuf contract).
+        let (ptr, len) = self.raw;
+        // SAFETY: `epoll_attempt` took `ptr` and `len` from `buf`, valid for
+        // `len` readable bytes (IoBuf contract) while the op owns it.
         let res = unsafe {
             libc::pwrite(
                 self.fixed.fd().raw(),
-                self.buf.stable_ptr().cast(),
+                ptr.cast(),
                 len,
                 self.offset as libc::off_t,
             )

@@ -1,9 +1,10 @@
 //! A socket whose last handle is dropped really closes, on both drivers,
-//! wherever the handle goes: io_uring keeps a multishot poll on each fd an op
-//! has waited on, and a poll holds the file open, so the driver must cancel
-//! it, also when the handle is dropped on another thread or runtime, or
-//! while the worker is busy. Each test checks what the peer sees (end of
-//! stream), not only the descriptor count.
+//! wherever the handle goes: on io_uring a socket that was read keeps a
+//! multishot receive in its worker's ring, which holds the file open, so
+//! the last handle must have it cancelled, also when the handle is dropped
+//! on another thread or runtime, or while the worker is busy. Each test
+//! checks what the peer sees (end of stream), not only the descriptor
+//! count; the last one checks that dropped runtimes leave no descriptor.
 //!
 //! The tests of this file take turns (`serial`), so that the socket count
 //! of one is not disturbed by the others in this process (runtimes, whose
@@ -22,8 +23,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
 
-use runtime::net::TcpStream;
+use runtime::net::{TcpStream, UnixStream};
 use runtime::Builder;
+
+mod support;
+use support::fd_count;
 
 /// Generous bound on how long a peer may wait for end of stream; reaching it
 /// fails the test (a poll kept the socket open), it never times anything.
@@ -215,4 +219,49 @@ async fn a_reused_fd_number_gets_only_its_own_events() {
         peer_sees_eof(new_peer).await,
         "the new peer saw end of stream"
     );
+}
+
+/// A dropped runtime leaves no descriptor behind, even when a socket it
+/// read lives on: the socket remembers the ring that ran its receive only
+/// weakly, and the runtime's shutdown cancels that receive. (With a
+/// process-wide table of poll owners, each of these runtimes kept its
+/// eventfd open for as long as the socket lived.)
+#[test]
+fn dropped_runtimes_that_read_a_long_lived_socket_leave_no_descriptor() {
+    const RUNTIMES: usize = 200;
+    let _serial = serial();
+    for kind in [runtime::DriverKind::Uring, runtime::DriverKind::Epoll] {
+        let (_peer, ours) = std::os::unix::net::UnixStream::pair().unwrap();
+        let stream = UnixStream::from_std(ours).unwrap();
+        let before = fd_count();
+        for _ in 0..RUNTIMES {
+            let rt = match runtime::Builder::new().driver(kind).build() {
+                Ok(rt) => rt,
+                Err(e) if kind == runtime::DriverKind::Uring && !support::uring_required() => {
+                    eprintln!("skipping io_uring: {e}");
+                    break;
+                }
+                Err(e) => panic!("{kind}: {e}"),
+            };
+            // Poll a read once (on io_uring this arms the socket's receive
+            // in this runtime's ring), then let the runtime go.
+            rt.block_on(async {
+                let mut read = stream.read(vec![0u8; 8]);
+                std::future::poll_fn(|cx| {
+                    assert!(std::pin::Pin::new(&mut read).poll(cx).is_pending());
+                    std::task::Poll::Ready(())
+                })
+                .await;
+            });
+            drop(rt);
+        }
+        let after = fd_count();
+        // Other tests run in parallel: a loose bound, far below one per runtime.
+        assert!(
+            after <= before + 32,
+            "{kind}: {RUNTIMES} dropped runtimes left {} descriptors",
+            after.saturating_sub(before)
+        );
+        drop(stream);
+    }
 }

@@ -14,9 +14,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::buf::RecvBuf;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::op;
-use crate::op::{Op, Receive, StreamRead, StreamReadv};
+use crate::op::{Op, Receive, StreamRead, StreamReadv, StreamRecvBuf};
 use crate::sys::{FdHandle, SharedFd};
 
 /// The future of a socket read ([`TcpStream::read`](crate::net::TcpStream::read),
@@ -60,6 +61,45 @@ impl<B: IoBufMut> Read<B> {
 
 impl<B: IoBufMut> Future for Read<B> {
     type Output = BufResult<usize, B>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.get_mut().op).poll(cx)
+    }
+}
+
+/// The future of a zero-copy stream read
+/// ([`TcpStream::recv_buf`](crate::net::TcpStream::recv_buf)): resolves to
+/// the next bytes received, as a [`RecvBuf`] (empty at end of stream).
+#[must_use = "an operation does nothing unless awaited"]
+#[derive(Debug)]
+pub struct RecvBufFuture {
+    /// The receive: a chunk of the socket's queue, or a `recv` of its own.
+    op: Receive<StreamRecvBuf>,
+}
+
+/// What a zero-copy read receives into when it must receive itself (no
+/// provided buffer free): the size of a provided buffer by default.
+const RECV_BUF_FALLBACK: usize = 16 * 1024;
+
+impl RecvBufFuture {
+    /// A zero-copy read of `fd`.
+    pub(crate) fn new(fd: &FdHandle) -> Self {
+        RecvBufFuture {
+            op: Receive::new(fd, StreamRecvBuf::new(RECV_BUF_FALLBACK)),
+        }
+    }
+
+    /// Gives up after `dur` with an error of kind `TimedOut`; nothing
+    /// received is lost (it waits for the next read).
+    pub fn timeout(self, dur: Duration) -> Self {
+        RecvBufFuture {
+            op: self.op.timeout(dur),
+        }
+    }
+}
+
+impl Future for RecvBufFuture {
+    type Output = io::Result<RecvBuf>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.get_mut().op).poll(cx)

@@ -88,6 +88,15 @@ macro_rules! owned_halves {
                 self.core.peek(buf)
             }
 
+            #[doc = concat!("See [`", stringify!($stream), "::recv_buf`].")]
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: bytes are taken only by the poll that returns them.
+            pub fn recv_buf(&self) -> $crate::net::RecvBufFuture {
+                self.core.recv_buf()
+            }
+
             #[doc = concat!("See [`", stringify!($stream), "::readv`].")]
             ///
             /// # Cancel safety

@@ -14,7 +14,7 @@ use std::net::Shutdown;
 use std::task::{Context, Poll};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::net::{future, Read, Readv, Write, Writev};
+use crate::net::{future, Read, Readv, RecvBufFuture, Write, Writev};
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 use crate::op::poll_io;
 use crate::op::Op;
@@ -71,6 +71,11 @@ impl StreamCore {
     /// Like `read`, but the bytes stay for the next read.
     pub(crate) fn peek<B: IoBufMut>(&self, buf: B) -> Read<B> {
         Read::new(&self.fd, buf, true)
+    }
+
+    /// The next bytes received, lent without a copy.
+    pub(crate) fn recv_buf(&self) -> RecvBufFuture {
+        RecvBufFuture::new(&self.fd)
     }
 
     /// Reads into `bufs` in order.

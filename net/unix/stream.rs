@@ -159,6 +159,28 @@ impl UnixStream {
         self.core.readable()
     }
 
+    /// Receives the next bytes without a copy: on io_uring the worker's
+    /// provided buffer the kernel received them into, lent until the
+    /// [`RecvBuf`](crate::buf::RecvBuf) is dropped; elsewhere a buffer of
+    /// their own. Empty at end of stream. An idle connection waiting here
+    /// holds no buffer, and the bytes can be sent on as they are (a `RecvBuf`
+    /// is an [`IoBuf`](crate::buf::IoBuf)). `.timeout(d)` bounds the wait.
+    ///
+    /// ```no_run
+    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
+    /// let buf = stream.recv_buf().await?;
+    /// println!("{} bytes", buf.len());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: bytes are taken only by the poll that returns them; a
+    /// dropped call leaves them queued on the socket for the next read.
+    pub fn recv_buf(&self) -> crate::net::RecvBufFuture {
+        self.core.recv_buf()
+    }
+
     /// Like [`read`](UnixStream::read), but leaves the bytes in the socket
     /// for the next read (`MSG_PEEK`).
     ///

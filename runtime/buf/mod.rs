@@ -36,6 +36,8 @@
 //! - [`FixedPool`] / [`FixedBuf`]: buffers registered with the worker's
 //!   io_uring instance, read and written with `READ_FIXED` / `WRITE_FIXED`
 //!   (plain buffers, same API, where registration is refused or on epoll).
+//! - [`RecvBuf`]: bytes a socket received, lent without a copy (on io_uring,
+//!   the worker's provided buffer the kernel filled), from `recv_buf()`.
 
 mod aligned;
 mod fill;
@@ -43,6 +45,7 @@ mod fixed_buf;
 mod fixed_pool;
 mod fixed_slot;
 mod io_buf;
+mod recv_buf;
 mod slice;
 
 pub use aligned::AlignedBuf;
@@ -51,6 +54,7 @@ pub use fixed_buf::FixedBuf;
 pub use fixed_pool::FixedPool;
 pub(crate) use fixed_slot::{FixedSlot, FixedToken};
 pub use io_buf::{IoBuf, IoBufMut};
+pub use recv_buf::RecvBuf;
 pub use slice::Slice;
 
 /// The result of an operation that owned a buffer: the outcome, and the buffer back.

@@ -56,7 +56,7 @@ pub(crate) use buf_pool::PoolMemory;
 pub(crate) use file_releases::{Emptied, FileReleases};
 pub(crate) use op_state::{timed_out, OpState, Phase};
 pub(crate) use operation::{cvt, Attempt, Interest, Operation};
-pub(crate) use source::{closed, Chunk, Datagram, Multishot, RecvSide, Source, Take};
+pub(crate) use source::{closed, Chunk, Datagram, Lent, Multishot, RecvSide, Source, Take};
 pub(crate) use unpark::Unpark;
 
 use crate::blocking::BlockingPool;

@@ -347,6 +347,16 @@ pub(crate) enum Take<T> {
     Empty,
 }
 
+/// What a zero-copy read takes: a provided buffer, lent (bytes
+/// `start..end` of buffer `bid` of the pool), or bytes of their own.
+#[derive(Debug)]
+pub(crate) enum Lent {
+    /// A provided buffer, which the taker must give back.
+    Pooled(Arc<PoolMemory>, u16, u32, u32),
+    /// Bytes moved out of the queue (empty: end of stream).
+    Bytes(Vec<u8>),
+}
+
 /// A multishot completion, as the driver read it from the CQE.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Completion {
@@ -507,7 +517,6 @@ impl RecvSide {
     /// Only from `Idle`.
     pub(crate) fn start_oneshot(&mut self, owner: Weak<Unpark>) {
         debug_assert!(matches!(self.kernel, Kernel::Idle));
-        self.data_waiting = false;
         self.kernel = Kernel::Running(Running {
             owner,
             key: NO_KEY,
@@ -529,6 +538,15 @@ impl RecvSide {
         self.closed
     }
 
+    /// The receive `start_oneshot` announced is not started after all (its
+    /// reader waits for readiness first): back to `Idle`, as it was.
+    pub(crate) fn unstart(&mut self) {
+        if matches!(&self.kernel, Kernel::Running(run) if run.multishot.is_none() && run.key == NO_KEY)
+        {
+            self.kernel = Kernel::Idle;
+        }
+    }
+
     /// Whether a one-shot receive (not a multishot) runs.
     fn oneshot_running(&self) -> bool {
         matches!(&self.kernel, Kernel::Running(run) if run.multishot.is_none())
@@ -539,6 +557,9 @@ impl RecvSide {
     pub(crate) fn oneshot_done(&mut self, woken: &mut Vec<Waker>) {
         if self.oneshot_running() {
             self.kernel = Kernel::Idle;
+            // It received what the kernel had, or some: a later readable()
+            // asks the kernel again.
+            self.data_waiting = false;
         }
         self.wake_into(woken);
     }
@@ -548,6 +569,7 @@ impl RecvSide {
     pub(crate) fn adopt(&mut self, chunk: Option<Chunk>, woken: &mut Vec<Waker>) {
         if self.oneshot_running() {
             self.kernel = Kernel::Idle;
+            self.data_waiting = false;
         }
         if let Some(chunk) = chunk {
             if !self.closed {
@@ -794,6 +816,35 @@ impl RecvSide {
             Some(chunk) => Take::Got(chunk),
             None => Take::Empty,
         }
+    }
+
+    /// Takes the front chunk's bytes for a zero-copy read: a pooled buffer
+    /// is lent as it is (the taker gives it back), other bytes are moved
+    /// out; end of stream is an empty `Bytes` (sticky), an error is
+    /// reported once.
+    pub(crate) fn take_lent(&mut self) -> Take<io::Result<Lent>> {
+        let chunk = match self.take_chunk() {
+            Take::Empty => return Take::Empty,
+            Take::Got(chunk) => chunk,
+        };
+        Take::Got(match chunk {
+            Chunk::Pooled { bid, start, end } => match &self.pool {
+                Some(pool) => Ok(Lent::Pooled(pool.clone(), bid, start, end)),
+                None => unreachable!("a pooled chunk without its pool"),
+            },
+            Chunk::Bytes { data, start } => {
+                let mut data = data.into_vec();
+                data.drain(..start as usize);
+                Ok(Lent::Bytes(data))
+            }
+            Chunk::Datagram(d) => Ok(Lent::Bytes(d.bytes)),
+            Chunk::Eof => Ok(Lent::Bytes(Vec::new())),
+            Chunk::Err(errno) => Err(io::Error::from_raw_os_error(errno)),
+            Chunk::Conn(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a stream read on a socket that queued connections",
+            )),
+        })
     }
 
     /// The front chunk, to look at without taking it (datagram peeks).

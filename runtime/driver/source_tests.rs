@@ -186,8 +186,13 @@ fn no_buffer_is_data_waiting_not_an_error() {
         matches!(read(&mut side, 8, &mut freed), Take::Empty),
         "nothing queued"
     );
-    // The next receive is a one-shot, which clears the mark.
+    // A one-shot announced and taken back leaves the mark; one that ran
+    // (it received what was waiting) clears it.
     side.start_oneshot(at());
+    side.unstart();
+    assert!(side.ready(), "still waiting");
+    side.start_oneshot(at());
+    side.oneshot_done(&mut Vec::new());
     assert!(!side.ready());
 }
 

@@ -59,7 +59,7 @@ pub(crate) use read::Read;
 pub(crate) use read_fixed::ReadFixed;
 pub(crate) use ready::poll_readable;
 pub(crate) use receive::Receive;
-pub(crate) use receivers::{AcceptConn, DatagramRecv, StreamRead, StreamReadv};
+pub(crate) use receivers::{AcceptConn, DatagramRecv, StreamRead, StreamReadv, StreamRecvBuf};
 pub(crate) use recv::Recv;
 pub(crate) use recv_msg::RecvMsg;
 pub(crate) use send::Send;

@@ -37,6 +37,11 @@ pub(crate) trait Receiver: Unpin {
     /// only, as for datagrams, whose size only the caller's buffer bounds).
     const MULTISHOT: Option<Multishot>;
 
+    /// Whether its one-shot takes a buffer of its own (not the caller's),
+    /// so that it should wait for the socket to be readable first: an idle
+    /// socket then holds no buffer.
+    const READY_FIRST: bool = false;
+
     /// Takes what it wants from the queue (`give_back` frees a consumed
     /// provided buffer).
     fn take(
@@ -70,6 +75,8 @@ pub(crate) struct Receive<R: Receiver> {
     timeout: Option<Duration>,
     /// The timer racing a wait on the queue.
     timer: Option<Sleep>,
+    /// The socket was found readable (see [`Receiver::READY_FIRST`]).
+    ready: bool,
 }
 
 impl<R: Receiver> std::fmt::Debug for Receive<R> {
@@ -90,6 +97,7 @@ impl<R: Receiver> Receive<R> {
             op: None,
             timeout: None,
             timer: None,
+            ready: false,
         }
     }
 
@@ -158,6 +166,21 @@ impl<R: Receiver> Future for Receive<R> {
             }
             Received::Wait => this.poll_timer(cx),
             Received::Fail(e) => Poll::Ready(this.recv.fail(e)),
+            Received::Start if R::READY_FIRST && !this.ready => {
+                // Not starting after all (yet): the side was told one would.
+                if let Some(mut side) = this.fd.source().existing() {
+                    side.unstart();
+                }
+                match super::poll_readable(&this.fd, cx) {
+                    Poll::Ready(Ok(())) => {
+                        this.ready = true;
+                        // Take what may have been queued meanwhile, or start.
+                        Pin::new(this).poll(cx)
+                    }
+                    Poll::Ready(Err(e)) => Poll::Ready(this.recv.fail(e)),
+                    Poll::Pending => this.poll_timer(cx),
+                }
+            }
             Received::Start => {
                 let mut op = Op::new(this.recv.start(&this.fd));
                 if let Some(after) = this.timeout {

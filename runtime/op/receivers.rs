@@ -7,6 +7,8 @@
 //! - [`DatagramRecv`]: one whole datagram and its source, cut to the
 //!   buffer as `recvfrom(2)` cuts it (`RecvMsg` with an address).
 //! - [`AcceptConn`]: one connection of a listener (`Accept`).
+//! - [`StreamRecvBuf`]: a stream's next bytes as they are, with no copy (a
+//!   provided buffer itself, lent), or into a buffer of its own (`Recv`).
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -14,8 +16,8 @@ use std::sync::Arc;
 
 use super::receive::Receiver;
 use super::{Accept, Recv, RecvMsg, SharedFd};
-use crate::buf::{BufResult, IoBufMut};
-use crate::driver::{closed, Chunk, Multishot, PoolMemory, RecvSide, Take};
+use crate::buf::{BufResult, IoBufMut, RecvBuf};
+use crate::driver::{closed, Chunk, Lent, Multishot, PoolMemory, RecvSide, Take};
 use crate::sys::{One, SockAddr};
 
 /// The buffer of a receive that no longer has it (it was returned or given
@@ -292,6 +294,58 @@ impl Receiver for AcceptConn {
 
     fn finish(out: io::Result<(OwnedFd, SockAddr)>) -> Self::Output {
         out.map(|(fd, addr)| (fd, Some(addr)))
+    }
+
+    fn fail(&mut self, err: io::Error) -> Self::Output {
+        Err(err)
+    }
+}
+
+/// A stream's next bytes, lent as received (`recv_buf`): one chunk of the
+/// queue, or what a one-shot receive into a buffer of `capacity` bytes got.
+#[derive(Debug)]
+pub(crate) struct StreamRecvBuf {
+    /// The one-shot's buffer size.
+    capacity: usize,
+}
+
+impl StreamRecvBuf {
+    /// A zero-copy read; a one-shot receives at most `capacity` bytes.
+    pub(crate) fn new(capacity: usize) -> Self {
+        StreamRecvBuf { capacity }
+    }
+}
+
+impl Receiver for StreamRecvBuf {
+    type Op = Recv<Vec<u8>>;
+    type Output = io::Result<RecvBuf>;
+    const MULTISHOT: Option<Multishot> = Some(Multishot::Recv);
+    const READY_FIRST: bool = true;
+
+    fn take(
+        &mut self,
+        side: &mut RecvSide,
+        _give_back: &mut dyn FnMut(&Arc<PoolMemory>, u16),
+    ) -> Take<Self::Output> {
+        if side.is_closed() {
+            return Take::Got(Err(closed()));
+        }
+        match side.take_lent() {
+            Take::Empty => Take::Empty,
+            Take::Got(Ok(Lent::Pooled(memory, bid, start, end))) => {
+                Take::Got(Ok(RecvBuf::pooled(memory, bid, start, end)))
+            }
+            Take::Got(Ok(Lent::Bytes(bytes))) => Take::Got(Ok(RecvBuf::owned(bytes))),
+            Take::Got(Err(e)) => Take::Got(Err(e)),
+        }
+    }
+
+    fn start(&mut self, fd: &SharedFd) -> Recv<Vec<u8>> {
+        Recv::stream(fd, Vec::with_capacity(self.capacity), 0)
+    }
+
+    fn finish((res, buf): BufResult<usize, Vec<u8>>) -> Self::Output {
+        res.map(|_| RecvBuf::owned(buf))
     }
 
     fn fail(&mut self, err: io::Error) -> Self::Output {

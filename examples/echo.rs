@@ -10,50 +10,25 @@
 //! Then load it with `cargo run --release --example echo_client`, or try
 //! `nc 127.0.0.1 7000`.
 //!
-//! An idle connection holds no buffer: each connection waits with
-//! `readable()` and only then takes a buffer from its worker's small pool for
-//! the read and the reply, so 10,000 idle connections cost a task and a
-//! socket each, not 10,000 buffers.
+//! The kernel does the I/O and no byte is copied in user space: on io_uring
+//! each connection's bytes arrive by multishot receive into its worker's
+//! provided buffers, `recv_buf()` lends the filled buffer itself, and the
+//! reply is sent from it. An idle connection holds no buffer, so 10,000
+//! idle connections cost a task and a socket each, not 10,000 buffers.
 //!
 //! `--compat` (with `--features tokio-io`) echoes with `tokio::io::copy_buf` over
 //! the stream's tokio `AsyncRead`/`AsyncWrite` instead, so
 //! `benches/echo_load.py --servers uring,compat` measures what the poll-based
 //! bridge costs against the owned-buffer API.
 
-use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 
-use runtime::buf::IoBuf;
 use runtime::net::{TcpListener, TcpSocket, TcpStream};
 
-/// One read of up to this much, echoed back whole.
+/// The most one read of the compat echo takes (the provided buffers' size).
+#[cfg(feature = "tokio-io")]
 const BUF: usize = 16 * 1024;
-/// Free buffers kept per worker; more are allocated while many
-/// connections are busy at once, and dropped when they come back.
-const POOL: usize = 64;
-
-thread_local! {
-    /// This worker's free buffers.
-    static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A buffer for one read and its reply.
-fn take_buf() -> Vec<u8> {
-    FREE.with(|f| f.borrow_mut().pop())
-        .unwrap_or_else(|| Vec::with_capacity(BUF))
-}
-
-/// Gives a buffer back once its reply is sent.
-fn give_back(mut buf: Vec<u8>) {
-    buf.clear();
-    FREE.with(|f| {
-        let mut free = f.borrow_mut();
-        if free.len() < POOL {
-            free.push(buf);
-        }
-    });
-}
 
 fn main() -> io::Result<()> {
     let mut addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
@@ -152,18 +127,13 @@ async fn echo(stream: TcpStream) {
     // Ping-pong traffic: send each reply at once rather than wait for an ACK.
     let _ = stream.set_nodelay(true);
     loop {
-        // Idle here, holding no buffer.
-        if stream.readable().await.is_err() {
-            return;
-        }
-        let (res, buf) = stream.read(take_buf()).await;
-        let n = match res {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
+        // Idle here, holding no buffer; then the bytes as received.
+        let buf = match stream.recv_buf().await {
+            Ok(buf) if !buf.is_empty() => buf,
+            _ => return, // end of stream or an error
         };
-        let (res, buf) = stream.write_all(buf.slice(..n)).await;
-        give_back(buf.into_inner());
-        if res.is_err() {
+        // Sent from where it was received; the buffer goes back on drop.
+        if stream.write_all(buf).await.0.is_err() {
             return;
         }
     }

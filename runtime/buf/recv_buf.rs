@@ -37,20 +37,28 @@ use crate::driver::PoolMemory;
 pub struct RecvBuf {
     /// Where the bytes are.
     bytes: Bytes,
+    /// The first byte, wherever that is (kept so that reading a `RecvBuf`
+    /// costs no lookup).
+    ptr: *const u8,
+    /// How many bytes.
+    len: usize,
 }
+
+// SAFETY: `ptr` points into the bytes the `RecvBuf` owns (a lent buffer,
+// shared memory that only the kernel writes while the buffer is in the
+// ring, or a `Vec`); it is read only through `&self`.
+unsafe impl Send for RecvBuf {}
+// SAFETY: as above: shared access only reads.
+unsafe impl Sync for RecvBuf {}
 
 /// Where a [`RecvBuf`]'s bytes are.
 enum Bytes {
-    /// Bytes `start..end` of provided buffer `bid` of `memory`.
+    /// A provided buffer of `memory`, lent.
     Pooled {
         /// The worker's buffers, kept alive while lent.
         memory: Arc<PoolMemory>,
         /// The buffer.
         bid: u16,
-        /// First byte.
-        start: u32,
-        /// End of the bytes.
-        end: u32,
     },
     /// A buffer of its own.
     Owned(Vec<u8>),
@@ -60,20 +68,24 @@ impl RecvBuf {
     /// Lends bytes `start..end` of buffer `bid` of `memory`, which the
     /// kernel wrote and the socket's queue handed over.
     pub(crate) fn pooled(memory: Arc<PoolMemory>, bid: u16, start: u32, end: u32) -> Self {
+        // SAFETY: the queue handed buffer `bid` over (the ring gets it back
+        // only when this `RecvBuf` drops), and the kernel wrote `..end` of it.
+        let bytes = unsafe { memory.bytes(bid, start, end - start) };
+        let (ptr, len) = (bytes.as_ptr(), bytes.len());
         RecvBuf {
-            bytes: Bytes::Pooled {
-                memory,
-                bid,
-                start,
-                end,
-            },
+            bytes: Bytes::Pooled { memory, bid },
+            ptr,
+            len,
         }
     }
 
     /// Bytes in a buffer of their own.
     pub(crate) fn owned(bytes: Vec<u8>) -> Self {
+        let (ptr, len) = (bytes.as_ptr(), bytes.len());
         RecvBuf {
             bytes: Bytes::Owned(bytes),
+            ptr,
+            len,
         }
     }
 
@@ -81,7 +93,10 @@ impl RecvBuf {
     /// buffer given back), a buffer of its own is handed over.
     pub fn into_vec(mut self) -> Vec<u8> {
         match &mut self.bytes {
-            Bytes::Owned(v) => std::mem::take(v),
+            Bytes::Owned(v) => {
+                self.len = 0;
+                std::mem::take(v)
+            }
             Bytes::Pooled { .. } => self.to_vec(),
         }
     }
@@ -90,20 +105,11 @@ impl RecvBuf {
 impl Deref for RecvBuf {
     type Target = [u8];
 
+    #[inline]
     fn deref(&self) -> &[u8] {
-        match &self.bytes {
-            Bytes::Pooled {
-                memory,
-                bid,
-                start,
-                end,
-            } => {
-                // SAFETY: this `RecvBuf` holds buffer `bid` (the ring gets it
-                // back only in `drop`), and the kernel wrote `..end` of it.
-                unsafe { memory.bytes(*bid, *start, end - start) }
-            }
-            Bytes::Owned(v) => v,
-        }
+        // SAFETY: `ptr` and `len` describe initialised bytes this `RecvBuf`
+        // owns (see the fields), alive and unwritten while it lives.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
 
@@ -140,15 +146,18 @@ impl AsRef<[u8]> for RecvBuf {
 // keeps mapped, at an address that does not move) or in the `Vec`'s heap
 // block; moving the `RecvBuf` moves neither, and all of them are initialised.
 unsafe impl IoBuf for RecvBuf {
+    #[inline]
     fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
+        self.ptr
     }
 
+    #[inline]
     fn bytes_init(&self) -> usize {
-        self.len()
+        self.len
     }
 
+    #[inline]
     fn bytes_total(&self) -> usize {
-        self.len()
+        self.len
     }
 }

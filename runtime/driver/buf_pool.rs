@@ -104,6 +104,9 @@ pub(crate) struct BufPool {
     dirty: bool,
     /// Buffers in the ring now (the kernel may take any of them).
     free: u32,
+    /// Swapped with the memory's return queue at each publish, so neither
+    /// loses its capacity.
+    spare: Vec<u16>,
 }
 
 impl std::fmt::Debug for BufPool {
@@ -154,6 +157,7 @@ impl BufPool {
             tail: 0,
             dirty: false,
             free: 0,
+            spare: Vec::new(),
         };
         for bid in 0..count {
             pool.give_back(bid);
@@ -215,16 +219,20 @@ impl BufPool {
     pub(crate) fn publish(&mut self) {
         if self.memory.returned.load(Ordering::Acquire) {
             self.memory.returned.store(false, Ordering::Relaxed);
-            let returned = std::mem::take(
+            let mut returned = std::mem::take(&mut self.spare);
+            std::mem::swap(
+                &mut returned,
                 &mut *self
                     .memory
                     .returns
                     .lock()
                     .unwrap_or_else(|e| e.into_inner()),
             );
-            for bid in returned {
+            for &bid in &returned {
                 self.give_back(bid);
             }
+            returned.clear();
+            self.spare = returned;
         }
         if !self.dirty {
             return;

@@ -215,7 +215,8 @@ impl EpollDriver {
     /// Records the blocking-pool completions posted since the last look.
     fn reap_posted(&mut self) {
         self.unpark.take_posted(&mut self.posted);
-        for (key, res) in std::mem::take(&mut self.posted) {
+        let mut posted = std::mem::take(&mut self.posted);
+        for (key, res) in posted.drain(..) {
             bump(&self.counters.ops_completed);
             match self.ops.complete(key, res) {
                 Reaped::Stored => {}
@@ -223,6 +224,7 @@ impl EpollDriver {
                 Reaped::Free(done) => self.deferred.frees.push(done),
             }
         }
+        self.posted = posted;
     }
 
     /// The slots of blocking-pool ops.

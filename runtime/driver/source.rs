@@ -596,6 +596,22 @@ impl RecvSide {
             // Not armed (a completion the driver misrouted): take nothing.
             return Reaction::default();
         };
+        // The usual case, straight: bytes into the empty queue of an open
+        // side, far below the limit, the multishot staying armed.
+        if let (Multishot::Recv, true, Some(bid), None, false) =
+            (kind, c.more, c.bid, &self.front, self.closed)
+        {
+            if c.res > 0 && (c.res as usize) < limits.0 {
+                self.front = Some(Chunk::Pooled {
+                    bid,
+                    start: 0,
+                    end: c.res as u32,
+                });
+                self.queued = c.res as u32;
+                self.wake_into(woken);
+                return Reaction::default();
+            }
+        }
         let mut reaction = Reaction::default();
         let chunk = match (kind, c.res) {
             (Multishot::Recv, n) if n > 0 => match c.bid {
@@ -823,6 +839,18 @@ impl RecvSide {
     /// out; end of stream is an empty `Bytes` (sticky), an error is
     /// reported once.
     pub(crate) fn take_lent(&mut self) -> Take<io::Result<Lent>> {
+        // The usual case, straight: a pooled chunk at the front.
+        if let (Some(Chunk::Pooled { bid, start, end }), Some(pool), false) =
+            (&self.front, &self.pool, self.closed)
+        {
+            let lent = Lent::Pooled(pool.clone(), *bid, *start, *end);
+            self.queued = self.queued.saturating_sub(end - start);
+            self.front = match &mut self.extra {
+                Some(extra) => extra.rest.pop_front(),
+                None => None,
+            };
+            return Take::Got(Ok(lent));
+        }
         let chunk = match self.take_chunk() {
             Take::Empty => return Take::Empty,
             Take::Got(chunk) => chunk,

@@ -248,9 +248,12 @@ impl UringDriver {
             return;
         }
         self.unpark.take_released(&mut self.cancels);
-        for (user_data, sid) in std::mem::take(&mut self.cancels) {
+        let mut cancels = std::mem::take(&mut self.cancels);
+        for &(user_data, sid) in &cancels {
             self.cancel_receive(user_data, sid);
         }
+        cancels.clear();
+        self.cancels = cancels;
     }
 
     /// Queues an `AsyncCancel` of the entry with `user_data`.
@@ -439,9 +442,13 @@ impl UringDriver {
             // Outside the queue's borrow: a multishot's completion may ask
             // for a cancel, which is pushed to the ring.
             if !self.source_cqes.is_empty() {
-                for (addr, res, flags) in std::mem::take(&mut self.source_cqes) {
+                // Taken and put back, so its capacity is kept.
+                let mut batch = std::mem::take(&mut self.source_cqes);
+                for &(addr, res, flags) in &batch {
                     self.source_cqe(addr, res, flags);
                 }
+                batch.clear();
+                self.source_cqes = batch;
             }
             if !self.ring.submission().cq_overflow() {
                 return any;

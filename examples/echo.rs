@@ -10,6 +10,11 @@
 //! Then load it with `cargo run --release --example echo_client`, or try
 //! `nc 127.0.0.1 7000`.
 //!
+//! `--udp` echoes datagrams on a UDP socket instead (load it with
+//! `echo_client --udp`): on io_uring the kernel receives them with one
+//! multishot `recvmsg` into the worker's provided buffers, and each reply
+//! goes out from its own task, so replies are sent in batches.
+//!
 //! The kernel does the I/O and no byte is copied in user space: on io_uring
 //! each connection's bytes arrive by multishot receive into its worker's
 //! provided buffers, `recv_buf()` lends the filled buffer itself, and the
@@ -24,7 +29,13 @@
 use std::io;
 use std::net::SocketAddr;
 
-use runtime::net::{TcpListener, TcpSocket, TcpStream};
+use std::rc::Rc;
+
+use runtime::buf::IoBuf;
+use runtime::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
+
+/// The largest datagram the UDP echo takes whole (bigger ones are cut).
+const DATAGRAM: usize = 2048;
 
 /// The most one read of the compat echo takes (the provided buffers' size).
 #[cfg(feature = "tokio-io")]
@@ -34,6 +45,7 @@ fn main() -> io::Result<()> {
     let mut addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
     let mut workers = 1usize;
     let mut compat = false;
+    let mut udp = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -53,14 +65,21 @@ fn main() -> io::Result<()> {
             }
             "--compat" if cfg!(feature = "tokio-io") => compat = true,
             "--compat" => return Err(usage("--compat needs --features tokio-io")),
+            "--udp" => udp = true,
             "-h" | "--help" => {
-                println!("usage: echo [--addr HOST:PORT] [--workers N] [--compat]");
+                println!("usage: echo [--addr HOST:PORT] [--workers N] [--compat] [--udp]");
                 return Ok(());
             }
             other => return Err(usage(&format!("unknown argument {other}"))),
         }
     }
     let rt = runtime::Builder::new().workers(workers).build()?;
+    if udp {
+        let socket = UdpSocket::bind(addr)?;
+        println!("echo: UDP on {}", socket.local_addr()?);
+        println!("{}", rt.driver_info());
+        return rt.block_on(echo_datagrams(socket));
+    }
 
     // Bind every listener up front, so port 0 becomes one real port for all.
     let first = reuseport_listener(addr)?;
@@ -90,7 +109,7 @@ fn main() -> io::Result<()> {
 fn usage(msg: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("{msg}\nusage: echo [--addr HOST:PORT] [--workers N] [--compat]"),
+        format!("{msg}\nusage: echo [--addr HOST:PORT] [--workers N] [--compat] [--udp]"),
     )
 }
 
@@ -136,6 +155,28 @@ async fn echo(stream: TcpStream) {
         if stream.write_all(buf).await.0.is_err() {
             return;
         }
+    }
+}
+
+/// Echoes each datagram to its sender, until the process ends. Each reply
+/// is sent from a task of its own, so the next datagram is taken at once
+/// and many replies go to the kernel together.
+async fn echo_datagrams(socket: UdpSocket) -> io::Result<()> {
+    let socket = Rc::new(socket);
+    loop {
+        let (res, buf) = socket.recv_from(Vec::with_capacity(DATAGRAM)).await;
+        let (n, peer) = match res {
+            Ok(got) => got,
+            // An ICMP error of an earlier reply, say: the socket goes on.
+            Err(e) => {
+                eprintln!("echo: recv_from: {e}");
+                continue;
+            }
+        };
+        let socket = socket.clone();
+        drop(runtime::spawn(async move {
+            let _ = socket.send_to(buf.slice(..n), peer).await;
+        }));
     }
 }
 

@@ -9,14 +9,16 @@
 //!
 //! Options: `--addr HOST:PORT` (127.0.0.1:7000), `-c` connections (64),
 //! `-s` message bytes (64), `-d` seconds (5), `--workers N` (1): connections
-//! are spread over the workers.
+//! are spread over the workers. `--udp`: each "connection" is a connected
+//! UDP socket sending a datagram and waiting for its echo (`echo --udp`);
+//! a datagram lost on the way is sent again after 200 ms.
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use runtime::io::read_exact;
-use runtime::net::TcpStream;
+use runtime::net::{TcpStream, UdpSocket};
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +28,7 @@ struct Config {
     size: usize,
     duration: Duration,
     workers: usize,
+    udp: bool,
 }
 
 fn parse() -> io::Result<Config> {
@@ -35,15 +38,20 @@ fn parse() -> io::Result<Config> {
         size: 64,
         duration: Duration::from_secs(5),
         workers: 1,
+        udp: false,
     };
     let bad = |msg: String| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{msg}\nusage: echo_client [--addr HOST:PORT] [-c N] [-s BYTES] [-d SECS] [--workers N]"),
+            format!("{msg}\nusage: echo_client [--addr HOST:PORT] [-c N] [-s BYTES] [-d SECS] [--workers N] [--udp]"),
         )
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--udp" {
+            cfg.udp = true;
+            continue;
+        }
         let value = args
             .next()
             .ok_or_else(|| bad(format!("{arg} needs a value")))?;
@@ -71,7 +79,14 @@ fn main() -> io::Result<()> {
         let start = Instant::now();
         let deadline = start + cfg.duration;
         let clients: Vec<_> = (0..cfg.connections)
-            .map(|i| runtime::spawn_on(i % cfg.workers, move || client(cfg, deadline)))
+            .map(|i| {
+                runtime::spawn_on(i % cfg.workers, move || async move {
+                    match cfg.udp {
+                        true => udp_client(cfg, deadline).await,
+                        false => client(cfg, deadline).await,
+                    }
+                })
+            })
             .collect();
         let mut latencies = Vec::new();
         let mut requests = 0u64;
@@ -120,6 +135,37 @@ async fn client(cfg: Config, deadline: Instant) -> io::Result<Vec<u32>> {
         reply = r;
         res?;
         latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+    }
+    Ok(latencies)
+}
+
+/// One UDP socket's ping-pong loop; returns each round trip's latency in µs.
+async fn udp_client(cfg: Config, deadline: Instant) -> io::Result<Vec<u32>> {
+    let local = match cfg.addr {
+        SocketAddr::V4(_) => "127.0.0.1:0",
+        SocketAddr::V6(_) => "[::1]:0",
+    };
+    let socket = UdpSocket::bind(local)?;
+    socket.connect(cfg.addr).await?;
+    let mut msg = vec![0xAB; cfg.size];
+    let mut reply = Vec::with_capacity(cfg.size);
+    let mut latencies = Vec::with_capacity(1 << 16);
+    while Instant::now() < deadline {
+        let sent = Instant::now();
+        let (res, m) = socket.send(msg).await;
+        msg = m;
+        res?;
+        reply.clear();
+        let lost = Duration::from_millis(200);
+        match runtime::time::timeout(lost, socket.recv(std::mem::take(&mut reply))).await {
+            Ok((res, r)) => {
+                reply = r;
+                res?;
+                latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+            }
+            // Lost on the way: send again (a late echo counts for the next).
+            Err(_) => reply = Vec::with_capacity(cfg.size),
+        }
     }
     Ok(latencies)
 }

@@ -38,6 +38,7 @@ mod op_box;
 mod op_state;
 mod operation;
 mod readiness;
+pub(crate) mod recvmsg_out;
 mod ring_enter;
 pub(crate) mod send_queue;
 mod source;
@@ -248,17 +249,19 @@ impl Driver {
 
     /// One poll of a receive on `fd`: `take` takes from the socket's queue;
     /// an empty queue waits for the receive in a kernel or starts one (a
-    /// multishot of `kind` where the driver can, else the caller's one-shot).
+    /// multishot of the kind `want` names where the driver can, and where
+    /// one provided buffer holds the payload size it gives; else the
+    /// caller's one-shot).
     #[inline]
     pub(crate) fn poll_receive<D: Descriptor, T>(
         &mut self,
         fd: &D,
-        kind: Option<Multishot>,
+        want: Option<(Multishot, usize)>,
         cx: &mut Context<'_>,
         take: impl FnOnce(&mut RecvSide, &mut dyn FnMut(&Arc<PoolMemory>, u16)) -> Take<T>,
     ) -> Received<T> {
         match self {
-            Driver::Uring(d) => d.poll_receive(fd, kind, cx, take),
+            Driver::Uring(d) => d.poll_receive(fd, want, cx, take),
             Driver::Epoll(d) => d.poll_receive(fd, cx, take),
         }
     }

@@ -213,6 +213,9 @@ impl Running {
 pub(crate) enum Multishot {
     /// Stream bytes into the worker's provided buffers.
     Recv,
+    /// Datagrams with their source, one per provided buffer
+    /// (`recvmsg_out.rs` says how one is laid out).
+    RecvFrom,
     /// Connections on a listening socket.
     Accept,
     /// A one-shot poll for input, for `readable()` when the worker's
@@ -598,7 +601,7 @@ impl RecvSide {
         };
         // The usual case, straight: bytes into the empty queue of an open
         // side, far below the limit, the multishot staying armed.
-        if let (Multishot::Recv, true, Some(bid), None, false) =
+        if let (Multishot::Recv | Multishot::RecvFrom, true, Some(bid), None, false) =
             (kind, c.more, c.bid, &self.front, self.closed)
         {
             if c.res > 0 && (c.res as usize) < limits.0 {
@@ -614,7 +617,7 @@ impl RecvSide {
         }
         let mut reaction = Reaction::default();
         let chunk = match (kind, c.res) {
-            (Multishot::Recv, n) if n > 0 => match c.bid {
+            (Multishot::Recv | Multishot::RecvFrom, n) if n > 0 => match c.bid {
                 Some(bid) => Some(Chunk::Pooled {
                     bid,
                     start: 0,
@@ -651,7 +654,7 @@ impl RecvSide {
         } else if let Some(chunk) = chunk {
             self.push(chunk);
             let full = match kind {
-                Multishot::Recv => self.queued as usize >= limits.0,
+                Multishot::Recv | Multishot::RecvFrom => self.queued as usize >= limits.0,
                 Multishot::Accept => self.rest_len() + 1 >= limits.1,
                 Multishot::Readable => false,
             };
@@ -873,6 +876,11 @@ impl RecvSide {
                 "a stream read on a socket that queued connections",
             )),
         })
+    }
+
+    /// The pool `Chunk::Pooled` chunks name.
+    pub(crate) fn pool(&self) -> Option<&Arc<PoolMemory>> {
+        self.pool.as_ref()
     }
 
     /// The front chunk, to look at without taking it (datagram peeks).

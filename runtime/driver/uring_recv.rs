@@ -20,7 +20,7 @@ use super::buf_pool::{BufPool, PoolMemory, BUF_GROUP};
 use super::op_state::DriverId;
 use super::source::{stuck, Busy, Completion, Multishot, RecvSide, Take};
 use super::uring::{UringDriver, SOURCE_TAG};
-use super::{Descriptor, Received};
+use super::{recvmsg_out, Descriptor, Received};
 use crate::metrics::bump;
 
 /// Flags of every accepted socket: close-on-exec, and blocking (io_uring
@@ -45,7 +45,7 @@ impl UringDriver {
     pub(crate) fn poll_receive<D: Descriptor, T>(
         &mut self,
         fd: &D,
-        kind: Option<Multishot>,
+        want: Option<(Multishot, usize)>,
         cx: &mut Context<'_>,
         take: impl FnOnce(&mut RecvSide, &mut dyn FnMut(&Arc<PoolMemory>, u16)) -> Take<T>,
     ) -> Received<T> {
@@ -65,8 +65,8 @@ impl UringDriver {
             }
             Busy::Stuck => return Received::Fail(stuck()),
         }
-        match kind {
-            Some(kind) if self.can_arm(kind) => {
+        match want {
+            Some((kind, fits)) if self.can_arm(kind, fits) => {
                 self.arm(fd, side, kind, cx);
                 Received::Wait
             }
@@ -91,7 +91,7 @@ impl UringDriver {
         }
         match side.busy(&self.unpark, fd.id(), fd.source().side_addr()) {
             Busy::No => {
-                let kind = match self.can_arm(Multishot::Recv) {
+                let kind = match self.can_arm(Multishot::Recv, 0) {
                     true => Multishot::Recv,
                     false => Multishot::Readable,
                 };
@@ -103,10 +103,16 @@ impl UringDriver {
         Poll::Pending
     }
 
-    /// Whether a multishot of `kind` can start now.
-    fn can_arm(&self, kind: Multishot) -> bool {
+    /// Whether a multishot of `kind` can start now: with a provided buffer
+    /// free, and (datagrams) buffers that hold a payload of `fits` bytes, so
+    /// that a datagram is cut where the caller's buffer would cut it.
+    fn can_arm(&self, kind: Multishot, fits: usize) -> bool {
+        let pool = self.pool.as_ref().filter(|p| p.free() > 0);
         match kind {
-            Multishot::Recv => self.pool.as_ref().is_some_and(|p| p.free() > 0),
+            Multishot::Recv => pool.is_some(),
+            Multishot::RecvFrom => {
+                pool.is_some_and(|p| p.memory().buf_size() as usize >= recvmsg_out::OVERHEAD + fits)
+            }
             Multishot::Accept | Multishot::Readable => true,
         }
     }
@@ -124,7 +130,7 @@ impl UringDriver {
     ) {
         let user_data = SOURCE_TAG | fd.source().side_addr();
         let memory = match kind {
-            Multishot::Recv => self.pool.as_ref().map(BufPool::memory),
+            Multishot::Recv | Multishot::RecvFrom => self.pool.as_ref().map(BufPool::memory),
             Multishot::Accept | Multishot::Readable => None,
         };
         side.arm(Arc::downgrade(&self.unpark), kind, memory, fd.keep());
@@ -133,6 +139,9 @@ impl UringDriver {
         self.armed += 1;
         let entry = match kind {
             Multishot::Recv => opcode::RecvMulti::new(Fd(fd.raw()), BUF_GROUP).build(),
+            Multishot::RecvFrom => {
+                opcode::RecvMsgMulti::new(Fd(fd.raw()), recvmsg_out::header(), BUF_GROUP).build()
+            }
             Multishot::Accept => opcode::AcceptMulti::new(Fd(fd.raw()))
                 .flags(ACCEPT_FLAGS)
                 .build(),

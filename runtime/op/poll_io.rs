@@ -41,11 +41,12 @@ pub(crate) fn poll_read(
     let (dst, len) = (buf.as_mut_ptr().cast::<u8>(), buf.len());
     let Some(polled) = context::with_current(|worker| {
         let mut driver = worker.driver.borrow_mut();
-        let received = driver.poll_receive(fd, Some(Multishot::Recv), cx, |side, give_back| {
-            // SAFETY: `dst` is valid for `len` bytes: it is `buf`, which
-            // this call borrows mutably.
-            unsafe { side.take_bytes(dst, len, false, give_back) }
-        });
+        let received =
+            driver.poll_receive(fd, Some((Multishot::Recv, 0)), cx, |side, give_back| {
+                // SAFETY: `dst` is valid for `len` bytes: it is `buf`, which
+                // this call borrows mutably.
+                unsafe { side.take_bytes(dst, len, false, give_back) }
+            });
         match received {
             Received::Took(res) => Poll::Ready(res),
             Received::Wait => Poll::Pending,

@@ -33,9 +33,11 @@ pub(crate) trait Receiver: Unpin {
     type Op: Operation;
     /// What the receive resolves to.
     type Output;
-    /// The multishot an io_uring worker may arm for it (`None`: one-shot
-    /// only, as for datagrams, whose size only the caller's buffer bounds).
-    const MULTISHOT: Option<Multishot>;
+    /// The multishot an io_uring worker may arm for it, and the payload one
+    /// provided buffer must hold for that (datagrams: the caller's buffer
+    /// size, so that a datagram is cut where that buffer would cut it);
+    /// `None`: one-shot only.
+    fn multishot(&self) -> Option<(Multishot, usize)>;
 
     /// Whether its one-shot takes a buffer of its own (not the caller's),
     /// so that it should wait for the socket to be readable first: an idle
@@ -152,13 +154,15 @@ impl<R: Receiver> Future for Receive<R> {
         let Some(worker) = (unsafe { context::current_in_call() }) else {
             return Poll::Ready(this.recv.fail(no_runtime()));
         };
+        let want = this.recv.multishot();
         let recv = &mut this.recv;
-        let received = worker.driver.borrow_mut().poll_receive(
-            &*this.fd,
-            R::MULTISHOT,
-            cx,
-            |side, give_back| recv.take(side, give_back),
-        );
+        let received =
+            worker
+                .driver
+                .borrow_mut()
+                .poll_receive(&*this.fd, want, cx, |side, give_back| {
+                    recv.take(side, give_back)
+                });
         match received {
             Received::Took(out) => {
                 coop::consume();

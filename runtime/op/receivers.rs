@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::receive::Receiver;
 use super::{Accept, Recv, RecvMsg, SharedFd};
 use crate::buf::{BufResult, IoBufMut, RecvBuf};
-use crate::driver::{closed, Chunk, Lent, Multishot, PoolMemory, RecvSide, Take};
+use crate::driver::{closed, recvmsg_out, Chunk, Lent, Multishot, PoolMemory, RecvSide, Take};
 use crate::sys::{One, SockAddr};
 
 /// The buffer of a receive that no longer has it (it was returned or given
@@ -49,7 +49,9 @@ impl<B: IoBufMut> StreamRead<B> {
 impl<B: IoBufMut> Receiver for StreamRead<B> {
     type Op = Recv<B>;
     type Output = BufResult<usize, B>;
-    const MULTISHOT: Option<Multishot> = Some(Multishot::Recv);
+    fn multishot(&self) -> Option<(Multishot, usize)> {
+        Some((Multishot::Recv, 0))
+    }
 
     fn take(
         &mut self,
@@ -113,7 +115,9 @@ impl<B: IoBufMut> StreamReadv<B> {
 impl<B: IoBufMut> Receiver for StreamReadv<B> {
     type Op = RecvMsg<B>;
     type Output = BufResult<usize, Vec<B>>;
-    const MULTISHOT: Option<Multishot> = Some(Multishot::Recv);
+    fn multishot(&self) -> Option<(Multishot, usize)> {
+        Some((Multishot::Recv, 0))
+    }
 
     fn take(
         &mut self,
@@ -202,18 +206,50 @@ impl<B: IoBufMut> Receiver for DatagramRecv<B> {
     /// The byte count and the source (of length 0 when unknown: an adopted
     /// datagram of a connected socket's `recv`).
     type Output = BufResult<(usize, SockAddr), B>;
-    const MULTISHOT: Option<Multishot> = None;
+    fn multishot(&self) -> Option<(Multishot, usize)> {
+        let fits = self.buf.as_ref().map_or(usize::MAX, |b| b.bytes_total());
+        Some((Multishot::RecvFrom, fits))
+    }
 
     fn take(
         &mut self,
         side: &mut RecvSide,
-        _give_back: &mut dyn FnMut(&Arc<PoolMemory>, u16),
+        give_back: &mut dyn FnMut(&Arc<PoolMemory>, u16),
     ) -> Take<Self::Output> {
         if side.is_closed() {
             return Take::Got(self.fail(closed()));
         }
         let res = match side.front() {
             None => return Take::Empty,
+            // A datagram the multishot received into a provided buffer.
+            Some(Chunk::Pooled { bid, start, end }) => {
+                let Some(pool) = side.pool() else {
+                    unreachable!("a pooled chunk without its pool")
+                };
+                // SAFETY: the queue holds buffer `bid`, and the kernel wrote
+                // `..end` of it.
+                let bytes = unsafe { pool.bytes(*bid, *start, end - start) };
+                match recvmsg_out::parse(bytes) {
+                    Some((name, payload)) => {
+                        let Some(buf) = self.buf.as_mut() else {
+                            no_buffer()
+                        };
+                        let n = payload.len().min(buf.bytes_total());
+                        // SAFETY: `buf` has room for `bytes_total` bytes, and
+                        // `n` is at most that; the payload is not `buf`.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                payload.as_ptr(),
+                                buf.stable_mut_ptr(),
+                                n,
+                            );
+                            buf.set_init(n);
+                        }
+                        Ok((n, SockAddr::from_bytes(name)))
+                    }
+                    None => Err(io::Error::from_raw_os_error(libc::EIO)),
+                }
+            }
             Some(Chunk::Datagram(d)) => {
                 let Some(buf) = self.buf.as_mut() else {
                     no_buffer()
@@ -234,7 +270,11 @@ impl<B: IoBufMut> Receiver for DatagramRecv<B> {
             )),
         };
         if !self.peek || res.is_err() {
-            let _ = side.take_chunk();
+            if let Take::Got(Chunk::Pooled { bid, .. }) = side.take_chunk() {
+                if let Some(pool) = side.pool() {
+                    give_back(pool, bid);
+                }
+            }
         }
         let Some(buf) = self.buf.take() else {
             no_buffer()
@@ -270,7 +310,9 @@ pub(crate) struct AcceptConn;
 impl Receiver for AcceptConn {
     type Op = Accept;
     type Output = io::Result<(OwnedFd, Option<SockAddr>)>;
-    const MULTISHOT: Option<Multishot> = Some(Multishot::Accept);
+    fn multishot(&self) -> Option<(Multishot, usize)> {
+        Some((Multishot::Accept, 0))
+    }
 
     fn take(
         &mut self,
@@ -319,7 +361,9 @@ impl StreamRecvBuf {
 impl Receiver for StreamRecvBuf {
     type Op = Recv<Vec<u8>>;
     type Output = io::Result<RecvBuf>;
-    const MULTISHOT: Option<Multishot> = Some(Multishot::Recv);
+    fn multishot(&self) -> Option<(Multishot, usize)> {
+        Some((Multishot::Recv, 0))
+    }
     const READY_FIRST: bool = true;
 
     fn take(

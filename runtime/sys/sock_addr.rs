@@ -48,6 +48,24 @@ impl SockAddr {
         }
     }
 
+    /// An address the kernel wrote as `bytes` (a `sockaddr` of that length;
+    /// more than fits the storage is cut, as the kernel cuts it).
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Self {
+        let mut out = SockAddr::empty();
+        let len = bytes.len().min(mem::size_of::<libc::sockaddr_storage>());
+        // SAFETY: `len` bytes fit the storage, which is plain old data that
+        // any bytes make valid; the slices do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                (&mut out.storage as *mut libc::sockaddr_storage).cast::<u8>(),
+                len,
+            );
+        }
+        out.len = len as libc::socklen_t;
+        out
+    }
+
     /// The kernel's form of an IPv4 or IPv6 address.
     pub(crate) fn from_std(addr: &SocketAddr) -> Self {
         let mut out = SockAddr::empty();

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::buf::RecvBuf;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::op;
-use crate::op::{Op, Receive, StreamRead, StreamReadv, StreamRecvBuf};
+use crate::op::{send_queued, Op, Receive, StreamRead, StreamReadv, StreamRecvBuf};
 use crate::sys::{FdHandle, SharedFd};
 
 /// The future of a socket read ([`TcpStream::read`](crate::net::TcpStream::read),
@@ -113,6 +113,8 @@ impl Future for RecvBufFuture {
 pub struct Write<B: IoBuf> {
     /// The `send` operation (with `MSG_NOSIGNAL`).
     op: Op<op::Send<B>>,
+    /// The socket, while queued writes made before must go out first.
+    after: Option<SharedFd>,
 }
 
 impl<B: IoBuf> Write<B> {
@@ -120,6 +122,7 @@ impl<B: IoBuf> Write<B> {
     pub(crate) fn new(fd: &SharedFd, buf: B) -> Self {
         Write {
             op: Op::send_stream(fd, buf, 0),
+            after: queued_before(fd),
         }
     }
 
@@ -128,6 +131,7 @@ impl<B: IoBuf> Write<B> {
     pub fn timeout(self, dur: Duration) -> Self {
         Write {
             op: self.op.timeout(dur),
+            after: self.after,
         }
     }
 }
@@ -136,8 +140,26 @@ impl<B: IoBuf> Future for Write<B> {
     type Output = BufResult<usize, B>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.get_mut().op).poll(cx)
+        let this = self.get_mut();
+        std::task::ready!(wait_for_queued(&mut this.after, cx));
+        Pin::new(&mut this.op).poll(cx)
     }
+}
+
+/// The socket, if queued writes run on it when a direct write is made: the
+/// write then waits for them, so that its bytes go out after theirs.
+fn queued_before(fd: &SharedFd) -> Option<SharedFd> {
+    use crate::driver::Descriptor as _;
+    fd.source().queued().then(|| fd.clone())
+}
+
+/// Waits (once) until the queued writes a direct write must follow are done.
+fn wait_for_queued(after: &mut Option<SharedFd>, cx: &mut Context<'_>) -> Poll<()> {
+    if let Some(fd) = after {
+        std::task::ready!(send_queued::poll_idle(fd, cx));
+        *after = None;
+    }
+    Poll::Ready(())
 }
 
 /// The future of a vectored socket read
@@ -180,6 +202,8 @@ impl<B: IoBufMut> Future for Readv<B> {
 pub struct Writev<B: IoBuf> {
     /// The `sendmsg` operation (with `MSG_NOSIGNAL`).
     op: Op<op::SendMsg<B>>,
+    /// The socket, while queued writes made before must go out first.
+    after: Option<SharedFd>,
 }
 
 impl<B: IoBuf> Writev<B> {
@@ -187,6 +211,7 @@ impl<B: IoBuf> Writev<B> {
     pub(crate) fn new(fd: &SharedFd, bufs: Vec<B>) -> Self {
         Writev {
             op: Op::send_msg(fd, bufs, None, 0),
+            after: queued_before(fd),
         }
     }
 
@@ -194,6 +219,7 @@ impl<B: IoBuf> Writev<B> {
     pub fn timeout(self, dur: Duration) -> Self {
         Writev {
             op: self.op.timeout(dur),
+            after: self.after,
         }
     }
 }
@@ -202,8 +228,77 @@ impl<B: IoBuf> Future for Writev<B> {
     type Output = BufResult<usize, Vec<B>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.get_mut().op).poll(cx)
+        let this = self.get_mut();
+        std::task::ready!(wait_for_queued(&mut this.after, cx));
+        Pin::new(&mut this.op).poll(cx)
     }
+}
+
+/// The future of [`TcpStream::write_queued`](crate::net::TcpStream::write_queued)
+/// (and the other streams'): resolves once the buffer is queued, to the
+/// error of an earlier queued write if one failed.
+#[must_use = "an operation does nothing unless awaited"]
+pub struct WriteQueued<B: IoBuf + Send> {
+    /// The socket.
+    fd: SharedFd,
+    /// The buffer, until queued.
+    buf: Option<B>,
+    /// The buffer as the queue takes it, while waiting for room (io_uring).
+    queued: Option<crate::driver::send_queue::Queued>,
+    /// Where the driver does not queue sends (epoll): the write itself.
+    direct: Option<Pin<Box<dyn Future<Output = BufResult<(), B>>>>>,
+}
+
+impl<B: IoBuf + Send> std::fmt::Debug for WriteQueued<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteQueued")
+            .field("fd", &self.fd)
+            .field("queued", &self.buf.is_none())
+            .finish()
+    }
+}
+
+impl<B: IoBuf + Send> WriteQueued<B> {
+    /// Queues `buf` on `fd`.
+    pub(crate) fn new(fd: &SharedFd, buf: B) -> Self {
+        WriteQueued {
+            fd: fd.clone(),
+            buf: Some(buf),
+            queued: None,
+            direct: None,
+        }
+    }
+}
+
+impl<B: IoBuf + Send> Future for WriteQueued<B> {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.direct.is_none() {
+            let polled =
+                send_queued::poll_write_owned(&this.fd, cx, &mut this.buf, &mut this.queued);
+            if let Some(polled) = polled {
+                return polled;
+            }
+            let Some(buf) = this.buf.take() else {
+                return Poll::Ready(Ok(()));
+            };
+            this.direct = Some(Box::pin(write_all(&this.fd, buf)));
+        }
+        let Some(direct) = this.direct.as_mut() else {
+            unreachable!("set above")
+        };
+        let (res, _buf) = std::task::ready!(direct.as_mut().poll(cx));
+        this.direct = None;
+        Poll::Ready(res)
+    }
+}
+
+/// Waits until every write queued on `fd` went out.
+pub(crate) fn flush_queued(fd: &SharedFd) -> impl Future<Output = io::Result<()>> + 'static {
+    let fd = fd.clone();
+    std::future::poll_fn(move |cx| send_queued::poll_drained(&fd, cx))
 }
 
 /// `write_all` on a socket: sends until every initialised byte of `buf` is

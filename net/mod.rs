@@ -32,7 +32,7 @@ mod udp;
 pub mod unix;
 
 pub use addr::ToSocketAddrs;
-pub use future::{Read, Readv, RecvBufFuture, Write, Writev};
+pub use future::{Read, Readv, RecvBufFuture, Write, WriteQueued, Writev};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -128,6 +128,29 @@ macro_rules! owned_halves {
                 self.core.write(buf)
             }
 
+            #[doc = concat!("See [`", stringify!($stream), "::write_queued`].")]
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: dropped before it resolves, the buffer was not queued.
+            pub fn write_queued<B: $crate::buf::IoBuf + Send>(
+                &self,
+                buf: B,
+            ) -> $crate::net::WriteQueued<B> {
+                self.core.write_queued(buf)
+            }
+
+            #[doc = concat!("See [`", stringify!($stream), "::flush_queued`].")]
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: it only waits.
+            pub fn flush_queued(
+                &self,
+            ) -> impl ::std::future::Future<Output = ::std::io::Result<()>> + 'static {
+                self.core.flush_queued()
+            }
+
             #[doc = concat!("See [`", stringify!($stream), "::write_all`].")]
             ///
             /// # Cancel safety

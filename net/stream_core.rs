@@ -14,7 +14,7 @@ use std::net::Shutdown;
 use std::task::{Context, Poll};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::net::{future, Read, Readv, RecvBufFuture, Write, Writev};
+use crate::net::{future, Read, Readv, RecvBufFuture, Write, WriteQueued, Writev};
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 use crate::op::poll_io;
 use crate::op::Op;
@@ -103,9 +103,23 @@ impl StreamCore {
         Writev::new(&self.fd, bufs)
     }
 
-    /// `shutdown(2)` of `how`, through the driver.
+    /// Queues `buf` for a send nobody waits for (io_uring; epoll writes it).
+    pub(crate) fn write_queued<B: IoBuf + Send>(&self, buf: B) -> WriteQueued<B> {
+        WriteQueued::new(&self.fd, buf)
+    }
+
+    /// Waits until every queued write went out.
+    pub(crate) fn flush_queued(&self) -> impl Future<Output = io::Result<()>> + 'static {
+        future::flush_queued(&self.fd)
+    }
+
+    /// `shutdown(2)` of `how`, through the driver, after the queued writes.
     pub(crate) fn shutdown(&self, how: Shutdown) -> impl Future<Output = io::Result<()>> {
-        Op::shutdown(&self.fd, how)
+        let (queued, shutdown) = (future::flush_queued(&self.fd), Op::shutdown(&self.fd, how));
+        async move {
+            queued.await?;
+            shutdown.await
+        }
     }
 
     /// Sends `len` bytes of `file` from `offset` without a user-space copy.

@@ -202,6 +202,55 @@ impl UnixStream {
         self.core.write(buf)
     }
 
+    /// Queues `buf` to be sent after everything queued or written before
+    /// it, without waiting for the send: the future resolves once the
+    /// buffer is queued, which is at once unless 64 KiB already wait (then
+    /// it waits for room). The kernel sends the bytes in order; the buffer is
+    /// dropped once sent. Use [`flush_queued`](Self::flush_queued) to wait
+    /// until everything queued went out; [`shutdown`](Self::shutdown) and
+    /// later direct writes (`write`, `write_all`) wait for that themselves.
+    ///
+    /// On io_uring the send is the kernel's, and its task is not woken when
+    /// it completes, so a server that replies with `write_queued` runs each
+    /// request in one wake-up. On epoll the bytes are written in the call,
+    /// waiting for room as `write_all` does.
+    ///
+    /// ```no_run
+    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
+    /// loop {
+    ///     let buf = stream.recv_buf().await?;
+    ///     if buf.is_empty() {
+    ///         break;
+    ///     }
+    ///     stream.write_queued(buf).await?; // echoed; the next read starts at once
+    /// }
+    /// stream.flush_queued().await
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The error of an earlier queued send (`EPIPE`, `ECONNRESET`, …), once;
+    /// the bytes queued behind a failed send are dropped, and so is `buf`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before it resolves, the buffer was not queued.
+    /// Once queued, it goes out whatever becomes of the future.
+    pub fn write_queued<B: IoBuf + Send>(&self, buf: B) -> crate::net::WriteQueued<B> {
+        self.core.write_queued(buf)
+    }
+
+    /// Waits until every write queued with [`write_queued`](Self::write_queued)
+    /// went out; reports the error of one that failed (once).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
+    pub fn flush_queued(&self) -> impl Future<Output = io::Result<()>> + 'static {
+        self.core.flush_queued()
+    }
+
     /// Writes every initialised byte of `buf`, retrying short writes.
     ///
     /// # Errors

@@ -7,6 +7,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use super::IoBuf;
+use crate::driver::send_queue::Queued;
 use crate::driver::PoolMemory;
 
 /// Bytes received by [`TcpStream::recv_buf`](crate::net::TcpStream::recv_buf)
@@ -86,6 +87,21 @@ impl RecvBuf {
             bytes: Bytes::Owned(bytes),
             ptr,
             len,
+        }
+    }
+
+    /// As an item of a socket's send queue, which gives a provided buffer
+    /// back to its ring once sent.
+    pub(crate) fn into_queued(mut self) -> Queued {
+        let (ptr, len) = (self.ptr, self.len);
+        match std::mem::replace(&mut self.bytes, Bytes::Owned(Vec::new())) {
+            Bytes::Pooled { memory, bid } => Queued::Pooled {
+                memory: Some(memory),
+                bid,
+                ptr,
+                len,
+            },
+            Bytes::Owned(v) => Queued::Copied(v),
         }
     }
 

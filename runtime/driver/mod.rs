@@ -45,6 +45,7 @@ mod source;
 mod unpark;
 mod uring;
 mod uring_recv;
+mod uring_send;
 mod waiters;
 
 use std::fmt;
@@ -277,10 +278,48 @@ impl Driver {
     /// io_uring: submits `op`, whose result nobody awaits: its completion
     /// goes to `Operation::orphaned`. Returns the op's slot key; epoll
     /// hands the op back (it runs ops only inside a future's poll).
+    // Only the poll-based bridges submit ops nobody awaits.
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io", feature = "hyper")),
+        allow(dead_code)
+    )]
     pub(crate) fn submit_detached<T: Operation>(&mut self, op: T) -> Result<u64, T> {
         match self {
             Driver::Uring(d) => Ok(d.submit_detached(op)),
             Driver::Epoll(_) => Err(op),
+        }
+    }
+
+    /// io_uring: queues `item` (taken from the slot once queued) on `fd`'s
+    /// sends (see `uring_send.rs`); `None` on epoll, whose writers write
+    /// themselves.
+    pub(crate) fn queue_send<D: Descriptor>(
+        &mut self,
+        fd: &D,
+        item: &mut Option<send_queue::Queued>,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<std::io::Result<()>>> {
+        match self {
+            Driver::Uring(d) => Some(d.queue_send(fd, item, cx)),
+            Driver::Epoll(_) => None,
+        }
+    }
+
+    /// io_uring: copies what fits of `bytes` into `fd`'s sends (a
+    /// poll-based write); `None` on epoll, whose writers write themselves.
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io", feature = "hyper")),
+        allow(dead_code)
+    )]
+    pub(crate) fn queue_copy<D: Descriptor>(
+        &mut self,
+        fd: &D,
+        bytes: &[u8],
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<std::io::Result<usize>>> {
+        match self {
+            Driver::Uring(d) => Some(d.queue_copy(fd, bytes, cx)),
+            Driver::Epoll(_) => None,
         }
     }
 
@@ -356,6 +395,10 @@ impl Driver {
     /// so it must not reach the driver. On io_uring the kernel performs
     /// transfers ([`receives_in_kernel`](Driver::receives_in_kernel) tells
     /// callers which way to go), so this fails there.
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io", feature = "hyper")),
+        allow(dead_code)
+    )]
     pub(crate) fn poll_transfer(
         &mut self,
         fd: RawFd,

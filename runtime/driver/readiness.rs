@@ -372,6 +372,10 @@ pub(crate) trait Readiness {
     /// bytes: a short one (some, but fewer) means the socket is now empty
     /// (read) or full (write), so the next call waits for an edge instead of
     /// trying a syscall bound to fail, as `Attempt::Drained` does for ops.
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io", feature = "hyper")),
+        allow(dead_code)
+    )]
     fn poll_transfer(
         &mut self,
         fd: RawFd,

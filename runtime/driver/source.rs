@@ -79,9 +79,36 @@ pub(crate) struct Source {
     /// made afterwards, or one being made meanwhile, is closed from the start.
     closed: AtomicBool,
     /// The side, from `Box::into_raw`, or null until made; freed with the
-    /// source. Guarded: filled on the worker that reaps, read by whichever
-    /// thread polls a read, closed by whichever drops the last handle.
-    side: AtomicPtr<Mutex<RecvSide>>,
+    /// source.
+    side: AtomicPtr<SideBox>,
+}
+
+/// What a [`Source`] makes on first use. A ring names the socket's
+/// multishot and queued sends by its address.
+#[derive(Debug, Default)]
+pub(crate) struct SideBox {
+    /// Its queued sends are running, or one failed and its error waits:
+    /// readable without the lock, so that a direct write (which must come
+    /// after them) costs one load to find out. Set under the lock.
+    pub(crate) queued: AtomicBool,
+    /// The side. Guarded: filled on the worker that reaps, read by
+    /// whichever thread polls a read, closed by whichever drops the last
+    /// handle.
+    pub(crate) side: Mutex<RecvSide>,
+}
+
+impl SideBox {
+    /// Records whether queued sends run (or an error of one waits); set
+    /// under the side's lock.
+    pub(crate) fn set_queued(&self, queued: bool) {
+        self.queued.store(queued, Ordering::Release);
+    }
+
+    /// Locks the side.
+    #[inline]
+    pub(crate) fn lock(&self) -> MutexGuard<'_, RecvSide> {
+        self.side.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Drop for Source {
@@ -99,7 +126,7 @@ impl Drop for Source {
 impl Source {
     /// The side if it was made.
     #[inline]
-    fn get(&self) -> Option<&Mutex<RecvSide>> {
+    fn get(&self) -> Option<&SideBox> {
         // SAFETY: a non-null pointer came from `Box::into_raw` and stays
         // valid until the source is dropped, which `&self` rules out.
         unsafe { self.side.load(Ordering::Acquire).as_ref() }
@@ -107,11 +134,11 @@ impl Source {
 
     /// The side, made on first use (two threads making it at once keep
     /// the first one's).
-    fn made(&self) -> &Mutex<RecvSide> {
+    fn made(&self) -> &SideBox {
         if let Some(side) = self.get() {
             return side;
         }
-        let new = Box::into_raw(Box::<Mutex<RecvSide>>::default());
+        let new = Box::into_raw(Box::<SideBox>::default());
         let won = self.side.compare_exchange(
             std::ptr::null_mut(),
             new,
@@ -128,6 +155,19 @@ impl Source {
         side
     }
 
+    /// Whether queued sends run (or an error of one waits); see
+    /// [`SideBox::queued`].
+    #[inline]
+    pub(crate) fn queued(&self) -> bool {
+        self.get()
+            .is_some_and(|side| side.queued.load(Ordering::Acquire))
+    }
+
+    /// The side's box, made on first use (for the queued sends' flag).
+    pub(crate) fn side_box(&self) -> &SideBox {
+        self.made()
+    }
+
     /// Locks the receive side, making it if this is its first use.
     #[inline]
     pub(crate) fn lock(&self) -> MutexGuard<'_, RecvSide> {
@@ -136,7 +176,7 @@ impl Source {
 
     /// The side's address, which names its multishot in a ring.
     pub(crate) fn side_addr(&self) -> u64 {
-        self.made() as *const Mutex<RecvSide> as u64
+        self.made() as *const SideBox as u64
     }
 
     /// Locks the receive side if it was ever made (else there is nothing
@@ -151,14 +191,14 @@ impl Source {
     pub(crate) fn close(&self) -> Option<(MutexGuard<'_, RecvSide>, u64)> {
         self.closed.store(true, Ordering::SeqCst);
         let side = self.get()?;
-        Some((self.guard(side), side as *const Mutex<RecvSide> as u64))
+        Some((self.guard(side), side as *const SideBox as u64))
     }
 
     /// Locks `side`, closing it first if the source was closed while it
     /// was being made (nothing of it can have reached a kernel yet).
     #[inline]
-    fn guard<'a>(&self, side: &'a Mutex<RecvSide>) -> MutexGuard<'a, RecvSide> {
-        let mut guard = side.lock().unwrap_or_else(|e| e.into_inner());
+    fn guard<'a>(&self, side: &'a SideBox) -> MutexGuard<'a, RecvSide> {
+        let mut guard = side.lock();
         if !guard.closed && self.closed.load(Ordering::SeqCst) {
             guard.closed = true;
         }
@@ -172,6 +212,10 @@ pub(crate) const NO_KEY: u32 = u32::MAX;
 /// Tag bit of a multishot's `user_data` (tag | address of its socket's
 /// side). Neither op slot keys nor user-space addresses reach bit 63.
 pub(crate) const MULTISHOT_TAG: u64 = 1 << 63;
+
+/// Tag bit of a queued send's `user_data` (tag | address of its socket's
+/// side); bit 63 is clear in it.
+pub(crate) const SEND_TAG: u64 = 1 << 62;
 
 /// What the socket has in a kernel; see the module doc.
 #[derive(Debug, Default)]

@@ -40,6 +40,7 @@ const WAKE_USERDATA: u64 = u64::MAX - 1;
 /// Tag bit of a multishot receive's or accept's `user_data` (tag | address
 /// of its socket's receive side); none reaches the reserved values above.
 pub(super) use super::source::MULTISHOT_TAG as SOURCE_TAG;
+use super::source::SEND_TAG;
 
 /// How long shutdown waits for the kernel to give back cancelled ops before leaking them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -58,6 +59,8 @@ pub(crate) struct UringDriver {
     /// Multishot receives, accepts and polls armed (each named by its
     /// socket's side, which keeps itself alive meanwhile).
     pub(super) armed: usize,
+    /// Queued sends in the kernel (likewise named by their sides).
+    pub(super) sending: usize,
     /// The provided buffers multishot receives fill; `None` where the
     /// kernel has no provided-buffer rings or memory was short (receives
     /// are then one-shot, into the caller's buffer).
@@ -132,6 +135,7 @@ impl UringDriver {
             ops: Ops::default(),
             id,
             armed: 0,
+            sending: 0,
             pool,
             pool_note,
             limits,
@@ -289,7 +293,7 @@ impl UringDriver {
 
     /// Number of ops holding a slot, multishot receives included.
     pub(crate) fn in_flight(&self) -> usize {
-        self.ops.len() + self.armed
+        self.ops.len() + self.armed + self.sending
     }
 
     /// The collected work and the readers receives woke, for `Driver::next_deferred`.
@@ -375,6 +379,7 @@ impl UringDriver {
         if timeout == Some(Duration::ZERO)
             && self.ops.len() == 0
             && self.armed == 0
+            && self.sending == 0
             && self.ring.submission().is_empty()
         {
             return;
@@ -427,6 +432,9 @@ impl UringDriver {
                         self.source_cqes
                             .push((data & !SOURCE_TAG, cqe.result(), cqe.flags()));
                     }
+                    data if data & SEND_TAG != 0 => {
+                        self.source_cqes.push((data, cqe.result(), cqe.flags()));
+                    }
                     key => {
                         let res = cqe_result(cqe.result());
                         bump(&self.counters.ops_completed);
@@ -445,7 +453,10 @@ impl UringDriver {
                 // Taken and put back, so its capacity is kept.
                 let mut batch = std::mem::take(&mut self.source_cqes);
                 for &(addr, res, flags) in &batch {
-                    self.source_cqe(addr, res, flags);
+                    match addr & SEND_TAG {
+                        0 => self.source_cqe(addr, res, flags),
+                        _ => self.send_cqe(addr & !SEND_TAG, res),
+                    }
                 }
                 batch.clear();
                 self.source_cqes = batch;
@@ -474,7 +485,7 @@ impl UringDriver {
         self.unpark.close_releases();
         let finished = self.ops.orphan_all();
         self.deferred.frees.extend(finished);
-        if self.armed > 0 {
+        if self.armed + self.sending > 0 {
             // Every multishot at once: the ring keeps no list of them.
             let any = opcode::AsyncCancel2::new(types::CancelBuilder::any())
                 .build()
@@ -494,7 +505,7 @@ impl UringDriver {
             self.push(cancel);
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
-        while self.ops.len() + self.armed + usize::from(self.wake_armed) > 0 {
+        while self.ops.len() + self.armed + self.sending + usize::from(self.wake_armed) > 0 {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -519,7 +530,7 @@ impl UringDriver {
                 }
             }
         }
-        if self.ops.len() > 0 || self.armed > 0 || self.wake_armed {
+        if self.ops.len() > 0 || self.armed + self.sending > 0 || self.wake_armed {
             self.ops.leak_all();
             std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
             // The kernel may still write into provided buffers, and read the

@@ -11,14 +11,14 @@
 //! handle cancels it (`close_source`).
 
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use io_uring::{cqueue, opcode, types::Fd};
 
 use super::buf_pool::{BufPool, PoolMemory, BUF_GROUP};
 use super::op_state::DriverId;
-use super::source::{stuck, Busy, Completion, Multishot, RecvSide, Take};
+use super::source::{stuck, Busy, Completion, Multishot, RecvSide, SideBox, Take};
 use super::uring::{UringDriver, SOURCE_TAG};
 use super::{recvmsg_out, Descriptor, Received};
 use crate::metrics::bump;
@@ -159,7 +159,7 @@ impl UringDriver {
         // SAFETY: `addr` is the address of a side this ring armed a
         // multishot for; the side keeps its descriptor, which owns the side,
         // alive until the last completion, handled below, lets go of it.
-        let side = unsafe { &*(addr as *const Mutex<RecvSide>) };
+        let side = unsafe { &*(addr as *const SideBox) };
         let bid = cqueue::buffer_select(flags);
         if bid.is_some() {
             if let Some(pool) = &mut self.pool {
@@ -172,10 +172,7 @@ impl UringDriver {
             bid,
         };
         let limits = (self.limits.max_queued, self.limits.max_conns);
-        let reaction = side
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .multishot_cqe(c, limits, &mut self.woken);
+        let reaction = side.lock().multishot_cqe(c, limits, &mut self.woken);
         if let (Some(bid), Some(pool)) = (reaction.give_back, &mut self.pool) {
             pool.give_back(bid);
         }

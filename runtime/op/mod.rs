@@ -35,7 +35,7 @@ mod rename_at;
 mod send;
 mod send_file;
 mod send_msg;
-mod send_queued;
+pub(crate) mod send_queued;
 mod shutdown;
 mod splice;
 mod statx;

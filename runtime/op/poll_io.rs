@@ -109,13 +109,10 @@ pub(crate) fn poll_write(
     buf: &[u8],
     send: impl FnOnce() -> io::Result<usize>,
 ) -> Poll<io::Result<usize>> {
-    let Some(in_kernel) = context::with_current(|w| w.driver.borrow().receives_in_kernel()) else {
-        return Poll::Ready(Err(no_runtime()));
-    };
-    if in_kernel {
-        return send_queued::poll_write(fd, cx, buf);
+    match send_queued::poll_write(fd, cx, buf) {
+        Some(polled) => polled,
+        None => poll_transfer(fd, Interest::Writable, buf.len(), cx, send),
     }
-    poll_transfer(fd, Interest::Writable, buf.len(), cx, send)
 }
 
 /// [`poll_write`] of several buffers in order: on io_uring one queued send
@@ -140,28 +137,24 @@ pub(crate) fn poll_write_vectored(
                 break;
             }
         }
-        return send_queued::poll_write(fd, cx, &joined);
+        if let Some(polled) = send_queued::poll_write(fd, cx, &joined) {
+            return polled;
+        }
     }
     let asked = bufs.iter().map(|b| b.len()).sum();
     poll_transfer(fd, Interest::Writable, asked, cx, send)
 }
 
-/// Ready once every written byte is the kernel's.
+/// Ready once every written byte is the kernel's (nothing is ever queued
+/// on epoll, which writes in the call).
 pub(crate) fn poll_flush(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-    match context::with_current(|w| w.driver.borrow().receives_in_kernel()) {
-        Some(true) => send_queued::poll_flush(fd, cx),
-        // epoll writes in the call; outside a runtime nothing was queued.
-        _ => Poll::Ready(Ok(())),
-    }
+    send_queued::poll_flush(fd, cx)
 }
 
-/// Ready once every queued send has completed (io_uring), so that a
-/// shutdown follows the bytes written before it.
+/// Ready once every queued send has completed, so that a shutdown follows
+/// the bytes written before it.
 pub(crate) fn poll_sent(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-    match context::with_current(|w| w.driver.borrow().receives_in_kernel()) {
-        Some(true) => send_queued::poll_drained(fd, cx),
-        _ => Poll::Ready(Ok(())),
-    }
+    send_queued::poll_drained(fd, cx)
 }
 
 /// epoll: runs `io`, a non-blocking transfer of up to `asked` bytes on

@@ -1,156 +1,141 @@
-//! `send(2)` of bytes a poll-based write copied (`driver/send_queue.rs`): the
-//! kernel's send on io_uring for the tokio, futures and hyper bridges. Its
-//! future is dropped at once; the completion, reaped on the worker, starts
-//! the socket's next queued send and wakes the writers waiting for room.
+//! The writes of a socket's send queue (`driver/send_queue.rs`, run by the
+//! io_uring driver in `uring_send.rs`): `write_queued` of owned buffers and
+//! the poll-based writes of the ecosystem bridges, and the waits for them
+//! (`flush_queued`, before a shutdown or a direct write).
 
+use std::any::Any;
 use std::io;
 use std::task::{Context, Poll};
 
-use io_uring::{opcode, squeue, types::Fd};
-
-use super::{io_len, Attempt, Operation, SharedFd};
+use super::SharedFd;
+use crate::buf::{IoBuf, RecvBuf};
 use crate::context;
-use crate::driver::send_queue::LIMIT;
+use crate::driver::send_queue::{Bytes, Queued};
 use crate::driver::Descriptor as _;
 
-/// One send of copied bytes, whole (`MSG_WAITALL`: the kernel retries a
-/// short stream send itself).
-#[derive(Debug)]
-pub(crate) struct SendQueued {
-    /// Keeps the socket open until the kernel lets go; holds the queue.
-    fd: SharedFd,
-    /// The bytes, owned by the op until the kernel is done with them.
-    buf: Vec<u8>,
+/// An owned buffer as the queue's [`Bytes`].
+struct IoBufBytes<B>(B);
+
+impl<B: IoBuf + Send> Bytes for IoBufBytes<B> {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: an `IoBuf`'s first `bytes_init` bytes at `stable_ptr` are
+        // initialised, and stay where they are while the buffer lives unchanged.
+        unsafe { std::slice::from_raw_parts(self.0.stable_ptr(), self.0.bytes_init()) }
+    }
 }
 
-// SAFETY: the entry points only into `buf`'s heap memory, which stays put
-// wherever the op moves (so it may run in place).
-unsafe impl Operation for SendQueued {
-    type Output = io::Result<u32>;
-
-    const IN_PLACE: bool = true;
-
-    /// Bytes a writer was told are written go out even when nobody waits.
-    const CANCEL_ON_DROP: bool = false;
-
-    fn uring_entry(&mut self) -> squeue::Entry {
-        let len = io_len(self.buf.len());
-        opcode::Send::new(Fd(self.fd.raw()), self.buf.as_ptr(), len)
-            .flags(libc::MSG_NOSIGNAL | libc::MSG_WAITALL)
-            .build()
-    }
-
-    /// Only io_uring queues sends (epoll writes on readiness, in the call).
-    fn epoll_attempt(&mut self) -> Attempt {
-        Attempt::Done(Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "runtime: a queued send on the epoll driver",
-        )))
-    }
-
-    fn complete(self, res: io::Result<u32>) -> io::Result<u32> {
-        res
-    }
-
-    /// The send finished: the next one starts, waiters wake.
-    fn orphaned(self, res: io::Result<u32>) -> bool {
-        let unsent = match &res {
-            Ok(n) => &self.buf[(*n as usize).min(self.buf.len())..],
-            Err(_) => &[][..],
-        };
-        let mut woken = Vec::new();
-        let next = self
-            .fd
-            .source()
-            .lock()
-            .sends()
-            .sent(res, unsent, &mut woken);
-        if let Some(bytes) = next {
-            submit(&self.fd, bytes);
+/// `buf` as a queue item, boxed only if it must be: a lent provided buffer
+/// goes back to its ring once sent, a `Vec` is queued as it is.
+fn to_queued<B: IoBuf + Send>(buf: B) -> Queued {
+    let mut slot = Some(buf);
+    let any: &mut dyn Any = &mut slot;
+    if let Some(recv) = any.downcast_mut::<Option<RecvBuf>>() {
+        if let Some(recv) = recv.take() {
+            return recv.into_queued();
         }
-        woken.into_iter().for_each(std::task::Waker::wake);
-        false
+    }
+    if let Some(vec) = any.downcast_mut::<Option<Vec<u8>>>() {
+        if let Some(vec) = vec.take() {
+            return Queued::Copied(vec);
+        }
+    }
+    match slot {
+        Some(buf) => Queued::Owned(Box::new(IoBufBytes(buf))),
+        None => unreachable!("taken only by a matching downcast, which returned"),
     }
 }
 
-/// Hands `bytes` to the kernel in a send of their own, whose completion
-/// nobody awaits. Outside a worker (or while its driver is busy, at
-/// shutdown) the bytes cannot go out: the queue reports that.
-fn submit(fd: &SharedFd, bytes: Vec<u8>) {
-    let op = SendQueued {
-        fd: fd.clone(),
-        buf: bytes,
-    };
-    let sent = context::with_current(|worker| match worker.driver.try_borrow_mut() {
-        Ok(mut driver) => driver.submit_detached(op).is_ok(),
-        Err(_) => false,
+/// io_uring `write_queued` of `buf` (taken from the slot once queued):
+/// `Some` with the outcome where the driver queues sends (io_uring); `None`
+/// where the caller writes it itself (epoll).
+pub(crate) fn poll_write_owned<B: IoBuf + Send>(
+    fd: &SharedFd,
+    cx: &mut Context<'_>,
+    buf: &mut Option<B>,
+    queued: &mut Option<Queued>,
+) -> Option<Poll<io::Result<()>>> {
+    let polled = context::with_current(|worker| {
+        let mut driver = worker.driver.borrow_mut();
+        if !driver.receives_in_kernel() {
+            return None;
+        }
+        if queued.is_none() {
+            *queued = buf.take().map(to_queued);
+        }
+        driver.queue_send(fd, queued, cx)
     });
-    if sent != Some(true) {
-        let mut side = fd.source().lock();
-        let q = side.sends();
-        q.busy = false;
-        q.pending = Vec::new();
-        q.error = Some(io::Error::other(
-            "runtime: a queued send was dropped: its worker is gone",
-        ));
-        let woken = std::mem::take(&mut q.waiters);
-        drop(side);
-        woken.into_iter().for_each(std::task::Waker::wake);
+    match polled {
+        Some(polled) => polled,
+        None => Some(Poll::Ready(Err(super::future::no_runtime()))),
     }
 }
 
 /// io_uring `poll_write`: copies what fits of `buf` into the socket's
-/// queue, sending it at once if no send runs.
+/// queue, sending it at once if no send runs. `None` on epoll (the caller
+/// writes on readiness).
 pub(crate) fn poll_write(
     fd: &SharedFd,
     cx: &mut Context<'_>,
     buf: &[u8],
-) -> Poll<io::Result<usize>> {
-    let mut side = fd.source().lock();
-    let q = side.sends();
-    if let Some(e) = q.error.take() {
-        return Poll::Ready(Err(e));
+) -> Option<Poll<io::Result<usize>>> {
+    let polled = context::with_current(|worker| worker.driver.borrow_mut().queue_copy(fd, buf, cx));
+    match polled {
+        Some(polled) => polled,
+        None => Some(Poll::Ready(Err(super::future::no_runtime()))),
     }
-    if !q.busy {
-        q.busy = true;
-        drop(side);
-        submit(fd, buf.to_vec());
-        return Poll::Ready(Ok(buf.len()));
-    }
-    let room = LIMIT.saturating_sub(q.pending.len());
-    if room == 0 {
-        q.wait(cx.waker());
-        return Poll::Pending;
-    }
-    let n = room.min(buf.len());
-    q.pending.extend_from_slice(&buf[..n]);
-    Poll::Ready(Ok(n))
 }
 
-/// io_uring `poll_flush`: ready once every written byte is in a send the
-/// kernel has (or the error of one that failed).
+/// Ready once every written byte is in a send the kernel has (or with the
+/// error of one that failed).
 pub(crate) fn poll_flush(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-    let mut side = fd.source().lock();
+    let source = fd.source();
+    if !source.queued() {
+        return Poll::Ready(Ok(()));
+    }
+    let mut side = source.lock();
     let q = side.sends();
     if let Some(e) = q.error.take() {
+        source.side_box().set_queued(q.busy());
         return Poll::Ready(Err(e));
     }
-    if q.pending.is_empty() {
+    if q.is_empty() {
         return Poll::Ready(Ok(()));
     }
     q.wait(cx.waker());
     Poll::Pending
 }
 
-/// io_uring: ready once every send has completed (before a shutdown, or
-/// the error of one that failed).
+/// Ready once no queued send runs, leaving a failed one's error for the
+/// queue's next caller: a direct write waits for this, so that it goes out
+/// after the bytes queued before it.
+pub(crate) fn poll_idle(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<()> {
+    let source = fd.source();
+    if !source.queued() {
+        return Poll::Ready(());
+    }
+    let mut side = source.lock();
+    let q = side.sends();
+    if !q.busy() {
+        return Poll::Ready(());
+    }
+    q.wait(cx.waker());
+    Poll::Pending
+}
+
+/// Ready once every queued send has completed (before a shutdown, or the
+/// return of `flush_queued`), or with the error of one that failed.
 pub(crate) fn poll_drained(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-    let mut side = fd.source().lock();
+    let source = fd.source();
+    if !source.queued() {
+        return Poll::Ready(Ok(()));
+    }
+    let mut side = source.lock();
     let q = side.sends();
     if let Some(e) = q.error.take() {
+        source.side_box().set_queued(q.busy());
         return Poll::Ready(Err(e));
     }
-    if !q.busy {
+    if !q.busy() {
         return Poll::Ready(Ok(()));
     }
     q.wait(cx.waker());

@@ -14,8 +14,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::buf::RecvBuf;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::buf::{RecvBuf, Slice};
 use crate::op;
 use crate::op::{send_queued, Op, Receive, StreamRead, StreamReadv, StreamRecvBuf};
 use crate::sys::{FdHandle, SharedFd};
@@ -245,8 +245,11 @@ pub struct WriteQueued<B: IoBuf + Send> {
     buf: Option<B>,
     /// The buffer as the queue takes it, while waiting for room (io_uring).
     queued: Option<crate::driver::send_queue::Queued>,
-    /// Where the driver does not queue sends (epoll): the write itself.
-    direct: Option<Pin<Box<dyn Future<Output = BufResult<(), B>>>>>,
+    /// Where the driver does not queue sends (epoll): the write of the
+    /// rest, from `sent` on.
+    direct: Option<Write<Slice<B>>>,
+    /// Bytes written so far by `direct` writes.
+    sent: usize,
 }
 
 impl<B: IoBuf + Send> std::fmt::Debug for WriteQueued<B> {
@@ -266,6 +269,7 @@ impl<B: IoBuf + Send> WriteQueued<B> {
             buf: Some(buf),
             queued: None,
             direct: None,
+            sent: 0,
         }
     }
 }
@@ -281,17 +285,31 @@ impl<B: IoBuf + Send> Future for WriteQueued<B> {
             if let Some(polled) = polled {
                 return polled;
             }
-            let Some(buf) = this.buf.take() else {
-                return Poll::Ready(Ok(()));
-            };
-            this.direct = Some(Box::pin(write_all(&this.fd, buf)));
         }
-        let Some(direct) = this.direct.as_mut() else {
-            unreachable!("set above")
-        };
-        let (res, _buf) = std::task::ready!(direct.as_mut().poll(cx));
-        this.direct = None;
-        Poll::Ready(res)
+        // epoll: write it all now, as `write_all` does, the buffer kept here.
+        loop {
+            if this.direct.is_none() {
+                let Some(buf) = this.buf.take() else {
+                    return Poll::Ready(Ok(()));
+                };
+                if this.sent >= buf.bytes_init() {
+                    return Poll::Ready(Ok(()));
+                }
+                let rest = buf.slice(this.sent..);
+                this.direct = Some(Write::new(&this.fd, rest));
+            }
+            let Some(direct) = this.direct.as_mut() else {
+                unreachable!("set above")
+            };
+            let (res, slice) = std::task::ready!(Pin::new(direct).poll(cx));
+            this.direct = None;
+            this.buf = Some(slice.into_inner());
+            match res {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(n) => this.sent += n,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
     }
 }
 

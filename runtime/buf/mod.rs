@@ -55,6 +55,7 @@ pub use fixed_pool::FixedPool;
 pub(crate) use fixed_slot::{FixedSlot, FixedToken};
 pub use io_buf::{IoBuf, IoBufMut};
 pub use recv_buf::RecvBuf;
+pub(crate) use recv_buf::RecvTarget;
 pub use slice::Slice;
 
 /// The result of an operation that owned a buffer: the outcome, and the buffer back.

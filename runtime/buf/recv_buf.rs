@@ -1,12 +1,14 @@
 //! [`RecvBuf`]: bytes a socket received, handed over without a copy: the
 //! worker's provided buffer the kernel filled (io_uring), lent to the
 //! caller until the `RecvBuf` is dropped, or a plain `Vec` elsewhere.
+//! [`RecvTarget`] is what a one-shot `recv_buf` receives into before it
+//! becomes a `RecvBuf`: on epoll, a buffer the driver lends (no allocation).
 
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use super::IoBuf;
+use super::{IoBuf, IoBufMut};
 use crate::driver::send_queue::Queued;
 use crate::driver::PoolMemory;
 
@@ -114,6 +116,91 @@ impl RecvBuf {
                 std::mem::take(v)
             }
             Bytes::Pooled { .. } => self.to_vec(),
+        }
+    }
+}
+
+/// The buffer a one-shot `recv_buf` receives into: one the driver lent
+/// (epoll), or a `Vec` of its own when none is free.
+#[derive(Debug)]
+pub(crate) enum RecvTarget {
+    /// A lent buffer, as the `RecvBuf` it becomes (holding what was
+    /// received so far; it gives the buffer back if dropped).
+    Lent(RecvBuf),
+    /// A buffer of its own.
+    Vec(Vec<u8>),
+}
+
+impl RecvTarget {
+    /// Receives into buffer `bid` of `memory`, lent until the `RecvBuf` it
+    /// becomes drops.
+    pub(crate) fn lent(memory: Arc<PoolMemory>, bid: u16) -> Self {
+        RecvTarget::Lent(RecvBuf::pooled(memory, bid, 0, 0))
+    }
+
+    /// What was received, as a `RecvBuf`.
+    pub(crate) fn into_recv_buf(self) -> RecvBuf {
+        match self {
+            RecvTarget::Lent(buf) => buf,
+            RecvTarget::Vec(v) => RecvBuf::owned(v),
+        }
+    }
+}
+
+/// The lent buffer's memory, its start (writable) and its size.
+fn lent_buffer(buf: &RecvBuf) -> (*mut u8, usize) {
+    match &buf.bytes {
+        Bytes::Pooled { memory, bid } => (memory.buf_ptr(*bid), memory.buf_size() as usize),
+        // Never built: a lent target is always pooled.
+        Bytes::Owned(v) => (v.as_ptr().cast_mut(), 0),
+    }
+}
+
+// SAFETY: a lent buffer lives in the driver's mapping, which the `Arc`
+// keeps mapped at an address that does not move; a `Vec`'s heap block does
+// not move with it either. `bytes_init` counts only what a receive wrote.
+unsafe impl IoBuf for RecvTarget {
+    fn stable_ptr(&self) -> *const u8 {
+        match self {
+            RecvTarget::Lent(buf) => lent_buffer(buf).0,
+            RecvTarget::Vec(v) => v.as_ptr(),
+        }
+    }
+
+    fn bytes_init(&self) -> usize {
+        match self {
+            RecvTarget::Lent(buf) => buf.len,
+            RecvTarget::Vec(v) => v.len(),
+        }
+    }
+
+    fn bytes_total(&self) -> usize {
+        match self {
+            RecvTarget::Lent(buf) => lent_buffer(buf).1,
+            RecvTarget::Vec(v) => v.capacity(),
+        }
+    }
+}
+
+// SAFETY: as for `IoBuf`; the driver lends each buffer to one taker, so
+// nothing else writes or reads it while it is lent.
+unsafe impl IoBufMut for RecvTarget {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        match self {
+            RecvTarget::Lent(buf) => lent_buffer(buf).0,
+            RecvTarget::Vec(v) => v.as_mut_ptr(),
+        }
+    }
+
+    unsafe fn set_init(&mut self, pos: usize) {
+        match self {
+            RecvTarget::Lent(buf) => {
+                let (ptr, size) = lent_buffer(buf);
+                buf.ptr = ptr;
+                buf.len = buf.len.max(pos.min(size));
+            }
+            // SAFETY: the caller's contract: `..pos` is initialised.
+            RecvTarget::Vec(v) => unsafe { v.set_init(pos) },
         }
     }
 }

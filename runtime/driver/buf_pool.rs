@@ -4,6 +4,10 @@
 //! out (or a [`RecvBuf`](crate::buf::RecvBuf) holding it is dropped), then
 //! given back at the ring's tail, which the kernel sees at the next park.
 //!
+//! The epoll driver lends the same kind of buffers without a ring
+//! ([`LendPool`]): a `recv_buf` there receives into one, so a zero-copy read
+//! costs no allocation on either driver.
+//!
 //! Two parts: [`BufPool`] is the ring itself, owned by the driver and
 //! touched only on its thread; [`PoolMemory`] is the buffers, shared (`Arc`)
 //! with every queue holding one of them, so bytes stay readable wherever the
@@ -77,6 +81,23 @@ impl PoolMemory {
     /// Bytes per buffer.
     pub(crate) fn buf_size(&self) -> u32 {
         self.size
+    }
+
+    /// Where buffer `bid` starts, for a receive that the caller holds it for.
+    pub(crate) fn buf_ptr(&self, bid: u16) -> *mut u8 {
+        debug_assert!(bid < self.count);
+        self.bufs
+            .ptr
+            .wrapping_add(usize::from(bid) * self.size as usize)
+    }
+
+    /// Moves the buffers given back from other threads into `out`.
+    fn take_returns(&self, out: &mut Vec<u16>) {
+        if self.returned.load(Ordering::Acquire) {
+            self.returned.store(false, Ordering::Relaxed);
+            let mut returns = self.returns.lock().unwrap_or_else(|e| e.into_inner());
+            out.append(&mut returns);
+        }
     }
 
     /// Any thread but the owner's: buffer `bid` is free; the owner puts it
@@ -255,6 +276,41 @@ impl BufPool {
 
     fn first_entry(&self) -> *mut BufRingEntry {
         self.entries.ptr.cast()
+    }
+}
+
+/// The epoll driver's buffers for zero-copy reads: lent one at a time to a
+/// receive, and back (from any thread) when the `RecvBuf` holding it drops.
+#[derive(Debug)]
+pub(crate) struct LendPool {
+    /// The buffers.
+    memory: Arc<PoolMemory>,
+    /// The buffers free to lend.
+    free: Vec<u16>,
+}
+
+impl LendPool {
+    /// Maps `count` buffers of `size` bytes, all free.
+    pub(crate) fn new(count: u16, size: u32, driver: DriverId) -> io::Result<Self> {
+        Ok(LendPool {
+            memory: Arc::new(PoolMemory {
+                bufs: Mapping::new(usize::from(count) * size as usize)?,
+                size,
+                count,
+                driver,
+                returns: Mutex::new(Vec::new()),
+                returned: AtomicBool::new(false),
+            }),
+            free: (0..count).rev().collect(),
+        })
+    }
+
+    /// A free buffer, lent: the taker gives it back (`give_back_remote`).
+    pub(crate) fn lend(&mut self) -> Option<(Arc<PoolMemory>, u16)> {
+        if self.free.is_empty() {
+            self.memory.take_returns(&mut self.free);
+        }
+        self.free.pop().map(|bid| (self.memory.clone(), bid))
     }
 }
 

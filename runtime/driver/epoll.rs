@@ -18,14 +18,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::buf_pool::PoolMemory;
+use super::buf_pool::{LendPool, PoolMemory};
 use super::lifecycle::{Ops, Orphaned, Reaped};
 use super::op_state::DriverId;
 use super::operation::{cvt, Erased, Interest, Operation};
 use super::readiness::{Readiness, Registry};
 use super::source::{stuck, Busy, RecvSide, Take};
 use super::unpark::Unpark;
-use super::{Deferred, Descriptor, Received};
+use super::{Deferred, Descriptor, Received, RecvConfig};
 use crate::blocking::BlockingPool;
 use crate::metrics::{bump, Counters};
 
@@ -60,6 +60,9 @@ pub(crate) struct EpollDriver {
     pool: Arc<BlockingPool>,
     /// The worker's counters.
     counters: Arc<Counters>,
+    /// Buffers lent to zero-copy reads (`recv_buf`); `None` when there are
+    /// none (`recv_buffers(0, _)`, or no memory).
+    lend: Option<LendPool>,
 }
 
 impl std::fmt::Debug for EpollDriver {
@@ -85,7 +88,13 @@ impl EpollDriver {
         unpark: Arc<Unpark>,
         pool: Arc<BlockingPool>,
         counters: Arc<Counters>,
+        recv: RecvConfig,
     ) -> io::Result<Self> {
+        let id = DriverId::next();
+        let lend = match recv.buffers {
+            0 => None,
+            count => LendPool::new(count, recv.buffer_size, id).ok(),
+        };
         // SAFETY: epoll_create1 takes no pointers.
         let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) } as isize)?;
         // SAFETY: epoll_create1(2) ensures the fd is valid and ours alone.
@@ -108,14 +117,20 @@ impl EpollDriver {
             events: Vec::with_capacity(EVENTS_PER_WAIT),
             registry: Registry::new(),
             ops: Ops::default(),
-            id: DriverId::next(),
+            id,
             deferred: Deferred::default(),
             wake_fd: unpark.raw_fd(),
             unpark,
             posted: Vec::new(),
             pool,
             counters,
+            lend,
         })
+    }
+
+    /// A buffer for a zero-copy read, if one is free.
+    pub(crate) fn lend(&mut self) -> Option<(Arc<PoolMemory>, u16)> {
+        self.lend.as_mut()?.lend()
     }
 
     /// This driver's identity.

@@ -229,7 +229,7 @@ impl Driver {
     ) -> std::io::Result<Driver> {
         Ok(match ring {
             Some(ring) => Driver::Uring(UringDriver::new(ring, unpark, counters, recv)),
-            None => Driver::Epoll(EpollDriver::new(unpark, pool, counters)?),
+            None => Driver::Epoll(EpollDriver::new(unpark, pool, counters, recv)?),
         })
     }
 
@@ -320,6 +320,16 @@ impl Driver {
         match self {
             Driver::Uring(d) => Some(d.queue_copy(fd, bytes, cx)),
             Driver::Epoll(_) => None,
+        }
+    }
+
+    /// epoll: a buffer of its own for a zero-copy read to receive into,
+    /// lent until the `RecvBuf` holding it drops. io_uring lends its
+    /// buffers through its ring instead, so it has none to hand out.
+    pub(crate) fn lend(&mut self) -> Option<(Arc<PoolMemory>, u16)> {
+        match self {
+            Driver::Uring(_) => None,
+            Driver::Epoll(d) => d.lend(),
         }
     }
 

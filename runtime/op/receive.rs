@@ -44,6 +44,14 @@ pub(crate) trait Receiver: Unpin {
     /// socket then holds no buffer.
     const READY_FIRST: bool = false;
 
+    /// Whether its one-shot receives into a buffer the driver lends (epoll's
+    /// zero-copy reads), handed over by [`lend`](Receiver::lend) just before
+    /// `start`.
+    const LENDS: bool = false;
+
+    /// The buffer the driver lent for the one-shot (see `LENDS`).
+    fn lend(&mut self, _memory: Arc<PoolMemory>, _bid: u16) {}
+
     /// Takes what it wants from the queue (`give_back` frees a consumed
     /// provided buffer).
     fn take(
@@ -186,6 +194,11 @@ impl<R: Receiver> Future for Receive<R> {
                 }
             }
             Received::Start => {
+                if R::LENDS {
+                    if let Some((memory, bid)) = worker.driver.borrow_mut().lend() {
+                        this.recv.lend(memory, bid);
+                    }
+                }
                 let mut op = Op::new(this.recv.start(&this.fd));
                 if let Some(after) = this.timeout {
                     op = op.timeout(after);

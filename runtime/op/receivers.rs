@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::receive::Receiver;
 use super::{Accept, Recv, RecvMsg, SharedFd};
-use crate::buf::{BufResult, IoBufMut, RecvBuf};
+use crate::buf::{BufResult, IoBufMut, RecvBuf, RecvTarget};
 use crate::driver::{closed, recvmsg_out, Chunk, Lent, Multishot, PoolMemory, RecvSide, Take};
 use crate::sys::{One, SockAddr};
 
@@ -347,24 +347,35 @@ impl Receiver for AcceptConn {
 /// queue, or what a one-shot receive into a buffer of `capacity` bytes got.
 #[derive(Debug)]
 pub(crate) struct StreamRecvBuf {
-    /// The one-shot's buffer size.
+    /// The one-shot's buffer size, when it has one of its own.
     capacity: usize,
+    /// The buffer the driver lent for the one-shot.
+    lent: Option<RecvTarget>,
 }
 
 impl StreamRecvBuf {
-    /// A zero-copy read; a one-shot receives at most `capacity` bytes.
+    /// A zero-copy read; a one-shot receives at most `capacity` bytes into
+    /// a buffer of its own, or at most a lent buffer's size.
     pub(crate) fn new(capacity: usize) -> Self {
-        StreamRecvBuf { capacity }
+        StreamRecvBuf {
+            capacity,
+            lent: None,
+        }
     }
 }
 
 impl Receiver for StreamRecvBuf {
-    type Op = Recv<Vec<u8>>;
+    type Op = Recv<RecvTarget>;
     type Output = io::Result<RecvBuf>;
     fn multishot(&self) -> Option<(Multishot, usize)> {
         Some((Multishot::Recv, 0))
     }
     const READY_FIRST: bool = true;
+    const LENDS: bool = true;
+
+    fn lend(&mut self, memory: Arc<PoolMemory>, bid: u16) {
+        self.lent = Some(RecvTarget::lent(memory, bid));
+    }
 
     fn take(
         &mut self,
@@ -384,12 +395,16 @@ impl Receiver for StreamRecvBuf {
         }
     }
 
-    fn start(&mut self, fd: &SharedFd) -> Recv<Vec<u8>> {
-        Recv::stream(fd, Vec::with_capacity(self.capacity), 0)
+    fn start(&mut self, fd: &SharedFd) -> Recv<RecvTarget> {
+        let target = self
+            .lent
+            .take()
+            .unwrap_or_else(|| RecvTarget::Vec(Vec::with_capacity(self.capacity)));
+        Recv::stream(fd, target, 0)
     }
 
-    fn finish((res, buf): BufResult<usize, Vec<u8>>) -> Self::Output {
-        res.map(|_| RecvBuf::owned(buf))
+    fn finish((res, buf): BufResult<usize, RecvTarget>) -> Self::Output {
+        res.map(|_| buf.into_recv_buf())
     }
 
     fn fail(&mut self, err: io::Error) -> Self::Output {

@@ -14,7 +14,7 @@
 //! | `tokio::task::spawn_blocking` | [`spawn_blocking`](crate::spawn_blocking) |
 //! | `tokio::task::JoinSet`, `yield_now` | [`task::JoinSet`](crate::task::JoinSet), [`task::yield_now`](crate::task::yield_now) |
 //! | `tokio::select!`, `tokio::join!` | the same macros, unchanged |
-//! | `tokio::time::{sleep, timeout, interval}` | [`time::{sleep, timeout, interval}`](crate::time); [`time::SendSleep`](crate::time::SendSleep) where a `Send + Sync` sleep is required |
+//! | `tokio::time::{sleep, timeout, interval}` | [`time::{sleep, timeout, interval}`](crate::time), `Send` like tokio's |
 //! | `tokio::net::{TcpListener, TcpStream, UdpSocket, UnixStream, …}` | [`net`](crate::net), same names; reads and writes take owned buffers (below) |
 //! | `tokio::fs` | [`fs`](crate::fs): positional `read_at`/`write_at` with owned buffers, [`File::read_many`](crate::fs::File::read_many) for many ranges at once, and the path functions |
 //! | `tokio::io::{copy, BufReader}` | [`io::copy`](crate::io::copy), [`io::BufReader`](crate::io::BufReader) over owned buffers, or tokio's own over the `tokio-io` feature |

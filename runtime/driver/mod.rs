@@ -25,6 +25,7 @@
 
 pub(crate) mod detect;
 mod epoll;
+mod hand_back;
 mod lifecycle;
 mod op_box;
 mod op_state;
@@ -41,7 +42,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-pub(crate) use op_state::{timed_out, OpState, Phase};
+pub(crate) use hand_back::hand_back;
+pub(crate) use op_state::{timed_out, wrong_driver, OpState, Phase};
 pub(crate) use operation::{cvt, Attempt, Interest, Operation};
 pub(crate) use unpark::Unpark;
 pub(crate) use uring::registered::FileReleases;
@@ -150,10 +152,12 @@ impl Driver {
         pool: Arc<BlockingPool>,
         counters: Arc<Counters>,
     ) -> std::io::Result<Driver> {
-        Ok(match ring {
+        let driver = match ring {
             Some(ring) => Driver::Uring(UringDriver::new(ring, unpark, counters)),
             None => Driver::Epoll(EpollDriver::new(unpark, pool, counters)?),
-        })
+        };
+        hand_back::register(driver.id(), driver.unpark());
+        Ok(driver)
     }
 
     /// Which driver this is.
@@ -182,6 +186,10 @@ impl Driver {
 
     /// Submits and waits up to `timeout` (None: until something happens).
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
+        // After the executor's `prepare_park` (see `hand_back.rs`).
+        for item in self.unpark().hand_backs.take() {
+            self.take_back(item);
+        }
         match self {
             Driver::Uring(d) => d.park(timeout),
             Driver::Epoll(d) => d.park(timeout),
@@ -257,6 +265,18 @@ impl Driver {
         }
     }
 
+    /// An op whose future was dropped elsewhere comes back: its slot is
+    /// orphaned as if the future had been dropped here.
+    fn take_back(&mut self, item: hand_back::HandBack) {
+        match (self, item) {
+            (Driver::Uring(d), hand_back::HandBack::Slot(key)) => d.drop_slot(key),
+            (Driver::Epoll(d), hand_back::HandBack::Slot(key)) => d.drop_slot(key),
+            (Driver::Uring(d), hand_back::HandBack::InPlace(key, op)) => d.drop_in_place(key, op.0),
+            // Only io_uring runs ops in place; leaking is the safe answer.
+            (Driver::Epoll(_), hand_back::HandBack::InPlace(_, op)) => std::mem::forget(op.0),
+        }
+    }
+
     /// The worker's wake-up handle.
     fn unpark(&self) -> &Arc<Unpark> {
         match self {
@@ -268,6 +288,10 @@ impl Driver {
     /// Cancels and reaps everything in flight (bounded); leaks what the
     /// kernel does not give back.
     pub(crate) fn shutdown(&mut self) {
+        hand_back::unregister(self.id());
+        for item in self.unpark().hand_backs.close() {
+            self.take_back(item);
+        }
         match self {
             Driver::Uring(d) => d.shutdown(),
             Driver::Epoll(d) => d.shutdown(),

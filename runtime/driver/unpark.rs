@@ -1,7 +1,8 @@
 //! `Unpark`: how other threads end a worker's wait in the kernel, the queue
 //! through which blocking-pool completions reach the epoll driver, and the
 //! one through which fds closed elsewhere reach the io_uring driver that
-//! polls them (`poll_owners.rs`).
+//! polls them (`poll_owners.rs`), and the one through which ops dropped
+//! elsewhere go back to their driver (`hand_back.rs`).
 //!
 //! # No lost wake-ups
 //!
@@ -38,6 +39,8 @@ pub(crate) struct Unpark {
     releases: Mutex<Releases>,
     /// Whether `releases` may hold any, readable without the lock.
     released: AtomicBool,
+    /// Ops whose future was dropped away from this driver (`hand_back.rs`).
+    pub(crate) hand_backs: super::hand_back::Queue,
 }
 
 /// See [`Unpark::release`].
@@ -71,6 +74,7 @@ impl Unpark {
             posted: AtomicBool::new(false),
             releases: Mutex::new(Releases::default()),
             released: AtomicBool::new(false),
+            hand_backs: super::hand_back::Queue::new(),
         })
     }
 

@@ -90,6 +90,8 @@ pub mod buf;
 #[path = "../fs/mod.rs"]
 pub mod fs;
 pub mod guide;
+#[cfg(feature = "hyper")]
+pub mod http;
 pub mod io;
 #[path = "../net/mod.rs"]
 pub mod net;

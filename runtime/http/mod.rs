@@ -1,0 +1,30 @@
+//! HTTP on every worker (feature `hyper`): [`serve`] runs a tower service
+//! (an axum `Router`) over hyper on all the runtime's workers, spreading
+//! accepted connections by load, with graceful shutdown, a connection limit
+//! and TLS (feature `tls`).
+//!
+//! # Connections spread by load
+//!
+//! Every worker accepts from the one listener. The worker that accepts a
+//! connection hands it to the worker with the fewest live connections (its
+//! task inbox: the stream is `Send`), or keeps it when it has the fewest
+//! itself. A worker busy with a long task accepts nothing meanwhile, and one
+//! that has not started the connections already handed to it gets no more
+//! while another keeps up. [`Serve::reuse_port`] gives each worker its own
+//! `SO_REUSEPORT` listener instead, with no hand-off.
+//!
+//! # Handlers
+//!
+//! Each connection is a task on its worker, so neither the service's
+//! futures nor the bodies need be `Send`; axum still asks for `Send`
+//! handlers, and the futures of `runtime::fs`, `net` and `time` are `Send`
+//! where their buffers are, so handlers await them directly.
+#![cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+
+mod conn;
+mod serve;
+mod state;
+#[cfg(feature = "tls")]
+mod tls_io;
+
+pub use serve::{serve, Serve};

@@ -288,3 +288,29 @@ async fn serves_https_with_alpn() {
     tx.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[runtime::test]
+async fn the_timeout_layer_answers_408_on_runtime_timers() {
+    let app = Router::new()
+        .route(
+            "/stuck",
+            get(|| async {
+                runtime::time::sleep(Duration::from_secs(3600)).await;
+                "never"
+            }),
+        )
+        .route("/who", get(who))
+        .layer(runtime::http::TimeoutLayer::new(Duration::from_millis(20)));
+    let (addr, server, stop) = start(app);
+    let req = |path: &'static str| async move {
+        let io = TcpStream::connect(addr).await.unwrap();
+        let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        drop(runtime::spawn(conn));
+        let req = Request::get(path).body(Empty::<Bytes>::new()).unwrap();
+        send.send_request(req).await.unwrap().status()
+    };
+    assert_eq!(req("/stuck").await, hyper::StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(req("/who").await, hyper::StatusCode::OK);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}

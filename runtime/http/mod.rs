@@ -1,7 +1,8 @@
 //! HTTP on every worker (feature `hyper`): [`serve`] runs a tower service
 //! (an axum `Router`) over hyper on all the runtime's workers, spreading
 //! accepted connections by load, with graceful shutdown, a connection limit
-//! and TLS (feature `tls`).
+//! and TLS (feature `tls`); [`TimeoutLayer`] bounds a request on the
+//! runtime's timers (tower-http's panics here: it needs tokio's).
 //!
 //! # Connections spread by load
 //!
@@ -24,7 +25,9 @@
 mod conn;
 mod serve;
 mod state;
+mod timeout;
 #[cfg(feature = "tls")]
 mod tls_io;
 
 pub use serve::{serve, Serve};
+pub use timeout::{Timeout, TimeoutFuture, TimeoutLayer};

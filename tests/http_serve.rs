@@ -314,3 +314,39 @@ async fn the_timeout_layer_answers_408_on_runtime_timers() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[cfg(feature = "websocket")]
+#[runtime::test(workers = 2)]
+async fn a_websocket_echo_route() {
+    use futures_util::{SinkExt, StreamExt};
+    use runtime::http::ws::{Message, WebSocketUpgrade};
+
+    let app = Router::new().route(
+        "/ws",
+        get(|ws: WebSocketUpgrade| async move {
+            ws.on_upgrade(|mut socket| async move {
+                while let Some(Ok(msg)) = socket.next().await {
+                    if msg.is_close() || socket.send(msg).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        }),
+    );
+    let (addr, server, stop) = start(app);
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (mut ws, res) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), tcp)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), hyper::StatusCode::SWITCHING_PROTOCOLS);
+    for text in ["hello", "world"] {
+        ws.send(Message::text(text)).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::text(text));
+    }
+    ws.close(None).await.unwrap();
+    // A plain GET is refused.
+    let (_, body) = hyper_get(addr, "/ws", false).await;
+    assert!(body.contains("upgrade"), "{body}");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}

@@ -28,6 +28,9 @@ mod state;
 mod timeout;
 #[cfg(feature = "tls")]
 mod tls_io;
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+pub mod ws;
 
 pub use serve::{serve, Serve};
 pub use timeout::{Timeout, TimeoutFuture, TimeoutLayer};

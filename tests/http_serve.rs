@@ -246,6 +246,30 @@ async fn under_even_load_connections_split_within_ten_percent() {
     server.await.unwrap().unwrap();
 }
 
+/// A self-signed certificate for `localhost`: the server's configuration
+/// (h2 and http/1.1 by ALPN) and a client's that trusts it.
+fn tls_configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let mut client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    (Arc::new(server), Arc::new(client))
+}
+
 #[runtime::test(workers = 2)]
 async fn serves_https_with_alpn() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
@@ -347,6 +371,52 @@ async fn a_websocket_echo_route() {
     // A plain GET is refused.
     let (_, body) = hyper_get(addr, "/ws", false).await;
     assert!(body.contains("upgrade"), "{body}");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+#[cfg(feature = "client")]
+#[runtime::test(workers = 2)]
+async fn hyper_utils_pooled_client_through_the_connector() {
+    use hyper_util::client::legacy::Client;
+    use runtime::http::client::Connector;
+    use runtime::io::compat::HyperTimer;
+
+    let (addr, server, stop) = start(app());
+    let (server_tls, client_tls) = tls_configs();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tls_port = listener.local_addr().unwrap().port();
+    let tls_server = runtime::spawn(
+        runtime::http::serve(listener, app())
+            .tls(server_tls)
+            .with_graceful_shutdown(runtime::time::sleep(Duration::from_secs(3600)))
+            .into_future(),
+    );
+    let client: Client<Connector, Empty<Bytes>> = Client::builder(HyperExecutor)
+        .pool_timer(HyperTimer)
+        .build(Connector::new().tls(client_tls));
+    for url in [
+        format!("http://{addr}/slow"),
+        format!("https://localhost:{tls_port}/slow"),
+    ] {
+        let uri: hyper::Uri = url.parse().unwrap();
+        for _ in 0..3 {
+            let res = client.get(uri.clone()).await.unwrap();
+            assert_eq!(res.status(), hyper::StatusCode::OK, "{url}");
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(&body[..], b"slow done");
+        }
+        // The client is Send + Sync: a request from worker 1 too.
+        let c = client.clone();
+        let res = runtime::spawn_on(1, move || async move { c.get(uri).await.unwrap().status() });
+        assert_eq!(res.await.unwrap(), hyper::StatusCode::OK);
+    }
+    let err = client
+        .get("http://127.0.0.1:1/".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    tls_server.abort();
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }

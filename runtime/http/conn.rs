@@ -6,7 +6,7 @@
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
+use std::task::Waker;
 
 use hyper::body::Incoming;
 use hyper_util::server::conn::auto;
@@ -109,11 +109,11 @@ pub(crate) async fn handshake(
     ticket: &mut Ticket,
     stream: crate::net::TcpStream,
     config: Arc<rustls::ServerConfig>,
-) -> Option<super::tls_io::TlsIo> {
+) -> Option<super::tls_io::TlsIo<tokio_rustls::server::TlsStream<crate::net::TcpStream>>> {
     let mut accept = pin!(tokio_rustls::TlsAcceptor::from(config).accept(stream));
     let done = poll_fn(|cx| {
         if ticket.stopping(cx.waker()) {
-            return Poll::Ready(None);
+            return std::task::Poll::Ready(None);
         }
         accept.as_mut().poll(cx).map(Some)
     })

@@ -22,6 +22,9 @@
 //! where their buffers are, so handlers await them directly.
 #![cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client;
 mod conn;
 mod serve;
 mod state;

@@ -1,6 +1,7 @@
 //! A TLS stream (tokio-rustls, over the `tokio-io` traits) as hyper's
-//! `rt::Read`/`rt::Write`, for `serve` with TLS. hyper-util's `TokioIo`
-//! does the same but brings tokio's runtime features with it.
+//! `rt::Read`/`rt::Write`, for `serve` and the client connector with TLS.
+//! hyper-util's `TokioIo` does the same but brings tokio's runtime features
+//! with it.
 
 use std::io;
 use std::pin::Pin;
@@ -8,22 +9,32 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::net::TcpStream;
-
-/// A server-side TLS connection over a runtime `TcpStream`.
-pub(crate) struct TlsIo {
+/// A TLS connection (tokio-rustls's client or server stream).
+pub(crate) struct TlsIo<T> {
     /// The rustls session and the socket under it.
-    inner: tokio_rustls::server::TlsStream<TcpStream>,
+    inner: T,
 }
 
-impl TlsIo {
-    /// Wraps a stream whose handshake completed.
-    pub(crate) fn new(inner: tokio_rustls::server::TlsStream<TcpStream>) -> Self {
-        TlsIo { inner }
+impl<T> std::fmt::Debug for TlsIo<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsIo").finish_non_exhaustive()
     }
 }
 
-impl hyper::rt::Read for TlsIo {
+impl<T> TlsIo<T> {
+    /// Wraps a stream whose handshake completed.
+    pub(crate) fn new(inner: T) -> Self {
+        TlsIo { inner }
+    }
+
+    /// The TLS stream.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn get_ref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: AsyncRead + Unpin> hyper::rt::Read for TlsIo<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -44,7 +55,7 @@ impl hyper::rt::Read for TlsIo {
     }
 }
 
-impl hyper::rt::Write for TlsIo {
+impl<T: AsyncWrite + Unpin> hyper::rt::Write for TlsIo<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

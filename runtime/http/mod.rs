@@ -1,8 +1,9 @@
 //! HTTP on every worker (feature `hyper`): [`serve`] runs a tower service
 //! (an axum `Router`) over hyper on all the runtime's workers, spreading
 //! accepted connections by load, with graceful shutdown, a connection limit
-//! and TLS (feature `tls`); [`TimeoutLayer`] bounds a request on the
-//! runtime's timers (tower-http's panics here: it needs tokio's).
+//! and TLS (feature `tls`); [`ServeDir`] serves static files and
+//! [`TimeoutLayer`] bounds a request, on the runtime's `fs` and timers
+//! (tower-http's `ServeDir` and `TimeoutLayer` panic here: they need tokio's).
 //!
 //! # Connections spread by load
 //!
@@ -26,6 +27,7 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
 mod conn;
+mod files;
 mod serve;
 mod state;
 mod timeout;
@@ -35,5 +37,6 @@ mod tls_io;
 #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
 pub mod ws;
 
+pub use files::{FileBody, ServeDir, ServeDirFuture};
 pub use serve::{serve, Serve};
 pub use timeout::{Timeout, TimeoutFuture, TimeoutLayer};

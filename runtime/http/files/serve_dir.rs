@@ -150,7 +150,7 @@ fn status_for(e: &io::Error) -> StatusCode {
 
 /// A header's value as text, if it is there and is text; a list field
 /// given more than once counts as absent here (rare; the file server joins).
-fn text<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

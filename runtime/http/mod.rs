@@ -21,7 +21,6 @@
 //! futures nor the bodies need be `Send`; axum still asks for `Send`
 //! handlers, and the futures of `runtime::fs`, `net` and `time` are `Send`
 //! where their buffers are, so handlers await them directly.
-#![cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]

@@ -420,3 +420,18 @@ async fn hyper_utils_pooled_client_through_the_connector() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[runtime::test(workers = 2)]
+async fn a_dropped_server_stops_accepting() {
+    let (addr, server, _stop) = start(app());
+    assert_eq!(hyper_get(addr, "/slow", false).await.1, "slow done");
+    server.abort();
+    // Its acceptors end on their workers' next turns, closing the listener.
+    for _ in 0..1000 {
+        runtime::time::sleep(Duration::from_millis(5)).await;
+        if std::net::TcpStream::connect(addr).is_err() {
+            return;
+        }
+    }
+    panic!("the listener of a dropped server still accepts");
+}

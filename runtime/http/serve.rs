@@ -48,6 +48,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// [module docs](super)). The returned [`Serve`] is configured with its
 /// methods and awaited; it returns only on an error of the listener or,
 /// with [`Serve::with_graceful_shutdown`], once every connection is done.
+/// Dropped before that, it stops accepting and lets its connections finish
+/// on their own.
 ///
 /// ```no_run
 /// # #[cfg(feature = "hyper")]
@@ -243,6 +245,9 @@ where
             tls: self.tls,
         };
         let state = setup.state.clone();
+        // Dropped before it returns (aborted, or raced in a `select!`), the
+        // server still stops accepting and lets its connections finish.
+        let _stop = StopOnDrop(state.clone());
         let mut acceptors: Vec<_> = listeners
             .into_iter()
             .enumerate()
@@ -286,6 +291,15 @@ where
         }
         poll_fn(|cx| state.poll_drained(cx)).await;
         failed.map_or(Ok(()), Err)
+    }
+}
+
+/// Begins the graceful shutdown when dropped.
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.begin_stop();
     }
 }
 

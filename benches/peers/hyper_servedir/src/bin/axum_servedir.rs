@@ -35,7 +35,10 @@ fn main() -> std::io::Result<()> {
             let app = Router::new()
                 .route("/", get(|| async { "Hello from axum on runtime!" }))
                 .nest_service("/static", ServeDir::new(www))
-                .layer(TimeoutLayer::new(Duration::from_secs(1)));
+                .layer(TimeoutLayer::with_status_code(
+                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(1),
+                ));
             let listener = tokio::net::TcpListener::bind(addr).await?;
             // The line run.py reads the port from, as the other servers print it.
             println!("axum_servedir: listening on http://{}/", listener.local_addr()?);

@@ -23,6 +23,7 @@
 //! Drivers are found by id in a small process-wide list, read only on this
 //! rare path, so the per-op hot path carries no handle.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::op_state::{DriverId, OpState, Phase};
@@ -68,7 +69,7 @@ pub(crate) struct Queue {
     /// In arrival order; `None` once the driver shut down.
     items: Mutex<Option<Vec<HandBack>>>,
     /// Whether `items` may hold any, readable without the lock.
-    posted: std::sync::atomic::AtomicBool,
+    posted: AtomicBool,
 }
 
 impl std::fmt::Debug for Queue {
@@ -97,19 +98,18 @@ impl Queue {
             return Err(item);
         };
         items.push(item);
-        self.posted.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.posted.store(true, Ordering::SeqCst);
         Ok(())
     }
 
     /// Owner: takes what was handed back so far (a load when nothing was).
     #[inline]
     pub(crate) fn take(&self) -> Vec<HandBack> {
-        if !self.posted.load(std::sync::atomic::Ordering::SeqCst) {
+        if !self.posted.load(Ordering::SeqCst) {
             return Vec::new();
         }
         let mut items = self.lock();
-        self.posted
-            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.posted.store(false, Ordering::SeqCst);
         items.as_mut().map(std::mem::take).unwrap_or_default()
     }
 

@@ -11,8 +11,8 @@
 //! connection hands it to the worker with the fewest live connections (its
 //! task inbox: the stream is `Send`), or keeps it when it has the fewest
 //! itself. A worker busy with a long task accepts nothing meanwhile, and one
-//! that has not started the connections already handed to it gets no more
-//! while another keeps up. [`Serve::reuse_port`] gives each worker its own
+//! that has left a connection handed to it unstarted for 20 ms without a
+//! loop turn gets no more while another keeps up. [`Serve::reuse_port`] gives each worker its own
 //! `SO_REUSEPORT` listener instead, with no hand-off.
 //!
 //! # Handlers
@@ -22,6 +22,7 @@
 //! handlers, and the futures of `runtime::fs`, `net` and `time` are `Send`
 //! where their buffers are, so handlers await them directly.
 
+mod accept;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;

@@ -9,9 +9,10 @@
 //! accepts a connection serves it itself unless another worker has fewer
 //! live connections, in which case the connection goes to that worker's
 //! inbox ([`spawn_on`](crate::spawn_on); the stream is `Send`). A worker busy
-//! with a long task accepts nothing meanwhile, and one that has not yet
-//! started the connections handed to it gets no more while another worker
-//! keeps up, so a busy worker stalls at most the one connection on its way.
+//! with a long task accepts nothing meanwhile, and one that has left a
+//! connection handed to it unstarted for 20 ms, without a single loop turn,
+//! gets no more while another worker keeps up: a busy worker stalls only the
+//! connections handed to it before that.
 //! [`Serve::reuse_port`] instead gives each worker its own `SO_REUSEPORT`
 //! listener and keeps every connection where the kernel put it.
 #![forbid(unsafe_code)]
@@ -19,20 +20,18 @@
 use std::future::{poll_fn, Future, IntoFuture};
 use std::io;
 use std::net::SocketAddr;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tower_service::Service;
 
-use super::conn::{self, Ticket};
+use super::accept::{accept_loop, Setup};
 use super::state::Shared;
 use crate::io::compat::{HyperExecutor, HyperTimer};
-use crate::net::{TcpListener, TcpSocket, TcpStream};
+use crate::net::{TcpListener, TcpSocket};
 
 /// The error type hyper accepts from services and bodies.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -182,34 +181,6 @@ where
     }
 }
 
-/// What every acceptor gets.
-struct Setup<S> {
-    /// The service, cloned per connection.
-    service: S,
-    /// The accounting all workers share.
-    state: Arc<Shared>,
-    /// hyper's connection builder, with the runtime's executor and timer.
-    http: auto::Builder<HyperExecutor>,
-    /// Hand connections to the least-loaded worker (else keep them).
-    balance: bool,
-    /// HTTPS.
-    #[cfg(feature = "tls")]
-    tls: Option<Arc<rustls::ServerConfig>>,
-}
-
-impl<S: Clone> Clone for Setup<S> {
-    fn clone(&self) -> Self {
-        Setup {
-            service: self.service.clone(),
-            state: self.state.clone(),
-            http: self.http.clone(),
-            balance: self.balance,
-            #[cfg(feature = "tls")]
-            tls: self.tls.clone(),
-        }
-    }
-}
-
 impl<S, B> Serve<S>
 where
     S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
@@ -334,112 +305,4 @@ fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.set_reuseport(true)?;
     socket.bind(addr)?;
     socket.listen(1024)
-}
-
-/// How long accepting pauses after running out of descriptors or memory:
-/// long enough for connections to close, short enough to go unnoticed.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// Worker `here`'s acceptor: admits, accepts and places connections until
-/// the stop.
-async fn accept_loop<S, B>(here: usize, listener: TcpListener, setup: Setup<S>) -> io::Result<()>
-where
-    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + 'static,
-    B::Error: Into<BoxError>,
-{
-    let state = setup.state.clone();
-    loop {
-        if !poll_fn(|cx| state.poll_admit(cx)).await {
-            return Ok(());
-        }
-        let stream = loop {
-            let mut accept = pin!(listener.accept());
-            let accepted = poll_fn(|cx| {
-                if state.poll_stop(cx).is_ready() {
-                    return Poll::Ready(None);
-                }
-                accept.as_mut().poll(cx).map(Some)
-            })
-            .await;
-            match accepted {
-                Some(Ok((stream, _))) => break stream,
-                Some(Err(e)) if transient(&e) => continue,
-                Some(Err(e)) if exhausted(&e) => crate::time::sleep(ACCEPT_BACKOFF).await,
-                None => {
-                    state.release();
-                    return Ok(());
-                }
-                Some(Err(e)) => {
-                    state.release();
-                    return Err(e);
-                }
-            }
-        };
-        // Small responses should leave at once, as every HTTP server does.
-        let _ = stream.set_nodelay(true);
-        let target = if setup.balance {
-            state.pick(here)
-        } else {
-            state.keep(here)
-        };
-        let ticket = Ticket::new(state.clone(), target);
-        let setup = setup.clone();
-        if target == here {
-            drop(crate::spawn(connection(ticket, stream, setup)));
-        } else {
-            drop(crate::spawn_on(target, move || {
-                connection(ticket, stream, setup)
-            }));
-        }
-    }
-}
-
-/// An accept error that concerns one connection only (it went away first).
-fn transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    ) || e.raw_os_error() == Some(libc::EPROTO)
-}
-
-/// Out of descriptors or memory: accepting must pause, not fail.
-fn exhausted(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
-}
-
-/// Serves one connection on the worker it was placed on.
-async fn connection<S, B>(ticket: Ticket, stream: TcpStream, setup: Setup<S>)
-where
-    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + 'static,
-    B::Error: Into<BoxError>,
-{
-    let mut ticket = ticket;
-    poll_fn(|cx| {
-        ticket.start(cx.waker());
-        Poll::Ready(())
-    })
-    .await;
-    let service = TowerToHyperService::new(setup.service);
-    #[cfg(feature = "tls")]
-    if let Some(config) = setup.tls {
-        let Some(tls) = conn::handshake(&mut ticket, stream, config).await else {
-            return;
-        };
-        conn::serve_io(&mut ticket, &setup.http, tls, service).await;
-        return;
-    }
-    conn::serve_io(&mut ticket, &setup.http, stream, service).await;
 }

@@ -41,6 +41,9 @@ enum Kind {
         end: u64,
         /// The read in progress.
         read: Option<ChunkRead>,
+        /// `O_NONBLOCK` was cleared after an `EAGAIN` (see
+        /// `serve_dir::clear_nonblocking`): a second one is an error.
+        retried: bool,
     },
 }
 
@@ -75,6 +78,7 @@ impl FileBody {
                 pos,
                 end,
                 read: None,
+                retried: false,
             },
         }
     }
@@ -95,6 +99,7 @@ impl Body for FileBody {
                 pos,
                 end,
                 read,
+                retried,
             } => {
                 if *pos >= *end {
                     return Poll::Ready(None);
@@ -112,6 +117,15 @@ impl Body for FileBody {
                     Ok(n) => {
                         *pos += n as u64;
                         Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && !*retried => {
+                        *retried = true;
+                        if let Err(e) = super::serve_dir::clear_nonblocking(file) {
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                        // Read again at once: the next poll starts the read.
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
                     }
                     Err(e) => Poll::Ready(Some(Err(e))),
                 }

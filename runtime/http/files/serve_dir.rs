@@ -3,7 +3,6 @@
 //! and opened beneath the root (`openat2(RESOLVE_BENEATH)`), strong ETags and
 //! RFC 9110 conditional requests, single byte ranges, precompressed `.br` /
 //! `.gz` siblings, `index.html` for directories.
-#![forbid(unsafe_code)]
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -154,10 +153,18 @@ fn text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Opens `rel` beneath the root and stats it.
+/// Opens `rel` beneath the root and stats it, as the file server does:
+/// `O_NONBLOCK` so that opening a FIFO never waits for a writer (reads of
+/// regular files ignore it), and the metadata from the inode in memory, on
+/// this thread (a statx op would be a trip to a kernel worker on io_uring,
+/// to the blocking pool on epoll).
 async fn open(root: &File, rel: &str) -> io::Result<(File, Metadata)> {
-    let file = File::open_beneath(root, if rel.is_empty() { "." } else { rel }).await?;
-    let meta = file.metadata().await?;
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open_beneath(root, if rel.is_empty() { "." } else { rel })
+        .await?;
+    let meta = file.cached_metadata()?;
     Ok((file, meta))
 }
 
@@ -315,6 +322,24 @@ async fn respond(
             res
         }
         Err(_) => status(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// A read of a regular file opened `O_NONBLOCK` can fail with `EAGAIN` on a
+/// page-cache miss where the kernel cannot read without blocking (io_uring
+/// on a filesystem without non-blocking reads, older kernels): the flag is
+/// then cleared, and the read tried again (as the file server does).
+pub(crate) fn clear_nonblocking(file: &File) -> io::Result<()> {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(file);
+    // SAFETY: F_GETFL/F_SETFL on a descriptor `file` keeps open; no pointers.
+    let done = unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) >= 0
+    };
+    if done {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

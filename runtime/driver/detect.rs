@@ -180,6 +180,14 @@ fn check(ring: &IoUring) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether the kernel takes `IORING_OP_MSG_RING` (Linux 5.18+): optional,
+/// used to pass descriptors between workers (`hand_off.rs`).
+pub(crate) fn msg_ring_supported(ring: &IoUring) -> bool {
+    let mut probe = Probe::new();
+    ring.submitter().register_probe(&mut probe).is_ok()
+        && probe.is_supported(opcode::MsgRingData::CODE)
+}
+
 /// A real submit-and-wait of a NOP: a seccomp profile may let
 /// `io_uring_setup` through and still refuse `io_uring_enter`, and a ring that
 /// cannot enter would leave the worker nothing to do but spin.

@@ -26,6 +26,9 @@
 pub(crate) mod detect;
 mod epoll;
 mod hand_back;
+// Only `http::serve` passes descriptors between workers.
+#[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+mod hand_off;
 mod lifecycle;
 mod op_box;
 mod op_state;
@@ -43,6 +46,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 pub(crate) use hand_back::hand_back;
+#[cfg_attr(not(feature = "hyper"), allow(unused_imports))]
+pub(crate) use hand_off::Arrival;
 pub(crate) use op_state::{timed_out, wrong_driver, OpState, Phase};
 pub(crate) use operation::{cvt, Attempt, Interest, Operation};
 pub(crate) use unpark::Unpark;
@@ -274,6 +279,35 @@ impl Driver {
             (Driver::Uring(d), hand_back::HandBack::InPlace(key, op)) => d.drop_in_place(key, op.0),
             // Only io_uring runs ops in place; leaking is the safe answer.
             (Driver::Epoll(_), hand_back::HandBack::InPlace(_, op)) => std::mem::forget(op.0),
+        }
+    }
+
+    /// Passes `fd` to the io_uring worker whose ring is `target` (see
+    /// `hand_off.rs`); gives it back when this driver cannot (epoll).
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    pub(crate) fn send_fd(
+        &mut self,
+        target: RawFd,
+        key: u8,
+        worker: u8,
+        fd: RawFd,
+    ) -> Result<(), RawFd> {
+        match self {
+            Driver::Uring(d) => {
+                d.send_fd(target, key, worker, fd);
+                Ok(())
+            }
+            Driver::Epoll(_) => Err(fd),
+        }
+    }
+
+    /// The next descriptor passed to this worker for `key` (never, on epoll:
+    /// nothing is passed to it).
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    pub(crate) fn poll_arrival(&mut self, key: u8, cx: &mut Context<'_>) -> Poll<Arrival> {
+        match self {
+            Driver::Uring(d) => d.poll_arrival(key, cx),
+            Driver::Epoll(_) => Poll::Pending,
         }
     }
 

@@ -18,7 +18,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::operation::cvt;
@@ -41,6 +41,9 @@ pub(crate) struct Unpark {
     released: AtomicBool,
     /// Ops whose future was dropped away from this driver (`hand_back.rs`).
     pub(crate) hand_backs: super::hand_back::Queue,
+    /// The worker's ring, if it takes `IORING_OP_MSG_RING` messages
+    /// (`hand_off.rs`); -1 otherwise (epoll, or an old kernel).
+    ring_fd: AtomicI32,
 }
 
 /// See [`Unpark::release`].
@@ -75,7 +78,20 @@ impl Unpark {
             releases: Mutex::new(Releases::default()),
             released: AtomicBool::new(false),
             hand_backs: super::hand_back::Queue::new(),
+            ring_fd: AtomicI32::new(-1),
         })
+    }
+
+    /// The io_uring driver: its ring takes descriptors by `MSG_RING`.
+    pub(crate) fn set_ring_fd(&self, fd: RawFd) {
+        self.ring_fd.store(fd, Ordering::Release);
+    }
+
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    /// Any thread: the worker's ring for `MSG_RING`, if it takes them (the
+    /// ring lives as long as its worker, which outlives its runtime's tasks).
+    pub(crate) fn ring_fd(&self) -> Option<RawFd> {
+        Some(self.ring_fd.load(Ordering::Acquire)).filter(|fd| *fd >= 0)
     }
 
     /// The eventfd, for the driver to wait on.

@@ -1,9 +1,13 @@
 //! The acceptor `serve` runs on each worker: admit (the connection limit),
 //! accept, place the connection on the least-loaded worker, serve it there.
-#![forbid(unsafe_code)]
+//! Between io_uring workers the connection's descriptor goes to the target's
+//! ring with `IORING_OP_MSG_RING` (`driver/hand_off.rs`), which the target's
+//! receiver takes; otherwise the connection's task goes to the target's
+//! inbox.
 
 use std::future::{poll_fn, Future};
 use std::io;
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -103,6 +107,19 @@ where
         } else {
             state.keep(here)
         };
+        if target != here {
+            if let (Some(_), Some((ring, wake))) = (state.ring(here), state.ring(target)) {
+                if pass_on(stream, *ring, &state, target) {
+                    // The message posts a completion to the target's ring; a
+                    // target asleep there is also woken the usual way (its
+                    // eventfd, if it is parked): the kernel posts to a
+                    // DEFER_TASKRUN ring through the target's task work,
+                    // which left it asleep for tens of milliseconds in tests.
+                    wake.unpark();
+                }
+                continue;
+            }
+        }
         let ticket = Ticket::new(state.clone(), target);
         let setup = setup.clone();
         if target == here {
@@ -160,4 +177,75 @@ where
         return;
     }
     conn::serve_io(&mut ticket, &setup.http, stream, service).await;
+}
+
+/// Passes `stream`'s descriptor to worker `target`'s ring (its receiver
+/// serves it); whether it was sent. A stream whose descriptor cannot be
+/// taken (never, for one just accepted) is dropped, its place given back.
+fn pass_on(
+    stream: TcpStream,
+    ring: std::os::fd::RawFd,
+    state: &Arc<Shared>,
+    target: usize,
+) -> bool {
+    let (Ok(std), Ok(worker)) = (stream.into_std(), u8::try_from(target)) else {
+        drop(Ticket::new(state.clone(), target));
+        return false;
+    };
+    let fd = std.into_raw_fd();
+    let sent = crate::context::with_current(|w| {
+        w.driver.borrow_mut().send_fd(ring, state.key(), worker, fd)
+    })
+    .unwrap_or(Err(fd));
+    match sent {
+        Ok(()) => true,
+        // Not on an io_uring worker after all: close it, give its place back.
+        Err(fd) => {
+            // SAFETY: `fd` came from `into_raw_fd` above and nothing else owns it.
+            drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+            drop(Ticket::new(state.clone(), target));
+            false
+        }
+    }
+}
+
+/// Worker `here`'s receiver: serves the connections other workers' rings
+/// passed to this one, until the server is done.
+pub(crate) async fn receive_loop<S, B>(here: usize, setup: Setup<S>)
+where
+    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + 'static,
+    B::Error: Into<BoxError>,
+{
+    let state = setup.state.clone();
+    let key = state.key();
+    loop {
+        let next = poll_fn(|cx| {
+            let arrival =
+                crate::context::with_current(|w| w.driver.borrow_mut().poll_arrival(key, cx));
+            if let Some(Poll::Ready(a)) = arrival {
+                return Poll::Ready(Some(a));
+            }
+            state.poll_finished(cx).map(|()| None)
+        })
+        .await;
+        let Some(arrival) = next else {
+            return;
+        };
+        // SAFETY: the sender gave the descriptor up (`into_raw_fd`) and the
+        // driver hands each arrival out once: this is its only owner.
+        let std = unsafe { std::net::TcpStream::from_raw_fd(arrival.fd) };
+        let counted_on = usize::from(arrival.counted_on);
+        if counted_on != here {
+            // The kernel refused to pass it on: it came back here.
+            state.moved(counted_on, here);
+        }
+        let ticket = Ticket::new(state.clone(), here);
+        match TcpStream::from_std(std) {
+            Ok(stream) => drop(crate::spawn(connection(ticket, stream, setup.clone()))),
+            Err(_) => drop(ticket),
+        }
+    }
 }

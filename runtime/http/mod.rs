@@ -8,9 +8,10 @@
 //! # Connections spread by load
 //!
 //! Every worker accepts from the one listener. The worker that accepts a
-//! connection hands it to the worker with the fewest live connections (its
-//! task inbox: the stream is `Send`), or keeps it when it has the fewest
-//! itself. A worker busy with a long task accepts nothing meanwhile, and one
+//! connection hands it to the worker with the fewest live connections, or
+//! keeps it when it has the fewest itself. On io_uring the descriptor goes
+//! to the target's ring with `IORING_OP_MSG_RING`; on epoll the connection's
+//! task goes to the target's inbox (the stream is `Send`). A worker busy with a long task accepts nothing meanwhile, and one
 //! that has left a connection handed to it unstarted for 20 ms without a
 //! loop turn gets no more while another keeps up. [`Serve::reuse_port`] gives each worker its own
 //! `SO_REUSEPORT` listener instead, with no hand-off.

@@ -7,7 +7,10 @@
 //! Every worker accepts from the one listener (each through its own
 //! descriptor for it, so each worker waits in its own driver). A worker that
 //! accepts a connection serves it itself unless another worker has fewer
-//! live connections, in which case the connection goes to that worker's
+//! live connections, in which case the connection goes to that worker: on
+//! io_uring its descriptor goes to the target's ring with
+//! `IORING_OP_MSG_RING`, which that worker's receiver takes; otherwise (epoll,
+//! or a kernel without `MSG_RING`) the connection's task goes to the target's
 //! inbox ([`spawn_on`](crate::spawn_on); the stream is `Send`). A worker busy
 //! with a long task accepts nothing meanwhile, and one that has left a
 //! connection handed to it unstarted for 20 ms, without a single loop turn,
@@ -28,7 +31,7 @@ use hyper::body::Incoming;
 use hyper_util::server::conn::auto;
 use tower_service::Service;
 
-use super::accept::{accept_loop, Setup};
+use super::accept::{accept_loop, receive_loop, Setup};
 use super::state::Shared;
 use crate::io::compat::{HyperExecutor, HyperTimer};
 use crate::net::{TcpListener, TcpSocket};
@@ -192,12 +195,16 @@ where
     /// Starts an acceptor on every worker, waits for the shutdown signal (or
     /// a failed acceptor), then for the connections to finish.
     async fn run(self) -> io::Result<()> {
-        // Each worker's turn counter tells a busy worker from one that keeps up.
+        // Each worker's turn counter tells a busy worker from one that keeps
+        // up; its ring (io_uring with MSG_RING) takes descriptors directly.
         let counters = crate::context::with_current(|w| {
             let workers = &w.handle.workers;
             workers
                 .iter()
-                .map(|s| Some(s.counters.clone()))
+                .map(|s| {
+                    let ring = s.unpark.ring_fd().map(|fd| (fd, s.unpark.clone()));
+                    (Some(s.counters.clone()), ring)
+                })
                 .collect::<Vec<_>>()
         })
         .ok_or_else(|| io::Error::other("runtime::http::serve awaited outside a runtime"))?;
@@ -223,6 +230,10 @@ where
             .into_iter()
             .enumerate()
             .map(|(i, listener)| {
+                if setup.balance && state.ring(i).is_some() {
+                    let setup = setup.clone();
+                    drop(crate::spawn_on(i, move || receive_loop(i, setup)));
+                }
                 let setup = setup.clone();
                 Some(crate::spawn_on(i, move || accept_loop(i, listener, setup)))
             })

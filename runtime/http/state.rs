@@ -43,6 +43,9 @@ pub(crate) struct Worker {
     hand_off_at: AtomicU64,
     /// The wakers of this worker's connections, woken when the stop comes.
     conns: Mutex<Slab<Waker>>,
+    /// The worker's ring, if connections reach it by `IORING_OP_MSG_RING`,
+    /// and its wake-up handle.
+    ring: Option<Ring>,
 }
 
 /// A worker that has not turned for this long since a connection was
@@ -77,6 +80,9 @@ impl Worker {
     }
 }
 
+/// A worker's ring (its descriptor) and wake-up handle.
+pub(crate) type Ring = (std::os::fd::RawFd, Arc<crate::driver::Unpark>);
+
 /// The state shared by the acceptors, the connections and the serve future.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -96,19 +102,29 @@ pub(crate) struct Shared {
     acceptors: Mutex<Vec<Waker>>,
     /// The serve future, waiting for the last connection after the stop.
     drained: Mutex<Option<Waker>>,
+    /// Receivers of descriptors passed by `MSG_RING`, woken when the last
+    /// connection ended after the stop (nothing can arrive any more).
+    receivers: Mutex<Vec<Waker>>,
+    /// Tells this server's descriptors apart from another's in a ring.
+    key: u8,
 }
 
 impl Shared {
-    /// State for workers with these counters and at most `limit` connections.
-    pub(crate) fn new(workers: Vec<Option<Arc<Counters>>>, limit: usize) -> Self {
+    /// State for workers with these turn counters and rings (for
+    /// `MSG_RING`), and at most `limit` connections.
+    pub(crate) fn new(workers: Vec<(Option<Arc<Counters>>, Option<Ring>)>, limit: usize) -> Self {
+        static KEYS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
         Shared {
             workers: workers
                 .into_iter()
-                .map(|turns| Worker {
+                .map(|(turns, ring)| Worker {
                     turns,
+                    ring,
                     ..Worker::default()
                 })
                 .collect(),
+            receivers: Mutex::new(Vec::new()),
+            key: KEYS.fetch_add(1, Ordering::Relaxed),
             total: AtomicUsize::new(0),
             limit,
             at_limit: Mutex::new(Vec::new()),
@@ -155,6 +171,45 @@ impl Shared {
         i
     }
 
+    /// This server's key for descriptors passed between rings.
+    pub(crate) fn key(&self) -> u8 {
+        self.key
+    }
+
+    /// Worker `i`'s ring, when connections reach it by `MSG_RING`.
+    pub(crate) fn ring(&self, i: usize) -> Option<&Ring> {
+        self.workers.get(i).and_then(|w| w.ring.as_ref())
+    }
+
+    /// A connection counted on worker `from` is served by `to` instead (the
+    /// kernel refused to pass it on).
+    pub(crate) fn moved(&self, from: usize, to: usize) {
+        let (f, t) = (&self.workers[from], &self.workers[to]);
+        f.pending.fetch_sub(1, Ordering::Relaxed);
+        f.live.fetch_sub(1, Ordering::Relaxed);
+        t.live.fetch_add(1, Ordering::Relaxed);
+        t.pending.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Receiver side: whether nothing can arrive any more (the stop came
+    /// and every connection ended); if not, keeps `waker` for that moment.
+    pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let done = || self.stopping() && self.total.load(Ordering::SeqCst) == 0;
+        if done() {
+            return Poll::Ready(());
+        }
+        let mut receivers = lock(&self.receivers);
+        if !receivers.iter().any(|w| w.will_wake(cx.waker())) {
+            receivers.push(cx.waker().clone());
+        }
+        drop(receivers);
+        if done() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
     /// Live connections on worker `i`.
     #[cfg(test)]
     pub(crate) fn live(&self, i: usize) -> usize {
@@ -187,6 +242,9 @@ impl Shared {
         }
         if left == 0 && self.stop.load(Ordering::SeqCst) {
             if let Some(waker) = lock(&self.drained).take() {
+                waker.wake();
+            }
+            for waker in std::mem::take(&mut *lock(&self.receivers)) {
                 waker.wake();
             }
         }
@@ -303,7 +361,7 @@ mod tests {
 
     #[test]
     fn connections_go_to_the_least_loaded_worker_that_keeps_up() {
-        let s = Shared::new(vec![None; 3], usize::MAX);
+        let s = Shared::new(vec![(None, None); 3], usize::MAX);
         let w = Waker::noop();
         let soon = || super::now_micros();
         // Each connection comes with the place its acceptor reserved.
@@ -333,7 +391,7 @@ mod tests {
 
     #[test]
     fn the_limit_admits_again_when_a_connection_ends() {
-        let s = Shared::new(vec![None, None], 1);
+        let s = Shared::new(vec![(None, None); 2], 1);
         let mut cx = std::task::Context::from_waker(Waker::noop());
         assert_eq!(s.poll_admit(&mut cx), std::task::Poll::Ready(true));
         // The other acceptor may not accept meanwhile.

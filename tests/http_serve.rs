@@ -435,3 +435,35 @@ async fn a_dropped_server_stops_accepting() {
     }
     panic!("the listener of a dropped server still accepts");
 }
+
+#[runtime::test(workers = 2)]
+async fn reuse_port_gives_each_worker_its_own_listener() {
+    let socket = runtime::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.set_reuseport(true).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1024).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime::spawn(
+        runtime::http::serve(listener, app())
+            .reuse_port()
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .into_future(),
+    );
+    for h2 in [false, true] {
+        assert_eq!(hyper_get(addr, "/slow", h2).await.1, "slow done");
+    }
+    // Without SO_REUSEPORT on the given listener, the other workers'
+    // listeners cannot bind: an error, not a panic.
+    let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = runtime::http::serve(plain, app())
+        .reuse_port()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
+    tx.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}

@@ -33,6 +33,11 @@ What it does, in order:
    The file is read into the page cache (and checked with `fincore`) right
    before each buffered run: the page cache here drops files idle for ~30 s.
 6. Scaling: echo and HTTP hello with 1 and 2 (or more) server workers.
+7. The axum app, 2 workers each, `wrk -t1 -c64`: examples/axum_app.rs
+   (`http::serve`, `http::ServeDir`, `http::TimeoutLayer`) against the same
+   app on tokio's multi_thread runtime (axum::serve, tower-http's ServeDir and
+   TimeoutLayer: benches/peers/hyper_servedir's `axum_servedir`), `/` and a
+   4 KiB file under `/static`.
 
 Servers run on the first half of the cores (core 0 on a 2-core machine), load
 generators on the second half, both with `taskset`. Each configuration runs
@@ -71,6 +76,9 @@ EXAMPLES = os.path.join(TARGET, "release", "examples")
 PEER_TARGET = os.path.join(TARGET, "peers")
 HYPER_MANIFEST = os.path.join(ROOT, "benches", "peers", "hyper_servedir", "Cargo.toml")
 HYPER_BIN = os.path.join(PEER_TARGET, "release", "hyper_servedir")
+AXUM_PEER_BIN = os.path.join(PEER_TARGET, "release", "axum_servedir")
+# The examples' features: hyper_server needs tokio-io, axum_app tls and websocket.
+EXAMPLE_FEATURES = "hyper,tokio-io,tls,websocket,client"
 MONOIO_MANIFEST = os.path.join(ROOT, "benches", "peers", "monoio_echo", "Cargo.toml")
 MONOIO_FILE_BIN = os.path.join(PEER_TARGET, "release", "monoio_file_load")
 BIG_FILE = os.path.join(TARGET, "bench-data", "file_read-1GiB.bin")
@@ -158,8 +166,8 @@ def ensure_tools(no_install):
 def build(no_build):
     if no_build:
         return os.access(HYPER_BIN, os.X_OK)
-    log("building: cargo build --release --examples --features hyper,tokio-io")
-    subprocess.run(["cargo", "build", "--release", "--examples", "--features", "hyper,tokio-io"],
+    log(f"building: cargo build --release --examples --features {EXAMPLE_FEATURES}")
+    subprocess.run(["cargo", "build", "--release", "--examples", "--features", EXAMPLE_FEATURES],
                    cwd=ROOT, check=True)
     log("building the hyper + tower-http ServeDir peer (its own cargo project)")
     try:
@@ -449,6 +457,24 @@ def hyper_suite(args, tools, www, tmp):
     return run_http_groups(args, tools, groups, www, tmp)
 
 
+def axum_suite(args, tools, www, tmp):
+    """The axum app on runtime (examples/axum_app.rs, `http::serve` on 2 workers)
+    against the same app on tokio's multi_thread runtime with 2 workers
+    (axum::serve, tower-http's ServeDir and TimeoutLayer): {workload: {label: [runs]}}."""
+    if not os.access(AXUM_PEER_BIN, os.X_OK):
+        note("the axum + tower-http peer did not build; the axum rows are left out")
+        return {}
+    ex = lambda name: os.path.join(EXAMPLES, name)
+    app = [ex("axum_app"), "--addr", "127.0.0.1:0", "--workers", "2", "--static", www]
+    servers = [
+        ("runtime/uring", app, {"RUNTIME_DRIVER": "uring"}),
+        ("runtime/epoll", app, {"RUNTIME_DRIVER": "epoll"}),
+        ("tokio", [AXUM_PEER_BIN, www, "--addr", "127.0.0.1:0", "--workers", "2"], {}),
+    ]
+    groups = [([("axum-hello", "/"), ("axum-static-4k", "/static/4k.bin")], servers)]
+    return run_http_groups(args, tools, groups, www, tmp)
+
+
 def run_http_groups(args, tools, groups, www, tmp):
     """Measures each group's servers on each of its workloads, in rotating order."""
     scpu, ccpu = args.server_cpus, args.client_cpus
@@ -707,6 +733,8 @@ TITLES = {
     "http-file-1m": "file server, 1 MiB file",
     "hyper-hello": "hyper + axum hello",
     "hyper-json": "hyper + axum /json",
+    "axum-hello": "axum app hello, 2 workers",
+    "axum-static-4k": "axum app, 4 KiB file through ServeDir, 2 workers",
 }
 
 
@@ -1042,6 +1070,13 @@ def write_report(args, info, results, order):
          "benches/peers/tokio_hyper_hello.rs (the same Router and builder on tokio's "
          "current_thread runtime, `TokioIo`).", "req/s",
          [w for w in order if w.startswith("hyper-")]),
+        ("axum app (2 workers each)", "`wrk -t1 -c64 -d…s --latency` (keep-alive): "
+         "examples/axum_app.rs (`http::serve` on 2 workers, connections spread by load; "
+         "`http::ServeDir` under `/static`, `http::TimeoutLayer`) against "
+         "benches/peers/hyper_servedir's `axum_servedir` (the same app on tokio's "
+         "multi_thread runtime with 2 workers: `axum::serve`, tower-http's `ServeDir` and "
+         "`TimeoutLayer`). Both servers share the server cores.", "req/s",
+         [w for w in order if w.startswith("axum-")]),
         ("File reads (1 GiB file, one worker)", "examples/file_load.rs (`--fixed`: registered "
          "file and buffers, READ_FIXED) against benches/peers/bare_uring_file (the ceiling: "
          "io_uring with no runtime, registered file and buffers, queue kept full, one "
@@ -1119,8 +1154,8 @@ def main():
                     help="3 repetitions of 1 s (file reads 0.5 s): under 3 minutes")
     ap.add_argument("--cores", type=int, default=None,
                     help="cores to use (default: all); servers get the first half")
-    ap.add_argument("--only", default="echo,http,hyper,file,scaling",
-                    help="comma-separated subset of echo,http,hyper,file,scaling")
+    ap.add_argument("--only", default="echo,http,hyper,axum,file,scaling",
+                    help="comma-separated subset of echo,http,hyper,axum,file,scaling")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--file-rows", default=None,
                     help="comma-separated file workload ids to run (e.g. "
@@ -1192,6 +1227,11 @@ def main():
             if "hyper" in only:
                 busy_before("the hyper rows", args.net_secs / 2)
                 r = hyper_suite(args, tools, www, tmp)
+                results.update(r)
+                order += list(r)
+            if "axum" in only:
+                busy_before("the axum rows", args.net_secs / 2)
+                r = axum_suite(args, tools, www, tmp)
                 results.update(r)
                 order += list(r)
             if "file" in only:

@@ -329,5 +329,5 @@ pub(crate) fn write_all<B: IoBuf>(fd: &SharedFd, buf: B) -> impl Future<Output =
 /// Waits until `fd` has bytes to read, end of stream or an error to report.
 pub(crate) fn readable(fd: &SharedFd) -> impl Future<Output = io::Result<()>> + 'static {
     let fd = fd.clone();
-    std::future::poll_fn(move |cx| op::poll_readable(&fd, cx))
+    std::future::poll_fn(move |cx| op::poll_readable(&fd, true, cx))
 }

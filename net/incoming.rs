@@ -28,6 +28,8 @@ pub(crate) struct Accepting<S> {
     fd: FdHandle,
     /// The accept waiting for a connection, if one was started.
     op: Option<Receive<AcceptConn>>,
+    /// The kind of accept it starts.
+    accept: AcceptConn,
     /// Turns an accepted socket into the stream type the caller yields.
     wrap: fn(SharedFd) -> S,
     /// The pause after an error that would repeat at once.
@@ -38,10 +40,11 @@ pub(crate) struct Accepting<S> {
 
 impl<S> Accepting<S> {
     /// Starts accepting on the listening socket `fd`.
-    pub(crate) fn new(fd: &FdHandle, wrap: fn(SharedFd) -> S) -> Self {
+    pub(crate) fn new(fd: &FdHandle, accept: AcceptConn, wrap: fn(SharedFd) -> S) -> Self {
         Accepting {
             fd: fd.clone(),
             op: None,
+            accept,
             wrap,
             backoff: None,
             delay: BACKOFF_MIN,
@@ -56,7 +59,7 @@ impl<S> Accepting<S> {
         }
         let op = self
             .op
-            .get_or_insert_with(|| Receive::new(&self.fd, AcceptConn));
+            .get_or_insert_with(|| Receive::new(&self.fd, self.accept.clone()));
         let res = std::task::ready!(Pin::new(op).poll(cx));
         self.op = None;
         match res {

@@ -1,5 +1,7 @@
 //! Coming from tokio: what maps to what, what works unchanged, what does
-//! not, and the two ideas that differ (owned buffers, cancel safety).
+//! not, and the two ideas that differ (owned buffers, cancel safety); then
+//! one section per ecosystem piece that panics here, with its replacement,
+//! and one on `Send` handlers.
 //!
 //! This module holds documentation only.
 //!
@@ -14,12 +16,16 @@
 //! | `tokio::task::spawn_blocking` | [`spawn_blocking`](crate::spawn_blocking) |
 //! | `tokio::task::JoinSet`, `yield_now` | [`task::JoinSet`](crate::task::JoinSet), [`task::yield_now`](crate::task::yield_now) |
 //! | `tokio::select!`, `tokio::join!` | the same macros, unchanged |
-//! | `tokio::time::{sleep, timeout, interval}` | [`time::{sleep, timeout, interval}`](crate::time); [`time::SendSleep`](crate::time::SendSleep) where a `Send + Sync` sleep is required |
+//! | `tokio::time::{sleep, timeout, interval}` | [`time::{sleep, timeout, interval}`](crate::time), `Send` like tokio's |
 //! | `tokio::net::{TcpListener, TcpStream, UdpSocket, UnixStream, …}` | [`net`](crate::net), same names; reads and writes take owned buffers (below) |
 //! | `tokio::fs` | [`fs`](crate::fs): positional `read_at`/`write_at` with owned buffers, [`File::read_many`](crate::fs::File::read_many) for many ranges at once, and the path functions |
 //! | `tokio::io::{copy, BufReader}` | [`io::copy`](crate::io::copy), [`io::BufReader`](crate::io::BufReader) over owned buffers, or tokio's own over the `tokio-io` feature |
 //! | `AsyncRead`/`AsyncWrite` on streams | feature `tokio-io` (tokio's), `futures-io` (futures'), `hyper` (hyper's `rt::Read`/`rt::Write`): implemented on the stream types and halves themselves, see [`io::compat`](crate::io::compat) |
 //! | hyper's `TokioExecutor`, `TokioTimer` | feature `hyper`: [`io::compat::HyperExecutor`](crate::io::compat), `HyperTimer` |
+//! | `axum::serve` | feature `hyper`: `http::serve(listener, app)`, on every worker (below) |
+//! | tower-http's `ServeDir`, `TimeoutLayer` | feature `hyper`: `http::ServeDir`, `http::TimeoutLayer` |
+//! | axum's `WebSocketUpgrade` | feature `websocket`: `http::ws::WebSocketUpgrade` |
+//! | hyper-util's `HttpConnector`, reqwest | feature `client`: `http::client::Connector` for hyper-util's pooled `Client` |
 //!
 //! # Works unchanged
 //!
@@ -48,7 +54,8 @@
 //! | `tokio::fs` | [`runtime::fs`](crate::fs) |
 //! | `tokio::spawn`, `tokio::task::spawn_blocking` | [`spawn`](crate::spawn), [`spawn_blocking`](crate::spawn_blocking) |
 //! | `tokio::signal` | [`runtime::signal`](crate::signal): `ctrl_c()`, `unix::signal(SignalKind::terminate())` |
-//! | reqwest (built on `tokio::net`) | hyper's client over a runtime `TcpStream` (`examples/hyper_client.rs`; tokio-rustls for HTTPS), or a tokio runtime on its own thread, talked to through `tokio::sync` channels |
+//! | reqwest (built on `tokio::net`) | hyper-util's pooled `Client` with `http::client::Connector` (below) |
+//! | `axum::serve`, tower-http's `ServeDir` and `TimeoutLayer`, axum's `WebSocketUpgrade`, hyper-util's `HttpConnector` | the `http` module's own, one section each below |
 //!
 //! # One name, two methods
 //!
@@ -116,31 +123,113 @@
 //!   error is reported by that write, there is nothing to flush, and
 //!   `poll_shutdown` shuts the write side down.
 //!
-//! # hyper and axum in ten lines
+//! # `Send` handlers
 //!
-//! Features `hyper` (and `tokio-io` for TLS), with `axum` and `hyper-util`
-//! (`server-auto`, `service`) as dependencies. `TcpStream` is hyper's
-//! `rt::Read + rt::Write` as it is: no wrapper. `examples/hyper_server.rs`
-//! adds workers, HTTPS and more routes.
+//! axum asks for `Send` handler futures. The futures of
+//! [`fs`](crate::fs), [`net`](crate::net) and [`time`](crate::time) are
+//! `Send` whenever their buffers are (`Vec<u8>`, `String`, `Box<[u8]>`,
+//! `&'static [u8]`, the aligned buffers), so a handler awaits them directly:
 //!
 //! ```no_run
 //! # #[cfg(feature = "hyper")]
-//! # mod quick_start {
-//! use axum::{routing::get, Router};
-//! use hyper_util::{server::conn::auto, service::TowerToHyperService};
-//! use runtime::{io::compat::HyperExecutor, net::TcpListener};
+//! # mod handler {
+//! use std::time::Duration;
+//! use axum::http::StatusCode;
 //!
-//! #[runtime::main]
+//! async fn motd() -> Result<String, StatusCode> {
+//!     runtime::time::sleep(Duration::from_millis(5)).await;
+//!     runtime::fs::read_to_string("/etc/motd")
+//!         .await
+//!         .map_err(|_| StatusCode::NOT_FOUND)
+//! }
+//! # fn app() -> axum::Router { axum::Router::new().route("/motd", axum::routing::get(motd)) }
+//! # }
+//! ```
+//!
+//! Nothing moves between threads for this: each connection is a task on
+//! one worker, and its handler's futures are polled there. A future moved
+//! anyway keeps the op rules: polled on another worker it carries on if no
+//! kernel holds it and panics with a clear message if one does; dropped on
+//! another thread, its own driver takes it back and cancels it there, and
+//! its buffer is freed only after the kernel let go. What stays `!Send` is
+//! what holds an `Rc`: a registered [`FixedBuf`](crate::buf::FixedBuf), a
+//! [`signal::unix::Signal`](crate::signal::unix::Signal); await those in a
+//! task ([`spawn`](crate::spawn)) and await its `JoinHandle`, which is
+//! `Send` when the output is.
+//!
+//! # `axum::serve`: `http::serve`
+//!
+//! `axum::serve` accepts with `tokio::net` and spawns with `tokio::spawn`:
+//! called on a runtime worker it panics, and the panic takes the process
+//! down. `http::serve` (feature `hyper`) serves the same router on every
+//! worker, HTTP/1.1 and HTTP/2, with graceful shutdown, a connection limit,
+//! TLS (feature `tls`) and connections spread by load:
+//!
+//! ```no_run
+//! # #[cfg(feature = "hyper")]
+//! # mod serve {
+//! use axum::{routing::get, Router};
+//!
+//! #[runtime::main(workers = 4)]
 //! async fn main() -> std::io::Result<()> {
 //!     let app = Router::new().route("/", get(|| async { "Hello, world!" }));
-//!     let app = TowerToHyperService::new(app);
-//!     let listener = TcpListener::bind("127.0.0.1:3000")?;
-//!     loop {
-//!         let (stream, _) = listener.accept().await?;
-//!         let (app, http) = (app.clone(), auto::Builder::new(HyperExecutor));
-//!         drop(runtime::spawn(async move { http.serve_connection(stream, app).await }));
-//!     }
+//!     let listener = runtime::net::TcpListener::bind("127.0.0.1:3000")?;
+//!     runtime::http::serve(listener, app)
+//!         .with_graceful_shutdown(async { drop(runtime::signal::ctrl_c().await) })
+//!         .await
 //! }
 //! # }
 //! # fn main() {}
 //! ```
+//!
+//! # tower-http's `ServeDir`: `http::ServeDir`
+//!
+//! tower-http's `ServeDir` reads with `tokio::fs` and panics here.
+//! `http::ServeDir::new(dir)?` is the same tower service on runtime's `fs`,
+//! with the file server's rules (ETags and conditionals, ranges,
+//! precompressed siblings, nothing outside `dir`):
+//! `Router::new().nest_service("/static", ServeDir::new("public")?)`.
+//!
+//! # tower-http's `TimeoutLayer`: `http::TimeoutLayer`
+//!
+//! tower-http's `TimeoutLayer` sleeps with `tokio::time` and panics here.
+//! `.layer(http::TimeoutLayer::new(Duration::from_secs(10)))` answers
+//! `408 Request Timeout` on runtime's timers.
+//!
+//! # axum's `WebSocketUpgrade`: `http::ws::WebSocketUpgrade`
+//!
+//! axum's extractor spawns the socket's task with `tokio::spawn` and panics
+//! here. `http::ws::WebSocketUpgrade` (feature `websocket`) is a drop-in
+//! extractor: `ws.on_upgrade(|socket| async move { … })`, the socket being
+//! tokio-tungstenite's stream of `Message`s, on the current worker.
+//!
+//! # hyper-util's `HttpConnector` and reqwest: `http::client::Connector`
+//!
+//! Both connect with `tokio::net` and panic here. hyper-util's pooled
+//! `Client` takes `http::client::Connector` (feature `client`; HTTPS with
+//! `Connector::tls(rustls_config)`, feature `tls`):
+//!
+//! ```no_run
+//! # #[cfg(feature = "client")]
+//! # async fn f() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! use http_body_util::Empty;
+//! use hyper::body::Bytes;
+//! use hyper_util::client::legacy::Client;
+//! use runtime::io::compat::{HyperExecutor, HyperTimer};
+//!
+//! let client: Client<_, Empty<Bytes>> = Client::builder(HyperExecutor)
+//!     .pool_timer(HyperTimer)
+//!     .build(runtime::http::client::Connector::new());
+//! let res = client.get("http://127.0.0.1:3000/".parse()?).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `examples/axum_app.rs` puts all of these in one application;
+//! `examples/pooled_client.rs` shares one client between workers.
+//!
+//! # hyper by hand
+//!
+//! `TcpStream` is hyper's `rt::Read + rt::Write` as it is (feature `hyper`),
+//! so hyper's own connection builders take it with no wrapper, as in
+//! `examples/hyper_server.rs` (one `SO_REUSEPORT` listener per worker).

@@ -34,9 +34,21 @@
 //! `tokio::sync`, `tokio::select!`, tokio-util codecs, hyper, axum and
 //! rustls work here (the last three through the `hyper` and `tokio-io`
 //! features, which implement the poll-based I/O traits on the streams
-//! themselves); `tokio::net`, `tokio::time`, `tokio::fs`, `tokio::signal` and
-//! reqwest need tokio's own reactor and panic. The [`guide`] maps one to the
-//! other, explains cancel safety, and serves an axum router in ten lines.
+//! themselves); `tokio::net`, `tokio::time`, `tokio::fs`, `tokio::signal`,
+//! `axum::serve`, tower-http's `ServeDir` and `TimeoutLayer`, axum's
+//! `WebSocketUpgrade` and reqwest need tokio's own reactor and panic. The
+//! [`guide`] maps one to the other (the `http` module, feature `hyper`, has
+//! a replacement for each), explains cancel safety and `Send` handlers.
+//!
+//! # Features
+//!
+//! - `tokio-io`, `futures-io`: those crates' `AsyncRead`/`AsyncWrite` on the
+//!   streams ([`io::compat`]).
+//! - `hyper`: hyper's runtime pieces, and `http`: `serve` on every worker,
+//!   `ServeDir`, `TimeoutLayer`.
+//! - `tls` (HTTPS for `http::serve` and the client, rustls), `websocket`
+//!   (`http::ws`), `client` (`http::client::Connector` for hyper-util's
+//!   pooled `Client`).
 //!
 //! # Threads and drivers
 //!
@@ -69,6 +81,8 @@
 //! for readiness; it never reaches another driver's slot.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml's metadata): feature notes.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The macros expand to `::runtime::…`; this lets the crate's own tests use them.
 extern crate self as runtime;
@@ -90,6 +104,9 @@ pub mod buf;
 #[path = "../fs/mod.rs"]
 pub mod fs;
 pub mod guide;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod http;
 pub mod io;
 #[path = "../net/mod.rs"]
 pub mod net;

@@ -83,3 +83,13 @@ mod imported {
         assert_eq!(runtime::driver_kind(), crate::expected_kind());
     }
 }
+
+/// A renamed dependency: `crate = "…"` names the runtime crate by its new name.
+mod renamed {
+    use runtime as rt_renamed;
+
+    #[rt_renamed::test(crate = "rt_renamed")]
+    async fn runs_through_the_renamed_path() {
+        assert_eq!(rt_renamed::driver_kind(), crate::expected_kind());
+    }
+}

@@ -218,7 +218,7 @@ fn an_op_dropped_outside_any_runtime() {
         let (_a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         let rt_a = rt(kind);
         let fut = start_read(&rt_a, b);
-        drop(fut); // no runtime current: the slot stays with its driver
+        drop(fut); // no runtime current: handed back to its driver
         drop(rt_a); // which frees it at shutdown
     }
 }

@@ -1,8 +1,10 @@
 //! Shutting down with operations in flight leaks nothing: this test re-runs
 //! itself under valgrind's leak checker, on each driver, with an accept, a
 //! read, a sleep, a blocking job and file reads still pending when the
-//! runtime drops. valgrind must report no definitely-lost block.
+//! runtime drops, and a send and a sleep dropped on another thread.
+//! valgrind must report no definitely-lost block.
 
+use std::future::Future;
 use std::process::Command;
 use std::time::Duration;
 
@@ -45,6 +47,24 @@ fn scenario(driver: runtime::DriverKind) {
         for i in 0..8u64 {
             drop(runtime::spawn(file.read_at(vec![0u8; 65536], i * 65536)));
         }
+        // A send the kernel holds, and a sleep, dropped on another thread:
+        // their drivers take them back (the send may still be queued there
+        // when the runtime drops).
+        let (full, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        full.set_nonblocking(true).unwrap();
+        while std::io::Write::write(&mut &full, &[7u8; 4096]).is_ok() {}
+        let full = runtime::net::UnixStream::from_std(full).unwrap();
+        let mut send = Box::pin(full.write(vec![9u8; 4096]));
+        let mut sleep = Box::pin(runtime::time::sleep(Duration::from_secs(3600)));
+        std::future::poll_fn(|cx| {
+            assert!(send.as_mut().poll(cx).is_pending());
+            assert!(sleep.as_mut().poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        std::thread::spawn(move || drop((send, sleep)))
+            .join()
+            .unwrap();
         runtime::task::yield_now().await;
         runtime::task::yield_now().await;
         runtime::fs::remove_file(&path).await.unwrap();

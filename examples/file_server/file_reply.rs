@@ -55,7 +55,7 @@ pub(crate) async fn serve(
         last_modified: h.last_modified,
         now: h.now,
     };
-    let honour_range = match conditional::evaluate(req, &validators) {
+    let honour_range = match conditional::evaluate(&req.preconditions(), &validators) {
         Outcome::Proceed { honour_range } => honour_range,
         Outcome::NotModified => {
             return empty(

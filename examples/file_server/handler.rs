@@ -75,7 +75,8 @@ pub(crate) async fn respond(req: &Request, dir: &File, cfg: &Config, files: &Ope
     }
     let rel = match path::resolve(&req.target) {
         Ok(rel) => rel,
-        Err(status) => return Reply::error(status, &h, head_only),
+        Err(path::Status::BadRequest) => return Reply::error(Status::BadRequest, &h, head_only),
+        Err(path::Status::Forbidden) => return Reply::error(Status::Forbidden, &h, head_only),
     };
     if !cfg.show_hidden && path::is_hidden(&rel) {
         return Reply::error(Status::NotFound, &h, head_only);

@@ -17,18 +17,24 @@
 //! exits 0.
 
 mod access_log;
+#[path = "../../runtime/http/files/conditional.rs"]
 mod conditional;
 mod config;
 mod connection;
+#[path = "../../runtime/http/files/date.rs"]
 mod date;
 mod deadline;
+#[path = "../../runtime/http/files/encoding.rs"]
 mod encoding;
 mod file_reply;
 mod handler;
 mod listing;
+#[path = "../../runtime/http/files/mime.rs"]
 mod mime;
 mod open_cache;
+#[path = "../../runtime/http/files/path.rs"]
 mod path;
+#[path = "../../runtime/http/files/range.rs"]
 mod range;
 mod request;
 mod response;

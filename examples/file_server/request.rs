@@ -57,6 +57,20 @@ pub(crate) struct Request {
     pub(crate) has_body: bool,
 }
 
+impl Request {
+    /// The fields `conditional::evaluate` looks at.
+    pub(crate) fn preconditions(&self) -> crate::conditional::Preconditions<'_> {
+        crate::conditional::Preconditions {
+            if_match: self.if_match.as_deref(),
+            if_unmodified_since: self.if_unmodified_since.as_deref(),
+            if_none_match: self.if_none_match.as_deref(),
+            if_modified_since: self.if_modified_since.as_deref(),
+            range: self.range.as_deref(),
+            if_range: self.if_range.as_deref(),
+        }
+    }
+}
+
 /// The result of looking at the buffered bytes of a connection.
 // Returned once per request and matched at once: boxing the big variant would
 // only add an allocation.

@@ -60,9 +60,9 @@ impl Driver {
         }
     }
 
-    fn kind_path(self) -> TokenStream {
+    fn kind_path(self, root: &TokenStream) -> TokenStream {
         let variant = format_ident!("{}", self.variant());
-        quote!(::runtime::DriverKind::#variant)
+        quote!(#root::DriverKind::#variant)
     }
 }
 
@@ -73,6 +73,19 @@ struct Options {
     workers: Option<Literal>,
     driver: Option<Driver>,
     entries: Option<Literal>,
+    /// The path of the runtime crate, for a renamed dependency (`crate = "rt"`).
+    krate: Option<syn::Path>,
+}
+
+impl Options {
+    /// The path the expansion names the runtime crate by: `::runtime`
+    /// unless `crate = "…"` says otherwise.
+    fn root(&self) -> TokenStream {
+        match &self.krate {
+            Some(path) => path.to_token_stream(),
+            None => quote!(::runtime),
+        }
+    }
 }
 
 /// An option's name.
@@ -81,6 +94,7 @@ enum Key {
     Workers,
     Driver,
     Entries,
+    Crate,
 }
 
 impl Key {
@@ -89,6 +103,7 @@ impl Key {
             "workers" => Some(Key::Workers),
             "driver" => Some(Key::Driver),
             "entries" => Some(Key::Entries),
+            "crate" => Some(Key::Crate),
             _ => None,
         }
     }
@@ -98,6 +113,7 @@ impl Key {
             Key::Workers => "workers",
             Key::Driver => "driver",
             Key::Entries => "entries",
+            Key::Crate => "crate",
         }
     }
 
@@ -107,6 +123,7 @@ impl Key {
             Key::Workers => "workers = 4",
             Key::Driver => r#"driver = "epoll""#,
             Key::Entries => "entries = 1024",
+            Key::Crate => r#"crate = "rt""#,
         }
     }
 }
@@ -139,7 +156,9 @@ impl Options {
             .and_then(|name| Key::from_name(&name.to_string()))
         else {
             let name = path.to_token_stream();
-            let msg = format!("unknown option `{name}`; expected `workers`, `driver` or `entries`");
+            let msg = format!(
+                "unknown option `{name}`; expected `workers`, `driver`, `entries` or `crate`"
+            );
             return Err(syn::Error::new_spanned(path, msg));
         };
         if seen.contains(&key) {
@@ -155,6 +174,7 @@ impl Options {
             Key::Workers => self.workers = Some(positive_int(&nv.value, key)?),
             Key::Entries => self.entries = Some(positive_int(&nv.value, key)?),
             Key::Driver => self.driver = Some(driver(&nv.value, entry)?),
+            Key::Crate => self.krate = Some(crate_path(&nv.value)?),
         }
         Ok(())
     }
@@ -194,6 +214,16 @@ fn positive_int(value: &Expr, key: Key) -> syn::Result<Literal> {
     let mut out = Literal::u64_unsuffixed(int.base10_parse()?);
     out.set_span(int.span());
     Ok(out)
+}
+
+/// The path in `crate = "path"`, as tokio's macros take it.
+fn crate_path(value: &Expr) -> syn::Result<syn::Path> {
+    let Some(Lit::Str(s)) = lit(value) else {
+        let msg =
+            r#"`crate` expects a string literal naming the runtime crate, as in `crate = "rt"`"#;
+        return Err(syn::Error::new_spanned(value, msg));
+    };
+    s.parse()
 }
 
 fn driver(value: &Expr, entry: Entry) -> syn::Result<Driver> {
@@ -283,21 +313,22 @@ fn expand_main_fn(mut func: ItemFn, opts: &Options) -> TokenStream {
         sig,
         block,
     } = func;
+    let root = opts.root();
     let workers = opts.workers.iter();
-    let driver = opts.driver.map(Driver::kind_path).into_iter();
+    let driver = opts.driver.map(|d| d.kind_path(&root)).into_iter();
     let entries = opts.entries.iter();
     quote! {
         #(#attrs)*
         #vis #sig {
             let body = async move #block;
-            match ::runtime::Builder::new()
+            match #root::Builder::new()
                 #(.workers(#workers))*
                 #(.driver(#driver))*
                 #(.entries(#entries))*
                 .build()
             {
                 ::core::result::Result::Ok(rt) => rt.block_on(body),
-                ::core::result::Result::Err(e) => ::runtime::__private::startup_failed(e),
+                ::core::result::Result::Err(e) => #root::__private::startup_failed(e),
             }
         }
     }
@@ -359,6 +390,7 @@ fn expand_test_fn(func: ItemFn, opts: &Options) -> TokenStream {
     } = func;
     let name = &sig.ident;
     let output = &sig.output;
+    let root = opts.root();
     let workers = optional(opts.workers.as_ref());
     let entries = optional(opts.entries.as_ref());
     let drivers = match opts.driver {
@@ -367,16 +399,16 @@ fn expand_test_fn(func: ItemFn, opts: &Options) -> TokenStream {
     };
     let halves = drivers.into_iter().map(|driver| {
         let test_name = format_ident!("{}", driver.variant().to_lowercase());
-        let kind = driver.kind_path();
+        let kind = driver.kind_path(&root);
         // The absolute path because a `use runtime::test;` in the parent, glob-imported
         // below, would shadow the built-in `#[test]`.
         quote! {
             #[::core::prelude::v1::test]
             #(#attrs)*
             fn #test_name() #output {
-                ::runtime::__private::run_test(
+                #root::__private::run_test(
                     #kind,
-                    ::runtime::__private::TestOptions { workers: #workers, entries: #entries },
+                    #root::__private::TestOptions { workers: #workers, entries: #entries },
                     async move #block,
                 )
             }
@@ -478,6 +510,31 @@ mod tests {
         // Emitted in builder order whatever the attribute's order.
         let args = r#"entries = 1024, driver = "epoll", workers = 4"#;
         expands_to(expand_main, args, "async fn main() {}", expected);
+    }
+
+    #[test]
+    fn crate_names_a_renamed_dependency() {
+        let expected = quote! {
+            fn main() {
+                let body = async move {};
+                match my::rt::Builder::new()
+                    .driver(my::rt::DriverKind::Epoll)
+                    .build()
+                {
+                    ::core::result::Result::Ok(rt) => rt.block_on(body),
+                    ::core::result::Result::Err(e) => my::rt::__private::startup_failed(e),
+                }
+            }
+        };
+        let args = r#"crate = "my::rt", driver = "epoll""#;
+        expands_to(expand_main, args, "async fn main() {}", expected);
+        let (out, err) = expand_test(tokens(r#"crate = "rt2""#), tokens("async fn t() {}"));
+        assert!(err.is_none());
+        let out = out.to_string();
+        assert!(out.contains("rt2 :: __private :: run_test"), "{out}");
+        assert!(!out.contains(":: runtime ::"), "{out}");
+        let (_, err) = expand_main(tokens("crate = rt"), tokens("async fn main() {}"));
+        assert!(err.unwrap().to_string().contains("string literal"));
     }
 
     #[test]

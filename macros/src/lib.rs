@@ -37,6 +37,7 @@ use proc_macro::TokenStream;
 /// | `workers = 4`    | worker threads, at least 1         | `Builder`'s (1)   |
 /// | `driver = "epoll"` | `"uring"`, `"epoll"` or `"auto"` | `Builder`'s (auto, or `RUNTIME_DRIVER`) |
 /// | `entries = 1024` | io_uring ring size, at least 1     | `Builder`'s       |
+/// | `crate = "rt"`   | the path of the runtime crate, for a renamed dependency (`rt = { package = "runtime", … }`) | `::runtime` |
 ///
 /// ```ignore
 /// #[runtime::main(workers = 4, driver = "epoll", entries = 1024)]
@@ -117,7 +118,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Options
 ///
-/// `workers = N` and `entries = N` as for [`macro@main`], and `driver = "uring"` or
+/// `workers = N`, `entries = N` and `crate = "…"` as for [`macro@main`], and `driver = "uring"` or
 /// `driver = "epoll"` to generate only that half (for a test about one driver's behaviour).
 ///
 /// ```ignore

@@ -42,6 +42,8 @@ const DEFAULT_BACKLOG: u32 = 1024;
 pub struct TcpListener {
     /// The listening socket, shared with the accepts in flight on it.
     fd: FdHandle,
+    /// Other workers accept on the same socket (see `AcceptConn::shared`).
+    shared: bool,
 }
 
 impl TcpListener {
@@ -49,6 +51,24 @@ impl TcpListener {
     pub(crate) fn from_shared(fd: SharedFd) -> Self {
         TcpListener {
             fd: FdHandle::new(fd),
+            shared: false,
+        }
+    }
+
+    /// Marks the listener as one of several descriptors of one socket that
+    /// different workers accept on (`http::serve`): a busy worker then
+    /// holds no connection another could take (see `AcceptConn::shared`).
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    pub(crate) fn shared_by_workers(mut self) -> Self {
+        self.shared = true;
+        self
+    }
+
+    /// The receive an accept on this listener runs.
+    fn accept_conn(&self) -> AcceptConn {
+        match self.shared {
+            true => AcceptConn::shared(),
+            false => AcceptConn::default(),
         }
     }
 
@@ -112,7 +132,7 @@ impl TcpListener {
     /// connection, in order, for the next call.
     pub fn accept(&self) -> Accept {
         Accept {
-            op: Receive::new(&self.fd, AcceptConn),
+            op: Receive::new(&self.fd, self.accept_conn()),
         }
     }
 
@@ -144,7 +164,7 @@ impl TcpListener {
     /// connection either.
     pub fn incoming(&self) -> Incoming {
         Incoming {
-            inner: Accepting::new(&self.fd, TcpStream::from_shared),
+            inner: Accepting::new(&self.fd, self.accept_conn(), TcpStream::from_shared),
         }
     }
 

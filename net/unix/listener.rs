@@ -109,7 +109,7 @@ impl UnixListener {
     /// connection, in order, for the next call.
     pub fn accept(&self) -> Accept {
         Accept {
-            op: Receive::new(&self.fd, AcceptConn),
+            op: Receive::new(&self.fd, AcceptConn::default()),
         }
     }
 
@@ -128,7 +128,7 @@ impl UnixListener {
     /// connection either.
     pub fn incoming(&self) -> Incoming {
         Incoming {
-            inner: Accepting::new(&self.fd, UnixStream::from_shared),
+            inner: Accepting::new(&self.fd, AcceptConn::default(), UnixStream::from_shared),
         }
     }
 

@@ -218,6 +218,29 @@ fn check_buf_rings(ring: &IoUring) -> io::Result<()> {
     })
 }
 
+/// Whether accepts take `IORING_ACCEPT_DONTWAIT` (Linux 6.10+), read from
+/// the kernel's release once.
+pub(crate) fn accept_dontwait_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let mut parts = release
+            .trim()
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        (major, minor) >= (6, 10)
+    })
+}
+
+/// Whether the kernel takes `IORING_OP_MSG_RING` (Linux 5.18+): optional,
+/// used to pass descriptors between workers (`hand_off.rs`).
+pub(crate) fn msg_ring_supported(ring: &IoUring) -> bool {
+    let mut probe = Probe::new();
+    ring.submitter().register_probe(&mut probe).is_ok()
+        && probe.is_supported(opcode::MsgRingData::CODE)
+}
+
 /// A real submit-and-wait of a NOP: a seccomp profile may let
 /// `io_uring_setup` through and still refuse `io_uring_enter`, and a ring that
 /// cannot enter would leave the worker nothing to do but spin.

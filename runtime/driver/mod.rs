@@ -31,8 +31,13 @@
 
 mod buf_pool;
 pub(crate) mod detect;
+pub(crate) use detect::accept_dontwait_supported;
 mod epoll;
 mod file_releases;
+mod hand_back;
+// Only `http::serve` passes descriptors between workers.
+#[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+mod hand_off;
 mod lifecycle;
 mod op_box;
 mod op_state;
@@ -56,6 +61,9 @@ use std::time::Duration;
 
 pub(crate) use buf_pool::PoolMemory;
 pub(crate) use file_releases::{Emptied, FileReleases};
+pub(crate) use hand_back::hand_back;
+#[cfg_attr(not(feature = "hyper"), allow(unused_imports))]
+pub(crate) use hand_off::Arrival;
 pub(crate) use op_state::{timed_out, OpState, Phase};
 pub(crate) use operation::{cvt, Attempt, Interest, Operation};
 pub(crate) use source::{closed, Chunk, Datagram, Lent, Multishot, RecvSide, Source, Take};
@@ -227,10 +235,12 @@ impl Driver {
         counters: Arc<Counters>,
         recv: RecvConfig,
     ) -> std::io::Result<Driver> {
-        Ok(match ring {
+        let driver = match ring {
             Some(ring) => Driver::Uring(UringDriver::new(ring, unpark, counters, recv)),
             None => Driver::Epoll(EpollDriver::new(unpark, pool, counters, recv)?),
-        })
+        };
+        hand_back::register(driver.id(), driver.unpark());
+        Ok(driver)
     }
 
     /// Whether the kernel performs this driver's receives (io_uring), so a
@@ -367,6 +377,10 @@ impl Driver {
 
     /// Submits and waits up to `timeout` (None: until something happens).
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
+        // After the executor's `prepare_park` (see `hand_back.rs`).
+        for item in self.unpark().hand_backs.take() {
+            self.take_back(item);
+        }
         match self {
             Driver::Uring(d) => d.park(timeout),
             Driver::Epoll(d) => d.park(timeout),
@@ -434,11 +448,12 @@ impl Driver {
     pub(crate) fn poll_readable<D: Descriptor>(
         &mut self,
         fd: &D,
+        stream: bool,
         cx: &mut Context<'_>,
         probe: impl FnOnce() -> std::io::Result<()>,
     ) -> Poll<std::io::Result<()>> {
         match self {
-            Driver::Uring(d) => d.poll_readable(fd, cx),
+            Driver::Uring(d) => d.poll_readable(fd, stream, cx),
             Driver::Epoll(d) => d.poll_readable(fd, cx, probe),
         }
     }
@@ -448,6 +463,49 @@ impl Driver {
     pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) {
         if let Driver::Epoll(d) = self {
             d.deregister(fd, id);
+        }
+    }
+
+    /// An op whose future was dropped elsewhere comes back: its slot is
+    /// orphaned as if the future had been dropped here.
+    fn take_back(&mut self, item: hand_back::HandBack) {
+        match (self, item) {
+            (Driver::Uring(d), hand_back::HandBack::Slot(key, cancel)) => d.drop_slot(key, cancel),
+            (Driver::Epoll(d), hand_back::HandBack::Slot(key, _)) => d.drop_slot(key),
+            (Driver::Uring(d), hand_back::HandBack::InPlace(key, op, cancel)) => {
+                d.drop_in_place(key, op.0, cancel)
+            }
+            // Only io_uring runs ops in place; leaking is the safe answer.
+            (Driver::Epoll(_), hand_back::HandBack::InPlace(_, op, _)) => std::mem::forget(op.0),
+        }
+    }
+
+    /// Passes `fd` to the io_uring worker whose ring is `target` (see
+    /// `hand_off.rs`); gives it back when this driver cannot (epoll).
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    pub(crate) fn send_fd(
+        &mut self,
+        target: RawFd,
+        key: u8,
+        worker: u8,
+        fd: RawFd,
+    ) -> Result<(), RawFd> {
+        match self {
+            Driver::Uring(d) => {
+                d.send_fd(target, key, worker, fd);
+                Ok(())
+            }
+            Driver::Epoll(_) => Err(fd),
+        }
+    }
+
+    /// The next descriptor passed to this worker for `key` (never, on epoll:
+    /// nothing is passed to it).
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    pub(crate) fn poll_arrival(&mut self, key: u8, cx: &mut Context<'_>) -> Poll<Arrival> {
+        match self {
+            Driver::Uring(d) => d.poll_arrival(key, cx),
+            Driver::Epoll(_) => Poll::Pending,
         }
     }
 
@@ -469,6 +527,10 @@ impl Driver {
     /// Cancels and reaps everything in flight (bounded); leaks what the
     /// kernel does not give back.
     pub(crate) fn shutdown(&mut self) {
+        hand_back::unregister(self.id());
+        for item in self.unpark().hand_backs.close() {
+            self.take_back(item);
+        }
         match self {
             Driver::Uring(d) => d.shutdown(),
             Driver::Epoll(d) => d.shutdown(),

@@ -16,8 +16,9 @@
 //! - `InKernel { driver, key }`: io_uring runs an `IN_PLACE` op (its entry
 //!   points into no part of the op itself) from slot `key`, while the op
 //!   stays in the future, unboxed and unmoved. Dropped first, the op moves
-//!   into the slot until the kernel lets go; dropped where its driver cannot
-//!   take it, the op is leaked, never freed under the kernel.
+//!   into the slot until the kernel lets go (handed back to its driver if
+//!   dropped elsewhere); if that driver is gone, the op is leaked, never
+//!   freed under the kernel.
 //! - `Finished`: the output was returned.
 //!
 //! The op stays where the future put it from creation to completion unless
@@ -29,8 +30,10 @@
 //! driver (another runtime on this thread, or after its own runtime is gone),
 //! an `Unheld` op simply starts over there, since nothing of it is in a
 //! kernel; a `Held` or `InKernel` op panics with a message saying so, since
-//! its buffers belong to the other driver until its kernel lets go. Dropped there, it
-//! is left to its own driver, whose shutdown cancels and frees it.
+//! its buffers belong to the other driver until its kernel lets go. Dropped
+//! there (or on any thread where its driver is not at hand), it is handed
+//! back to its own driver (`hand_back.rs`), which cancels and frees it as if
+//! it had been dropped at home.
 //!
 //! Polled outside any runtime, an `Unheld` op completes with an error; a
 //! `Held` or `InKernel` op panics likewise: no driver is there to keep its
@@ -191,20 +194,11 @@ impl<T> OpState<T> {
     pub(crate) fn needs_driver_on_drop(&self) -> bool {
         !matches!(self.phase, Phase::Finished | Phase::Unheld(None))
     }
-
-    /// A driver could not take an in-place op at drop: it may still be in a
-    /// kernel, so it is leaked rather than freed.
-    pub(crate) fn leak_if_in_kernel(&mut self) {
-        if let Phase::InKernel { .. } = self.phase {
-            std::mem::forget(self.op.take());
-            self.phase = Phase::Finished;
-        }
-    }
 }
 
 /// The panic for an op whose slot is in another driver.
 #[cold]
-fn wrong_driver() -> ! {
+pub(crate) fn wrong_driver() -> ! {
     panic!(
         "runtime: an I/O operation was polled on a different runtime than the one it was \
          started on (or after that runtime was dropped); an operation in flight belongs to \
@@ -313,9 +307,10 @@ impl Driver {
         }
     }
 
-    /// The op's future is being dropped. An in-place op of another driver
-    /// is left in `st`, for the caller to leak.
-    pub(crate) fn drop_op<T: Operation>(&mut self, st: &mut OpState<T>) {
+    /// The op's future is being dropped on this driver's thread. Returns
+    /// false, leaving `st` as it is, for an op another driver holds: the
+    /// caller hands it back to that driver (`hand_back.rs`).
+    pub(crate) fn drop_op<T: Operation>(&mut self, st: &mut OpState<T>) -> bool {
         match st.phase {
             Phase::Held { driver, key, .. } if driver == self.id() => match self {
                 Driver::Uring(d) => d.drop_slot(key, T::CANCEL_ON_DROP),
@@ -332,12 +327,12 @@ impl Driver {
                     Driver::Epoll(_) => std::mem::forget(op),
                 }
             }
-            Phase::InKernel { .. } => return,
+            Phase::Held { .. } | Phase::InKernel { .. } => return false,
             Phase::Unheld(Some(_)) => self.abandoned(),
-            // Another driver's slot stays with it (its shutdown frees it).
-            _ => {}
+            Phase::Unheld(None) | Phase::Finished => {}
         }
         st.phase = Phase::Finished;
+        true
     }
 
     /// The slots of this driver's ops in flight.

@@ -1,7 +1,9 @@
 //! `Unpark`: how other threads end a worker's wait in the kernel, the queue
 //! through which blocking-pool completions reach the epoll driver, and the
 //! one through which a socket closed elsewhere asks the io_uring driver
-//! that runs its receive to cancel it (`Driver::close_source`).
+//! that runs its receive to cancel it (`Driver::close_source`), and the one
+//! through which ops dropped elsewhere go back to their driver
+//! (`hand_back.rs`).
 //!
 //! # No lost wake-ups
 //!
@@ -17,7 +19,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::operation::cvt;
@@ -42,6 +44,11 @@ pub(crate) struct Unpark {
     /// `block_on`): only then are its ring's completions reaped, so a
     /// socket whose receive is in that ring is served elsewhere only then.
     active: AtomicBool,
+    /// Ops whose future was dropped away from this driver (`hand_back.rs`).
+    pub(crate) hand_backs: super::hand_back::Queue,
+    /// The worker's ring, if it takes `IORING_OP_MSG_RING` messages
+    /// (`hand_off.rs`); -1 otherwise (epoll, or an old kernel).
+    ring_fd: AtomicI32,
 }
 
 /// See [`Unpark::release`].
@@ -76,7 +83,21 @@ impl Unpark {
             releases: Mutex::new(Releases::default()),
             released: AtomicBool::new(false),
             active: AtomicBool::new(false),
+            hand_backs: super::hand_back::Queue::new(),
+            ring_fd: AtomicI32::new(-1),
         })
+    }
+
+    /// The io_uring driver: its ring takes descriptors by `MSG_RING`.
+    pub(crate) fn set_ring_fd(&self, fd: RawFd) {
+        self.ring_fd.store(fd, Ordering::Release);
+    }
+
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    /// Any thread: the worker's ring for `MSG_RING`, if it takes them (the
+    /// ring lives as long as its worker, which outlives its runtime's tasks).
+    pub(crate) fn ring_fd(&self) -> Option<RawFd> {
+        Some(self.ring_fd.load(Ordering::Acquire)).filter(|fd| *fd >= 0)
     }
 
     /// The eventfd, for the driver to wait on.

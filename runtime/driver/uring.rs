@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use io_uring::{opcode, squeue, types, IoUring};
 
 use super::buf_pool::BufPool;
+use super::hand_off::{self, Arrival, Arrivals};
 use super::lifecycle::{Ops, Orphaned, Reaped};
 use super::op_state::DriverId;
 use super::operation::{cqe_result, Erased, Operation};
@@ -93,6 +94,8 @@ pub(crate) struct UringDriver {
     pub(super) counters: Arc<Counters>,
     /// Registered buffer and file tables (`registered.rs`).
     registered: registered::Registered,
+    /// Descriptors other rings passed to this one (`hand_off.rs`).
+    arrivals: Arrivals,
 }
 
 impl std::fmt::Debug for UringDriver {
@@ -129,6 +132,9 @@ impl UringDriver {
                 ),
             },
         };
+        if super::detect::msg_ring_supported(&ring) {
+            unpark.set_ring_fd(ring.as_raw_fd());
+        }
         UringDriver {
             enter: RingEnter::new(&ring),
             ring,
@@ -149,7 +155,28 @@ impl UringDriver {
             wake_buf: Box::new(0),
             wake_armed: false,
             counters,
+            arrivals: Arrivals::default(),
         }
+    }
+
+    /// Passes `fd` (given up by the caller) to the ring `target` for the
+    /// receiver `key`, counted on worker `worker`, with `IORING_OP_MSG_RING`;
+    /// sent with this ring's next submission.
+    pub(crate) fn send_fd(&mut self, target: RawFd, key: u8, worker: u8, fd: RawFd) {
+        let entry =
+            opcode::MsgRingData::new(types::Fd(target), fd, hand_off::message(key, worker), None)
+                .build()
+                .user_data(hand_off::receipt(key, worker, fd));
+        self.push(entry);
+    }
+
+    /// The next descriptor passed to this ring for `key`.
+    pub(crate) fn poll_arrival(
+        &mut self,
+        key: u8,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Arrival> {
+        self.arrivals.poll(key, cx)
     }
 
     /// This driver's identity.
@@ -428,6 +455,12 @@ impl UringDriver {
                 match cqe.user_data() {
                     CANCEL_USERDATA | LINK_TIMEOUT_USERDATA => {}
                     WAKE_USERDATA => self.wake_armed = false,
+                    // Before the tags below: a hand-off's has bits 63 and 62.
+                    data if data & hand_off::MASK == hand_off::TAG => {
+                        if let Some(w) = self.arrivals.complete(data, cqe.result()) {
+                            self.deferred.wakers.push(w);
+                        }
+                    }
                     data if data & SOURCE_TAG != 0 => {
                         self.source_cqes
                             .push((data & !SOURCE_TAG, cqe.result(), cqe.flags()));
@@ -530,6 +563,8 @@ impl UringDriver {
                 }
             }
         }
+        // Descriptors passed here that no receiver took.
+        self.arrivals.close_all();
         if self.ops.len() > 0 || self.armed + self.sending > 0 || self.wake_armed {
             self.ops.leak_all();
             std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));

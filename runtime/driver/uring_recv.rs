@@ -83,6 +83,7 @@ impl UringDriver {
     pub(crate) fn poll_readable<D: Descriptor>(
         &mut self,
         fd: &D,
+        stream: bool,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         let mut side = fd.source().lock();
@@ -91,7 +92,7 @@ impl UringDriver {
         }
         match side.busy(&self.unpark, fd.id(), fd.source().side_addr()) {
             Busy::No => {
-                let kind = match self.can_arm(Multishot::Recv, 0) {
+                let kind = match stream && self.can_arm(Multishot::Recv, 0) {
                     true => Multishot::Recv,
                     false => Multishot::Readable,
                 };

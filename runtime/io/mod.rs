@@ -33,8 +33,9 @@
 //! # }
 //! ```
 //!
-//! The futures these methods return are `!Send`: like every operation, they
-//! belong to the worker that polls them.
+//! The futures these methods return are `Send` where their buffers are, so
+//! a `Send` future may await them; like every operation, they run on the
+//! worker that polls them.
 
 mod buf_reader;
 // Always in the docs, which link to it; its items need their features.

@@ -31,16 +31,35 @@ pub(crate) struct Accept {
     fd: SharedFd,
     /// Where the kernel writes the peer's address.
     addr: SockAddr,
+    /// io_uring: `EAGAIN` rather than a wait in the kernel when no
+    /// connection is there (`AcceptConn::shared`).
+    dontwait: bool,
 }
 
 impl Accept {
-    /// Accepts one connection on `fd`.
-    pub(crate) fn new(fd: &SharedFd) -> Self {
+    /// Accepts one connection on `fd`; `dontwait`: see the field.
+    pub(crate) fn new(fd: &SharedFd, dontwait: bool) -> Self {
         Accept {
             fd: fd.clone(),
             addr: SockAddr::empty(),
+            dontwait,
         }
     }
+}
+
+/// `IORING_ACCEPT_DONTWAIT` (Linux 6.10), in the entry's `ioprio`.
+const IORING_ACCEPT_DONTWAIT: u16 = 1 << 1;
+
+/// `entry` with its `ioprio` field set to `ioprio`, which the io-uring crate's
+/// `Accept` builder does not set.
+fn with_ioprio(entry: squeue::Entry, ioprio: u16) -> squeue::Entry {
+    // SAFETY: `squeue::Entry` is `repr(C)` around the kernel's 64-byte
+    // `io_uring_sqe` (transmute checks the size), any bytes of which are a
+    // valid value of it; `ioprio` is its `u16` at offset 2 (the kernel ABI).
+    let mut raw: [u8; 64] = unsafe { std::mem::transmute(entry) };
+    raw[2..4].copy_from_slice(&ioprio.to_ne_bytes());
+    // SAFETY: as above: the same bytes back, with the one field changed.
+    unsafe { std::mem::transmute::<[u8; 64], squeue::Entry>(raw) }
 }
 
 // SAFETY: the entry points only into `addr`, which lives in the (boxed) op.
@@ -52,9 +71,13 @@ unsafe impl Operation for Accept {
 
     fn uring_entry(&mut self) -> squeue::Entry {
         let ptr = self.addr.as_mut_ptr();
-        opcode::Accept::new(Fd(self.fd.raw()), ptr, self.addr.len_mut())
+        let entry = opcode::Accept::new(Fd(self.fd.raw()), ptr, self.addr.len_mut())
             .flags(ACCEPT_FLAGS)
-            .build()
+            .build();
+        match self.dontwait {
+            true => with_ioprio(entry, IORING_ACCEPT_DONTWAIT),
+            false => entry,
+        }
     }
 
     fn epoll_target(&self) -> Option<(RawFd, u64, Interest)> {

@@ -12,16 +12,24 @@
 //! An `Op` polled on a runtime other than the one holding it panics with a
 //! message saying so (see `driver/op_state.rs`): its buffers are in the other
 //! driver's slot and cannot be handed back.
+//!
+//! # Threads
+//!
+//! `Op<T>` is `Send` when `T` (its buffers) is, so a `Send` future (an axum
+//! handler) may await it; the task awaiting it never leaves its worker.
+//! Moved anyway, it keeps the rules above: polled on another thread, it
+//! carries on if no kernel holds it (it waits for readiness or has not
+//! started), and panics if one does; dropped on another thread, its own
+//! driver takes it back (`driver/hand_back.rs`) and cancels it there.
 
 use std::future::Future;
 use std::io;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::context;
-use crate::driver::{timed_out, OpState, Operation, Phase};
+use crate::driver::{hand_back, timed_out, OpState, Operation, Phase};
 use crate::executor::coop;
 use crate::time::{sleep, Sleep};
 
@@ -42,8 +50,6 @@ pub(crate) struct Op<T: Operation> {
     state: OpState<T>,
     /// Set by [`Op::timeout`].
     deadline: Option<Box<Deadline>>,
-    /// `!Send`: an op belongs to the worker that polls it.
-    _local: PhantomData<*const ()>,
 }
 
 impl<T: Operation> std::fmt::Debug for Op<T> {
@@ -68,7 +74,6 @@ impl<T: Operation> Op<T> {
         Op {
             state: OpState::new(op),
             deadline: None,
-            _local: PhantomData,
         }
     }
 
@@ -158,15 +163,14 @@ impl<T: Operation> Drop for Op<T> {
         if !self.state.needs_driver_on_drop() {
             return;
         }
-        context::with_current(|worker| {
-            if let Ok(mut driver) = worker.driver.try_borrow_mut() {
-                driver.drop_op(&mut self.state);
-            }
+        let done = context::with_current(|worker| match worker.driver.try_borrow_mut() {
+            Ok(mut driver) => driver.drop_op(&mut self.state),
+            Err(_) => false,
         });
-        // Otherwise there is no driver to hand the slot to: the worker is
-        // gone or busy, so the slot stays; shutdown frees or leaks it. An op
-        // run in place that no driver took may still be in a kernel: leaked,
-        // since freeing its buffer could let the kernel write into freed memory.
-        self.state.leak_if_in_kernel();
+        // Another driver holds it (this is another thread or runtime), or
+        // this one is busy: its own driver takes it back and cancels it.
+        if done != Some(true) {
+            hand_back(&mut self.state);
+        }
     }
 }

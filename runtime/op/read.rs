@@ -30,6 +30,10 @@ pub(crate) struct Read<B> {
     raw: (*mut u8, usize),
 }
 
+// SAFETY: `raw` only caches where `buf` (which moves with the op) keeps its
+// bytes; whoever holds the op uses it, so it is as thread-safe as `buf`.
+unsafe impl<B: Send> Send for Read<B> {}
+
 impl<B: IoBufMut> Op<Read<B>> {
     /// Reads at the current position (pipes; sockets use `Recv`).
     #[cfg(test)]

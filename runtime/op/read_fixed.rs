@@ -30,6 +30,10 @@ pub(crate) struct ReadFixed<B> {
     raw: (*mut u8, usize),
 }
 
+// SAFETY: `raw` only caches where `buf` (which moves with the op) keeps its
+// bytes; whoever holds the op uses it, so it is as thread-safe as `buf`.
+unsafe impl<B: Send> Send for ReadFixed<B> {}
+
 impl<B: IoBufMut> Op<ReadFixed<B>> {
     /// Reads at `offset` through the registered `fixed` resources.
     pub(crate) fn read_fixed_at(fixed: Fixed, buf: B, offset: u64) -> Self {

@@ -13,7 +13,13 @@ use crate::sys::SharedFd;
 /// its multishot receive, which takes no buffer until bytes arrive); on
 /// epoll an event since the last short read answers without a syscall, and
 /// an fd not yet seen is asked with a one-byte `MSG_PEEK`, which takes nothing.
-pub(crate) fn poll_readable(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+/// `stream`: io_uring may arm the socket's multishot receive meanwhile (a
+/// listener gets a plain poll).
+pub(crate) fn poll_readable(
+    fd: &SharedFd,
+    stream: bool,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
     let probe = || {
         fd.ensure_nonblocking();
         let mut byte = 0u8;
@@ -32,7 +38,11 @@ pub(crate) fn poll_readable(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<io::Res
             _ => Ok(()),
         }
     };
-    let polled =
-        context::with_current(|worker| worker.driver.borrow_mut().poll_readable(fd, cx, probe));
+    let polled = context::with_current(|worker| {
+        worker
+            .driver
+            .borrow_mut()
+            .poll_readable(fd, stream, cx, probe)
+    });
     polled.unwrap_or_else(|| Poll::Ready(Err(no_runtime())))
 }

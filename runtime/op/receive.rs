@@ -39,10 +39,23 @@ pub(crate) trait Receiver: Unpin {
     /// `None`: one-shot only.
     fn multishot(&self) -> Option<(Multishot, usize)>;
 
-    /// Whether its one-shot takes a buffer of its own (not the caller's),
-    /// so that it should wait for the socket to be readable first: an idle
-    /// socket then holds no buffer.
-    const READY_FIRST: bool = false;
+    /// Whether it waits for the socket to be readable before its one-shot:
+    /// a one-shot that takes a buffer of its own (an idle socket then holds
+    /// no buffer), or a listener's accept shared with other workers' rings
+    /// (a kernel wait there could hold a connection for a busy worker).
+    fn ready_first(&self) -> bool {
+        false
+    }
+
+    /// Whether waiting for readability may arm the socket's multishot
+    /// receive (a stream); else it is a plain poll (a listener).
+    const RECEIVES_BYTES: bool = true;
+
+    /// Whether the one-shot found nothing after all (another worker took
+    /// it), so that the receive waits for readability again.
+    fn again(_out: &<Self::Op as Operation>::Output) -> bool {
+        false
+    }
 
     /// Whether its one-shot receives into a buffer the driver lends (epoll's
     /// zero-copy reads), handed over by [`lend`](Receiver::lend) just before
@@ -85,7 +98,7 @@ pub(crate) struct Receive<R: Receiver> {
     timeout: Option<Duration>,
     /// The timer racing a wait on the queue.
     timer: Option<Sleep>,
-    /// The socket was found readable (see [`Receiver::READY_FIRST`]).
+    /// The socket was found readable (see [`Receiver::ready_first`]).
     ready: bool,
 }
 
@@ -153,6 +166,10 @@ impl<R: Receiver> Future for Receive<R> {
             let out = std::task::ready!(Pin::new(op).poll(cx));
             this.op = None;
             this.oneshot_done();
+            if R::again(&out) {
+                this.ready = false;
+                return Pin::new(this).poll(cx);
+            }
             return Poll::Ready(R::finish(out));
         }
         if !coop::has_budget(cx) {
@@ -178,12 +195,12 @@ impl<R: Receiver> Future for Receive<R> {
             }
             Received::Wait => this.poll_timer(cx),
             Received::Fail(e) => Poll::Ready(this.recv.fail(e)),
-            Received::Start if R::READY_FIRST && !this.ready => {
+            Received::Start if !this.ready && this.recv.ready_first() => {
                 // Not starting after all (yet): the side was told one would.
                 if let Some(mut side) = this.fd.source().existing() {
                     side.unstart();
                 }
-                match super::poll_readable(&this.fd, cx) {
+                match super::poll_readable(&this.fd, R::RECEIVES_BYTES, cx) {
                     Poll::Ready(Ok(())) => {
                         this.ready = true;
                         // Take what may have been queued meanwhile, or start.
@@ -206,6 +223,10 @@ impl<R: Receiver> Future for Receive<R> {
                 match Pin::new(&mut op).poll(cx) {
                     Poll::Ready(out) => {
                         this.oneshot_done();
+                        if R::again(&out) {
+                            this.ready = false;
+                            return Pin::new(this).poll(cx);
+                        }
                         Poll::Ready(R::finish(out))
                     }
                     Poll::Pending => {

@@ -304,14 +304,43 @@ impl<B: IoBufMut> Receiver for DatagramRecv<B> {
 
 /// One connection of a listener, with the peer's address when the accept
 /// reported it (a multishot accept does not: the caller asks the socket).
-#[derive(Debug, Default)]
-pub(crate) struct AcceptConn;
+#[derive(Debug, Default, Clone)]
+pub(crate) struct AcceptConn {
+    /// The listener is shared with other workers' rings: see [`AcceptConn::shared`].
+    shared: bool,
+}
+
+impl AcceptConn {
+    /// An accept on a listener that other workers accept on too (each its
+    /// own descriptor of it). A kernel's accept waiting on a listener is an
+    /// exclusive waiter, which the kernel picks alone for the next
+    /// connection, even when its worker is busy: so on io_uring these wait
+    /// for readability (a plain poll, which every worker's ring sees), then
+    /// accept without waiting in the kernel (`IORING_ACCEPT_DONTWAIT`), and
+    /// wait again if another worker took the connection. On a kernel older
+    /// than that flag (6.10) they accept as unshared ones do.
+    pub(crate) fn shared() -> Self {
+        AcceptConn {
+            shared: crate::driver::accept_dontwait_supported(),
+        }
+    }
+}
 
 impl Receiver for AcceptConn {
     type Op = Accept;
     type Output = io::Result<(OwnedFd, Option<SockAddr>)>;
     fn multishot(&self) -> Option<(Multishot, usize)> {
-        Some((Multishot::Accept, 0))
+        (!self.shared).then_some((Multishot::Accept, 0))
+    }
+
+    fn ready_first(&self) -> bool {
+        self.shared
+    }
+
+    const RECEIVES_BYTES: bool = false;
+
+    fn again(out: &io::Result<(OwnedFd, SockAddr)>) -> bool {
+        matches!(out, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 
     fn take(
@@ -331,7 +360,7 @@ impl Receiver for AcceptConn {
     }
 
     fn start(&mut self, fd: &SharedFd) -> Accept {
-        Accept::new(fd)
+        Accept::new(fd, self.shared)
     }
 
     fn finish(out: io::Result<(OwnedFd, SockAddr)>) -> Self::Output {
@@ -370,7 +399,9 @@ impl Receiver for StreamRecvBuf {
     fn multishot(&self) -> Option<(Multishot, usize)> {
         Some((Multishot::Recv, 0))
     }
-    const READY_FIRST: bool = true;
+    fn ready_first(&self) -> bool {
+        true
+    }
     const LENDS: bool = true;
 
     fn lend(&mut self, memory: Arc<PoolMemory>, bid: u16) {

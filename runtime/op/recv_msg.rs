@@ -36,6 +36,10 @@ pub(crate) struct RecvMsg<B, T = Vec<B>> {
     _buf: PhantomData<fn() -> B>,
 }
 
+// SAFETY: `hdr` and `iov` point only into memory the op owns (`bufs`, the
+// boxed address, the iovec array), which moves between threads with it.
+unsafe impl<B, T: Send> Send for RecvMsg<B, T> {}
+
 impl<B, T> std::fmt::Debug for RecvMsg<B, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecvMsg")

@@ -21,6 +21,10 @@ pub(crate) struct Write<B> {
     raw: (*const u8, usize),
 }
 
+// SAFETY: `raw` only caches where `buf` (which moves with the op) keeps its
+// bytes; whoever holds the op uses it, so it is as thread-safe as `buf`.
+unsafe impl<B: Send> Send for Write<B> {}
+
 impl<B: IoBuf> Op<Write<B>> {
     /// Writes at the current position (pipes; sockets use `Send`).
     #[cfg(test)]

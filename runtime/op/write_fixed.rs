@@ -26,6 +26,10 @@ pub(crate) struct WriteFixed<B> {
     raw: (*const u8, usize),
 }
 
+// SAFETY: `raw` only caches where `buf` (which moves with the op) keeps its
+// bytes; whoever holds the op uses it, so it is as thread-safe as `buf`.
+unsafe impl<B: Send> Send for WriteFixed<B> {}
+
 impl<B: IoBuf> Op<WriteFixed<B>> {
     /// Writes `buf`'s initialised bytes at `offset` through the registered `fixed` resources.
     pub(crate) fn write_fixed_at(fixed: Fixed, buf: B, offset: u64) -> Self {

@@ -4,9 +4,16 @@
 //! leaves a stale heap entry (recognised by its generation); the heap is
 //! rebuilt when stale entries outnumber live ones, so memory stays in
 //! proportion to the live timers.
+//!
+//! A timer can only be removed on its worker's thread. One whose `Sleep`
+//! moved to another thread is removed through [`Removals`], a small queue
+//! the worker empties whenever it inserts or fires timers (every turn while
+//! any are pending), so no entry outlives its sleep by more than a turn.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
@@ -37,6 +44,49 @@ pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     /// Source of generations.
     next_generation: u64,
+    /// Removals asked for by other threads; its address identifies this
+    /// worker's timers to the sleeps registered here.
+    removals: Arc<Removals>,
+}
+
+/// Timers of one worker that other threads asked to remove.
+#[derive(Debug)]
+pub(crate) struct Removals {
+    /// The keys, in arrival order; `None` once the worker shut down.
+    keys: Mutex<Option<Vec<TimerKey>>>,
+    /// Whether `keys` may hold any, readable without the lock.
+    posted: AtomicBool,
+}
+
+impl Default for Removals {
+    fn default() -> Self {
+        Removals {
+            keys: Mutex::new(Some(Vec::new())),
+            posted: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Removals {
+    /// Any thread: asks the worker to remove timer `t` (nothing to do once
+    /// the worker shut down: its timers are gone).
+    pub(crate) fn remove(&self, t: TimerKey) {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(keys) = keys.as_mut() {
+            keys.push(t);
+            self.posted.store(true, Ordering::Release);
+        }
+    }
+
+    /// Worker: takes the keys posted so far (a load when there are none).
+    fn take(&self) -> Vec<TimerKey> {
+        if !self.posted.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        self.posted.store(false, Ordering::Relaxed);
+        keys.as_mut().map(std::mem::take).unwrap_or_default()
+    }
 }
 
 /// A registered timer: its slab key and generation.
@@ -47,8 +97,21 @@ pub(crate) struct TimerKey {
 }
 
 impl Timers {
+    /// Where other threads send removals of this worker's timers.
+    pub(crate) fn removals(&self) -> &Arc<Removals> {
+        &self.removals
+    }
+
+    /// Removes the timers other threads asked to remove.
+    fn take_removals(&mut self) {
+        for t in self.removals.take() {
+            self.remove(t);
+        }
+    }
+
     /// Registers a timer that wakes `cx` at `deadline`.
     pub(crate) fn insert(&mut self, deadline: Instant, cx: &Context<'_>) -> TimerKey {
+        self.take_removals();
         self.next_generation += 1;
         let generation = self.next_generation;
         let key = self.entries.insert(Entry {
@@ -116,6 +179,7 @@ impl Timers {
 
     /// Marks every timer due by `now` as fired and collects its waker.
     pub(crate) fn fire(&mut self, now: Instant, wakers: &mut Vec<Waker>) {
+        self.take_removals();
         while let Some(Reverse((deadline, key, generation))) = self.heap.peek().copied() {
             if deadline > now {
                 break;
@@ -136,6 +200,7 @@ impl Timers {
 
     /// Drops every timer (worker shutdown).
     pub(crate) fn clear(&mut self) {
+        *self.removals.keys.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.entries.clear();
         self.heap.clear();
     }
@@ -213,6 +278,23 @@ mod tests {
         assert_eq!(w.len(), 2);
         assert_eq!(t.len(), 1, "only the plain timer waits for its owner");
         assert!(t.poll(kept, &cx()));
+    }
+
+    #[test]
+    fn a_removal_from_another_thread_is_applied_at_the_next_fire() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        let a = t.insert(now + Duration::from_secs(60), &cx());
+        let removals = t.removals().clone();
+        std::thread::spawn(move || removals.remove(a))
+            .join()
+            .unwrap();
+        assert_eq!(t.len(), 1, "applied by the worker, not the sender");
+        t.fire(now, &mut Vec::new());
+        assert_eq!(t.len(), 0);
+        t.clear();
+        t.removals().remove(a); // after shutdown: ignored
+        assert!(t.removals().take().is_empty());
     }
 
     #[test]

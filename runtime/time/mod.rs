@@ -3,8 +3,10 @@
 //! Timers live with the worker that first polls them; the worker's kernel wait
 //! carries the earliest deadline (the io_uring wait's timeout, or
 //! `epoll_wait`'s), so an idle runtime sleeps in the kernel. Timer futures are
-//! `!Send`: they belong to one worker, like the tasks that await them.
-//! [`SendSleep`] is the exception, for code that requires a `Send + Sync` sleep.
+//! `Send` (so axum handlers may await them) and belong to the worker that
+//! polls them, like the tasks that await them; one moved to another worker
+//! re-registers there. [`SendSleep`] is for code that polls one sleep from
+//! several threads in turn (hyper's `Timer`).
 //!
 //! On epoll, deadlines are rounded up to the next millisecond.
 #![forbid(unsafe_code)]

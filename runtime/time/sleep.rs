@@ -1,12 +1,12 @@
 //! `Sleep`: a future that completes at a deadline.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::deadlines::TimerKey;
+use super::deadlines::{Removals, TimerKey};
 use crate::context;
 use crate::executor::coop;
 
@@ -30,7 +30,6 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
         timer: None,
-        _local: PhantomData,
     }
 }
 
@@ -41,6 +40,13 @@ pub(crate) fn far_future() -> Instant {
 
 /// The future returned by [`sleep`] and [`sleep_until`].
 ///
+/// A `Sleep` registers with the timers of the worker that polls it. It is
+/// `Send`, so `Send` futures (an axum handler) may await it; awaited on one
+/// worker, as tasks are, it costs nothing for that. Polled on another worker
+/// it moves its registration there, and dropped on another thread it asks
+/// its worker to remove the timer; either way the first worker's entry is
+/// gone by that worker's next turn.
+///
 /// # Panics
 ///
 /// Polling it outside a runtime panics.
@@ -49,10 +55,10 @@ pub(crate) fn far_future() -> Instant {
 pub struct Sleep {
     /// When it completes.
     deadline: Instant,
-    /// The registration with this worker's timers, once polled.
-    timer: Option<TimerKey>,
-    /// `!Send`: the registration belongs to one worker.
-    _local: PhantomData<*const ()>,
+    /// The registration with a worker's timers, once polled: the key, and
+    /// where that worker takes removals from other threads (its address
+    /// also tells that worker's timers apart from another's).
+    timer: Option<(TimerKey, Arc<Removals>)>,
 }
 
 impl Sleep {
@@ -72,13 +78,21 @@ impl Sleep {
         self.deadline = deadline;
     }
 
+    /// Removes the timer: at once on its own worker, else through that
+    /// worker's removal queue.
     fn unregister(&mut self) {
-        if let Some(t) = self.timer.take() {
-            if let Some(w) = context::current() {
-                if let Ok(mut timers) = w.timers.try_borrow_mut() {
-                    timers.remove(t);
-                }
+        let Some((key, home)) = self.timer.take() else {
+            return;
+        };
+        let removed = context::with_current(|w| match w.timers.try_borrow_mut() {
+            Ok(mut timers) if Arc::ptr_eq(timers.removals(), &home) => {
+                timers.remove(key);
+                true
             }
+            _ => false,
+        });
+        if removed != Some(true) {
+            home.remove(key);
         }
     }
 }
@@ -91,24 +105,24 @@ impl Future for Sleep {
         if !coop::has_budget(cx) {
             return Poll::Pending;
         }
-        let fired = match this.timer {
-            Some(t) => {
-                let w =
-                    context::current().expect("Sleep polled outside the runtime that created it");
-                let fired = w.timers.borrow_mut().poll(t, cx);
-                fired
-            }
-            None => {
-                if Instant::now() >= this.deadline {
-                    true
-                } else {
-                    let Some(w) = context::current() else {
-                        panic!("runtime::time::sleep polled outside a runtime");
-                    };
-                    this.timer = Some(w.timers.borrow_mut().insert(this.deadline, cx));
+        let fired = context::with_current(|w| {
+            let mut timers = w.timers.borrow_mut();
+            match &this.timer {
+                Some((key, home)) if Arc::ptr_eq(timers.removals(), home) => timers.poll(*key, cx),
+                _ if Instant::now() >= this.deadline => true,
+                moved => {
+                    // Registered on another worker: move the registration here.
+                    if let Some((key, home)) = moved {
+                        home.remove(*key);
+                    }
+                    let key = timers.insert(this.deadline, cx);
+                    this.timer = Some((key, timers.removals().clone()));
                     false
                 }
             }
+        });
+        let Some(fired) = fired else {
+            panic!("runtime::time::sleep polled outside a runtime");
         };
         if fired {
             this.unregister();

@@ -79,6 +79,9 @@ pub(crate) fn example_binary(name: &str) -> PathBuf {
         (cfg!(feature = "hyper"), "hyper"),
         (cfg!(feature = "tokio-io"), "tokio-io"),
         (cfg!(feature = "futures-io"), "futures-io"),
+        (cfg!(feature = "tls"), "tls"),
+        (cfg!(feature = "websocket"), "websocket"),
+        (cfg!(feature = "client"), "client"),
     ]
     .into_iter()
     .filter_map(|(on, f)| on.then_some(f))

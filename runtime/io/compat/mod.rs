@@ -102,4 +102,5 @@ mod hyper_rt;
 mod tokio_io;
 
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use hyper_rt::{HyperExecutor, HyperTimer};

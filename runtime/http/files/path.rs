@@ -1,4 +1,5 @@
 //! Request target → relative path under the served root, refusing anything that could climb out.
+//! Shared by `examples/file_server` and `runtime::http::ServeDir`.
 //!
 //! This is the lexical half of the sandbox; the caller opens the result relative to the root
 //! directory with `openat2(RESOLVE_BENEATH)`, which also stops symlinks that point outside.
@@ -9,7 +10,14 @@
 //! before or after decoding) or uses a backslash as a separator. Absolute-form is accepted, as
 //! RFC 9112 §3.2.2 requires, by ignoring the scheme and authority.
 
-use crate::response::Status;
+/// Why a target is refused: answer 400 or 403.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Malformed: 400.
+    BadRequest,
+    /// Tries to climb out of the root: 403.
+    Forbidden,
+}
 
 /// Maps a request target to a path relative to the root: no leading `/`, no empty, `.` or `..`
 /// segments, `""` for the root itself. Query and fragment are dropped, `%XX` decoded, and an

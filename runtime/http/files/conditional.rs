@@ -1,13 +1,32 @@
 //! Validators and conditional requests (RFC 9110 §8.8, §13): the strong ETag
 //! of a file, and the §13.2.2 evaluation order of `If-Match`,
 //! `If-Unmodified-Since`, `If-None-Match`, `If-Modified-Since` and `If-Range`.
+//! Shared by `examples/file_server` and `runtime::http::ServeDir`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use runtime::fs::Metadata;
 
-use crate::date;
-use crate::request::Request;
+use super::date;
+
+/// The precondition and range fields of a GET or HEAD, as the request
+/// carries them (`None` when absent; a list field repeated is joined with
+/// `,`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Preconditions<'a> {
+    /// `If-Match`.
+    pub(crate) if_match: Option<&'a str>,
+    /// `If-Unmodified-Since`.
+    pub(crate) if_unmodified_since: Option<&'a str>,
+    /// `If-None-Match`.
+    pub(crate) if_none_match: Option<&'a str>,
+    /// `If-Modified-Since`.
+    pub(crate) if_modified_since: Option<&'a str>,
+    /// `Range`.
+    pub(crate) range: Option<&'a str>,
+    /// `If-Range`.
+    pub(crate) if_range: Option<&'a str>,
+}
 
 /// A strong ETag from the file's identity: inode, size and modification time
 /// in nanoseconds, plus the content coding of a precompressed sibling, so
@@ -53,28 +72,28 @@ pub(crate) struct Validators<'a> {
 /// §13.2.2: `If-Match` (else `If-Unmodified-Since`) can fail with 412, then
 /// `If-None-Match` (else `If-Modified-Since`) can answer 304, then `If-Range`
 /// decides whether `Range` applies. An unparseable date is ignored.
-pub(crate) fn evaluate(req: &Request, v: &Validators<'_>) -> Outcome {
-    if let Some(list) = req.if_match.as_deref() {
+pub(crate) fn evaluate(req: &Preconditions<'_>, v: &Validators<'_>) -> Outcome {
+    if let Some(list) = req.if_match {
         if !list_matches(list, v.etag, Comparison::Strong) {
             return Outcome::PreconditionFailed;
         }
-    } else if let (Some(ius), Some(lm)) = (req.if_unmodified_since.as_deref(), v.last_modified) {
+    } else if let (Some(ius), Some(lm)) = (req.if_unmodified_since, v.last_modified) {
         if let Some(since) = date::parse_http_date(ius) {
             if whole_secs(lm) > whole_secs(since) {
                 return Outcome::PreconditionFailed;
             }
         }
     }
-    if let Some(list) = req.if_none_match.as_deref() {
+    if let Some(list) = req.if_none_match {
         if list_matches(list, v.etag, Comparison::Weak) {
             return Outcome::NotModified;
         }
-    } else if let (Some(ims), Some(lm)) = (req.if_modified_since.as_deref(), v.last_modified) {
+    } else if let (Some(ims), Some(lm)) = (req.if_modified_since, v.last_modified) {
         if date::not_modified(lm, ims) {
             return Outcome::NotModified;
         }
     }
-    let honour_range = match (req.range.as_deref(), req.if_range.as_deref()) {
+    let honour_range = match (req.range, req.if_range) {
         (Some(_), Some(if_range)) => if_range_matches(if_range, v),
         _ => true,
     };

@@ -18,7 +18,10 @@ What it does, in order:
    benches/echo_load.py (servers examples/echo.rs, benches/peers/tokio_echo.rs).
 3. HTTP keep-alive, `wrk -t1 -c64`: examples/http_hello.rs against
    benches/peers/tokio_http_hello.rs, and examples/file_server on a 4 KiB and
-   a 1 MiB file against nginx and hyper + ServeDir.
+   a 1 MiB file against nginx and hyper + ServeDir (`--only file-server`: these
+   rows alone). nginx runs one worker process with `sendfile on` and its
+   open-file cache on (`open_file_cache_valid 1s`: see NGINX_FILE_CACHE);
+   the served file is read into the page cache right before every run.
 4. hyper + axum, `wrk -t1 -c64`: examples/hyper_server.rs (an axum Router
    served by hyper on runtime, 1 worker) against benches/peers/tokio_hyper_hello.rs
    (the same Router on tokio's current_thread runtime), `/` and `/json`.
@@ -328,6 +331,20 @@ def stop_all():
             child.kill()
 
 
+# The nginx peer of the file-server rows, as the project's file-server issues
+# ask: one worker process (no master), `sendfile on`, and its open-file cache
+# on, so nginx keeps descriptors and metadata of hot files instead of opening
+# and stat-ing the file on every request. `open_file_cache_valid 1s` is how
+# often nginx revalidates a cached entry (one stat), the same period as
+# examples/file_server's `--revalidate-ms` default; `open_file_cache_errors`
+# caches failed lookups too; `min_uses 1` caches a file from its first use.
+NGINX_FILE_CACHE = """\
+    open_file_cache max=1000 inactive=60s;
+    open_file_cache_valid 1s;
+    open_file_cache_min_uses 1;
+    open_file_cache_errors on;"""
+
+
 def nginx_server(tools, www, tmp, cpus):
     prefix = os.path.join(tmp, "nginx")
     os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
@@ -344,6 +361,7 @@ events {{ worker_connections 4096; }}
 http {{
     access_log off;
     sendfile on;
+{NGINX_FILE_CACHE}
     keepalive_requests 10000000;
     default_type application/octet-stream;
     client_body_temp_path {prefix}/body;
@@ -419,17 +437,19 @@ def measure_http(tools, server, path, secs, cpus):
             "per_cpu": requests / cpu if cpu > 0 else float("nan")}
 
 
-def http_suite(args, tools, have_hyper, www, tmp, workers=1):
-    """HTTP hello (and, with one worker, the file server): {workload: {label: [runs]}}."""
+def http_suite(args, tools, have_hyper, www, tmp, workers=1, hello=True):
+    """HTTP hello (unless `hello` is false) and, with one worker, the file
+    server: {workload: {label: [runs]}}."""
     ex = lambda name: os.path.join(EXAMPLES, name)
     w = ["--workers", str(workers)]
     groups = []  # (workload ids and paths, servers)
-    hello = [
-        ("runtime/uring", [ex("http_hello"), "--addr", "127.0.0.1:0", *w], {"RUNTIME_DRIVER": "uring"}),
-        ("runtime/epoll", [ex("http_hello"), "--addr", "127.0.0.1:0", *w], {"RUNTIME_DRIVER": "epoll"}),
-        ("tokio", [ex("tokio_http_hello"), "--addr", "127.0.0.1:0", *w], {}),
-    ]
-    groups.append(([(f"http-hello-w{workers}", "/")], hello))
+    if hello:
+        servers = [
+            ("runtime/uring", [ex("http_hello"), "--addr", "127.0.0.1:0", *w], {"RUNTIME_DRIVER": "uring"}),
+            ("runtime/epoll", [ex("http_hello"), "--addr", "127.0.0.1:0", *w], {"RUNTIME_DRIVER": "epoll"}),
+            ("tokio", [ex("tokio_http_hello"), "--addr", "127.0.0.1:0", *w], {}),
+        ]
+        groups.append(([(f"http-hello-w{workers}", "/")], servers))
     if workers == 1:
         files = [
             ("runtime/uring", [ex("file_server"), www, "--addr", "127.0.0.1:0", *w], {"RUNTIME_DRIVER": "uring"}),
@@ -498,6 +518,10 @@ def run_http_groups(args, tools, groups, www, tmp):
                 for wid, path in workloads:
                     order = labels[rnd % len(labels):] + labels[:rnd % len(labels)]
                     for label in order:
+                        if wid.startswith(("http-file-", "axum-static-")):
+                            # Served files idle for ~30 s leave the page cache here:
+                            # every server gets them resident, read right before its run.
+                            warm(os.path.join(www, os.path.basename(path)))
                         r = measure_http(tools, started[label], path, args.net_secs, ccpu)
                         results[wid][label].append(r)
                         log(f"{wid} round {rnd + 1}/{args.reps} {label:15} {r['rps']:9.0f} req/s "
@@ -1061,8 +1085,10 @@ def write_report(args, info, results, order):
         ("HTTP keep-alive", "`wrk -t1 -c64 -d…s --latency` (keep-alive). HTTP hello: "
          "examples/http_hello.rs against benches/peers/tokio_http_hello.rs. File server: "
          "examples/file_server against nginx (`worker_processes 1; master_process off; "
-         "sendfile on; access_log off`) and hyper + tower-http `ServeDir` on tokio's "
-         "current_thread runtime.", "req/s",
+         "sendfile on; access_log off; open_file_cache max=1000 inactive=60s; "
+         "open_file_cache_valid 1s; open_file_cache_min_uses 1; open_file_cache_errors on`) "
+         "and hyper + tower-http `ServeDir` on tokio's current_thread runtime; each served "
+         "file is read into the page cache right before each run.", "req/s",
          [w for w in order if w.startswith("http-") and (w.endswith("-w1") or "file" in w)]),
         ("hyper + axum (1 worker)", "`wrk -t1 -c64 -d…s --latency` (keep-alive): "
          "examples/hyper_server.rs (an axum Router served by hyper-util's HTTP/1 + h2c "
@@ -1155,7 +1181,14 @@ def main():
     ap.add_argument("--cores", type=int, default=None,
                     help="cores to use (default: all); servers get the first half")
     ap.add_argument("--only", default="echo,http,hyper,axum,file,scaling",
-                    help="comma-separated subset of echo,http,hyper,axum,file,scaling")
+                    help="comma-separated subset of echo,http,hyper,axum,file,scaling; "
+                    "also file-server: only http's file-server rows (4 KiB and 1 MiB "
+                    "against nginx and hyper + ServeDir), without HTTP hello")
+    ap.add_argument("--reps", dest="reps_opt", metavar="N", type=int, default=None,
+                    help="repetitions per row (default: 5, or 3 with --quick); tables "
+                    "show their medians")
+    ap.add_argument("--secs", dest="secs_opt", metavar="SECS", type=int, default=None,
+                    help="whole seconds per network run (default: 3, or 1 with --quick)")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--file-rows", default=None,
                     help="comma-separated file workload ids to run (e.g. "
@@ -1175,6 +1208,10 @@ def main():
         write_report(args, saved["machine"], saved["results"], saved["order"])
         return
     args.reps, args.net_secs, args.file_secs = (3, 1, 0.5) if args.quick else (5, 3, 2)
+    if args.reps_opt is not None:
+        args.reps = max(1, args.reps_opt)
+    if args.secs_opt is not None:
+        args.net_secs = args.secs_opt
     cores = sorted(os.sched_getaffinity(0))
     if args.cores:
         if args.cores > len(cores):
@@ -1219,9 +1256,9 @@ def main():
                 r = echo_suite(args, 1, conns, sizes)
                 results.update(r)
                 order += list(r)
-            if "http" in only:
+            if "http" in only or "file-server" in only:
                 busy_before("the http rows", args.net_secs / 2)
-                r = http_suite(args, tools, have_hyper, www, tmp)
+                r = http_suite(args, tools, have_hyper, www, tmp, hello="http" in only)
                 results.update(r)
                 order += list(r)
             if "hyper" in only:

@@ -1,6 +1,7 @@
 //! The file server's HTTP semantics on both drivers: ETags and conditional
 //! requests (RFC 9110 §13.2.2 order), a resumed download across a change,
 //! status codes, hidden dotfiles, precompressed siblings, the access log.
+//! (The open-file table's freshness: tests/file_server_cache.rs.)
 
 use std::io::{BufReader, Read, Write};
 use std::time::{Duration, SystemTime};
@@ -13,7 +14,8 @@ use server::{connect, get, raw, read_head, start};
 
 #[runtime::test]
 async fn etag_and_conditional_requests() {
-    let s = &start("cond", &[]);
+    // Every request looks at the file, so a change shows at once.
+    let s = &start("cond", &["--revalidate-ms", "0"]);
     let r = get(s, "/hello.txt", "");
     let etag = r.header("etag").unwrap().to_string();
     let lm = r.header("last-modified").unwrap().to_string();
@@ -59,7 +61,7 @@ async fn etag_and_conditional_requests() {
 
 #[runtime::test]
 async fn a_resumed_download_across_a_change_gets_the_whole_new_file() {
-    let s = &start("resume", &[]);
+    let s = &start("resume", &["--revalidate-ms", "0"]);
     let old: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
     let path = s.root.join("data.bin");
     std::fs::write(&path, &old).unwrap();
@@ -262,69 +264,4 @@ async fn the_access_log_is_off_by_default_and_common_log_format_when_on() {
     let mut rest = String::new();
     s.stdout.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "");
-}
-
-/// The files under `root` that process `pid` holds open although they have
-/// no name left (deleted, or replaced by a rename): their blocks stay used.
-fn held_without_a_name(pid: u32, root: &std::path::Path) -> Vec<String> {
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return Vec::new();
-    };
-    fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
-        .map(|target| target.to_string_lossy().into_owned())
-        .filter(|t| t.starts_with(&*root.to_string_lossy()) && t.ends_with(" (deleted)"))
-        .collect()
-}
-
-#[runtime::test]
-async fn deleted_and_replaced_files_are_let_go_without_another_request() {
-    let s = &start("sweep", &[]);
-    let (gone, replaced) = (s.root.join("gone.bin"), s.root.join("replaced.bin"));
-    std::fs::write(&gone, vec![1u8; 64 << 10]).unwrap();
-    std::fs::write(&replaced, vec![2u8; 64 << 10]).unwrap();
-    for target in ["/gone.bin", "/replaced.bin"] {
-        assert_eq!(get(s, target, "").status, 200);
-        assert_eq!(get(s, target, "").status, 200); // from the open-file table
-    }
-    std::fs::remove_file(&gone).unwrap();
-    std::fs::write(s.root.join("new.tmp"), b"new").unwrap();
-    std::fs::rename(s.root.join("new.tmp"), &replaced).unwrap();
-    // Neither is asked for again. A hang guard, not a deadline: the sweep
-    // runs twice a second.
-    let pid = s.child.id();
-    let mut held = held_without_a_name(pid, &s.root);
-    for _ in 0..6000 {
-        if held.is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-        held = held_without_a_name(pid, &s.root);
-    }
-    assert!(held.is_empty(), "still open a minute later: {held:?}");
-    // And the replacement is what is served.
-    assert_eq!(get(s, "/replaced.bin", "").body, b"new");
-}
-
-#[runtime::test]
-async fn a_cached_open_file_is_never_served_stale() {
-    let s = &start("cache", &[]);
-    let path = s.root.join("c.txt");
-    std::fs::write(&path, b"version 1\n").unwrap();
-    assert_eq!(get(s, "/c.txt", "").body, b"version 1\n");
-    assert_eq!(get(s, "/c.txt", "").body, b"version 1\n"); // from the table now
-                                                           // Rewritten in place, same size.
-    std::fs::write(&path, b"version 2\n").unwrap();
-    assert_eq!(get(s, "/c.txt", "").body, b"version 2\n");
-    // Replaced by a rename.
-    std::fs::write(s.root.join("c.tmp"), b"version three\n").unwrap();
-    std::fs::rename(s.root.join("c.tmp"), &path).unwrap();
-    assert_eq!(get(s, "/c.txt", "").body, b"version three\n");
-    // Replaced by a symlink out of the root: refused, not served from the table.
-    std::fs::remove_file(&path).unwrap();
-    std::os::unix::fs::symlink("/etc/passwd", &path).unwrap();
-    let r = get(s, "/c.txt", "");
-    assert_eq!(r.status, 403);
-    // Removed.
-    std::fs::remove_file(&path).unwrap();
-    assert_eq!(get(s, "/c.txt", "").status, 404);
 }

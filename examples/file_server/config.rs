@@ -26,6 +26,11 @@ pub(crate) struct Config {
     pub(crate) show_hidden: bool,
     /// One common-log-format line per response on stdout.
     pub(crate) access_log: bool,
+    /// How long an open file found unchanged is served without another
+    /// look at its path: a changed file is noticed within about this time.
+    pub(crate) revalidate: Duration,
+    /// Each worker prints its open-file table's counters when shutting down.
+    pub(crate) stats: bool,
 }
 
 pub(crate) const USAGE: &str = "\
@@ -47,6 +52,11 @@ options:
                            responses MS to finish, then exit 0 [default: 30000]
   --show-hidden            serve and list dotfiles (.git/, .env); hidden by default
   --access-log             log each response to stdout in the common log format
+  --revalidate-ms MS       serve an open file found unchanged for MS before looking at
+                           its path again (one statx); a replaced, rewritten or
+                           deleted file is noticed within about MS [default: 1000]
+  --stats                  on shutdown, each worker prints its open-file table's
+                           counters (hits, statx rechecks, opens)
   -h, --help               this text";
 
 impl Config {
@@ -66,6 +76,8 @@ impl Config {
             grace: Duration::from_secs(30),
             show_hidden: false,
             access_log: false,
+            revalidate: Duration::from_secs(1),
+            stats: false,
         };
         let mut it = args;
         while let Some(a) = it.next() {
@@ -93,6 +105,8 @@ impl Config {
                 "--grace-ms" => c.grace = millis(&a, &value(&a)?)?,
                 "--show-hidden" => c.show_hidden = true,
                 "--access-log" => c.access_log = true,
+                "--revalidate-ms" => c.revalidate = millis(&a, &value(&a)?)?,
+                "--stats" => c.stats = true,
                 "-h" | "--help" => return Err(USAGE.into()),
                 flag if flag.starts_with("--") => {
                     return Err(format!("unknown option {flag}\n{USAGE}"))
@@ -124,6 +138,7 @@ mod tests {
         let c = parse(&[]).unwrap();
         assert_eq!((c.workers, c.show_hidden, c.access_log), (1, false, false));
         assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert_eq!((c.revalidate, c.stats), (Duration::from_secs(1), false));
         let c = parse(&[
             "dir",
             "--idle-timeout-ms",
@@ -133,13 +148,17 @@ mod tests {
             "--body-timeout-ms",
             "0",
             "--show-hidden",
+            "--revalidate-ms",
+            "0",
+            "--stats",
         ])
         .unwrap();
         assert_eq!(c.root, PathBuf::from("dir"));
         assert_eq!(c.idle_timeout, Duration::from_millis(1500));
         assert_eq!(c.header_timeout, Duration::from_millis(300));
         assert_eq!(c.body_timeout, None);
-        assert!(c.show_hidden);
+        assert!(c.show_hidden && c.stats);
+        assert_eq!(c.revalidate, Duration::ZERO);
         assert!(parse(&["--workers", "0"]).is_err());
         assert!(parse(&["--idle-timeout-ms"]).is_err());
         assert!(parse(&["--bogus"]).unwrap_err().contains("usage"));
@@ -160,6 +179,9 @@ mod tests {
             "--workers N",
             "--show-hidden",
             "--access-log",
+            "--revalidate-ms MS",
+            "[default: 1000]",
+            "--stats",
         ] {
             assert!(help.contains(want), "{want}");
         }

@@ -17,6 +17,7 @@
 //! exits 0.
 
 mod access_log;
+mod clock;
 #[path = "../../runtime/http/files/conditional.rs"]
 mod conditional;
 mod config;
@@ -90,18 +91,17 @@ async fn run(cfg: Config) -> std::io::Result<()> {
     let addr = first.local_addr()?;
     // A duplicate of each listener, to stop them all from here.
     let mut stoppers: Vec<OwnedFd> = vec![first.as_fd().try_clone_to_owned()?];
+    // Each worker's accept loop, awaited on shutdown (it then prints `--stats`).
+    let mut accepting = Vec::with_capacity(cfg.workers);
     for worker in 1..cfg.workers {
         let listener = listen(addr)?;
         stoppers.push(listener.as_fd().try_clone_to_owned()?);
         let listener = listener.into_std()?;
         let (cfg, shutdown) = (Config::clone(&cfg), shutdown.clone());
-        drop(runtime::spawn_on(worker, move || async move {
-            let served = match TcpListener::from_std(listener) {
-                Ok(l) => serve(l, cfg, shutdown).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = served {
-                eprintln!("worker {worker}: {e}");
+        accepting.push(runtime::spawn_on(worker, move || async move {
+            match TcpListener::from_std(listener) {
+                Ok(l) => serve(worker, l, cfg, shutdown).await,
+                Err(e) => eprintln!("worker {worker}: {e}"),
             }
         }));
     }
@@ -111,7 +111,12 @@ async fn run(cfg: Config) -> std::io::Result<()> {
         cfg.workers,
         runtime::driver_kind()
     );
-    let local = runtime::spawn(serve(first, Config::clone(&cfg), shutdown.clone()));
+    accepting.push(runtime::spawn(serve(
+        0,
+        first,
+        Config::clone(&cfg),
+        shutdown.clone(),
+    )));
 
     wait_for_either(interrupt.recv(), terminate.recv()).await;
     shutdown.begin();
@@ -127,8 +132,13 @@ async fn run(cfg: Config) -> std::io::Result<()> {
         cfg.grace.as_millis()
     );
     let _ = std::io::stdout().flush();
-    let _ = runtime::time::timeout(cfg.grace, shutdown.drained()).await;
-    drop(local);
+    let stopped = async {
+        for worker in accepting {
+            let _ = worker.await;
+        }
+        shutdown.drained().await;
+    };
+    let _ = runtime::time::timeout(cfg.grace, stopped).await;
     Ok(())
 }
 
@@ -159,18 +169,22 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Accepts connections on this worker and serves each in its own task, until
-/// the shutdown starts.
-async fn serve(listener: TcpListener, cfg: Config, shutdown: Arc<Shutdown>) -> std::io::Result<()> {
+/// the shutdown starts; an error (the root cannot be opened) is printed.
+async fn serve(worker: usize, listener: TcpListener, cfg: Config, shutdown: Arc<Shutdown>) {
     let dir = File::options()
         .read(true)
         .custom_flags(libc::O_DIRECTORY)
         .open(&cfg.root)
-        .await?;
+        .await;
+    let dir = match dir {
+        Ok(dir) => dir,
+        Err(e) => return eprintln!("worker {worker}: {}: {e}", cfg.root.display()),
+    };
     let ctx = Rc::new(Context {
         dir: Rc::new(dir),
+        files: open_cache::OpenCache::new(cfg.revalidate),
         cfg: Rc::new(cfg),
         shutdown: shutdown.clone(),
-        files: open_cache::OpenCache::default(),
     });
     let sweeper = runtime::spawn(sweep_open_files(Rc::downgrade(&ctx)));
     let mut incoming = listener.incoming();
@@ -184,7 +198,9 @@ async fn serve(listener: TcpListener, cfg: Config, shutdown: Arc<Shutdown>) -> s
         }
     }
     sweeper.abort();
-    Ok(())
+    if ctx.cfg.stats {
+        println!("worker {worker} open-file table: {}", ctx.files.stats());
+    }
 }
 
 /// Closes, every `SWEEP_EVERY`, the open files of this worker that were

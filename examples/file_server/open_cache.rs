@@ -1,19 +1,24 @@
-//! A per-worker table of open regular files, so a hot file costs one
-//! `statx(2)` per request instead of `openat2` + `statx` + `close`.
+//! A per-worker table of open regular files, so a hot file costs no
+//! syscall at all on most requests instead of `openat2` + `statx` + `close`.
 //!
-//! An entry is used only while a `statx` of its path (beneath the root) still
+//! An entry found unchanged is trusted, without looking, for the table's
+//! period (`--revalidate-ms`, one second by default, like nginx's
+//! `open_file_cache_valid`): the first request after that takes a `statx` of
+//! its path (beneath the root), and the entry stays only while that still
 //! finds the same device, inode, size and modification time as the open
-//! descriptor: a file rewritten in place or replaced by a rename is reopened
-//! on its next request, never served stale. The `statx` only compares: what
-//! is sent always comes from a descriptor opened with
-//! `openat2(RESOLVE_BENEATH)`, so a symlink swapped in cannot leak anything.
-//! Only regular files are kept; the table is emptied when it fills.
+//! descriptor. So a file rewritten in place or replaced by a rename is
+//! reopened within about a period, never served stale after that. The
+//! `statx` only compares: what is sent always comes from a descriptor opened
+//! with `openat2(RESOLVE_BENEATH)`, so a symlink swapped in cannot leak
+//! anything. The clock is [`clock::coarse_now`], read from the vDSO. Only
+//! regular files are kept; the table is emptied when it fills.
 //!
 //! A descriptor keeps its file's blocks on disk after the file is deleted or
 //! replaced, so [`OpenCache::sweep`], which each worker runs every
 //! `SWEEP_EVERY`, drops the entries whose file has no name left (a link
 //! count of 0, one `statx` of the descriptor each): their space comes back
-//! within that period, whether or not the path is asked for again. An entry
+//! within that period, whether or not the path is asked for again, and a
+//! deleted file is a 404 within it too. An entry
 //! also knows which precompressed siblings exist (looked for again after
 //! `SIBLING_RECHECK`), so a request that accepts gzip or Brotli costs no
 //! failing open when there is none, and an identity response still says
@@ -22,24 +27,30 @@
 //! the entry is checked against was taken, so a later write (which moves the
 //! modification time) retires them with the entry.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::fmt;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use runtime::fs::{File, Metadata};
 
+use crate::clock;
 use crate::encoding::Coding;
 use crate::handler;
 
 /// Open files by path relative to the root.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct OpenCache {
     /// The entries; each holds a descriptor open.
     map: RefCell<HashMap<String, Entry>>,
+    /// How long an entry found unchanged is trusted without a `statx`.
+    period: Duration,
+    /// What the table did so far, for `--stats` and the tests.
+    stats: Cell<Stats>,
 }
 
 /// One open file.
@@ -49,10 +60,34 @@ struct Entry {
     file: Rc<File>,
     /// Its metadata when opened: what `unchanged` compares with.
     meta: Metadata,
+    /// When (on [`clock::coarse_now`]) the path was last found to be this
+    /// file: opened, or checked by `unchanged`.
+    checked: Duration,
     /// The whole content, once read, for files small enough to send inline.
     body: Option<Rc<[u8]>>,
     /// The precompressed siblings found, and when they were looked for.
-    siblings: Option<(Instant, Siblings)>,
+    siblings: Option<(Duration, Siblings)>,
+}
+
+/// One worker's open-file table counters.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stats {
+    /// Lookups answered from an entry within its period: no syscall.
+    pub(crate) hits: u64,
+    /// Lookups that took a `statx` of the path, the entry's period being over.
+    pub(crate) rechecks: u64,
+    /// Opens: not in the table, changed, or not a regular file.
+    pub(crate) opens: u64,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} hits, {} rechecks (statx), {} opens",
+            self.hits, self.rechecks, self.opens
+        )
+    }
 }
 
 /// Which precompressed siblings of a file exist as regular files.
@@ -90,16 +125,24 @@ const SIBLING_RECHECK: Duration = Duration::from_secs(2);
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_millis(500);
 
 impl OpenCache {
-    /// `rel` beneath `dir`, from the table if the file is unchanged, else opened.
+    /// An empty table whose entries are trusted for `period` after each check.
+    pub(crate) fn new(period: Duration) -> OpenCache {
+        OpenCache {
+            map: RefCell::default(),
+            period,
+            stats: Cell::default(),
+        }
+    }
+
+    /// `rel` beneath `dir`: from the table if it was found unchanged within
+    /// the period, or is found unchanged now; else opened.
     pub(crate) async fn open(&self, dir: &File, rel: &str) -> io::Result<(Rc<File>, Metadata)> {
-        let cached = self.map.borrow().get(rel).map(|e| (e.file.clone(), e.meta));
-        if let Some((file, meta)) = cached {
-            if unchanged(dir, rel, &meta) {
-                return Ok((file, meta));
-            }
-            self.map.borrow_mut().remove(rel);
+        let now = clock::coarse_now();
+        if let Some(found) = self.cached(dir, rel, now) {
+            return Ok(found);
         }
         let (file, meta) = handler::open(dir, rel).await?;
+        self.count(|s| s.opens += 1);
         let file = Rc::new(file);
         if meta.is_file() {
             let mut map = self.map.borrow_mut();
@@ -109,12 +152,46 @@ impl OpenCache {
             let entry = Entry {
                 file: file.clone(),
                 meta,
+                // With no clock the entry is checked on every request.
+                checked: now.unwrap_or_default(),
                 body: None,
                 siblings: None,
             };
             map.insert(rel.to_string(), entry);
         }
         Ok((file, meta))
+    }
+
+    /// The entry for `rel` if it can be used at `now`: within its period, or
+    /// found unchanged by a `statx` (which starts a new period). A changed
+    /// file's entry is dropped.
+    fn cached(&self, dir: &File, rel: &str, now: Option<Duration>) -> Option<(Rc<File>, Metadata)> {
+        let mut map = self.map.borrow_mut();
+        let e = map.get_mut(rel)?;
+        let fresh = now.is_some_and(|now| now.saturating_sub(e.checked) < self.period);
+        if fresh {
+            self.count(|s| s.hits += 1);
+            return Some((e.file.clone(), e.meta));
+        }
+        self.count(|s| s.rechecks += 1);
+        if unchanged(dir, rel, &e.meta) {
+            e.checked = now.unwrap_or_default();
+            return Some((e.file.clone(), e.meta));
+        }
+        map.remove(rel);
+        None
+    }
+
+    /// The counters so far.
+    pub(crate) fn stats(&self) -> Stats {
+        self.stats.get()
+    }
+
+    /// Updates the counters.
+    fn count(&self, f: impl FnOnce(&mut Stats)) {
+        let mut s = self.stats.get();
+        f(&mut s);
+        self.stats.set(s);
     }
 
     /// Drops the entries whose file has no name any more (deleted, or
@@ -129,15 +206,17 @@ impl OpenCache {
     pub(crate) fn siblings(&self, dir: &File, rel: &str) -> Option<Siblings> {
         let mut map = self.map.borrow_mut();
         let e = map.get_mut(rel)?;
-        let now = Instant::now();
-        match e.siblings {
-            Some((at, found)) if now.duration_since(at) < SIBLING_RECHECK => Some(found),
+        let now = clock::coarse_now();
+        match (e.siblings, now) {
+            (Some((at, found)), Some(now)) if now.saturating_sub(at) < SIBLING_RECHECK => {
+                Some(found)
+            }
             _ => {
                 let found = Siblings {
                     br: is_regular(dir, &format!("{rel}{}", Coding::Brotli.suffix())),
                     gz: is_regular(dir, &format!("{rel}{}", Coding::Gzip.suffix())),
                 };
-                e.siblings = Some((now, found));
+                e.siblings = Some((now.unwrap_or_default(), found));
                 Some(found)
             }
         }

@@ -94,11 +94,11 @@ pub(crate) mod driver;
 mod executor;
 mod metrics;
 pub(crate) mod op;
-// `runtime.rs` holds `Runtime`; `runtime` is the crate's own name (see above).
-#[path = "runtime.rs"]
-mod rt;
+mod report;
 mod sys;
 mod transfer;
+mod workers;
+mod yielding;
 
 pub mod buf;
 #[path = "../fs/mod.rs"]
@@ -111,8 +111,15 @@ pub mod io;
 #[path = "../net/mod.rs"]
 pub mod net;
 pub mod signal;
-pub mod task;
 pub mod time;
+
+/// Tasks: spawning, joining, yielding.
+pub mod task {
+    pub use crate::executor::{
+        spawn, spawn_blocking, spawn_on, AbortHandle, JoinError, JoinHandle, JoinSet,
+    };
+    pub use crate::yielding::{consume_budget, yield_now, YieldNow};
+}
 
 #[doc(hidden)]
 pub mod __private;
@@ -120,5 +127,6 @@ pub mod __private;
 pub use builder::Builder;
 pub use driver::DriverKind;
 pub use executor::{spawn, spawn_blocking, spawn_on, JoinError, JoinHandle};
-pub use rt::{block_on, driver_info, driver_kind, metrics, DriverInfo, Runtime, WorkerMetrics};
+pub use report::{driver_info, driver_kind, metrics, DriverInfo, WorkerMetrics};
 pub use runtime_macros::{main, test};
+pub use workers::{block_on, Runtime};

@@ -19,18 +19,7 @@ use futures_core::Stream;
 use runtime::buf::{BufResult, IoBufMut};
 use runtime::io::{read_to_end, BufReader, ReadOwned, WriteOwned};
 use runtime::net::TcpStream;
-use support::tcp_pair;
-
-/// A safety net for waits that should end quickly: a hang fails the test instead.
-const NET: Duration = Duration::from_secs(10);
-
-/// `fut`, or a panic naming `what` if it takes longer than [`NET`].
-async fn within<F: Future>(what: &str, fut: F) -> F::Output {
-    match runtime::time::timeout(NET, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: no progress within {NET:?}"),
-    }
-}
+use support::{tcp_pair, within};
 
 /// The next item of a stream.
 async fn next<S: Stream + Unpin>(s: &mut S) -> Option<S::Item> {

@@ -1,9 +1,24 @@
 //! Helpers shared by the integration tests; each test file uses a subset.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A safety net for waits that should end quickly: a hang fails the test,
+/// naming what hung, instead of hanging the run. Not a timed assertion: it
+/// is far above anything a passing test takes.
+pub(crate) const LIMIT: Duration = Duration::from_secs(30);
+
+/// `fut`, or a panic naming `what` if it takes longer than [`LIMIT`].
+pub(crate) async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    match runtime::time::timeout(LIMIT, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: not done within {LIMIT:?}"),
+    }
+}
 
 /// A name no other test (in this or a concurrent test process) uses:
 /// `prefix`, the process id and a per-process counter.

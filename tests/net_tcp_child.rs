@@ -9,13 +9,11 @@ mod support;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use runtime::net::{TcpListener, TcpStream};
-use runtime::DriverKind;
-use support::{tcp_pair, within};
+use support::{child_runtime, run_driver_child, tcp_pair, within};
 
 /// The work of a child process, chosen by `NET_TCP_CHILD` (`role:driver`).
 /// Without the variable (a normal test run) this test does nothing.
@@ -25,17 +23,8 @@ fn child_process_entry() {
         return;
     };
     let (role, driver) = spec.split_once(':').expect("role:driver");
-    let kind = match driver {
-        "uring" => DriverKind::Uring,
-        _ => DriverKind::Epoll,
-    };
-    let rt = match runtime::Builder::new().driver(kind).build() {
-        Ok(rt) => rt,
-        Err(e) if kind == DriverKind::Uring => {
-            println!("CHILD-SKIPPED: {e}");
-            return;
-        }
-        Err(e) => panic!("runtime: {e}"),
+    let Some(rt) = child_runtime(driver) else {
+        return;
     };
     match role {
         "sigpipe" => rt.block_on(child_sigpipe()),
@@ -47,42 +36,8 @@ fn child_process_entry() {
 /// Runs `child_process_entry` as `role` on `driver` in a new process and
 /// returns its stdout, after checking it exited normally.
 fn run_child(role: &str, driver: &str) -> Option<String> {
-    let exe = std::env::current_exe().expect("test binary");
-    let out = Command::new(exe)
-        .args([
-            "child_process_entry",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("NET_TCP_CHILD", format!("{role}:{driver}"))
-        .output()
-        .expect("spawn child");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(
-            out.status.signal(),
-            None,
-            "[{driver}] child {role} killed by a signal\n{stdout}\n{stderr}"
-        );
-    }
-    assert!(
-        out.status.success(),
-        "[{driver}] child {role} failed\n{stdout}\n{stderr}"
-    );
-    if stdout.contains("CHILD-SKIPPED") {
-        let required = std::env::var("RUNTIME_REQUIRE_URING").is_ok_and(|v| v == "1");
-        assert!(!required, "io_uring required but unavailable: {stdout}");
-        eprintln!("skipped on {driver}: {stdout}");
-        return None;
-    }
-    assert!(
-        stdout.contains("CHILD-OK"),
-        "[{driver}] {role}: no result\n{stdout}\n{stderr}"
-    );
-    Some(stdout)
+    let spec = format!("{role}:{driver}");
+    run_driver_child("child_process_entry", "NET_TCP_CHILD", &spec, driver)
 }
 
 /// With `SIGPIPE` at its default (terminate), sends to a dead peer must fail

@@ -214,3 +214,64 @@ pub(crate) fn on_each_driver<Fut>(
 pub(crate) fn uring_required() -> bool {
     std::env::var("RUNTIME_REQUIRE_URING").is_ok_and(|v| v == "1")
 }
+
+/// The runtime of a child process started by [`run_driver_child`]: on
+/// `driver` (`"uring"` or `"epoll"`), or `None` (after printing
+/// `CHILD-SKIPPED`) when io_uring cannot start here.
+pub(crate) fn child_runtime(driver: &str) -> Option<runtime::Runtime> {
+    use runtime::DriverKind;
+    let kind = match driver {
+        "uring" => DriverKind::Uring,
+        _ => DriverKind::Epoll,
+    };
+    match runtime::Builder::new().driver(kind).build() {
+        Ok(rt) => Some(rt),
+        Err(e) if kind == DriverKind::Uring => {
+            println!("CHILD-SKIPPED: {e}");
+            None
+        }
+        Err(e) => panic!("runtime: {e}"),
+    }
+}
+
+/// Runs this test binary's test `entry` again in a process of its own, with
+/// `var=value` telling it what to do on `driver`, and checks that the child
+/// lived (no signal killed it), exited 0 and printed `CHILD-OK`. Returns its
+/// stdout, or `None` if it printed `CHILD-SKIPPED` (io_uring unavailable: a
+/// failure under `RUNTIME_REQUIRE_URING=1`).
+pub(crate) fn run_driver_child(
+    entry: &str,
+    var: &str,
+    value: &str,
+    driver: &str,
+) -> Option<String> {
+    use std::os::unix::process::ExitStatusExt;
+    let exe = std::env::current_exe().expect("test binary");
+    let out = Command::new(exe)
+        .args([entry, "--exact", "--nocapture", "--test-threads=1"])
+        .env(var, value)
+        .output()
+        .expect("spawn child");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let what = format!("[{driver}] child {var}={value}");
+    assert_eq!(
+        out.status.signal(),
+        None,
+        "{what} killed by a signal\n{stdout}\n{stderr}"
+    );
+    assert!(out.status.success(), "{what} failed\n{stdout}\n{stderr}");
+    if stdout.contains("CHILD-SKIPPED") {
+        assert!(
+            !uring_required(),
+            "io_uring required but unavailable: {stdout}"
+        );
+        eprintln!("skipped on {driver}: {stdout}");
+        return None;
+    }
+    assert!(
+        stdout.contains("CHILD-OK"),
+        "{what}: no result\n{stdout}\n{stderr}"
+    );
+    Some(stdout)
+}

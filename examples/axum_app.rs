@@ -37,6 +37,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{json, Value};
 
+#[path = "support/cli.rs"]
+mod cli;
+
 const USAGE: &str = "usage: axum_app [--addr HOST:PORT] [--workers N] [--static DIR] \
                      [--timeout-ms MS] [--tls-cert FILE --tls-key FILE]";
 
@@ -64,7 +67,7 @@ struct App {
 }
 
 fn main() -> io::Result<()> {
-    let opts = parse_args()?;
+    let opts = cli::parse(USAGE, parse_args);
     let tls = match &opts.tls {
         Some((cert, key)) => Some(tls_config(cert, key)?),
         None => None,
@@ -186,8 +189,8 @@ async fn echo(ws: WebSocketUpgrade) -> Response {
     })
 }
 
-fn parse_args() -> io::Result<Options> {
-    let bad = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}\n{USAGE}"));
+fn parse_args() -> Result<Options, lexopt::Error> {
+    use lexopt::prelude::*;
     let mut opts = Options {
         addr: "127.0.0.1:3000".parse().expect("a valid address"),
         workers: 1,
@@ -196,39 +199,23 @@ fn parse_args() -> io::Result<Options> {
         tls: None,
     };
     let (mut cert, mut key) = (None, None);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| bad(format!("{arg} needs a value")))
-        };
-        match arg.as_str() {
-            "--addr" => opts.addr = value()?.parse().map_err(|e| bad(format!("--addr: {e}")))?,
-            "--workers" => {
-                opts.workers = value()?
-                    .parse()
-                    .map_err(|e| bad(format!("--workers: {e}")))?
-            }
-            "--static" => opts.static_dir = value()?.into(),
-            "--timeout-ms" => {
-                let ms = value()?
-                    .parse()
-                    .map_err(|e| bad(format!("--timeout-ms: {e}")))?;
-                opts.timeout = Duration::from_millis(ms);
-            }
-            "--tls-cert" => cert = Some(PathBuf::from(value()?)),
-            "--tls-key" => key = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => return Err(bad(format!("unknown argument {other}"))),
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("addr") => opts.addr = parser.value()?.parse()?,
+            Long("workers") => opts.workers = parser.value()?.parse()?,
+            Long("static") => opts.static_dir = parser.value()?.into(),
+            Long("timeout-ms") => opts.timeout = Duration::from_millis(parser.value()?.parse()?),
+            Long("tls-cert") => cert = Some(PathBuf::from(parser.value()?)),
+            Long("tls-key") => key = Some(PathBuf::from(parser.value()?)),
+            Short('h') | Long("help") => cli::help(USAGE),
+            _ => return Err(arg.unexpected()),
         }
     }
     opts.tls = match (cert, key) {
         (Some(c), Some(k)) => Some((c, k)),
         (None, None) => None,
-        _ => return Err(bad("--tls-cert and --tls-key go together".into())),
+        _ => return Err("--tls-cert and --tls-key go together".into()),
     };
     Ok(opts)
 }

@@ -10,23 +10,39 @@
 //! pool while the next one is read: two buffers take turns.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use runtime::fs::File;
 use runtime::JoinHandle;
 
+#[path = "support/cli.rs"]
+mod cli;
+
 /// Bytes per read.
 const CHUNK: usize = 256 * 1024;
 
+const USAGE: &str = "usage: cat FILE";
+
+/// The command line: the one file to print.
+fn parse_args() -> Result<PathBuf, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut path = None;
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => cli::help(USAGE),
+            Value(file) if path.is_none() => path = Some(PathBuf::from(file)),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(path.ok_or("which file?")?)
+}
+
 #[runtime::main]
 async fn main() -> ExitCode {
-    let mut args = std::env::args_os().skip(1);
-    let (Some(path), None) = (args.next(), args.next()) else {
-        eprintln!("usage: cat FILE");
-        return ExitCode::from(2);
-    };
-    match cat(Path::new(&path)).await {
+    let path = cli::parse(USAGE, parse_args);
+    match cat(&path).await {
         Ok(()) => ExitCode::SUCCESS,
         // `cat FILE | head`: the reader went away; not worth a message.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

@@ -20,6 +20,9 @@ use runtime::io::BufReader;
 use runtime::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 
+#[path = "support/cli.rs"]
+mod cli;
+
 /// Messages a slow client may fall behind by before it misses some.
 const BACKLOG: usize = 64 * 1024;
 
@@ -28,21 +31,7 @@ type Message = (u64, Arc<str>);
 
 #[runtime::main]
 async fn main() -> io::Result<()> {
-    let mut addr: SocketAddr = "127.0.0.1:7001".parse().unwrap();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => {
-                let v = args.next().ok_or_else(|| usage("--addr needs a value"))?;
-                addr = v.parse().map_err(|e| usage(&format!("--addr: {e}")))?;
-            }
-            "-h" | "--help" => {
-                println!("usage: chat [--addr HOST:PORT]");
-                return Ok(());
-            }
-            other => return Err(usage(&format!("unknown argument {other}"))),
-        }
-    }
+    let addr = cli::parse(USAGE, parse_args);
     let listener = TcpListener::bind(addr)?;
     println!(
         "chat: listening on {} ({})",
@@ -67,11 +56,21 @@ async fn main() -> io::Result<()> {
     }
 }
 
-fn usage(msg: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("{msg}\nusage: chat [--addr HOST:PORT]"),
-    )
+const USAGE: &str = "usage: chat [--addr HOST:PORT]";
+
+/// The command line: where to listen.
+fn parse_args() -> Result<SocketAddr, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut addr: SocketAddr = "127.0.0.1:7001".parse().expect("a valid address");
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("addr") => addr = parser.value()?.parse()?,
+            Short('h') | Long("help") => cli::help(USAGE),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(addr)
 }
 
 /// Relays one client's lines to the others, and theirs to it, until it leaves.

@@ -14,7 +14,7 @@
 
 use std::cell::Cell;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Instant;
@@ -22,25 +22,39 @@ use std::time::Instant;
 use runtime::buf::IoBuf;
 use runtime::fs::{File, OpenOptions};
 
+#[path = "support/cli.rs"]
+mod cli;
+
+const USAGE: &str = "usage: copy SRC DST [IN_FLIGHT] [CHUNK_KIB]";
+
+/// The command line: the two paths, reads in flight (8) and KiB per read (128).
+fn parse_args() -> Result<(PathBuf, PathBuf, usize, usize), lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut paths = Vec::new();
+    let mut numbers = Vec::new();
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => cli::help(USAGE),
+            Value(path) if paths.len() < 2 => paths.push(PathBuf::from(path)),
+            Value(n) if numbers.len() < 2 => match n.parse::<usize>()? {
+                0 => return Err("IN_FLIGHT and CHUNK_KIB must be positive integers".into()),
+                n => numbers.push(n),
+            },
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    let [src, dst] = <[PathBuf; 2]>::try_from(paths).map_err(|_| "copy what where?")?;
+    let in_flight = numbers.first().copied().unwrap_or(8);
+    let chunk_kib = numbers.get(1).copied().unwrap_or(128);
+    Ok((src, dst, in_flight, chunk_kib))
+}
+
 #[runtime::main]
 async fn main() -> ExitCode {
-    let args: Vec<_> = std::env::args_os().skip(1).collect();
-    let number = |i: usize, default: usize| -> Option<usize> {
-        match args.get(i) {
-            None => Some(default),
-            Some(s) => s.to_str()?.parse().ok().filter(|&n| n > 0),
-        }
-    };
-    let (Some(in_flight), Some(chunk_kib)) = (number(2, 8), number(3, 128)) else {
-        eprintln!("copy: IN_FLIGHT and CHUNK_KIB must be positive integers");
-        return ExitCode::from(2);
-    };
-    let (2..=4, Some(src), Some(dst)) = (args.len(), args.first(), args.get(1)) else {
-        eprintln!("usage: copy SRC DST [IN_FLIGHT] [CHUNK_KIB]");
-        return ExitCode::from(2);
-    };
+    let (src, dst, in_flight, chunk_kib) = cli::parse(USAGE, parse_args);
     let start = Instant::now();
-    match copy(Path::new(src), Path::new(dst), in_flight, chunk_kib * 1024).await {
+    match copy(&src, &dst, in_flight, chunk_kib * 1024).await {
         Ok(bytes) => {
             let secs = start.elapsed().as_secs_f64();
             eprintln!(

@@ -30,11 +30,13 @@
 
 use std::io;
 use std::net::SocketAddr;
-
 use std::rc::Rc;
 
 use runtime::buf::IoBuf;
 use runtime::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
+
+#[path = "support/cli.rs"]
+mod cli;
 
 /// The largest datagram the UDP echo takes whole (bigger ones are cut).
 const DATAGRAM: usize = 2048;
@@ -43,38 +45,50 @@ const DATAGRAM: usize = 2048;
 #[cfg(feature = "tokio-io")]
 const BUF: usize = 16 * 1024;
 
-fn main() -> io::Result<()> {
-    let mut addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
-    let mut workers = 1usize;
-    let mut compat = false;
-    let mut udp = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| usage(&format!("{arg} needs a value")))
-        };
-        match arg.as_str() {
-            "--addr" => {
-                addr = value()?
-                    .parse()
-                    .map_err(|e| usage(&format!("--addr: {e}")))?
-            }
-            "--workers" => {
-                workers = value()?
-                    .parse()
-                    .map_err(|e| usage(&format!("--workers: {e}")))?
-            }
-            "--compat" if cfg!(feature = "tokio-io") => compat = true,
-            "--compat" => return Err(usage("--compat needs --features tokio-io")),
-            "--udp" => udp = true,
-            "-h" | "--help" => {
-                println!("usage: echo [--addr HOST:PORT] [--workers N] [--compat] [--udp]");
-                return Ok(());
-            }
-            other => return Err(usage(&format!("unknown argument {other}"))),
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--workers N] [--compat] [--udp]";
+
+/// The command line.
+struct Options {
+    /// Where to listen.
+    addr: SocketAddr,
+    /// Worker threads, each with a listener of its own on the port.
+    workers: usize,
+    /// Echo through tokio's poll-based traits (`--compat`).
+    compat: bool,
+    /// Echo datagrams instead (`--udp`).
+    udp: bool,
+}
+
+fn parse_args() -> Result<Options, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut opts = Options {
+        addr: "127.0.0.1:7000".parse().expect("a valid address"),
+        workers: 1,
+        compat: false,
+        udp: false,
+    };
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("addr") => opts.addr = parser.value()?.parse()?,
+            Long("workers") => opts.workers = parser.value()?.parse()?,
+            Long("compat") if cfg!(feature = "tokio-io") => opts.compat = true,
+            Long("compat") => return Err("--compat needs --features tokio-io".into()),
+            Long("udp") => opts.udp = true,
+            Short('h') | Long("help") => cli::help(USAGE),
+            _ => return Err(arg.unexpected()),
         }
     }
+    Ok(opts)
+}
+
+fn main() -> io::Result<()> {
+    let Options {
+        addr,
+        workers,
+        compat,
+        udp,
+    } = cli::parse(USAGE, parse_args);
     let rt = runtime::Builder::new().workers(workers).build()?;
     if udp {
         let socket = UdpSocket::bind(addr)?;
@@ -106,13 +120,6 @@ fn main() -> io::Result<()> {
         }
     });
     Ok(())
-}
-
-fn usage(msg: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("{msg}\nusage: echo [--addr HOST:PORT] [--workers N] [--compat] [--udp]"),
-    )
 }
 
 /// A listener that shares its port with the other workers' listeners.

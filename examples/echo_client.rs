@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use runtime::io::read_exact;
 use runtime::net::{TcpStream, UdpSocket};
 
+#[path = "support/cli.rs"]
+mod cli;
+
 /// What the command line asked for.
 #[derive(Debug, Clone, Copy)]
 struct Config {
@@ -31,49 +34,41 @@ struct Config {
     udp: bool,
 }
 
-fn parse() -> io::Result<Config> {
+const USAGE: &str =
+    "usage: echo_client [--addr HOST:PORT] [-c N] [-s BYTES] [-d SECS] [--workers N] [--udp]";
+
+fn parse_args() -> Result<Config, lexopt::Error> {
+    use lexopt::prelude::*;
     let mut cfg = Config {
-        addr: "127.0.0.1:7000".parse().unwrap(),
+        addr: "127.0.0.1:7000".parse().expect("a valid address"),
         connections: 64,
         size: 64,
         duration: Duration::from_secs(5),
         workers: 1,
         udp: false,
     };
-    let bad = |msg: String| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{msg}\nusage: echo_client [--addr HOST:PORT] [-c N] [-s BYTES] [-d SECS] [--workers N] [--udp]"),
-        )
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--udp" {
-            cfg.udp = true;
-            continue;
-        }
-        let value = args
-            .next()
-            .ok_or_else(|| bad(format!("{arg} needs a value")))?;
-        let num = || {
-            value
-                .parse::<usize>()
-                .map_err(|e| bad(format!("{arg}: {e}")))
-        };
-        match arg.as_str() {
-            "--addr" => cfg.addr = value.parse().map_err(|e| bad(format!("--addr: {e}")))?,
-            "-c" | "--connections" => cfg.connections = num()?.max(1),
-            "-s" | "--size" => cfg.size = num()?.max(1),
-            "-d" | "--duration" => cfg.duration = Duration::from_secs(num()? as u64),
-            "--workers" => cfg.workers = num()?.max(1),
-            other => return Err(bad(format!("unknown argument {other}"))),
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("addr") => cfg.addr = parser.value()?.parse()?,
+            Short('c') | Long("connections") => {
+                cfg.connections = parser.value()?.parse::<usize>()?.max(1)
+            }
+            Short('s') | Long("size") => cfg.size = parser.value()?.parse::<usize>()?.max(1),
+            Short('d') | Long("duration") => {
+                cfg.duration = Duration::from_secs(parser.value()?.parse()?)
+            }
+            Long("workers") => cfg.workers = parser.value()?.parse::<usize>()?.max(1),
+            Long("udp") => cfg.udp = true,
+            Short('h') | Long("help") => cli::help(USAGE),
+            _ => return Err(arg.unexpected()),
         }
     }
     Ok(cfg)
 }
 
 fn main() -> io::Result<()> {
-    let cfg = parse()?;
+    let cfg = cli::parse(USAGE, parse_args);
     let rt = runtime::Builder::new().workers(cfg.workers).build()?;
     let (requests, mut latencies, elapsed) = rt.block_on(async move {
         let start = Instant::now();

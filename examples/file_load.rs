@@ -36,6 +36,9 @@ use std::time::{Duration, Instant};
 use runtime::buf::{AlignedBuf, FixedBuf, FixedPool, IoBufMut};
 use runtime::fs::File;
 
+#[path = "support/cli.rs"]
+mod cli;
+
 /// What the command line asked for.
 #[derive(Debug, Clone)]
 struct Config {
@@ -52,53 +55,42 @@ struct Config {
 const USAGE: &str =
     "usage: file_load FILE [--mode rand|seq] [--bs BYTES] [--depth N] [--duration SECS] [--direct] [--fixed] [--many]";
 
-fn parse() -> io::Result<Config> {
-    let bad = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}\n{USAGE}"));
+fn parse_args() -> Result<Config, lexopt::Error> {
+    use lexopt::prelude::*;
     let mut path = None;
-    let (mut random, mut bs, mut depth, mut secs, mut direct) = (true, None, 1, 5.0, false);
+    let (mut random, mut bs, mut depth, mut secs, mut direct) = (true, None, 1usize, 5.0, false);
     let (mut fixed, mut many) = (false, false);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| bad(format!("{arg} needs a value")))
-        };
-        match arg.as_str() {
-            "--mode" => {
-                random = match value()?.as_str() {
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("mode") => {
+                random = match parser.value()?.string()?.as_str() {
                     "rand" => true,
                     "seq" => false,
-                    m => return Err(bad(format!("--mode {m}: rand or seq"))),
+                    m => return Err(format!("--mode {m}: rand or seq").into()),
                 }
             }
-            "--bs" => bs = Some(value()?.parse().map_err(|e| bad(format!("--bs: {e}")))?),
-            "--depth" => depth = value()?.parse().map_err(|e| bad(format!("--depth: {e}")))?,
-            "--duration" => {
-                secs = value()?
-                    .parse()
-                    .map_err(|e| bad(format!("--duration: {e}")))?
-            }
-            "--direct" => direct = true,
-            "--fixed" => fixed = true,
-            "--many" => many = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            flag if flag.starts_with("--") => return Err(bad(format!("unknown option {flag}"))),
-            file => path = Some(PathBuf::from(file)),
+            Long("bs") => bs = Some(parser.value()?.parse::<usize>()?),
+            Long("depth") => depth = parser.value()?.parse()?,
+            Long("duration") => secs = parser.value()?.parse()?,
+            Long("direct") => direct = true,
+            Long("fixed") => fixed = true,
+            Long("many") => many = true,
+            Short('h') | Long("help") => cli::help(USAGE),
+            Value(file) if path.is_none() => path = Some(PathBuf::from(file)),
+            _ => return Err(arg.unexpected()),
         }
     }
-    let bs: usize = bs.unwrap_or(if random { 4096 } else { 128 * 1024 });
+    let bs = bs.unwrap_or(if random { 4096 } else { 128 * 1024 });
     if bs == 0 || bs % 512 != 0 {
-        return Err(bad("--bs must be a positive multiple of 512".into()));
+        return Err("--bs must be a positive multiple of 512".into());
     }
     Ok(Config {
-        path: path.ok_or_else(|| bad("which file?".into()))?,
+        path: path.ok_or("which file?")?,
         random,
         bs,
         depth: depth.max(1),
-        duration: Duration::try_from_secs_f64(secs).map_err(|e| bad(format!("--duration: {e}")))?,
+        duration: Duration::try_from_secs_f64(secs).map_err(|e| format!("--duration: {e}"))?,
         direct,
         fixed,
         many,
@@ -106,7 +98,7 @@ fn parse() -> io::Result<Config> {
 }
 
 fn main() -> io::Result<()> {
-    let cfg = parse()?;
+    let cfg = cli::parse(USAGE, parse_args);
     let rt = runtime::Builder::new().workers(1).build()?;
     eprintln!("{}", rt.driver_info());
     let (ops, elapsed, mut lat) = rt.block_on(run(cfg.clone()))?;

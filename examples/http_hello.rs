@@ -19,6 +19,9 @@ use std::net::SocketAddr;
 use runtime::buf::IoBuf;
 use runtime::net::{TcpListener, TcpSocket, TcpStream};
 
+#[path = "support/cli.rs"]
+mod cli;
+
 /// The whole response to a keep-alive request.
 const HELLO: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!";
@@ -33,34 +36,27 @@ const MAX_HEAD: usize = 8 * 1024;
 /// Bytes read per `recv`.
 const READ_CHUNK: usize = 4096;
 
-fn main() -> io::Result<()> {
-    let mut addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+const USAGE: &str = "usage: http_hello [--addr HOST:PORT] [--workers N]";
+
+/// The command line: where to listen, and on how many workers.
+fn parse_args() -> Result<(SocketAddr, usize), lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut addr: SocketAddr = "127.0.0.1:8080".parse().expect("a valid address");
     let mut workers = 1usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| usage(&format!("{arg} needs a value")))
-        };
-        match arg.as_str() {
-            "--addr" => {
-                addr = value()?
-                    .parse()
-                    .map_err(|e| usage(&format!("--addr: {e}")))?
-            }
-            "--workers" => {
-                workers = value()?
-                    .parse()
-                    .map_err(|e| usage(&format!("--workers: {e}")))?;
-                workers = workers.max(1);
-            }
-            "-h" | "--help" => {
-                println!("usage: http_hello [--addr HOST:PORT] [--workers N]");
-                return Ok(());
-            }
-            other => return Err(usage(&format!("unknown argument {other}"))),
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("addr") => addr = parser.value()?.parse()?,
+            Long("workers") => workers = parser.value()?.parse::<usize>()?.max(1),
+            Short('h') | Long("help") => cli::help(USAGE),
+            _ => return Err(arg.unexpected()),
         }
     }
+    Ok((addr, workers))
+}
+
+fn main() -> io::Result<()> {
+    let (addr, workers) = cli::parse(USAGE, parse_args);
     let rt = runtime::Builder::new().workers(workers).build()?;
 
     // Bind every listener up front, so port 0 becomes one real port for all.
@@ -86,13 +82,6 @@ fn main() -> io::Result<()> {
         }
     });
     Ok(())
-}
-
-fn usage(msg: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("{msg}\nusage: http_hello [--addr HOST:PORT] [--workers N]"),
-    )
 }
 
 /// A listener that shares its port with the other workers' listeners.

@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 use runtime::buf::IoBuf;
 use runtime::net::TcpStream;
 
+#[path = "support/cli.rs"]
+mod cli;
+
 /// What the command line asked for.
 #[derive(Debug, Clone)]
 struct Config {
@@ -33,39 +36,36 @@ struct Config {
 
 const USAGE: &str = "usage: http_load [--addr HOST:PORT] [--path /] [-c N] [-d SECS] [--workers N]";
 
-fn parse() -> io::Result<Config> {
-    let bad = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}\n{USAGE}"));
+fn parse_args() -> Result<Config, lexopt::Error> {
+    use lexopt::prelude::*;
     let mut cfg = Config {
-        addr: "127.0.0.1:8080".parse().unwrap(),
+        addr: "127.0.0.1:8080".parse().expect("a valid address"),
         path: "/".into(),
         connections: 64,
         duration: Duration::from_secs(5),
         workers: 1,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = args
-            .next()
-            .ok_or_else(|| bad(format!("{arg} needs a value")))?;
-        let num = || {
-            value
-                .parse::<usize>()
-                .map_err(|e| bad(format!("{arg}: {e}")))
-        };
-        match arg.as_str() {
-            "--addr" => cfg.addr = value.parse().map_err(|e| bad(format!("--addr: {e}")))?,
-            "--path" => cfg.path = value.clone(),
-            "-c" | "--connections" => cfg.connections = num()?.max(1),
-            "-d" | "--duration" => cfg.duration = Duration::from_secs(num()? as u64),
-            "--workers" => cfg.workers = num()?.max(1),
-            other => return Err(bad(format!("unknown argument {other}"))),
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("addr") => cfg.addr = parser.value()?.parse()?,
+            Long("path") => cfg.path = parser.value()?.string()?,
+            Short('c') | Long("connections") => {
+                cfg.connections = parser.value()?.parse::<usize>()?.max(1)
+            }
+            Short('d') | Long("duration") => {
+                cfg.duration = Duration::from_secs(parser.value()?.parse()?)
+            }
+            Long("workers") => cfg.workers = parser.value()?.parse::<usize>()?.max(1),
+            Short('h') | Long("help") => cli::help(USAGE),
+            _ => return Err(arg.unexpected()),
         }
     }
     Ok(cfg)
 }
 
 fn main() -> io::Result<()> {
-    let cfg = parse()?;
+    let cfg = cli::parse(USAGE, parse_args);
     let rt = runtime::Builder::new().workers(cfg.workers).build()?;
     let request = format!("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", cfg.path, cfg.addr).into_bytes();
     let (mut latencies, bytes, errors, elapsed) = rt.block_on(async move {

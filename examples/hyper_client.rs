@@ -19,31 +19,34 @@ use hyper::{Request, Uri};
 use runtime::io::compat::HyperExecutor;
 use runtime::net::TcpStream;
 
+#[path = "support/cli.rs"]
+mod cli;
+
 const USAGE: &str = "usage: hyper_client URL [--repeat N] [--http2]";
 
 /// The error type of this program: anything printable.
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-#[runtime::main]
-async fn main() -> Result<(), Error> {
+/// The command line: the URL, how many requests, and whether over HTTP/2.
+fn parse_args() -> Result<(Uri, usize, bool), lexopt::Error> {
+    use lexopt::prelude::*;
     let (mut url, mut repeat, mut http2) = (None, 1usize, false);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--repeat" => {
-                let n = args.next().ok_or(USAGE)?;
-                repeat = n.parse().map_err(|e| format!("--repeat: {e}\n{USAGE}"))?;
-            }
-            "--http2" => http2 = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            other if url.is_none() && !other.starts_with('-') => url = Some(other.to_string()),
-            other => return Err(format!("unknown argument {other}\n{USAGE}").into()),
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("repeat") => repeat = parser.value()?.parse()?,
+            Long("http2") => http2 = true,
+            Short('h') | Long("help") => cli::help(USAGE),
+            Value(v) if url.is_none() => url = Some(v.parse::<Uri>()?),
+            _ => return Err(arg.unexpected()),
         }
     }
-    let url: Uri = url.ok_or(USAGE)?.parse()?;
+    Ok((url.ok_or("which URL?")?, repeat, http2))
+}
+
+#[runtime::main]
+async fn main() -> Result<(), Error> {
+    let (url, repeat, http2) = cli::parse(USAGE, parse_args);
     if url.scheme_str() != Some("http") {
         return Err("only http:// URLs (no TLS in this example)".into());
     }

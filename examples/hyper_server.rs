@@ -40,6 +40,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
+#[path = "support/cli.rs"]
+mod cli;
+
 const USAGE: &str = "usage: hyper_server [--addr HOST:PORT] [--workers N] \
                      [--tls-cert FILE --tls-key FILE] [--header-timeout SECS]";
 
@@ -56,7 +59,7 @@ struct Options {
 }
 
 fn main() -> io::Result<()> {
-    let opts = parse_args()?;
+    let opts = cli::parse(USAGE, parse_args);
     let tls = match &opts.tls {
         Some((cert, key)) => Some(tls_acceptor(cert, key)?),
         None => None,
@@ -96,59 +99,38 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
-fn parse_args() -> io::Result<Options> {
+fn parse_args() -> Result<Options, lexopt::Error> {
+    use lexopt::prelude::*;
     let mut opts = Options {
-        addr: "127.0.0.1:3000".parse().expect("a valid default address"),
+        addr: "127.0.0.1:3000".parse().expect("a valid address"),
         workers: 1,
         tls: None,
         header_timeout: None,
     };
     let (mut cert, mut key) = (None, None);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| usage(&format!("{arg} needs a value")))
-        };
-        match arg.as_str() {
-            "--addr" => {
-                opts.addr = value()?
-                    .parse()
-                    .map_err(|e| usage(&format!("--addr: {e}")))?
-            }
-            "--workers" => {
-                let n: usize = value()?
-                    .parse()
-                    .map_err(|e| usage(&format!("--workers: {e}")))?;
-                opts.workers = n.max(1);
-            }
-            "--tls-cert" => cert = Some(PathBuf::from(value()?)),
-            "--tls-key" => key = Some(PathBuf::from(value()?)),
-            "--header-timeout" => {
-                let secs: f64 = value()?
-                    .parse()
-                    .map_err(|e| usage(&format!("--header-timeout: {e}")))?;
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("addr") => opts.addr = parser.value()?.parse()?,
+            Long("workers") => opts.workers = parser.value()?.parse::<usize>()?.max(1),
+            Long("tls-cert") => cert = Some(PathBuf::from(parser.value()?)),
+            Long("tls-key") => key = Some(PathBuf::from(parser.value()?)),
+            Long("header-timeout") => {
+                let secs: f64 = parser.value()?.parse()?;
                 let dur = Duration::try_from_secs_f64(secs)
-                    .map_err(|e| usage(&format!("--header-timeout: {e}")))?;
+                    .map_err(|e| format!("--header-timeout: {e}"))?;
                 opts.header_timeout = Some(dur);
             }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => return Err(usage(&format!("unknown argument {other}"))),
+            Short('h') | Long("help") => cli::help(USAGE),
+            _ => return Err(arg.unexpected()),
         }
     }
     opts.tls = match (cert, key) {
         (Some(cert), Some(key)) => Some((cert, key)),
         (None, None) => None,
-        _ => return Err(usage("--tls-cert and --tls-key go together")),
+        _ => return Err("--tls-cert and --tls-key go together".into()),
     };
     Ok(opts)
-}
-
-fn usage(msg: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}\n{USAGE}"))
 }
 
 /// The routes; `benches/peers/tokio_hyper_hello.rs` serves the first two too.

@@ -12,11 +12,29 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "support/cli.rs"]
+mod cli;
+
+const USAGE: &str = "usage: idle [SECS]";
+
+/// The command line: how long to sleep (10 s).
+fn parse_args() -> Result<u64, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut secs = None;
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => cli::help(USAGE),
+            Value(n) if secs.is_none() => secs = Some(n.parse()?),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(secs.unwrap_or(10))
+}
+
 #[runtime::main]
 async fn main() {
-    let secs = std::env::args()
-        .nth(1)
-        .map_or(10, |s| s.parse().expect("seconds to sleep: a whole number"));
+    let secs = cli::parse(USAGE, parse_args);
     println!("{}", runtime::driver_info());
     let start = Instant::now();
     let sleeper = runtime::spawn(runtime::time::sleep(Duration::from_secs(secs)));

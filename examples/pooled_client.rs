@@ -8,6 +8,7 @@
 //! cargo run --example pooled_client --features client,tls -- http://127.0.0.1:3000/api/hello --workers 2
 //! ```
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Empty};
@@ -18,28 +19,55 @@ use runtime::io::compat::{HyperExecutor, HyperTimer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
+#[path = "support/cli.rs"]
+mod cli;
+
 const USAGE: &str = "usage: pooled_client URL [--repeat N] [--workers N] [--ca CERT.pem]";
 
 /// The error type of this program: anything printable.
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-fn main() -> Result<(), Error> {
-    let (mut url, mut repeat, mut workers, mut ca) = (None, 1usize, 1usize, None);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--repeat" => repeat = args.next().ok_or(USAGE)?.parse()?,
-            "--workers" => workers = args.next().ok_or(USAGE)?.parse()?,
-            "--ca" => ca = Some(args.next().ok_or(USAGE)?),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            other if url.is_none() && !other.starts_with('-') => url = Some(other.to_string()),
-            other => return Err(format!("unknown argument {other}\n{USAGE}").into()),
+/// What the command line asked for.
+struct Options {
+    /// What to fetch.
+    uri: hyper::Uri,
+    /// How many times.
+    repeat: usize,
+    /// Worker threads, each fetching through the one client.
+    workers: usize,
+    /// A PEM certificate to trust for HTTPS.
+    ca: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Options, lexopt::Error> {
+    use lexopt::prelude::*;
+    let (mut uri, mut repeat, mut workers, mut ca) = (None, 1usize, 1usize, None);
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("repeat") => repeat = parser.value()?.parse()?,
+            Long("workers") => workers = parser.value()?.parse()?,
+            Long("ca") => ca = Some(PathBuf::from(parser.value()?)),
+            Short('h') | Long("help") => cli::help(USAGE),
+            Value(v) if uri.is_none() => uri = Some(v.parse::<hyper::Uri>()?),
+            _ => return Err(arg.unexpected()),
         }
     }
-    let uri: hyper::Uri = url.ok_or(USAGE)?.parse()?;
+    Ok(Options {
+        uri: uri.ok_or("which URL?")?,
+        repeat,
+        workers,
+        ca,
+    })
+}
+
+fn main() -> Result<(), Error> {
+    let Options {
+        uri,
+        repeat,
+        workers,
+        ca,
+    } = cli::parse(USAGE, parse_args);
     let mut connector = Connector::new();
     if let Some(path) = ca {
         let mut roots = rustls::RootCertStore::empty();

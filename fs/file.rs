@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
-use super::registered::{ReadAt, WriteAt};
+use super::positional::{ReadAt, WriteAt};
 use super::{blocking, Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::op::{self, FixedFile, Op};

@@ -53,9 +53,9 @@ mod error;
 mod file;
 mod metadata;
 mod open_options;
+mod positional;
 mod read_dir;
 mod read_many;
-mod registered;
 mod running;
 
 pub use error::raw_os_error;
@@ -414,12 +414,7 @@ where
     T: Send + 'static,
 {
     if crate::context::current().is_none() {
-        return Err(no_runtime());
+        return Err(crate::context::no_runtime());
     }
     crate::spawn_blocking(f).await.map_err(io::Error::from)
-}
-
-/// The error of an fs call made outside a runtime.
-pub(crate) fn no_runtime() -> io::Error {
-    io::Error::other("no runtime on this thread: run I/O inside runtime::block_on or a task")
 }

@@ -106,7 +106,7 @@ impl ReadDir {
                 return Poll::Ready(None);
             };
             if crate::context::current().is_none() {
-                return Poll::Ready(Some(Err(super::no_runtime())));
+                return Poll::Ready(Some(Err(crate::context::no_runtime())));
             }
             let path = self.path.clone();
             self.pending = Some(crate::spawn_blocking(move || {

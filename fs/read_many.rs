@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use futures_core::stream::{FusedStream, Stream};
 
 use super::file::{check_pos, offset};
-use super::registered::ReadAt;
+use super::positional::ReadAt;
 use super::running::Running;
 use super::File;
 use crate::buf::{BufResult, IoBuf, IoBufMut, Slice};

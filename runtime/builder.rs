@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::driver::{DriverKind, RecvConfig};
-use crate::rt::Runtime;
+use crate::workers::Runtime;
 
 /// A hook run on each worker thread the runtime starts.
 pub(crate) type Hook = Arc<dyn Fn() + Send + Sync>;

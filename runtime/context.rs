@@ -50,6 +50,12 @@ thread_local! {
     static CURRENT: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
 }
 
+/// The error of I/O started where no worker runs (outside `block_on` and
+/// the runtime's threads).
+pub(crate) fn no_runtime() -> std::io::Error {
+    std::io::Error::other("no runtime on this thread: run I/O inside runtime::block_on or a task")
+}
+
 /// The worker running on this thread.
 pub(crate) fn current() -> Option<Rc<Worker>> {
     let ptr = CURRENT.try_with(Cell::get).ok()?;

@@ -61,18 +61,20 @@
 //! # Cancel safety
 //!
 //! Received data belongs to the socket, not to the future that asked for it:
-//! receives and accepts wait for readiness (in the ring on io_uring) and take
-//! bytes, datagrams or connections only in the poll that returns them, so a
-//! read dropped by `select!`, a timeout or an abort loses nothing. Each I/O
+//! on io_uring the kernel receives and accepts into the socket's own queue,
+//! on epoll receives and accepts follow readiness, and either way bytes,
+//! datagrams or connections leave the socket only in the poll that returns
+//! them, so a read dropped by `select!`, a timeout or an abort loses nothing. Each I/O
 //! method's docs say what dropping it means; a dropped write may still have
 //! sent part of its buffer.
 //!
 //! # Design
 //!
 //! `driver/` is a leaf layer: io_uring and epoll behind one `Driver`, the op
-//! lifecycle in slots that hold raw pointers until the kernel lets go, one
-//! readiness registry both drivers share, and an `Unpark` handle through
-//! which other threads (and the blocking pool) reach a worker. `op/` holds
+//! lifecycle in slots that hold raw pointers until the kernel lets go, each
+//! socket's receive side (what the kernel received for it, queued for the
+//! next read), the epoll driver's readiness registry, and an `Unpark` handle
+//! through which other threads (and the blocking pool) reach a worker. `op/` holds
 //! the `Op` future and one file per kernel operation, `sys/` descriptor and
 //! address plumbing, `transfer/` the send-file algorithms; the executor,
 //! timers, `net` and `fs` sit above, and nothing above the driver names a
@@ -94,11 +96,11 @@ pub(crate) mod driver;
 mod executor;
 mod metrics;
 pub(crate) mod op;
-// `runtime.rs` holds `Runtime`; `runtime` is the crate's own name (see above).
-#[path = "runtime.rs"]
-mod rt;
+mod report;
 mod sys;
 mod transfer;
+mod workers;
+mod yielding;
 
 pub mod buf;
 #[path = "../fs/mod.rs"]
@@ -111,8 +113,15 @@ pub mod io;
 #[path = "../net/mod.rs"]
 pub mod net;
 pub mod signal;
-pub mod task;
 pub mod time;
+
+/// Tasks: spawning, joining, yielding.
+pub mod task {
+    pub use crate::executor::{
+        spawn, spawn_blocking, spawn_on, AbortHandle, JoinError, JoinHandle, JoinSet,
+    };
+    pub use crate::yielding::{consume_budget, yield_now, YieldNow};
+}
 
 #[doc(hidden)]
 pub mod __private;
@@ -120,5 +129,6 @@ pub mod __private;
 pub use builder::Builder;
 pub use driver::DriverKind;
 pub use executor::{spawn, spawn_blocking, spawn_on, JoinError, JoinHandle};
-pub use rt::{block_on, driver_info, driver_kind, metrics, DriverInfo, Runtime, WorkerMetrics};
+pub use report::{driver_info, driver_kind, metrics, DriverInfo, WorkerMetrics};
 pub use runtime_macros::{main, test};
+pub use workers::{block_on, Runtime};

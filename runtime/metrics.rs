@@ -1,5 +1,5 @@
 //! Per-worker counters, a leaf: the driver and the executor bump them;
-//! `runtime::metrics()` (in `runtime.rs`) reads them into a `WorkerMetrics`.
+//! `runtime::metrics()` (in `report.rs`) reads them into a `WorkerMetrics`.
 //!
 //! Each counter has a single writer (its worker thread), so a bump is a plain
 //! load and store; any thread may read a snapshot.

@@ -12,7 +12,6 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
@@ -21,18 +20,8 @@ use hyper::{Request, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 use runtime::io::compat::HyperExecutor;
 use runtime::net::TcpStream;
-use support::TempPath;
+use support::{within, TempPath};
 use tokio_tungstenite::tungstenite::Message;
-
-/// A safety net for waits that should end quickly: a hang fails the test.
-const LIMIT: Duration = Duration::from_secs(30);
-
-async fn within<F: std::future::Future>(what: &str, fut: F) -> F::Output {
-    match runtime::time::timeout(LIMIT, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: not done within {LIMIT:?}"),
-    }
-}
 
 /// A running `axum_app` child, killed on drop unless it exited.
 struct App {

@@ -3,7 +3,10 @@
 //! complete in spawned tasks and across workers, and reset; and hyper itself
 //! runs on them: an HTTP/2 exchange (which spawns through the executor) and
 //! an HTTP/1 header-read timeout (which needs the timer), over an in-memory pipe.
+
 #![cfg(feature = "hyper")]
+
+mod support;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -17,19 +20,9 @@ use hyper::rt::{Executor, Sleep, Timer};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use runtime::io::compat::{HyperExecutor, HyperTimer};
+use support::within;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
-
-/// A safety net for waits that should end quickly: a hang fails the test instead.
-const LIMIT: Duration = Duration::from_secs(10);
-
-/// `fut`, or a panic naming `what` if it takes longer than [`LIMIT`].
-async fn within<F: Future>(what: &str, fut: F) -> F::Output {
-    match runtime::time::timeout(LIMIT, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: not done within {LIMIT:?}"),
-    }
-}
 
 /// Polls `fut` once.
 async fn poll_once<F: Future + Unpin + ?Sized>(fut: &mut F) -> Poll<F::Output> {

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -23,18 +22,7 @@ use hyper::{Request, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 use runtime::io::compat::HyperExecutor;
 use runtime::net::{TcpListener, TcpStream};
-use support::TempPath;
-
-/// A safety net for waits that should end quickly: a hang fails the test instead.
-const LIMIT: Duration = Duration::from_secs(30);
-
-/// `fut`, or a panic naming `what` if it takes longer than [`LIMIT`].
-async fn within<F: std::future::Future>(what: &str, fut: F) -> F::Output {
-    match runtime::time::timeout(LIMIT, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: not done within {LIMIT:?}"),
-    }
-}
+use support::{within, TempPath};
 
 /// The examples, built once per test process with this build's features
 /// (so the library is not rebuilt), in this build's profile.

@@ -1,6 +1,8 @@
 //! `runtime::io::BufReader` on both drivers: lines over TCP, CRLF, a line
 //! longer than the buffer, end of stream without a newline, invalid UTF-8,
-//! `fill_buf`/`consume`, its own `ReadOwned`, and cancel safety: futures
+//! `fill_buf`/`consume`, its own `ReadOwned`, over a borrowed stream
+//! (`BufReader::new(&stream)`, `&mut`, a borrowed half) while the same
+//! stream writes, the `Stream` of lines, and cancel safety: futures
 //! dropped mid-line (deterministically over a scripted stream, and with
 //! timeouts against a paced writer over TCP) lose no byte.
 
@@ -19,18 +21,7 @@ use futures_core::Stream;
 use runtime::buf::{BufResult, IoBufMut};
 use runtime::io::{read_to_end, BufReader, ReadOwned, WriteOwned};
 use runtime::net::TcpStream;
-use support::tcp_pair;
-
-/// A safety net for waits that should end quickly: a hang fails the test instead.
-const NET: Duration = Duration::from_secs(10);
-
-/// `fut`, or a panic naming `what` if it takes longer than [`NET`].
-async fn within<F: Future>(what: &str, fut: F) -> F::Output {
-    match runtime::time::timeout(NET, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: no progress within {NET:?}"),
-    }
-}
+use support::{tcp_pair, within};
 
 /// The next item of a stream.
 async fn next<S: Stream + Unpin>(s: &mut S) -> Option<S::Item> {
@@ -181,6 +172,69 @@ async fn the_reader_passes_writes_through() -> io::Result<()> {
     within("ping", server.read_line(&mut line)).await?;
     assert_eq!(line, "ping\n");
     let _ = reader.into_inner();
+    Ok(())
+}
+
+/// An echo of lines as a tokio user writes one: the lines of
+/// `BufReader::new(&stream)`, each answered on the same stream meanwhile.
+async fn echo_lines_of_a_borrowed_stream(stream: TcpStream) -> io::Result<usize> {
+    let mut lines = BufReader::new(&stream).lines();
+    let mut count = 0;
+    while let Some(line) = lines.next_line().await? {
+        let (res, _) = stream.write_all(format!("{line}!\n").into_bytes()).await;
+        res?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+#[runtime::test]
+async fn a_reader_over_a_borrowed_stream_reads_while_the_stream_writes() -> io::Result<()> {
+    let (client, server) = tcp_pair().await;
+    let echo = runtime::spawn(echo_lines_of_a_borrowed_stream(server));
+    let mut replies = BufReader::new(&client);
+    let mut line = String::new();
+    for word in ["one", "two", "three"] {
+        let (res, _) = client.write_all(format!("{word}\n").into_bytes()).await;
+        res?;
+        line.clear();
+        within("reply", replies.read_line(&mut line)).await?;
+        assert_eq!(line, format!("{word}!\n"));
+    }
+    // Writes through the reader go to the borrowed stream, and `&mut` works too.
+    let (res, _) = replies.write_all(b"four\n".to_vec()).await;
+    res?;
+    let mut client = client;
+    let mut by_mut = BufReader::new(&mut client);
+    assert_eq!(
+        within("reply", by_mut.next_line()).await?.as_deref(),
+        Some("four!")
+    );
+    WriteOwned::shutdown(&mut by_mut).await?;
+    assert_eq!(within("echo", echo).await.map_err(io::Error::other)??, 4);
+    Ok(())
+}
+
+#[runtime::test]
+async fn a_reader_over_a_borrowed_half_and_its_stream_of_lines() -> io::Result<()> {
+    let (client, server) = tcp_pair().await;
+    let (rd, _wr) = server.into_split();
+    let (res, _) = client.write_all(b"a\n".to_vec()).await;
+    res?;
+    let mut reader = BufReader::new(&rd);
+    assert_eq!(within("a", reader.next_line()).await?.as_deref(), Some("a"));
+    assert!(reader.buffer().is_empty());
+    // `&rd` is borrowed, so its lines come by `next_line`; an owned half's
+    // lines are a `Stream` as well.
+    let mut lines = BufReader::new(rd).lines();
+    let (res, _) = client.write_all(b"b\r\nc".to_vec()).await;
+    res?;
+    drop(client);
+    let mut got = Vec::new();
+    while let Some(line) = within("lines", next(&mut lines)).await {
+        got.push(line?);
+    }
+    assert_eq!(got, ["b", "c"]);
     Ok(())
 }
 

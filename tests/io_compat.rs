@@ -17,21 +17,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use runtime::net::{TcpListener, TcpStream, UnixStream};
-use support::tcp_pair;
+use support::{tcp_pair, within};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, LinesCodec};
-
-/// A safety net for waits that should end quickly: a hang fails the test instead.
-const LIMIT: Duration = Duration::from_secs(20);
-
-/// `fut`, or a panic naming `what` if it takes longer than [`LIMIT`].
-async fn within<F: Future>(what: &str, fut: F) -> F::Output {
-    match runtime::time::timeout(LIMIT, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: not done within {LIMIT:?}"),
-    }
-}
 
 /// Polls `fut` once.
 async fn poll_once<F: Future + Unpin + ?Sized>(fut: &mut F) -> Poll<F::Output> {

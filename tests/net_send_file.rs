@@ -14,12 +14,10 @@
 mod support;
 
 use std::io;
-use std::process::Command;
 
 use runtime::fs::File;
 use runtime::net::{TcpStream, UnixStream};
-use runtime::DriverKind;
-use support::{tcp_pair, TempPath};
+use support::{child_runtime, run_driver_child, tcp_pair, TempPath};
 
 /// The byte at offset `i` of every test file: a hash of `i`, so a byte sent
 /// from the wrong offset shows.
@@ -445,17 +443,8 @@ fn child_process_entry() {
     let Ok(driver) = std::env::var("NET_SEND_FILE_CHILD") else {
         return;
     };
-    let kind = match driver.as_str() {
-        "uring" => DriverKind::Uring,
-        _ => DriverKind::Epoll,
-    };
-    let rt = match runtime::Builder::new().driver(kind).build() {
-        Ok(rt) => rt,
-        Err(e) if kind == DriverKind::Uring => {
-            println!("CHILD-SKIPPED: {e}");
-            return;
-        }
-        Err(e) => panic!("runtime: {e}"),
+    let Some(rt) = child_runtime(&driver) else {
+        return;
     };
     // SAFETY: resetting a signal disposition to its default is always sound.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
@@ -482,41 +471,7 @@ fn child_process_entry() {
 /// Runs `child_process_entry` on `driver` in a new process with `SIGPIPE` at
 /// its default (terminate) and checks that it lived.
 fn run_child(driver: &str) {
-    let exe = std::env::current_exe().expect("test binary");
-    let out = Command::new(exe)
-        .args([
-            "child_process_entry",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("NET_SEND_FILE_CHILD", driver)
-        .output()
-        .expect("spawn child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(
-            out.status.signal(),
-            None,
-            "[{driver}] child killed by a signal\n{stdout}\n{stderr}"
-        );
-    }
-    assert!(
-        out.status.success(),
-        "[{driver}] child failed\n{stdout}\n{stderr}"
-    );
-    if stdout.contains("CHILD-SKIPPED") {
-        let required = std::env::var("RUNTIME_REQUIRE_URING").is_ok_and(|v| v == "1");
-        assert!(!required, "io_uring required but unavailable: {stdout}");
-        eprintln!("skipped on {driver}: {stdout}");
-        return;
-    }
-    assert!(
-        stdout.contains("CHILD-OK"),
-        "[{driver}] no result\n{stdout}\n{stderr}"
-    );
+    run_driver_child("child_process_entry", "NET_SEND_FILE_CHILD", driver, driver);
 }
 
 mod peer_closed_never_raises_sigpipe {

@@ -2,23 +2,15 @@
 //! moves between workers (registering on whichever polls it), resets, and
 //! wakes its task once rather than being polled in a loop.
 
+mod support;
+
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use runtime::time::SendSleep;
-
-/// A safety net for waits that should end quickly: a hang fails the test instead.
-const LIMIT: Duration = Duration::from_secs(10);
-
-/// `fut`, or a panic naming `what` if it takes longer than [`LIMIT`].
-async fn within<F: Future>(what: &str, fut: F) -> F::Output {
-    match runtime::time::timeout(LIMIT, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: not done within {LIMIT:?}"),
-    }
-}
+use support::within;
 
 /// Polls `fut` once.
 async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {

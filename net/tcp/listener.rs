@@ -1,5 +1,11 @@
 //! `TcpListener`: accepting connections, one at a time (`Accept`) or as a
-//! stream (`Incoming`, multishot accept on io_uring).
+//! stream (`Incoming`). On io_uring the kernel accepts: one multishot accept
+//! per listener fills the listener's queue; on epoll each accept is an
+//! `accept4(2)` once the listener is ready. Either way a connection leaves
+//! the listener only in the poll that returns it, so a dropped accept loses
+//! nothing. (The listeners `http::serve` shares between workers wait for
+//! readability and accept without waiting in the kernel instead: see
+//! `AcceptConn::shared`.)
 
 use std::future::Future;
 use std::io;
@@ -100,8 +106,9 @@ impl TcpListener {
     }
 
     /// Hands the socket back as a `std::net::TcpListener`; its blocking mode
-    /// is unspecified. If an accept still holds the socket (one dropped but
-    /// not yet cancelled by the kernel), the descriptor is duplicated.
+    /// is unspecified. If the kernel still holds the socket for an accept
+    /// (io_uring's multishot accept, whose cancel completes later), the
+    /// descriptor is duplicated.
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
         crate::net::into_owned_fd(self.fd.into_shared()).map(std::net::TcpListener::from)
     }
@@ -138,13 +145,14 @@ impl TcpListener {
 
     /// A stream of incoming connections (a `futures_core::Stream`).
     ///
-    /// On io_uring the listener's multishot accept keeps delivering
-    /// connections from a single submission; on epoll each item is one
-    /// `accept4(2)`. The stream never ends. It yields errors as they come; after one that will likely
-    /// repeat at once (out of descriptors or memory: `EMFILE`, `ENFILE`,
-    /// `ENOBUFS`, `ENOMEM`, …) it pauses before accepting again, 1 ms at
-    /// first and doubling up to 100 ms, so a full descriptor table slows the
-    /// server down instead of spinning a core.
+    /// On io_uring each item comes from the listener's queue, which its
+    /// multishot accept keeps filling from a single submission; on epoll
+    /// each item is one `accept4(2)`. The stream never ends. It yields
+    /// errors as they come; after one that will likely repeat at once (out
+    /// of descriptors or memory: `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, …)
+    /// it pauses before accepting again, 1 ms at first and doubling up to
+    /// 100 ms, so a full descriptor table slows the server down instead of
+    /// spinning a core.
     ///
     /// ```no_run
     /// # async fn f(listener: runtime::net::TcpListener) {
@@ -191,8 +199,8 @@ impl IntoRawFd for TcpListener {
     ///
     /// # Panics
     ///
-    /// Only if an accept still holds the socket and duplicating the
-    /// descriptor fails (the process is out of descriptors);
+    /// Only if the kernel still holds the socket for an accept and
+    /// duplicating the descriptor fails (the process is out of descriptors);
     /// [`into_std`](TcpListener::into_std) reports that as an error instead.
     fn into_raw_fd(self) -> RawFd {
         match self.into_std() {
@@ -256,7 +264,7 @@ impl Future for Accept {
 #[must_use = "streams do nothing unless polled"]
 #[derive(Debug)]
 pub struct Incoming {
-    /// The multishot accept and its backoff.
+    /// One accept after another, and the pause after errors.
     inner: Accepting<TcpStream>,
 }
 

@@ -1,5 +1,7 @@
 //! `UnixListener`: accepting Unix-domain stream connections, one at a time
-//! (`Accept`) or as a stream (`Incoming`, multishot accept on io_uring).
+//! (`Accept`) or as a stream (`Incoming`), as `TcpListener` does: on
+//! io_uring a multishot accept fills the listener's queue, on epoll an
+//! `accept4(2)` follows readiness, and a dropped accept loses nothing.
 
 use std::future::Future;
 use std::io;
@@ -89,8 +91,9 @@ impl UnixListener {
     }
 
     /// Hands the socket back as a `std::os::unix::net::UnixListener`; its
-    /// blocking mode is unspecified. If an accept still holds the socket,
-    /// the descriptor is duplicated.
+    /// blocking mode is unspecified. If the kernel still holds the socket
+    /// for an accept (io_uring's multishot accept, whose cancel completes
+    /// later), the descriptor is duplicated.
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
         crate::net::into_owned_fd(self.fd.into_shared()).map(std::os::unix::net::UnixListener::from)
     }
@@ -116,11 +119,11 @@ impl UnixListener {
     /// A stream of incoming connections (a `futures_core::Stream`) that
     /// never ends.
     ///
-    /// On io_uring the listener's multishot accept keeps delivering
-    /// connections from a single submission; on epoll each item is one `accept4(2)`. After an
-    /// error that would likely repeat at once (out of descriptors or memory)
-    /// it pauses before accepting again, 1 ms at first and doubling up to
-    /// 100 ms, as [`TcpListener::incoming`](crate::net::TcpListener::incoming) does.
+    /// On io_uring each item comes from the listener's queue, which its
+    /// multishot accept keeps filling from a single submission; on epoll
+    /// each item is one `accept4(2)`. After an error that would likely
+    /// repeat at once (out of descriptors or memory) it pauses before
+    /// accepting again, 1 ms at first and doubling up to 100 ms, as [`TcpListener::incoming`](crate::net::TcpListener::incoming) does.
     ///
     /// # Cancel safety
     ///
@@ -212,7 +215,7 @@ impl Future for Accept {
 #[must_use = "streams do nothing unless polled"]
 #[derive(Debug)]
 pub struct Incoming {
-    /// The multishot accept and its backoff.
+    /// One accept after another, and the pause after errors.
     inner: Accepting<UnixStream>,
 }
 

@@ -223,7 +223,7 @@ impl Pool {
             let res = unsafe { driver.register_buffers(&iovecs) };
             drop(driver);
             if let Err(why) = &res {
-                crate::rt::note_fallback(worker, "registered buffers", why);
+                crate::report::note_fallback(worker, "registered buffers", why);
             }
             res
         });

@@ -30,6 +30,24 @@ const DEFAULT_CAPACITY: usize = 8 * 1024;
 /// It is itself [`ReadOwned`] (and passes [`WriteOwned`] through), so it can
 /// replace the stream it wraps.
 ///
+/// It may own its stream or borrow it: `&TcpStream` (like `&UnixStream` and
+/// the split halves) is `ReadOwned` and `WriteOwned` itself, as std's
+/// `&TcpStream` is `Read` and `Write`, so `BufReader::new(&stream)` reads
+/// lines while the same stream writes the replies, no split needed:
+///
+/// ```no_run
+/// use runtime::io::BufReader;
+///
+/// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
+/// let mut lines = BufReader::new(&stream).lines();
+/// while let Some(line) = lines.next_line().await? {
+///     let (res, _) = stream.write_all(format!("{line}\n").into_bytes()).await;
+///     res?;
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # Cancel safety
 ///
 /// Every method is cancel safe: if its future is dropped before it completes
@@ -218,8 +236,10 @@ impl<R: ReadOwned> BufReader<R> {
         Ok(Some(line))
     }
 
-    /// The lines of the stream as a [`Stream`](futures_core::Stream) of
-    /// `io::Result<String>`, each without its `\n` or `\r\n`.
+    /// The lines of the stream, each without its `\n` or `\r\n`: one at a
+    /// time by [`Lines::next_line`], and, when the reader owns its stream
+    /// (`R: 'static`), as a [`Stream`](futures_core::Stream) of
+    /// `io::Result<String>`.
     ///
     /// ```no_run
     /// use runtime::io::BufReader;

@@ -53,7 +53,7 @@ impl FixedFile {
             let on_uring = driver.fixed_id().is_some();
             drop(driver);
             if let (Err(why), true) = (&res, on_uring) {
-                crate::rt::note_fallback(worker, "registered files", why);
+                crate::report::note_fallback(worker, "registered files", why);
             }
             res
         });

@@ -1,7 +1,8 @@
 //! Signals as futures: [`ctrl_c`] and Unix signal streams ([`unix::signal`]).
 //!
-//! One process-wide `sigaction` handler per signal number, installed the first
-//! time a listener for it is created and never removed. The handler does only
+//! One process-wide `sigaction` handler per signal number (signal-hook-registry's,
+//! shared with any other library that uses it), registered the first time a
+//! listener for it is created and never removed. The handler does only
 //! async-signal-safe work: it calls the handler that was installed before it
 //! (if any, so other libraries' handlers keep working), bumps the signal's
 //! delivery counter and writes to one eventfd. Listeners wait for the eventfd

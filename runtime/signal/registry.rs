@@ -1,9 +1,11 @@
-//! The process-wide half of signal handling: the `sigaction` handler, the
-//! per-signal delivery counters, the eventfd, and the wakers of listeners.
+//! The process-wide half of signal handling: the action run in the signal
+//! handler, the per-signal delivery counters, the eventfd, and the wakers
+//! of listeners. The `sigaction` handler itself, and the chaining to a
+//! handler installed before it, are signal-hook-registry's (tokio's too).
 //!
 //! Protocol (no lost wake-ups):
-//! 1. The handler calls the earlier handler (if any), increments
-//!    `DELIVERIES[sig]`, then writes 1 to `EVENT_FD`.
+//! 1. The handler calls the earlier handler (if any), then our action
+//!    increments `DELIVERIES[sig]` and writes 1 to `EVENT_FD`.
 //! 2. A listener registers its waker, then reads its signal's counter; if it
 //!    did not move, it waits for the eventfd to become readable.
 //! 3. The first listener to see the eventfd readable drains it and wakes
@@ -12,14 +14,13 @@
 //!    2. The counter is bumped before the write, so a reader woken by the
 //!    write sees the bump.
 //!
-//! The handler touches only atomics, `write(2)` and the chained handler: all
-//! async-signal-safe. Everything else (the waker list, installation) runs in
+//! The action touches only atomics and `write(2)`: both async-signal-safe. Everything else (the waker list, installation) runs in
 //! ordinary threads under a mutex.
 
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::task::Waker;
 
@@ -28,11 +29,6 @@ const NSIG: usize = 65;
 
 /// Deliveries of each signal since its handler was installed.
 static DELIVERIES: [AtomicU64; NSIG] = [const { AtomicU64::new(0) }; NSIG];
-
-/// The handler that was installed before ours, per signal; null until ours is
-/// installed. Leaked on purpose: the handler may read it at any time.
-static PREVIOUS: [AtomicPtr<libc::sigaction>; NSIG] =
-    [const { AtomicPtr::new(std::ptr::null_mut()) }; NSIG];
 
 /// The eventfd the handler writes to; -1 until the first listener made it.
 static EVENT_FD: AtomicI32 = AtomicI32::new(-1);
@@ -46,7 +42,9 @@ static WAKERS: Mutex<Option<HashMap<u64, Waker>>> = Mutex::new(None);
 /// Source of listener ids.
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
-/// Signals that cannot be caught or whose handler must not return.
+/// Signals that cannot be caught or whose handler must not return: those
+/// signal-hook-registry refuses (with a panic, so they are checked here
+/// first), and `SIGBUS`.
 const FORBIDDEN: [libc::c_int; 6] = [
     libc::SIGKILL,
     libc::SIGSTOP,
@@ -91,40 +89,18 @@ pub(super) fn listen(signum: libc::c_int) -> io::Result<u64> {
     Ok(DELIVERIES[index].load(Ordering::SeqCst))
 }
 
-/// Installs `handler` for `signum`, keeping the previous action for chaining.
+/// Registers `signum`'s action with signal-hook-registry, which installs
+/// one `sigaction` handler per signal and runs the handler installed before
+/// it first (unless that was the default action or "ignore").
 fn install(signum: libc::c_int, index: usize) -> io::Result<()> {
-    // SAFETY: an all-zero sigaction is a valid value (empty mask, no flags).
-    let mut previous: Box<libc::sigaction> = Box::new(unsafe { std::mem::zeroed() });
-    // SAFETY: a null new action only reads the current one into `previous`.
-    if unsafe { libc::sigaction(signum, std::ptr::null(), &mut *previous) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // Published before our handler can run, so it always finds it.
-    PREVIOUS[index].store(Box::into_raw(previous), Ordering::SeqCst);
-    // SAFETY: as above, zero is a valid sigaction to fill in.
-    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-    action.sa_sigaction = handler as *const () as usize;
-    action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
-    // SAFETY: `sa_mask` is a valid sigset_t inside `action`.
-    unsafe { libc::sigemptyset(&mut action.sa_mask) };
-    // SAFETY: `action` is fully initialised and `handler` only does
-    // async-signal-safe work.
-    if unsafe { libc::sigaction(signum, &action, std::ptr::null_mut()) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // SAFETY: the action touches only atomics and `write(2)` (async-signal-safe)
+    // and cannot panic, and `listen` refused the signals `register` panics on.
+    unsafe { signal_hook_registry::register(signum, move || on_signal(index)) }?;
     Ok(())
 }
 
-/// The process-wide handler: chain, count, wake.
-extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    // SAFETY: `__errno_location` returns this thread's errno, always valid.
-    let errno = unsafe { *libc::__errno_location() };
-    let Some(index) = usize::try_from(signum).ok().filter(|&i| i < NSIG) else {
-        return;
-    };
-    // The earlier handler first: a listener woken by this delivery then knows
-    // that handler has run.
-    chain(index, signum, info, ctx);
+/// What a delivery does, inside the signal handler: count, then wake.
+fn on_signal(index: usize) {
     DELIVERIES[index].fetch_add(1, Ordering::SeqCst);
     let fd = EVENT_FD.load(Ordering::SeqCst);
     if fd >= 0 {
@@ -132,33 +108,6 @@ extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         // SAFETY: writes 8 bytes from a live u64; write(2) is async-signal-safe.
         // A full counter (EAGAIN) already means "readable", so the result is moot.
         let _ = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
-    }
-    // SAFETY: as above; restores errno for the interrupted code.
-    unsafe { *libc::__errno_location() = errno };
-}
-
-/// Calls the handler that was installed before ours, unless it was the default
-/// action or "ignore" (our listener replaces those).
-fn chain(index: usize, signum: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    let previous = PREVIOUS[index].load(Ordering::SeqCst);
-    if previous.is_null() {
-        return;
-    }
-    // SAFETY: a non-null pointer is a leaked Box, never freed.
-    let previous = unsafe { &*previous };
-    let f = previous.sa_sigaction;
-    if f == libc::SIG_DFL || f == libc::SIG_IGN {
-        return;
-    }
-    if previous.sa_flags & libc::SA_SIGINFO != 0 {
-        // SAFETY: with SA_SIGINFO the kernel would have called `f` with this signature.
-        let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-            unsafe { std::mem::transmute(f) };
-        f(signum, info, ctx);
-    } else {
-        // SAFETY: without SA_SIGINFO `f` is a plain `void (*)(int)` handler.
-        let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(f) };
-        f(signum);
     }
 }
 

@@ -1,7 +1,8 @@
 //! Non-blocking `recv`/`send`/`sendmsg`/`shutdown` on a stream socket, made
-//! by the worker itself: the syscalls behind the poll-based streams (tokio,
-//! futures and hyper bridges) on the epoll driver, which `op::poll_io` runs
-//! on readiness (io_uring has the kernel receive and send instead).
+//! by the worker itself for the poll-based streams (the tokio, futures and
+//! hyper bridges): on epoll, the receive and sends that `op::poll_io` makes
+//! on readiness (on io_uring the kernel receives and sends instead); on both
+//! drivers, the shutdown that follows the last queued send.
 //!
 //! Each passes `MSG_DONTWAIT`, so it never blocks whatever the descriptor's
 //! flags, and sends pass `MSG_NOSIGNAL`, so a gone peer is `EPIPE`, never

@@ -1,9 +1,24 @@
 //! Helpers shared by the integration tests; each test file uses a subset.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A safety net for waits that should end quickly: a hang fails the test,
+/// naming what hung, instead of hanging the run. Not a timed assertion: it
+/// is far above anything a passing test takes.
+pub(crate) const LIMIT: Duration = Duration::from_secs(30);
+
+/// `fut`, or a panic naming `what` if it takes longer than [`LIMIT`].
+pub(crate) async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    match runtime::time::timeout(LIMIT, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: not done within {LIMIT:?}"),
+    }
+}
 
 /// A name no other test (in this or a concurrent test process) uses:
 /// `prefix`, the process id and a per-process counter.
@@ -198,4 +213,65 @@ pub(crate) fn on_each_driver<Fut>(
 /// Whether CI demands io_uring (`RUNTIME_REQUIRE_URING=1`).
 pub(crate) fn uring_required() -> bool {
     std::env::var("RUNTIME_REQUIRE_URING").is_ok_and(|v| v == "1")
+}
+
+/// The runtime of a child process started by [`run_driver_child`]: on
+/// `driver` (`"uring"` or `"epoll"`), or `None` (after printing
+/// `CHILD-SKIPPED`) when io_uring cannot start here.
+pub(crate) fn child_runtime(driver: &str) -> Option<runtime::Runtime> {
+    use runtime::DriverKind;
+    let kind = match driver {
+        "uring" => DriverKind::Uring,
+        _ => DriverKind::Epoll,
+    };
+    match runtime::Builder::new().driver(kind).build() {
+        Ok(rt) => Some(rt),
+        Err(e) if kind == DriverKind::Uring => {
+            println!("CHILD-SKIPPED: {e}");
+            None
+        }
+        Err(e) => panic!("runtime: {e}"),
+    }
+}
+
+/// Runs this test binary's test `entry` again in a process of its own, with
+/// `var=value` telling it what to do on `driver`, and checks that the child
+/// lived (no signal killed it), exited 0 and printed `CHILD-OK`. Returns its
+/// stdout, or `None` if it printed `CHILD-SKIPPED` (io_uring unavailable: a
+/// failure under `RUNTIME_REQUIRE_URING=1`).
+pub(crate) fn run_driver_child(
+    entry: &str,
+    var: &str,
+    value: &str,
+    driver: &str,
+) -> Option<String> {
+    use std::os::unix::process::ExitStatusExt;
+    let exe = std::env::current_exe().expect("test binary");
+    let out = Command::new(exe)
+        .args([entry, "--exact", "--nocapture", "--test-threads=1"])
+        .env(var, value)
+        .output()
+        .expect("spawn child");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let what = format!("[{driver}] child {var}={value}");
+    assert_eq!(
+        out.status.signal(),
+        None,
+        "{what} killed by a signal\n{stdout}\n{stderr}"
+    );
+    assert!(out.status.success(), "{what} failed\n{stdout}\n{stderr}");
+    if stdout.contains("CHILD-SKIPPED") {
+        assert!(
+            !uring_required(),
+            "io_uring required but unavailable: {stdout}"
+        );
+        eprintln!("skipped on {driver}: {stdout}");
+        return None;
+    }
+    assert!(
+        stdout.contains("CHILD-OK"),
+        "{what}: no result\n{stdout}\n{stderr}"
+    );
+    Some(stdout)
 }

@@ -1,6 +1,7 @@
-//! Registered files ([`File::register`]) and the futures of [`File`]'s
-//! positional reads and writes, which pick registered (`READ_FIXED`,
-//! `types::Fixed`) or plain ops for the worker they run on.
+//! The futures of [`File`]'s positional reads and writes (`ReadAt`,
+//! `WriteAt`), which pick registered (`READ_FIXED`, `types::Fixed`) or
+//! plain ops for the worker they run on, and [`File::register`], which
+//! makes a file's ops name its slot in the ring's table.
 
 use std::future::Future;
 use std::io;

@@ -1,13 +1,10 @@
-//! Tasks: spawning, joining, yielding.
+//! Giving way to the other tasks of a worker: `yield_now` and
+//! `consume_budget`, public as `runtime::task::{yield_now, consume_budget}`.
 #![forbid(unsafe_code)]
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-
-pub use crate::executor::{
-    spawn, spawn_blocking, spawn_on, AbortHandle, JoinError, JoinHandle, JoinSet,
-};
 
 /// Yields once: the task goes to the back of its worker's run queue, so
 /// others (and the reaping of completions) get a turn.

@@ -148,13 +148,13 @@ impl<B: IoBuf> Future for Write<B> {
 
 /// The socket, if queued writes run on it when a direct write is made: the
 /// write then waits for them, so that its bytes go out after theirs.
-fn queued_before(fd: &SharedFd) -> Option<SharedFd> {
+pub(super) fn queued_before(fd: &SharedFd) -> Option<SharedFd> {
     use crate::driver::Descriptor as _;
     fd.source().queued().then(|| fd.clone())
 }
 
 /// Waits (once) until the queued writes a direct write must follow are done.
-fn wait_for_queued(after: &mut Option<SharedFd>, cx: &mut Context<'_>) -> Poll<()> {
+pub(super) fn wait_for_queued(after: &mut Option<SharedFd>, cx: &mut Context<'_>) -> Poll<()> {
     if let Some(fd) = after {
         std::task::ready!(send_queued::poll_idle(fd, cx));
         *after = None;
@@ -317,13 +317,6 @@ impl<B: IoBuf + Send> Future for WriteQueued<B> {
 pub(crate) fn flush_queued(fd: &SharedFd) -> impl Future<Output = io::Result<()>> + 'static {
     let fd = fd.clone();
     std::future::poll_fn(move |cx| send_queued::poll_drained(&fd, cx))
-}
-
-/// `write_all` on a socket: sends until every initialised byte of `buf` is
-/// out. The future holds its own handle to the socket, so it borrows nothing.
-pub(crate) fn write_all<B: IoBuf>(fd: &SharedFd, buf: B) -> impl Future<Output = BufResult<(), B>> {
-    let fd = fd.clone();
-    async move { crate::io::write_all_with(buf, |slice| Write::new(&fd, slice)).await }
 }
 
 /// Waits until `fd` has bytes to read, end of stream or an error to report.

@@ -30,6 +30,7 @@ pub(crate) mod stream_traits;
 pub mod tcp;
 mod udp;
 pub mod unix;
+mod write_all;
 
 pub use addr::ToSocketAddrs;
 pub use future::{Read, Readv, RecvBufFuture, Write, WriteQueued, Writev};

@@ -14,7 +14,7 @@ use std::net::Shutdown;
 use std::task::{Context, Poll};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::net::{future, Read, Readv, RecvBufFuture, Write, WriteQueued, Writev};
+use crate::net::{future, write_all, Read, Readv, RecvBufFuture, Write, WriteQueued, Writev};
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 use crate::op::poll_io;
 use crate::op::Op;
@@ -95,7 +95,7 @@ impl StreamCore {
 
     /// Sends every initialised byte of `buf`.
     pub(crate) fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> {
-        future::write_all(&self.fd, buf)
+        write_all::write_all(&self.fd, buf)
     }
 
     /// `sendmsg(2)` of `bufs` in order, maybe only some.

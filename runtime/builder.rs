@@ -10,6 +10,9 @@ use std::time::Duration;
 use crate::driver::{DriverKind, RecvConfig};
 use crate::workers::Runtime;
 
+/// `send_zerocopy_threshold`'s default, off; see there for why.
+const DEFAULT_SEND_ZEROCOPY: Option<usize> = None;
+
 /// A hook run on each worker thread the runtime starts.
 pub(crate) type Hook = Arc<dyn Fn() + Send + Sync>;
 
@@ -34,6 +37,7 @@ pub struct Builder {
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
     pub(crate) recv: RecvConfig,
+    pub(crate) send_zerocopy: Option<usize>,
 }
 
 impl fmt::Debug for Builder {
@@ -44,6 +48,7 @@ impl fmt::Debug for Builder {
             .field("entries", &self.entries)
             .field("thread_name", &self.thread_name)
             .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("send_zerocopy_threshold", &self.send_zerocopy)
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +74,7 @@ impl Builder {
             on_thread_start: None,
             on_thread_stop: None,
             recv: RecvConfig::default(),
+            send_zerocopy: DEFAULT_SEND_ZEROCOPY,
         }
     }
 
@@ -153,6 +159,44 @@ impl Builder {
     /// takes them (default 256); further ones wait in the kernel's backlog.
     pub fn max_queued_connections(&mut self, n: usize) -> &mut Self {
         self.recv.max_conns = n;
+        self
+    }
+
+    /// io_uring: the smallest `write_all` buffer (on `TcpStream` and its
+    /// write half) that goes out zero-copy, as one `IORING_OP_SEND_ZC`, or
+    /// `None` (the default) to copy every send into the kernel.
+    ///
+    /// A zero-copy send saves the copy, but the buffer stays the kernel's
+    /// until its notification: for TCP, once the peer acknowledged the
+    /// bytes. The `write_all` resolves, handing the buffer back, only then,
+    /// so each one waits a round trip where a copied send does not, and
+    /// pinning the pages and the second completion cost more than copying
+    /// small buffers. It pays for large buffers on a network device that
+    /// sends from user pages; on loopback the kernel copies anyway, and
+    /// measured here (2 cores, Linux 6.18, `benches/send_zerocopy.rs`,
+    /// `benches/results/history.md`) it was slower at every size from
+    /// 4 KiB to 1 MiB, by 27 times at 4 KiB to 2.5 times at 1 MiB. Hence
+    /// off by default: set it where a measurement on the real network says
+    /// so (the kernel's `MSG_ZEROCOPY` notes suggest above about 10 KiB).
+    ///
+    /// Where the kernel lacks `IORING_OP_SEND_ZC` (before Linux 6.0), or a
+    /// socket or the locked-memory limit refuses it (Unix sockets;
+    /// `RLIMIT_MEMLOCK` for pinned pages unless `CAP_IPC_LOCK`), the send
+    /// copies instead: never an error. epoll ignores it (it writes on
+    /// readiness). [`WorkerMetrics::sends_zerocopy`](crate::WorkerMetrics::sends_zerocopy)
+    /// counts the zero-copy sends, and
+    /// [`sends_zerocopy_copied`](crate::WorkerMetrics::sends_zerocopy_copied)
+    /// those the kernel copied after all.
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new()
+    ///     .send_zerocopy_threshold(Some(256 * 1024))
+    ///     .build()?;
+    /// # drop(rt);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send_zerocopy_threshold(&mut self, bytes: Option<usize>) -> &mut Self {
+        self.send_zerocopy = bytes;
         self
     }
 

@@ -31,6 +31,11 @@ pub(crate) struct Counters {
     /// Receives whose future was dropped after the kernel took data: what
     /// they received went to their socket's queue.
     pub(crate) receives_adopted: AtomicU64,
+    /// Zero-copy sends (`IORING_OP_SEND_ZC`) that sent bytes, counted when
+    /// the kernel let go of their buffer.
+    pub(crate) sends_zerocopy: AtomicU64,
+    /// Of those, the ones whose bytes the kernel copied after all.
+    pub(crate) sends_zerocopy_copied: AtomicU64,
     /// Wake-ups and completions pushed to this worker from other threads.
     pub(crate) remote_wakes: AtomicU64,
     /// Times the worker blocked in the kernel waiting for work.

@@ -123,6 +123,15 @@ pub struct WorkerMetrics {
     /// its buffer (io_uring): what they received waited in their socket's
     /// queue for the next read, as it should.
     pub receives_adopted: u64,
+    /// `write_all` sends that went zero-copy (`IORING_OP_SEND_ZC`, see
+    /// [`Builder::send_zerocopy_threshold`](crate::Builder::send_zerocopy_threshold))
+    /// and sent bytes, counted once the kernel let go of their buffer;
+    /// always 0 on epoll.
+    pub sends_zerocopy: u64,
+    /// Of [`sends_zerocopy`](Self::sends_zerocopy), the ones whose bytes
+    /// the kernel copied after all (every one on loopback, and with a
+    /// device that cannot send from user pages; counted on Linux 6.2+).
+    pub sends_zerocopy_copied: u64,
     /// Wake-ups and completions pushed to the worker from other threads.
     pub remote_wakes: u64,
     /// Times the worker blocked in the kernel waiting for work.
@@ -158,6 +167,8 @@ impl WorkerMetrics {
             sq_full_waits: c.sq_full_waits.load(Relaxed),
             cq_overflows: c.cq_overflows.load(Relaxed),
             receives_adopted: c.receives_adopted.load(Relaxed),
+            sends_zerocopy: c.sends_zerocopy.load(Relaxed),
+            sends_zerocopy_copied: c.sends_zerocopy_copied.load(Relaxed),
             remote_wakes: c.remote_wakes.load(Relaxed),
             parks: c.parks.load(Relaxed),
             ticks: c.ticks.load(Relaxed),

@@ -114,13 +114,14 @@ fn start_thread(cfg: &Builder, index: usize, handle: &Arc<Handle>) -> io::Result
 fn make_worker(index: usize, handle: &Arc<Handle>, cfg: &Builder) -> io::Result<Rc<Worker>> {
     let shared = handle.workers[index].clone();
     let choice = detect::choose(cfg.driver, cfg.entries)?;
-    let driver = Driver::new(
+    let mut driver = Driver::new(
         choice.ring,
         shared.unpark.clone(),
         handle.pool.clone(),
         shared.counters.clone(),
         cfg.recv,
     )?;
+    driver.set_send_zerocopy(cfg.send_zerocopy);
     let reason = match driver.receive_info() {
         Some(info) => format!("{}; {info}", choice.reason),
         None => choice.reason,

@@ -307,9 +307,21 @@ impl TcpStream {
     /// the peer went away); `WriteZero` if a write makes no progress. Some
     /// bytes may have been sent.
     ///
+    /// # Drivers
+    ///
+    /// On io_uring, a buffer of at least
+    /// [`Builder::send_zerocopy_threshold`](crate::Builder::send_zerocopy_threshold)
+    /// bytes (off by default) goes out zero-copy (`IORING_OP_SEND_ZC`): the
+    /// kernel sends from `buf` itself, and the future resolves, handing
+    /// `buf` back, only once the kernel let go of it, which for TCP is when
+    /// the peer acknowledged the bytes. Below it, and on epoll, the bytes
+    /// are copied into the socket's buffer, as by any `send`.
+    ///
     /// # Cancel safety
     ///
-    /// Not cancel safe: dropped midway, an unknown prefix of `buf` has been sent.
+    /// Not cancel safe: dropped midway, an unknown prefix of `buf` has been
+    /// sent. A buffer the kernel still reads stays alive (owned by the
+    /// driver) until the kernel lets go of it, then is dropped.
     pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> {
         self.core.write_all(buf)
     }

@@ -222,15 +222,7 @@ fn check_buf_rings(ring: &IoUring) -> io::Result<()> {
 /// the kernel's release once.
 pub(crate) fn accept_dontwait_supported() -> bool {
     static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SUPPORTED.get_or_init(|| {
-        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-        let mut parts = release
-            .trim()
-            .split(|c: char| !c.is_ascii_digit())
-            .map(|p| p.parse::<u32>().unwrap_or(0));
-        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-        (major, minor) >= (6, 10)
-    })
+    *SUPPORTED.get_or_init(|| kernel_release() >= (6, 10))
 }
 
 /// Whether the kernel takes `IORING_OP_MSG_RING` (Linux 5.18+): optional,
@@ -239,6 +231,30 @@ pub(crate) fn msg_ring_supported(ring: &IoUring) -> bool {
     let mut probe = Probe::new();
     ring.submitter().register_probe(&mut probe).is_ok()
         && probe.is_supported(opcode::MsgRingData::CODE)
+}
+
+/// Whether the kernel takes `IORING_OP_SEND_ZC` (Linux 6.0+): optional,
+/// used for large sends (`uring_zc.rs`); without it they copy.
+pub(crate) fn send_zc_supported(ring: &IoUring) -> bool {
+    let mut probe = Probe::new();
+    ring.submitter().register_probe(&mut probe).is_ok() && probe.is_supported(opcode::SendZc::CODE)
+}
+
+/// Whether zero-copy sends take `IORING_SEND_ZC_REPORT_USAGE` (Linux 6.2+),
+/// read from the kernel's release once.
+pub(crate) fn send_zc_report_usage_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| kernel_release() >= (6, 2))
+}
+
+/// The running kernel's (major, minor) release; (0, 0) if unreadable.
+fn kernel_release() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
 /// A real submit-and-wait of a NOP: a seccomp profile may let

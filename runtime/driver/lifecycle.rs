@@ -19,6 +19,12 @@
 //! its slot starts with no op, and receives one only if the future is
 //! dropped first ([`Ops::adopt`]).
 //!
+//! A zero-copy send completes twice: its result comes with
+//! `IORING_CQE_F_MORE`, and a notification follows once the kernel let go
+//! of the buffer. The slot keeps the result ([`Ops::hold`]) and its state
+//! until that notification, which completes it as above
+//! ([`Ops::release_held`]): the buffer is freed, or handed back, only then.
+//!
 //! # Memory
 //!
 //! A slot holds its op as a raw pointer made from a `Box`, never as the `Box`
@@ -79,6 +85,9 @@ pub(crate) struct Slot {
     /// A one-shot receive's descriptor id (0: none), so that a cancel asked
     /// for by a close on another thread reaches this op and no later one.
     tag: u64,
+    /// The result of a completion that said another follows (a zero-copy
+    /// send's, before its notification); see the module doc.
+    held: Option<i32>,
 }
 
 impl std::fmt::Debug for Slot {
@@ -153,6 +162,7 @@ impl Ops {
             state: Lifecycle::Waiting(waker),
             link_timeout: None,
             tag: 0,
+            held: None,
         })
     }
 
@@ -164,6 +174,7 @@ impl Ops {
             state: Lifecycle::Waiting(waker),
             link_timeout: None,
             tag: 0,
+            held: None,
         })
     }
 
@@ -219,6 +230,22 @@ impl Ops {
         self.slots
             .get(key)
             .is_some_and(|s| s.tag == tag && !matches!(s.state, Lifecycle::Done(_)))
+    }
+
+    /// Keeps the result of a completion of `key` that says another follows
+    /// (`IORING_CQE_F_MORE` on a single-shot op): the slot stays as it is
+    /// until [`release_held`](Ops::release_held).
+    pub(crate) fn hold(&mut self, key: usize, res: i32) {
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.held = Some(res);
+        }
+    }
+
+    /// The final completion of `key` came: the result [`hold`](Ops::hold)
+    /// kept, to complete the slot with (`None`: the slot held none, so the
+    /// completion is stale).
+    pub(crate) fn release_held(&mut self, key: usize) -> Option<i32> {
+        self.slots.get_mut(key).and_then(|slot| slot.held.take())
     }
 
     /// The slot for `key`, if any.

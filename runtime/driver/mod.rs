@@ -51,6 +51,7 @@ mod unpark;
 mod uring;
 mod uring_recv;
 mod uring_send;
+mod uring_zc;
 mod waiters;
 
 use std::fmt;
@@ -348,6 +349,23 @@ impl Driver {
         match self {
             Driver::Uring(d) => d.give_back(memory, bid),
             Driver::Epoll(_) => memory.give_back_remote(bid),
+        }
+    }
+
+    /// Sets the smallest `write_all` send that goes zero-copy
+    /// (`Builder::send_zerocopy_threshold`); epoll always writes plainly.
+    pub(crate) fn set_send_zerocopy(&mut self, min: Option<usize>) {
+        if let Driver::Uring(d) = self {
+            d.set_send_zerocopy(min);
+        }
+    }
+
+    /// The smallest `write_all` send that goes zero-copy here (io_uring
+    /// with `IORING_OP_SEND_ZC`), if any does.
+    pub(crate) fn send_zerocopy_min(&self) -> Option<usize> {
+        match self {
+            Driver::Uring(d) => d.send_zerocopy_min(),
+            Driver::Epoll(_) => None,
         }
     }
 

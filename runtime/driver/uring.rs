@@ -25,6 +25,7 @@ use super::op_state::DriverId;
 use super::operation::{cqe_result, Erased, Operation};
 use super::ring_enter::RingEnter;
 use super::unpark::Unpark;
+use super::uring_zc::{self, ZeroCopy};
 use super::{Deferred, RecvConfig};
 use crate::metrics::{bump, Counters};
 
@@ -96,6 +97,8 @@ pub(crate) struct UringDriver {
     registered: registered::Registered,
     /// Descriptors other rings passed to this one (`hand_off.rs`).
     arrivals: Arrivals,
+    /// Whether and from what size sends go zero-copy (`uring_zc.rs`).
+    pub(super) zerocopy: ZeroCopy,
 }
 
 impl std::fmt::Debug for UringDriver {
@@ -136,6 +139,7 @@ impl UringDriver {
             unpark.set_ring_fd(ring.as_raw_fd());
         }
         UringDriver {
+            zerocopy: ZeroCopy::probe(&ring),
             enter: RingEnter::new(&ring),
             ring,
             ops: Ops::default(),
@@ -469,7 +473,21 @@ impl UringDriver {
                         self.source_cqes.push((data, cqe.result(), cqe.flags()));
                     }
                     key => {
-                        let res = cqe_result(cqe.result());
+                        let (res, flags) = (cqe.result(), cqe.flags());
+                        let res = match uring_zc::is_two_step(flags) {
+                            false => cqe_result(res),
+                            // A zero-copy send completes on its notification.
+                            true => match uring_zc::two_step(
+                                &mut self.ops,
+                                &self.counters,
+                                key as usize,
+                                res,
+                                flags,
+                            ) {
+                                Some(res) => res,
+                                None => continue,
+                            },
+                        };
                         bump(&self.counters.ops_completed);
                         match self.ops.complete(key as usize, res) {
                             Reaped::Stored => {}

@@ -52,6 +52,9 @@ struct Inner {
     /// flag, or for `O_DIRECT`, where a synchronous `RWF_NOWAIT` read still
     /// waits for the device. A hint only: a wrong value costs a hand-off.
     nowait_reads: AtomicU8,
+    /// Set once the kernel refused a zero-copy send on it (`EOPNOTSUPP`:
+    /// Unix sockets): its sends copy from then on.
+    no_zerocopy: AtomicBool,
     /// Live [`FdHandle`]s; the last one closes `source`.
     handles: AtomicU32,
     /// What the kernel received for this descriptor and nobody read yet,
@@ -79,6 +82,7 @@ impl SharedFd {
                 nonblocking: AtomicBool::new(false),
                 released: AtomicBool::new(false),
                 nowait_reads: AtomicU8::new(NOWAIT_UNKNOWN),
+                no_zerocopy: AtomicBool::new(false),
                 handles: AtomicU32::new(0),
                 source: Source::default(),
             }),
@@ -121,6 +125,16 @@ impl SharedFd {
     /// go straight to the blocking pool from now on.
     pub(crate) fn refuse_nowait_reads(&self) {
         self.inner.nowait_reads.store(NOWAIT_NO, Ordering::Relaxed);
+    }
+
+    /// Whether sends on it may try zero-copy (no refusal seen yet).
+    pub(crate) fn zerocopy_sends(&self) -> bool {
+        !self.inner.no_zerocopy.load(Ordering::Relaxed)
+    }
+
+    /// Records that the kernel refused a zero-copy send on it.
+    pub(crate) fn refuse_zerocopy_sends(&self) {
+        self.inner.no_zerocopy.store(true, Ordering::Relaxed);
     }
 
     /// Sets `O_NONBLOCK` once, so epoll attempts never block the worker.

@@ -21,6 +21,7 @@ use std::task::{Poll, Waker};
 use super::fixed_buf::FixedBuf;
 use super::fixed_slot::FixedSlot;
 use crate::context;
+use crate::driver::DriverId;
 
 /// Most buffers one pool registers (the kernel's table holds 16384).
 const MAX_BUFFERS: usize = 4096;
@@ -98,7 +99,7 @@ pub(super) struct Pool {
     /// Tasks waiting in [`FixedPool::get`] for a buffer to come back.
     waiters: RefCell<VecDeque<Waker>>,
     /// `(table id, first slot)` if registered.
-    table: Option<(u64, u32)>,
+    table: Option<(DriverId, u32)>,
     /// Why the buffers are plain memory, if they are.
     fallback: Option<String>,
 }
@@ -206,7 +207,7 @@ impl Pool {
     /// Registers the buffers with the current worker's driver: `(table,
     /// first slot)`, or why not (also recorded in the worker's metrics and
     /// driver info).
-    fn register(&self) -> Result<(u64, u32), String> {
+    fn register(&self) -> Result<(DriverId, u32), String> {
         let iovecs: Vec<libc::iovec> = (0..self.count)
             .map(|i| libc::iovec {
                 iov_base: self.buf_ptr(i as u16).as_ptr().cast(),
@@ -245,7 +246,6 @@ impl Pool {
     pub(super) fn slot(&self, index: u16) -> Option<FixedSlot> {
         let (table, first) = self.table?;
         let index = u16::try_from(first + u32::from(index)).ok()?;
-        let table = std::num::NonZeroU64::new(table)?;
         Some(FixedSlot { table, index })
     }
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::buf::{FixedSlot, FixedToken, IoBuf};
 use crate::context;
-use crate::driver::{Emptied, FileReleases};
+use crate::driver::{DriverId, Emptied, FileReleases};
 use crate::sys::SharedFd;
 
 /// A file's slot in a ring's registered-file table.
@@ -27,7 +27,7 @@ pub(crate) struct FixedFile {
 #[derive(Debug)]
 struct FileSlot {
     /// The driver whose table holds the file.
-    table: u64,
+    table: DriverId,
     /// The slot (`types::Fixed`).
     slot: u32,
     /// The plain descriptor, open as long as the slot is: ops naming the
@@ -162,9 +162,9 @@ impl Fixed {
     /// Keeps only the slots in the tables `table` names (the submitting
     /// ring's); the others are left unused, so the op uses plain resources.
     #[inline]
-    pub(crate) fn bind(&mut self, table: u64) {
+    pub(crate) fn bind(&mut self, table: DriverId) {
         self.file_bound = matches!(&self.file, FileRef::Registered(f) if f.inner.table == table);
-        if self.buf.is_some_and(|b| b.table.get() != table) {
+        if self.buf.is_some_and(|b| b.table != table) {
             self.buf = None;
         }
     }

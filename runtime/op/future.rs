@@ -10,7 +10,7 @@
 //! Dropping an `Op` in flight orphans its slot (see `driver/lifecycle.rs`);
 //! an op io_uring runs in place moves into that slot then.
 //! An `Op` polled on a runtime other than the one holding it panics with a
-//! message saying so (see `driver/op_state.rs`): its buffers are in the other
+//! message saying so (see `driver/protocol.rs`): its buffers are in the other
 //! driver's slot and cannot be handed back.
 //!
 //! # Threads

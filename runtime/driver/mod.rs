@@ -468,7 +468,7 @@ impl Driver {
     }
 
     /// Registers buffers; returns `(table id, first slot)`, or why they stay
-    /// plain (also counted in the worker's metrics).
+    /// plain.
     ///
     /// # Safety
     ///
@@ -480,7 +480,7 @@ impl Driver {
     ) -> Result<(DriverId, u32), String> {
         match self {
             // SAFETY: the caller's promise, passed on.
-            Driver::Uring(d) => unsafe { d.register_buffers_noted(iovecs) },
+            Driver::Uring(d) => unsafe { d.register_buffers_in_table(iovecs) },
             Driver::Epoll(_) => Err("the epoll driver has no registered buffers".into()),
         }
     }
@@ -494,13 +494,13 @@ impl Driver {
     }
 
     /// Registers `fd`; returns `(table id, slot, release queue)`, or why it
-    /// stays a plain descriptor (counted in the metrics; epoll says nothing).
+    /// stays a plain descriptor.
     pub(crate) fn register_file(
         &mut self,
         fd: RawFd,
     ) -> Result<(DriverId, u32, Arc<FileReleases>), String> {
         match self {
-            Driver::Uring(d) => d.register_file_noted(fd),
+            Driver::Uring(d) => d.register_file_in_table(fd),
             Driver::Epoll(_) => Err("the epoll driver has no registered files".into()),
         }
     }

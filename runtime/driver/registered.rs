@@ -6,7 +6,8 @@
 //! and files come and go without re-registering the rest. A refused
 //! registration (`RLIMIT_MEMLOCK` for buffers, an old kernel, a full table)
 //! is never an error for the user: the caller gets the reason, falls back to
-//! plain buffers or descriptors, and the worker's metrics record it.
+//! plain buffers or descriptors, and `op::register` records it, once, in the
+//! worker's metrics and its `driver_info()` line.
 //!
 //! The tables are named by their driver's [`DriverId`]. Whoever holds a
 //! slot also keeps the id, and uses the slot only on the driver with that id: a buffer pool
@@ -31,7 +32,7 @@ use super::super::file_releases::{FileReleases, Release};
 use super::super::id::DriverId;
 use super::super::unpark::Unpark;
 use super::UringDriver;
-use crate::metrics::{add, bump, Counters};
+use crate::metrics::{add, bump};
 
 /// Slots in the buffer table (the kernel's cap is 16384 buffers).
 const BUF_SLOTS: u32 = 4096;
@@ -153,15 +154,6 @@ fn clear_buffers(submitter: io_uring::Submitter<'_>, start: u32, n: u32) -> bool
     // SAFETY: null, zero-length iovecs clear the slots; nothing is registered.
     let res = unsafe { submitter.register_buffers_update(start, &empty, None) };
     res.is_ok()
-}
-
-/// Records a fallback in the worker's counters.
-fn note_fallback(counters: &Counters, why: &str) {
-    bump(&counters.registration_fallbacks);
-    *counters
-        .registration_note
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = Some(why.to_owned());
 }
 
 impl UringDriver {
@@ -325,23 +317,18 @@ impl Drop for UringDriver {
 
 impl UringDriver {
     /// Registers buffers; returns `(table id, first slot)`, or why they stay
-    /// plain (also counted in the worker's metrics).
+    /// plain (the caller records that: `op::register`).
     ///
     /// # Safety
     ///
     /// As [`register_buffers`](Self::register_buffers).
-    pub(crate) unsafe fn register_buffers_noted(
+    pub(crate) unsafe fn register_buffers_in_table(
         &mut self,
         iovecs: &[libc::iovec],
     ) -> Result<(DriverId, u32), String> {
         // SAFETY: the caller's promise, passed on.
-        match unsafe { self.register_buffers(iovecs) } {
-            Ok(start) => Ok((self.id, start)),
-            Err(why) => {
-                note_fallback(&self.counters, &why);
-                Err(why)
-            }
-        }
+        let start = unsafe { self.register_buffers(iovecs) }?;
+        Ok((self.id, start))
     }
 
     /// Clears buffer slots registered on the table `id` (nothing if that is
@@ -353,18 +340,13 @@ impl UringDriver {
     }
 
     /// Registers `fd`; returns `(table id, slot, release queue)`, or why it
-    /// stays a plain descriptor (counted in the metrics).
-    pub(crate) fn register_file_noted(
+    /// stays a plain descriptor (the caller records that: `op::register`).
+    pub(crate) fn register_file_in_table(
         &mut self,
         fd: RawFd,
     ) -> Result<(DriverId, u32, Arc<FileReleases>), String> {
-        match self.register_file(fd) {
-            Ok(slot) => Ok((self.id, slot, self.registered.releases.clone())),
-            Err(why) => {
-                note_fallback(&self.counters, &why);
-                Err(why)
-            }
-        }
+        let slot = self.register_file(fd)?;
+        Ok((self.id, slot, self.registered.releases.clone()))
     }
 
     /// Clears released file slots now, if this is the driver of table `id`.

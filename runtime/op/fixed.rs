@@ -12,7 +12,6 @@
 use std::sync::{Arc, Mutex};
 
 use crate::buf::{FixedSlot, FixedToken, IoBuf};
-use crate::context;
 use crate::driver::{DriverId, Emptied, FileReleases};
 use crate::sys::SharedFd;
 
@@ -45,20 +44,8 @@ impl FixedFile {
     /// Registers `fd` with the current worker's ring, or says why not (the
     /// epoll driver, no runtime, a refused registration).
     pub(crate) fn register(fd: &SharedFd) -> Result<FixedFile, String> {
-        let res = context::with_current(|worker| {
-            let Ok(mut driver) = worker.driver.try_borrow_mut() else {
-                return Err("the driver was busy".to_owned());
-            };
-            let res = driver.register_file(fd.raw());
-            let on_uring = driver.fixed_id().is_some();
-            drop(driver);
-            if let (Err(why), true) = (&res, on_uring) {
-                crate::report::note_fallback(worker, "registered files", why);
-            }
-            res
-        });
         let (table, slot, releases) =
-            res.unwrap_or_else(|| Err("the file was registered outside a runtime".to_owned()))?;
+            super::register("registered files", |driver| driver.register_file(fd.raw()))?;
         Ok(FixedFile {
             inner: Arc::new(FileSlot {
                 table,
@@ -105,11 +92,7 @@ impl Drop for FileSlot {
             .take();
         self.releases.release(self.slot, done);
         // On the owning worker, empty it now rather than at its next park.
-        context::with_current(|worker| {
-            if let Ok(mut driver) = worker.driver.try_borrow_mut() {
-                driver.clear_released_files(self.table);
-            }
-        });
+        super::try_with_driver(|driver| driver.clear_released_files(self.table));
     }
 }
 

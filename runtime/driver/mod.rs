@@ -50,10 +50,14 @@ mod owner;
 mod protocol;
 pub(crate) mod recvmsg_out;
 mod registry;
+#[cfg(test)]
+mod registry_tests;
 mod ring_enter;
 pub(crate) mod send_queue;
 mod source;
 mod unpark;
+#[cfg(test)]
+mod unpark_tests;
 mod uring;
 mod uring_recv;
 mod uring_send;

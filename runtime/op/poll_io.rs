@@ -19,7 +19,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::task::{Context, Poll};
 
-use super::future::no_runtime;
+use super::op_future::no_runtime;
 use super::{send_queued, Recv};
 use crate::driver::{Descriptor as _, Interest, Multishot, Received};
 use crate::sys::{stream_io, SharedFd};

@@ -4,7 +4,7 @@
 use std::io;
 use std::task::{Context, Poll};
 
-use super::future::no_runtime;
+use super::op_future::no_runtime;
 use crate::sys::SharedFd;
 
 /// Ready once `fd` has data to read, end of stream or an error to report:

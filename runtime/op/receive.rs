@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::future::{no_runtime, Op};
+use super::op_future::{no_runtime, Op};
 use super::Operation;
 use crate::driver::{
     timed_out, Chunk, Descriptor as _, Multishot, PoolMemory, Received, RecvSide, Take,

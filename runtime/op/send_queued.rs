@@ -64,7 +64,7 @@ pub(crate) fn poll_write_owned<B: IoBuf + Send>(
     });
     match polled {
         Some(polled) => polled,
-        None => Some(Poll::Ready(Err(super::future::no_runtime()))),
+        None => Some(Poll::Ready(Err(super::op_future::no_runtime()))),
     }
 }
 
@@ -79,7 +79,7 @@ pub(crate) fn poll_write(
     let polled = super::with_driver(|driver| driver.queue_copy(fd, buf, cx));
     match polled {
         Some(polled) => polled,
-        None => Some(Poll::Ready(Err(super::future::no_runtime()))),
+        None => Some(Poll::Ready(Err(super::op_future::no_runtime()))),
     }
 }
 

@@ -46,9 +46,17 @@ impl fmt::Display for DriverInfo {
     }
 }
 
-/// Adds "`what` fell back: `why`" to `worker`'s line of [`driver_info()`]
-/// (once per kind), for registrations refused by the kernel.
+/// Records a registration the kernel refused, in the one place that does:
+/// counted in `worker`'s metrics (`registration_fallbacks`, with `why` as
+/// its `registration_note`) and added as "`what` fell back: `why`" to its
+/// line of [`driver_info()`] (once per kind).
 pub(crate) fn note_fallback(worker: &Worker, what: &str, why: &str) {
+    let counters = &worker.shared.counters;
+    crate::metrics::bump(&counters.registration_fallbacks);
+    *counters
+        .registration_note
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some(why.to_owned());
     let mut drivers = worker
         .handle
         .drivers

@@ -20,7 +20,8 @@ use std::task::{Poll, Waker};
 
 use super::fixed_buf::FixedBuf;
 use super::fixed_slot::FixedSlot;
-use crate::context;
+use crate::driver::DriverId;
+use crate::op;
 
 /// Most buffers one pool registers (the kernel's table holds 16384).
 const MAX_BUFFERS: usize = 4096;
@@ -98,7 +99,7 @@ pub(super) struct Pool {
     /// Tasks waiting in [`FixedPool::get`] for a buffer to come back.
     waiters: RefCell<VecDeque<Waker>>,
     /// `(table id, first slot)` if registered.
-    table: Option<(u64, u32)>,
+    table: Option<(DriverId, u32)>,
     /// Why the buffers are plain memory, if they are.
     fallback: Option<String>,
 }
@@ -206,28 +207,19 @@ impl Pool {
     /// Registers the buffers with the current worker's driver: `(table,
     /// first slot)`, or why not (also recorded in the worker's metrics and
     /// driver info).
-    fn register(&self) -> Result<(u64, u32), String> {
+    fn register(&self) -> Result<(DriverId, u32), String> {
         let iovecs: Vec<libc::iovec> = (0..self.count)
             .map(|i| libc::iovec {
                 iov_base: self.buf_ptr(i as u16).as_ptr().cast(),
                 iov_len: self.size,
             })
             .collect();
-        let res = context::with_current(|worker| {
-            let Ok(mut driver) = worker.driver.try_borrow_mut() else {
-                return Err("the driver was busy".to_owned());
-            };
+        op::register("registered buffers", |driver| {
             // SAFETY: the memory stays allocated until `Drop for Pool`, which
             // clears the slots first; if it cannot (no driver here, another
             // runtime), the slots stay taken and are never named again.
-            let res = unsafe { driver.register_buffers(&iovecs) };
-            drop(driver);
-            if let Err(why) = &res {
-                crate::report::note_fallback(worker, "registered buffers", why);
-            }
-            res
-        });
-        res.unwrap_or_else(|| Err("the pool was made outside a runtime".to_owned()))
+            unsafe { driver.register_buffers(&iovecs) }
+        })
     }
 
     /// Address of buffer `index` (`index < count`).
@@ -245,7 +237,6 @@ impl Pool {
     pub(super) fn slot(&self, index: u16) -> Option<FixedSlot> {
         let (table, first) = self.table?;
         let index = u16::try_from(first + u32::from(index)).ok()?;
-        let table = std::num::NonZeroU64::new(table)?;
         Some(FixedSlot { table, index })
     }
 
@@ -263,10 +254,8 @@ impl Drop for Pool {
     fn drop(&mut self) {
         if let Some((table, first)) = self.table {
             // Every buffer is back (each holds the `Rc`), so no op uses the slots.
-            context::with_current(|worker| {
-                if let Ok(mut driver) = worker.driver.try_borrow_mut() {
-                    driver.unregister_buffers(table, first, self.count as u32);
-                }
+            op::try_with_driver(|driver| {
+                driver.unregister_buffers(table, first, self.count as u32)
             });
         }
         // SAFETY: `mem` came from `alloc_zeroed(self.layout)` and is freed only

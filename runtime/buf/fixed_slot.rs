@@ -10,9 +10,9 @@ pub struct FixedToken(pub(crate) ());
 /// A registered buffer: the ring's table (a driver id) and the slot in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FixedSlot {
-    /// The id of the driver whose table holds the buffer (ids start at 1,
-    /// so an `Option<FixedSlot>` costs no extra word).
-    pub(crate) table: std::num::NonZeroU64,
+    /// The driver whose table holds the buffer (never zero, so an
+    /// `Option<FixedSlot>` costs no extra word).
+    pub(crate) table: crate::driver::DriverId,
     /// The buffer's index in that table (`buf_index` of the entry).
     pub(crate) index: u16,
 }

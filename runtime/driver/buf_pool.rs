@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use io_uring::types::BufRingEntry;
 use io_uring::IoUring;
 
-use super::op_state::DriverId;
+use super::id::DriverId;
 
 /// The buffer group every multishot receive of a worker picks from.
 pub(crate) const BUF_GROUP: u16 = 0;

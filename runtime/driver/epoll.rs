@@ -19,13 +19,15 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::buf_pool::{LendPool, PoolMemory};
+use super::deferred::Deferred;
+use super::descriptor::{Descriptor, Received, RecvConfig};
+use super::id::DriverId;
 use super::lifecycle::{Ops, Orphaned, Reaped};
-use super::op_state::DriverId;
 use super::operation::{cvt, Erased, Interest, Operation};
-use super::readiness::{Readiness, Registry};
+use super::protocol::{OpState, Protocol, Readiness};
+use super::registry::Registry;
 use super::source::{stuck, Busy, RecvSide, Take};
 use super::unpark::Unpark;
-use super::{Deferred, Descriptor, Received, RecvConfig};
 use crate::blocking::BlockingPool;
 use crate::metrics::{bump, Counters};
 
@@ -128,20 +130,14 @@ impl EpollDriver {
         })
     }
 
+    /// The worker starts (`true`) or stops turning its loop.
+    pub(crate) fn attend(&mut self, on: bool) {
+        self.unpark.set_active(on);
+    }
+
     /// A buffer for a zero-copy read, if one is free.
     pub(crate) fn lend(&mut self) -> Option<(Arc<PoolMemory>, u16)> {
         self.lend.as_mut()?.lend()
-    }
-
-    /// This driver's identity.
-    pub(crate) fn id(&self) -> DriverId {
-        self.id
-    }
-
-    /// An op waiting for readiness was dropped: it ends without a result.
-    pub(crate) fn abandoned(&mut self) {
-        bump(&self.counters.ops_cancelled);
-        bump(&self.counters.ops_completed);
     }
 
     /// Forgets `fd` before it is closed, so a reused number starts afresh.
@@ -242,20 +238,6 @@ impl EpollDriver {
         self.posted = posted;
     }
 
-    /// The slots of blocking-pool ops.
-    pub(crate) fn ops_mut(&mut self) -> &mut Ops {
-        &mut self.ops
-    }
-
-    /// A blocking-pool op's future was dropped: the slot lives on until the pool is done.
-    pub(crate) fn drop_slot(&mut self, key: usize) {
-        match self.ops.orphan(key) {
-            Orphaned::Gone => {}
-            Orphaned::Cancel => bump(&self.counters.ops_cancelled),
-            Orphaned::Free(done) => self.deferred.frees.push(done),
-        }
-    }
-
     /// Number of blocking-pool ops holding a slot.
     pub(crate) fn in_flight(&self) -> usize {
         self.ops.len()
@@ -350,11 +332,55 @@ fn wait_failed(e: &io::Error) -> ! {
     panic!("runtime: epoll_wait failed ({e}); the epoll driver cannot continue")
 }
 
-impl Readiness for EpollDriver {
-    fn driver_id(&self) -> DriverId {
+impl Protocol for EpollDriver {
+    /// This driver's identity.
+    fn id(&self) -> DriverId {
         self.id
     }
 
+    /// The slots of blocking-pool ops.
+    fn ops_mut(&mut self) -> &mut Ops {
+        &mut self.ops
+    }
+
+    /// A blocking-pool op's future was dropped: the slot lives on until the pool is done.
+    fn drop_slot(&mut self, key: usize, _cancel: bool) {
+        match self.ops.orphan(key) {
+            Orphaned::Gone => {}
+            Orphaned::Cancel => bump(&self.counters.ops_cancelled),
+            Orphaned::Free(done) => self.deferred.frees.push(done),
+        }
+    }
+
+    fn unpark(&self) -> &Arc<Unpark> {
+        &self.unpark
+    }
+
+    /// Attempts the op by the readiness protocol; files go to the pool.
+    #[inline]
+    fn start<T: Operation>(
+        &mut self,
+        st: &mut OpState<T>,
+        _deadline: Option<Duration>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<u32>> {
+        self.poll_unheld(st, cx)
+    }
+
+    /// Only io_uring runs ops in place, so this is never asked; leaking is
+    /// the safe answer all the same.
+    fn drop_in_place(&mut self, _key: usize, op: Box<dyn Erased>, _cancel: bool) {
+        std::mem::forget(op);
+    }
+
+    /// An op waiting for readiness was dropped: it ends without a result.
+    fn abandoned(&mut self) {
+        bump(&self.counters.ops_cancelled);
+        bump(&self.counters.ops_completed);
+    }
+}
+
+impl Readiness for EpollDriver {
     fn registry(&mut self) -> &mut Registry {
         &mut self.registry
     }

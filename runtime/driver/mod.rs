@@ -4,12 +4,12 @@
 //! # What a driver provides
 //!
 //! - `poll_op` / `drop_op`: the one protocol an op's future runs, whatever
-//!   the driver (`op_state.rs`). io_uring queues its entry (boxing the op
+//!   the driver (`protocol.rs`). io_uring queues its entry (boxing the op
 //!   into a slot unless it runs in place); every epoll op attempts the
-//!   syscall, waits for readiness in the driver's registry and retries
-//!   (`readiness.rs`); epoll sends regular-file ops to its blocking pool.
-//!   An op carries the id of the driver that holds it, so no other driver is
-//!   ever asked about its slot.
+//!   syscall, waits for readiness in the driver's registry (`registry.rs`)
+//!   and retries; epoll sends regular-file ops to its blocking pool.
+//!   An op carries the id of the driver that holds it (`id.rs`), so no
+//!   other driver is ever asked about its slot.
 //! - `poll_receive` / `poll_readable`: the receive protocol of a socket's
 //!   [`Source`] (`source.rs`): reads take what the kernel already received
 //!   for the socket; an empty queue starts a receive (io_uring: a multishot
@@ -27,9 +27,13 @@
 //!   frees its queue and cancels what its kernel receive holds, by way of
 //!   the owning worker's [`Unpark`] when that worker is elsewhere.
 //!
-//! Driver choice and its reasons live in `detect.rs`.
+//! Driver choice and its reasons live in `detect.rs`. The methods of
+//! [`Driver`] only pick the driver and forward: the protocol lives in
+//! `protocol.rs`, each mechanism in its own file.
 
 mod buf_pool;
+mod deferred;
+mod descriptor;
 pub(crate) mod detect;
 pub(crate) use detect::accept_dontwait_supported;
 mod epoll;
@@ -38,16 +42,22 @@ mod hand_back;
 // Only `http::serve` passes descriptors between workers.
 #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
 mod hand_off;
+mod id;
 mod lifecycle;
 mod op_box;
-mod op_state;
 mod operation;
-mod readiness;
+mod owner;
+mod protocol;
 pub(crate) mod recvmsg_out;
+mod registry;
+#[cfg(test)]
+mod registry_tests;
 mod ring_enter;
 pub(crate) mod send_queue;
 mod source;
 mod unpark;
+#[cfg(test)]
+mod unpark_tests;
 mod uring;
 mod uring_recv;
 mod uring_send;
@@ -61,21 +71,22 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 pub(crate) use buf_pool::PoolMemory;
+pub(crate) use deferred::{Collected, Deferred};
+pub(crate) use descriptor::{Descriptor, Received, RecvConfig};
 pub(crate) use file_releases::{Emptied, FileReleases};
-pub(crate) use hand_back::hand_back;
 #[cfg_attr(not(feature = "hyper"), allow(unused_imports))]
 pub(crate) use hand_off::Arrival;
-pub(crate) use op_state::{timed_out, OpState, Phase};
+pub(crate) use id::DriverId;
 pub(crate) use operation::{cvt, Attempt, Interest, Operation};
+pub(crate) use owner::Owner;
+pub(crate) use protocol::{hand_back, timed_out, OpState, Phase};
 pub(crate) use source::{closed, Chunk, Datagram, Lent, Multishot, RecvSide, Source, Take};
 pub(crate) use unpark::Unpark;
 
 use crate::blocking::BlockingPool;
 use crate::metrics::Counters;
 use epoll::EpollDriver;
-use lifecycle::Finished;
-use op_state::DriverId;
-use readiness::Readiness;
+use protocol::{Protocol, Readiness};
 use uring::UringDriver;
 
 /// Which I/O driver a worker runs.
@@ -100,66 +111,6 @@ impl fmt::Display for DriverKind {
     }
 }
 
-/// How a worker's receives queue up (`Builder::recv_buffers` and friends).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RecvConfig {
-    /// Provided buffers per io_uring worker (a power of two).
-    pub(crate) buffers: u16,
-    /// Bytes per provided buffer.
-    pub(crate) buffer_size: u32,
-    /// Unread bytes a socket's queue may hold before its multishot receive
-    /// is paused (the rest waits in the kernel's socket buffer).
-    pub(crate) max_queued: usize,
-    /// Unaccepted connections a listener's queue may hold before its
-    /// multishot accept is paused (the rest waits in the kernel's backlog).
-    pub(crate) max_conns: usize,
-}
-
-impl Default for RecvConfig {
-    fn default() -> Self {
-        RecvConfig {
-            buffers: 256,
-            buffer_size: 16 * 1024,
-            max_queued: 64 * 1024,
-            max_conns: 256,
-        }
-    }
-}
-
-/// A descriptor the receive protocol runs on (`sys::SharedFd`), seen from
-/// the driver, which knows nothing of sockets.
-pub(crate) trait Descriptor {
-    /// The fd number, valid while `self` lives.
-    fn raw(&self) -> RawFd;
-    /// Tells this descriptor from an earlier one with the same number.
-    fn id(&self) -> u64;
-    /// Its receive side.
-    fn source(&self) -> &Source;
-    /// A reference that keeps the descriptor open (and its side alive) for
-    /// as long as a multishot holds it.
-    fn keep(&self) -> Arc<dyn Owner>;
-}
-
-/// What an armed multishot holds of its descriptor (see
-/// [`Descriptor::keep`]): holding it keeps the descriptor open.
-pub(crate) trait Owner: Send + Sync + std::fmt::Debug + 'static {}
-
-/// What one poll of a receive came to; see [`Driver::poll_receive`].
-#[derive(Debug)]
-pub(crate) enum Received<T> {
-    /// Taken from the socket's queue.
-    Took(T),
-    /// A receive is in a kernel; the caller's waker is parked on the socket.
-    Wait,
-    /// Nothing queued and nothing in a kernel: the caller starts its own
-    /// one-shot receive (on io_uring the socket records it, and reports its
-    /// slot with [`Driver::oneshot_submitted`]).
-    Start,
-    /// The socket's receive is stuck in the ring of a runtime that is not
-    /// running: the read fails with this error (nothing is lost).
-    Fail(std::io::Error),
-}
-
 /// A worker's driver.
 #[derive(Debug)]
 // One per worker; boxing the larger variant would add an indirection to every op.
@@ -169,60 +120,6 @@ pub(crate) enum Driver {
     Uring(UringDriver),
     /// Readiness-based: non-blocking syscalls retried on readiness.
     Epoll(EpollDriver),
-}
-
-/// Work collected inside the driver, run after its borrow ends.
-#[derive(Default)]
-pub(crate) struct Deferred {
-    /// Wakers of ops that completed, in completion order.
-    pub(crate) wakers: Vec<Waker>,
-    /// Orphaned ops that finished: dropping their output closes any fd it owns.
-    pub(crate) frees: Vec<Finished>,
-}
-
-/// One piece of collected work, handed out by [`Driver::next_deferred`].
-pub(crate) enum Collected {
-    /// Wake it.
-    Wake(Waker),
-    /// Wake every waker now in the caller's batch vector.
-    Batch,
-    /// Drop it (an orphan's output).
-    Free(Finished),
-}
-
-impl fmt::Debug for Deferred {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Deferred")
-            .field("wakers", &self.wakers.len())
-            .field("frees", &self.frees.len())
-            .finish()
-    }
-}
-
-impl Deferred {
-    /// The next piece of work: completion wakers first, then the readiness
-    /// wakers `woken`, then finished orphans. A lone waker is handed out as
-    /// it is; several are swapped into `batch` (which must be empty), so a
-    /// busy turn moves vectors, not each waker, and neither side allocates
-    /// once warmed up.
-    #[inline]
-    pub(crate) fn next(
-        &mut self,
-        woken: &mut Vec<Waker>,
-        batch: &mut Vec<Waker>,
-    ) -> Option<Collected> {
-        for wakers in [&mut self.wakers, woken] {
-            match wakers.len() {
-                0 => {}
-                1 => return wakers.pop().map(Collected::Wake),
-                _ => {
-                    std::mem::swap(wakers, batch);
-                    return Some(Collected::Batch);
-                }
-            }
-        }
-        self.frees.pop().map(Collected::Free)
-    }
 }
 
 impl Driver {
@@ -393,15 +290,19 @@ impl Driver {
         }
     }
 
-    /// Submits and waits up to `timeout` (None: until something happens).
+    /// Takes back the ops handed back so far (after the executor's
+    /// `prepare_park`: see `hand_back.rs`), then submits and waits up to
+    /// `timeout` (None: until something happens).
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
-        // After the executor's `prepare_park` (see `hand_back.rs`).
-        for item in self.unpark().hand_backs.take() {
-            self.take_back(item);
-        }
         match self {
-            Driver::Uring(d) => d.park(timeout),
-            Driver::Epoll(d) => d.park(timeout),
+            Driver::Uring(d) => {
+                d.take_hand_backs();
+                d.park(timeout)
+            }
+            Driver::Epoll(d) => {
+                d.take_hand_backs();
+                d.park(timeout)
+            }
         }
     }
 
@@ -484,20 +385,6 @@ impl Driver {
         }
     }
 
-    /// An op whose future was dropped elsewhere comes back: its slot is
-    /// orphaned as if the future had been dropped here.
-    fn take_back(&mut self, item: hand_back::HandBack) {
-        match (self, item) {
-            (Driver::Uring(d), hand_back::HandBack::Slot(key, cancel)) => d.drop_slot(key, cancel),
-            (Driver::Epoll(d), hand_back::HandBack::Slot(key, _)) => d.drop_slot(key),
-            (Driver::Uring(d), hand_back::HandBack::InPlace(key, op, cancel)) => {
-                d.drop_in_place(key, op.0, cancel)
-            }
-            // Only io_uring runs ops in place; leaking is the safe answer.
-            (Driver::Epoll(_), hand_back::HandBack::InPlace(_, op, _)) => std::mem::forget(op.0),
-        }
-    }
-
     /// Passes `fd` to the io_uring worker whose ring is `target` (see
     /// `hand_off.rs`); gives it back when this driver cannot (epoll).
     #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
@@ -542,16 +429,117 @@ impl Driver {
         }
     }
 
-    /// Cancels and reaps everything in flight (bounded); leaks what the
-    /// kernel does not give back.
+    /// Takes back what was handed back, closing that queue, then cancels and
+    /// reaps everything in flight (bounded); leaks what the kernel does not
+    /// give back.
     pub(crate) fn shutdown(&mut self) {
-        hand_back::unregister(self.id());
-        for item in self.unpark().hand_backs.close() {
-            self.take_back(item);
-        }
         match self {
-            Driver::Uring(d) => d.shutdown(),
-            Driver::Epoll(d) => d.shutdown(),
+            Driver::Uring(d) => {
+                d.close_hand_backs();
+                d.shutdown()
+            }
+            Driver::Epoll(d) => {
+                d.close_hand_backs();
+                d.shutdown()
+            }
+        }
+    }
+
+    /// Drives a single-shot op (see [`Protocol::poll_op`]).
+    #[inline]
+    pub(crate) fn poll_op<T: Operation>(
+        &mut self,
+        st: &mut OpState<T>,
+        deadline: Option<Duration>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<u32>> {
+        match self {
+            Driver::Uring(d) => d.poll_op(st, deadline, cx),
+            Driver::Epoll(d) => d.poll_op(st, deadline, cx),
+        }
+    }
+
+    /// Takes back an op waiting for readiness, to complete it with an error
+    /// (see [`Protocol::abandon_op`]).
+    pub(crate) fn abandon_op<T>(&mut self, st: &mut OpState<T>) -> Option<T> {
+        match self {
+            Driver::Uring(d) => d.abandon_op(st),
+            Driver::Epoll(d) => d.abandon_op(st),
+        }
+    }
+
+    /// The op's future is dropped here; false if another driver holds it
+    /// (see [`Protocol::drop_op`]).
+    pub(crate) fn drop_op<T: Operation>(&mut self, st: &mut OpState<T>) -> bool {
+        match self {
+            Driver::Uring(d) => d.drop_op(st),
+            Driver::Epoll(d) => d.drop_op(st),
+        }
+    }
+}
+
+impl Driver {
+    /// The id of this driver's registered-file and -buffer tables; `None` on
+    /// epoll, which has none.
+    #[inline]
+    pub(crate) fn fixed_id(&self) -> Option<DriverId> {
+        match self {
+            Driver::Uring(d) => Some(d.id),
+            Driver::Epoll(_) => None,
+        }
+    }
+
+    /// Registers buffers; returns `(table id, first slot)`, or why they stay
+    /// plain.
+    ///
+    /// # Safety
+    ///
+    /// The memory each iovec describes stays allocated until
+    /// [`unregister_buffers`](Driver::unregister_buffers) or the ring is gone.
+    pub(crate) unsafe fn register_buffers(
+        &mut self,
+        iovecs: &[libc::iovec],
+    ) -> Result<(DriverId, u32), String> {
+        match self {
+            // SAFETY: the caller's promise, passed on.
+            Driver::Uring(d) => unsafe { d.register_buffers_in_table(iovecs) },
+            Driver::Epoll(_) => Err("the epoll driver has no registered buffers".into()),
+        }
+    }
+
+    /// Clears buffer slots registered on the table `id` (nothing if this is
+    /// another driver: that one's tables went with its ring).
+    pub(crate) fn unregister_buffers(&mut self, id: DriverId, start: u32, n: u32) {
+        if let Driver::Uring(d) = self {
+            d.unregister_buffers_of(id, start, n);
+        }
+    }
+
+    /// Registers `fd`; returns `(table id, slot, release queue)`, or why it
+    /// stays a plain descriptor.
+    pub(crate) fn register_file(
+        &mut self,
+        fd: RawFd,
+    ) -> Result<(DriverId, u32, Arc<FileReleases>), String> {
+        match self {
+            Driver::Uring(d) => d.register_file_in_table(fd),
+            Driver::Epoll(_) => Err("the epoll driver has no registered files".into()),
+        }
+    }
+
+    /// Clears released file slots now, if this is the driver of table `id`.
+    pub(crate) fn clear_released_files(&mut self, id: DriverId) {
+        if let Driver::Uring(d) = self {
+            d.clear_released_files_of(id);
+        }
+    }
+
+    /// The worker starts (`true`) or stops turning its loop (see
+    /// `UringDriver::attend`).
+    pub(crate) fn attend(&mut self, on: bool) {
+        match self {
+            Driver::Uring(d) => d.attend(on),
+            Driver::Epoll(d) => d.attend(on),
         }
     }
 }

@@ -128,7 +128,7 @@ pub(crate) unsafe trait Operation: 'static {
     /// tables; an op that may name registered slots keeps only those in
     /// that table. The default does nothing.
     #[inline]
-    fn bind_registered(&mut self, _table: u64) {}
+    fn bind_registered(&mut self, _table: super::id::DriverId) {}
 
     /// epoll: try the syscall without blocking.
     fn epoll_attempt(&mut self) -> Attempt;

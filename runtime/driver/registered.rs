@@ -6,10 +6,11 @@
 //! and files come and go without re-registering the rest. A refused
 //! registration (`RLIMIT_MEMLOCK` for buffers, an old kernel, a full table)
 //! is never an error for the user: the caller gets the reason, falls back to
-//! plain buffers or descriptors, and the worker's metrics record it.
+//! plain buffers or descriptors, and `op::register` records it, once, in the
+//! worker's metrics and its `driver_info()` line.
 //!
-//! Each driver has a process-unique `id`. Whoever holds a slot also keeps
-//! the id, and uses the slot only on the driver with that id: a buffer pool
+//! The tables are named by their driver's [`DriverId`]. Whoever holds a
+//! slot also keeps the id, and uses the slot only on the driver with that id: a buffer pool
 //! or file that outlives its runtime, or is used under another one on the
 //! same thread, falls back to the plain path instead of naming a stranger's slot.
 //!
@@ -25,28 +26,22 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::super::file_releases::{FileReleases, Release};
+use super::super::id::DriverId;
 use super::super::unpark::Unpark;
-use super::super::Driver;
 use super::UringDriver;
-use crate::metrics::{add, bump, Counters};
+use crate::metrics::{add, bump};
 
 /// Slots in the buffer table (the kernel's cap is 16384 buffers).
 const BUF_SLOTS: u32 = 4096;
 /// Slots in the file table, at most `RLIMIT_NOFILE` (the kernel's check).
 const FILE_SLOTS: u32 = 4096;
 
-/// Source of driver ids; 0 is never used.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
 /// One ring's registration state.
 #[derive(Debug)]
 pub(crate) struct Registered {
-    /// Tells this ring apart from every other, for slot holders to check.
-    pub(super) id: u64,
     /// The registered-buffer table.
     bufs: Table,
     /// The registered-file table.
@@ -61,7 +56,6 @@ impl Registered {
     /// Empty tables of a ring whose worker `unpark` wakes.
     pub(super) fn new(unpark: Arc<Unpark>) -> Self {
         Registered {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             bufs: Table::Unset,
             files: Table::Unset,
             releases: FileReleases::new(unpark),
@@ -160,15 +154,6 @@ fn clear_buffers(submitter: io_uring::Submitter<'_>, start: u32, n: u32) -> bool
     // SAFETY: null, zero-length iovecs clear the slots; nothing is registered.
     let res = unsafe { submitter.register_buffers_update(start, &empty, None) };
     res.is_ok()
-}
-
-/// Records a fallback in the worker's counters.
-fn note_fallback(counters: &Counters, why: &str) {
-    bump(&counters.registration_fallbacks);
-    *counters
-        .registration_note
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = Some(why.to_owned());
 }
 
 impl UringDriver {
@@ -330,74 +315,44 @@ impl Drop for UringDriver {
     }
 }
 
-impl Driver {
-    /// The id of this ring's tables; `None` on epoll, which has none.
-    #[inline]
-    pub(crate) fn fixed_id(&self) -> Option<u64> {
-        match self {
-            Driver::Uring(d) => Some(d.registered.id),
-            Driver::Epoll(_) => None,
-        }
-    }
-
+impl UringDriver {
     /// Registers buffers; returns `(table id, first slot)`, or why they stay
-    /// plain (also counted in the worker's metrics).
+    /// plain (the caller records that: `op::register`).
     ///
     /// # Safety
     ///
-    /// As [`UringDriver::register_buffers`]: the memory stays allocated until
-    /// [`unregister_buffers`](Driver::unregister_buffers) or the ring is gone.
-    pub(crate) unsafe fn register_buffers(
+    /// As [`register_buffers`](Self::register_buffers).
+    pub(crate) unsafe fn register_buffers_in_table(
         &mut self,
         iovecs: &[libc::iovec],
-    ) -> Result<(u64, u32), String> {
-        let Driver::Uring(d) = self else {
-            return Err("the epoll driver has no registered buffers".into());
-        };
+    ) -> Result<(DriverId, u32), String> {
         // SAFETY: the caller's promise, passed on.
-        match unsafe { d.register_buffers(iovecs) } {
-            Ok(start) => Ok((d.registered.id, start)),
-            Err(why) => {
-                note_fallback(&d.counters, &why);
-                Err(why)
-            }
-        }
+        let start = unsafe { self.register_buffers(iovecs) }?;
+        Ok((self.id, start))
     }
 
-    /// Clears buffer slots registered on the table `id` (nothing if this is
-    /// another driver: that one's tables went with its ring).
-    pub(crate) fn unregister_buffers(&mut self, id: u64, start: u32, n: u32) {
-        if let Driver::Uring(d) = self {
-            if d.registered.id == id {
-                d.unregister_buffers(start, n);
-            }
+    /// Clears buffer slots registered on the table `id` (nothing if that is
+    /// another driver's: its tables went with its ring).
+    pub(crate) fn unregister_buffers_of(&mut self, id: DriverId, start: u32, n: u32) {
+        if self.id == id {
+            self.unregister_buffers(start, n);
         }
     }
 
     /// Registers `fd`; returns `(table id, slot, release queue)`, or why it
-    /// stays a plain descriptor (counted in the metrics; epoll says nothing).
-    pub(crate) fn register_file(
+    /// stays a plain descriptor (the caller records that: `op::register`).
+    pub(crate) fn register_file_in_table(
         &mut self,
         fd: RawFd,
-    ) -> Result<(u64, u32, Arc<FileReleases>), String> {
-        let Driver::Uring(d) = self else {
-            return Err("the epoll driver has no registered files".into());
-        };
-        match d.register_file(fd) {
-            Ok(slot) => Ok((d.registered.id, slot, d.registered.releases.clone())),
-            Err(why) => {
-                note_fallback(&d.counters, &why);
-                Err(why)
-            }
-        }
+    ) -> Result<(DriverId, u32, Arc<FileReleases>), String> {
+        let slot = self.register_file(fd)?;
+        Ok((self.id, slot, self.registered.releases.clone()))
     }
 
     /// Clears released file slots now, if this is the driver of table `id`.
-    pub(crate) fn clear_released_files(&mut self, id: u64) {
-        if let Driver::Uring(d) = self {
-            if d.registered.id == id {
-                d.clear_released_files();
-            }
+    pub(crate) fn clear_released_files_of(&mut self, id: DriverId) {
+        if self.id == id {
+            self.clear_released_files();
         }
     }
 
@@ -407,12 +362,10 @@ impl Driver {
     /// elsewhere (`Unpark::is_active`); stopping, it empties the file slots
     /// queued now. The caller runs the collected wakers afterwards.
     pub(crate) fn attend(&mut self, on: bool) {
-        self.unpark().set_active(on);
-        if let Driver::Uring(d) = self {
-            d.registered.releases.attend(on);
-            if !on {
-                d.clear_released_files();
-            }
+        self.unpark.set_active(on);
+        self.registered.releases.attend(on);
+        if !on {
+            self.clear_released_files();
         }
     }
 }

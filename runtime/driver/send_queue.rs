@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use super::buf_pool::PoolMemory;
-use super::Owner;
+use super::owner::Owner;
 
 /// Bytes that may wait behind the send in flight before writers wait.
 pub(crate) const LIMIT: usize = 64 * 1024;

@@ -65,9 +65,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::Waker;
 
 use super::buf_pool::PoolMemory;
+use super::owner::Owner;
 use super::send_queue::SendQueue;
 use super::unpark::Unpark;
-use super::Owner;
 use crate::sys::SockAddr;
 
 /// A descriptor's receive side; see the module doc. Made by the first

@@ -22,7 +22,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use super::operation::cvt;
+use super::operation::{cvt, Erased};
 
 /// A worker's wake-up eventfd and its pool-completion queue; shared (in an
 /// `Arc`) by the driver, the executor and the pool threads.
@@ -45,7 +45,7 @@ pub(crate) struct Unpark {
     /// socket whose receive is in that ring is served elsewhere only then.
     active: AtomicBool,
     /// Ops whose future was dropped away from this driver (`hand_back.rs`).
-    pub(crate) hand_backs: super::hand_back::Queue,
+    pub(crate) hand_backs: HandBacks,
     /// The worker's ring, if it takes `IORING_OP_MSG_RING` messages
     /// (`hand_off.rs`); -1 otherwise (epoll, or an old kernel).
     ring_fd: AtomicI32,
@@ -83,7 +83,7 @@ impl Unpark {
             releases: Mutex::new(Releases::default()),
             released: AtomicBool::new(false),
             active: AtomicBool::new(false),
-            hand_backs: super::hand_back::Queue::new(),
+            hand_backs: HandBacks::new(),
             ring_fd: AtomicI32::new(-1),
         })
     }
@@ -207,5 +207,78 @@ impl Unpark {
         let mut releases = self.releases();
         releases.closed = true;
         releases.items = Vec::new();
+    }
+}
+
+/// What a driver gets back.
+pub(crate) enum HandBack {
+    /// The future of the op in slot `key` was dropped; cancel it in the
+    /// kernel if `bool` (its `CANCEL_ON_DROP`).
+    Slot(usize, bool),
+    /// The future of the in-place op of slot `key` was dropped: here is the
+    /// op, for the slot to keep until the kernel lets go (cancelled there
+    /// if `bool`).
+    InPlace(usize, Adopted, bool),
+}
+
+/// An op on its way to its own driver's thread.
+pub(crate) struct Adopted(pub(crate) Box<dyn Erased>);
+
+// SAFETY: see the module doc: the op is `Send`, or it goes to a driver on the
+// thread where it already is; only the owner's thread touches it after this.
+unsafe impl Send for Adopted {}
+
+/// A driver's queue of hand-backs (`hand_back.rs`), inside its [`Unpark`].
+pub(crate) struct HandBacks {
+    /// In arrival order; `None` once the driver shut down.
+    items: Mutex<Option<Vec<HandBack>>>,
+    /// Whether `items` may hold any, readable without the lock.
+    posted: AtomicBool,
+}
+
+impl std::fmt::Debug for HandBacks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandBacks").finish_non_exhaustive()
+    }
+}
+
+impl HandBacks {
+    /// A queue open for hand-backs.
+    pub(crate) fn new() -> Self {
+        HandBacks {
+            items: Mutex::new(Some(Vec::new())),
+            posted: Default::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Vec<HandBack>>> {
+        self.items.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Any thread: queues `item`; gives it back if the driver shut down.
+    pub(crate) fn push(&self, item: HandBack) -> Result<(), HandBack> {
+        let mut items = self.lock();
+        let Some(items) = items.as_mut() else {
+            return Err(item);
+        };
+        items.push(item);
+        self.posted.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Owner: takes what was handed back so far (a load when nothing was).
+    #[inline]
+    pub(crate) fn take(&self) -> Vec<HandBack> {
+        if !self.posted.load(Ordering::SeqCst) {
+            return Vec::new();
+        }
+        let mut items = self.lock();
+        self.posted.store(false, Ordering::SeqCst);
+        items.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Owner, at shutdown: closes the queue; returns what was queued.
+    pub(crate) fn close(&self) -> Vec<HandBack> {
+        self.lock().take().unwrap_or_default()
     }
 }

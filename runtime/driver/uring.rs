@@ -13,20 +13,22 @@
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types, IoUring};
 
 use super::buf_pool::BufPool;
+use super::deferred::Deferred;
+use super::descriptor::RecvConfig;
 use super::hand_off::{self, Arrival, Arrivals};
+use super::id::DriverId;
 use super::lifecycle::{Ops, Orphaned, Reaped};
-use super::op_state::DriverId;
 use super::operation::{cqe_result, Erased, Operation};
+use super::protocol::{OpState, Protocol};
 use super::ring_enter::RingEnter;
 use super::unpark::Unpark;
 use super::uring_zc::{self, ZeroCopy};
-use super::{Deferred, RecvConfig};
 use crate::metrics::{bump, Counters};
 
 #[path = "registered.rs"]
@@ -183,11 +185,6 @@ impl UringDriver {
         self.arrivals.poll(key, cx)
     }
 
-    /// This driver's identity.
-    pub(crate) fn id(&self) -> DriverId {
-        self.id
-    }
-
     /// Boxes `op` into a slot and queues its entry, with an
     /// `IORING_OP_LINK_TIMEOUT` after `deadline` if given (the op then
     /// completes with `ECANCELED`); returns the slot key.
@@ -199,7 +196,7 @@ impl UringDriver {
         deadline: Option<Duration>,
     ) -> usize {
         let mut op = self.ops.boxed(op);
-        op.bind_registered(self.registered.id);
+        op.bind_registered(self.id);
         // Built from the box, with static dispatch, so its pointers point
         // where the op stays.
         let entry = op.uring_entry();
@@ -228,25 +225,11 @@ impl UringDriver {
         deadline: Option<Duration>,
     ) -> usize {
         debug_assert!(T::IN_PLACE);
-        op.bind_registered(self.registered.id);
+        op.bind_registered(self.id);
         let entry = op.uring_entry();
         let key = self.ops.insert_in_place(waker);
         self.queue(entry, key, deadline);
         key
-    }
-
-    /// An in-place op's future was dropped: its slot keeps the op until the
-    /// kernel lets go (cancelling it), or it is freed now if already done.
-    pub(crate) fn drop_in_place(&mut self, key: usize, op: Box<dyn Erased>, cancel: bool) {
-        match self.ops.adopt(key, op) {
-            Orphaned::Gone => {}
-            Orphaned::Cancel if !cancel => {}
-            Orphaned::Cancel => {
-                bump(&self.counters.ops_cancelled);
-                self.cancel(key as u64);
-            }
-            Orphaned::Free(done) => self.deferred.frees.push(done),
-        }
     }
 
     /// Queues the entry of the op in slot `key`, with an
@@ -267,12 +250,6 @@ impl UringDriver {
             .user_data(LINK_TIMEOUT_USERDATA);
         let entry = entry.flags(squeue::Flags::IO_LINK).user_data(key as u64);
         self.push_pair(entry, link);
-    }
-
-    /// An op that was never in the kernel went away.
-    pub(crate) fn abandoned(&mut self) {
-        bump(&self.counters.ops_cancelled);
-        bump(&self.counters.ops_completed);
     }
 
     /// Cancels the receives whose socket was closed on another thread (or
@@ -297,29 +274,6 @@ impl UringDriver {
             .build()
             .user_data(CANCEL_USERDATA);
         self.push(cancel);
-    }
-
-    /// The slots of ops in flight.
-    pub(crate) fn ops_mut(&mut self) -> &mut Ops {
-        &mut self.ops
-    }
-
-    /// The op's future was dropped: cancel it in the kernel (unless its
-    /// result is adopted) or free it.
-    pub(crate) fn drop_slot(&mut self, key: usize, cancel: bool) {
-        match self.ops.orphan(key) {
-            Orphaned::Gone => {}
-            Orphaned::Cancel if !cancel => {}
-            Orphaned::Cancel => {
-                bump(&self.counters.ops_cancelled);
-                let cancel = opcode::AsyncCancel::new(key as u64)
-                    .build()
-                    .user_data(CANCEL_USERDATA);
-                self.push(cancel);
-            }
-            // Its completion was counted when it was reaped.
-            Orphaned::Free(done) => self.deferred.frees.push(done),
-        }
     }
 
     /// Number of ops holding a slot, multishot receives included.
@@ -592,6 +546,78 @@ impl UringDriver {
                 pool.leak();
             }
         }
+    }
+}
+
+impl Protocol for UringDriver {
+    /// This driver's identity.
+    fn id(&self) -> DriverId {
+        self.id
+    }
+
+    /// The slots of ops in flight.
+    fn ops_mut(&mut self) -> &mut Ops {
+        &mut self.ops
+    }
+
+    /// The op's future was dropped: cancel it in the kernel (unless its
+    /// result is adopted) or free it.
+    fn drop_slot(&mut self, key: usize, cancel: bool) {
+        match self.ops.orphan(key) {
+            Orphaned::Gone => {}
+            Orphaned::Cancel if !cancel => {}
+            Orphaned::Cancel => {
+                bump(&self.counters.ops_cancelled);
+                let cancel = opcode::AsyncCancel::new(key as u64)
+                    .build()
+                    .user_data(CANCEL_USERDATA);
+                self.push(cancel);
+            }
+            // Its completion was counted when it was reaped.
+            Orphaned::Free(done) => self.deferred.frees.push(done),
+        }
+    }
+
+    fn unpark(&self) -> &Arc<Unpark> {
+        &self.unpark
+    }
+
+    /// Queues the op's entry: an `IN_PLACE` op stays in its future, any
+    /// other moves into a slot.
+    #[inline]
+    fn start<T: Operation>(
+        &mut self,
+        st: &mut OpState<T>,
+        deadline: Option<Duration>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<u32>> {
+        let (id, timed) = (self.id, deadline.is_some());
+        let waker = cx.waker().clone();
+        if T::IN_PLACE {
+            st.submit_in_place(id, timed, |op| self.submit_in_place(op, waker, deadline))
+        } else {
+            st.submit(id, timed, |op| self.submit(op, waker, deadline))
+        }
+    }
+
+    /// An in-place op's future was dropped: its slot keeps the op until the
+    /// kernel lets go (cancelling it), or it is freed now if already done.
+    fn drop_in_place(&mut self, key: usize, op: Box<dyn Erased>, cancel: bool) {
+        match self.ops.adopt(key, op) {
+            Orphaned::Gone => {}
+            Orphaned::Cancel if !cancel => {}
+            Orphaned::Cancel => {
+                bump(&self.counters.ops_cancelled);
+                self.cancel(key as u64);
+            }
+            Orphaned::Free(done) => self.deferred.frees.push(done),
+        }
+    }
+
+    /// An op that was never in the kernel went away.
+    fn abandoned(&mut self) {
+        bump(&self.counters.ops_cancelled);
+        bump(&self.counters.ops_completed);
     }
 }
 

@@ -17,10 +17,11 @@ use std::task::{Context, Poll};
 use io_uring::{cqueue, opcode, types::Fd};
 
 use super::buf_pool::{BufPool, PoolMemory, BUF_GROUP};
-use super::op_state::DriverId;
+use super::descriptor::{Descriptor, Received};
+use super::id::DriverId;
+use super::recvmsg_out;
 use super::source::{stuck, Busy, Completion, Multishot, RecvSide, SideBox, Take};
 use super::uring::{UringDriver, SOURCE_TAG};
-use super::{recvmsg_out, Descriptor, Received};
 use crate::metrics::bump;
 
 /// Flags of every accepted socket: close-on-exec, and blocking (io_uring

@@ -11,11 +11,11 @@ use std::task::{Context, Poll};
 
 use io_uring::{opcode, types::Fd};
 
+use super::descriptor::Descriptor;
 use super::operation::cqe_result;
 use super::send_queue::Queued;
 use super::source::{SideBox, SEND_TAG};
 use super::uring::UringDriver;
-use super::Descriptor;
 use crate::metrics::bump;
 
 impl UringDriver {

@@ -12,8 +12,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::buf::{FixedSlot, FixedToken, IoBuf};
-use crate::context;
-use crate::driver::{Emptied, FileReleases};
+use crate::driver::{DriverId, Emptied, FileReleases};
 use crate::sys::SharedFd;
 
 /// A file's slot in a ring's registered-file table.
@@ -27,7 +26,7 @@ pub(crate) struct FixedFile {
 #[derive(Debug)]
 struct FileSlot {
     /// The driver whose table holds the file.
-    table: u64,
+    table: DriverId,
     /// The slot (`types::Fixed`).
     slot: u32,
     /// The plain descriptor, open as long as the slot is: ops naming the
@@ -45,20 +44,8 @@ impl FixedFile {
     /// Registers `fd` with the current worker's ring, or says why not (the
     /// epoll driver, no runtime, a refused registration).
     pub(crate) fn register(fd: &SharedFd) -> Result<FixedFile, String> {
-        let res = context::with_current(|worker| {
-            let Ok(mut driver) = worker.driver.try_borrow_mut() else {
-                return Err("the driver was busy".to_owned());
-            };
-            let res = driver.register_file(fd.raw());
-            let on_uring = driver.fixed_id().is_some();
-            drop(driver);
-            if let (Err(why), true) = (&res, on_uring) {
-                crate::report::note_fallback(worker, "registered files", why);
-            }
-            res
-        });
         let (table, slot, releases) =
-            res.unwrap_or_else(|| Err("the file was registered outside a runtime".to_owned()))?;
+            super::register("registered files", |driver| driver.register_file(fd.raw()))?;
         Ok(FixedFile {
             inner: Arc::new(FileSlot {
                 table,
@@ -105,11 +92,7 @@ impl Drop for FileSlot {
             .take();
         self.releases.release(self.slot, done);
         // On the owning worker, empty it now rather than at its next park.
-        context::with_current(|worker| {
-            if let Ok(mut driver) = worker.driver.try_borrow_mut() {
-                driver.clear_released_files(self.table);
-            }
-        });
+        super::try_with_driver(|driver| driver.clear_released_files(self.table));
     }
 }
 
@@ -162,9 +145,9 @@ impl Fixed {
     /// Keeps only the slots in the tables `table` names (the submitting
     /// ring's); the others are left unused, so the op uses plain resources.
     #[inline]
-    pub(crate) fn bind(&mut self, table: u64) {
+    pub(crate) fn bind(&mut self, table: DriverId) {
         self.file_bound = matches!(&self.file, FileRef::Registered(f) if f.inner.table == table);
-        if self.buf.is_some_and(|b| b.table.get() != table) {
+        if self.buf.is_some_and(|b| b.table != table) {
             self.buf = None;
         }
     }

@@ -7,7 +7,7 @@
 //! means adding one file here. Descriptor and address plumbing lives in
 //! `sys/`, algorithms built from several ops in `transfer/`.
 
-mod future;
+mod op_future;
 pub(crate) mod poll_io;
 mod ready;
 mod receive;
@@ -54,7 +54,7 @@ mod tests;
 pub(crate) use accept::Accept;
 pub(crate) use connect::Connect;
 pub(crate) use fixed::{Fixed, FixedFile};
-pub(crate) use future::Op;
+pub(crate) use op_future::{driver_in_call, register, try_with_driver, with_driver, Op};
 pub(crate) use poll_add::PollAdd;
 pub(crate) use read::Read;
 pub(crate) use read_fixed::ReadFixed;

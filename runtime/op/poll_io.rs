@@ -19,9 +19,8 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::task::{Context, Poll};
 
-use super::future::no_runtime;
+use super::op_future::no_runtime;
 use super::{send_queued, Recv};
-use crate::context;
 use crate::driver::{Descriptor as _, Interest, Multishot, Received};
 use crate::sys::{stream_io, SharedFd};
 
@@ -39,8 +38,7 @@ pub(crate) fn poll_read(
     buf: &mut [MaybeUninit<u8>],
 ) -> Poll<io::Result<usize>> {
     let (dst, len) = (buf.as_mut_ptr().cast::<u8>(), buf.len());
-    let Some(polled) = context::with_current(|worker| {
-        let mut driver = worker.driver.borrow_mut();
+    let Some((polled, transferred)) = super::with_driver(|driver| {
         let received =
             driver.poll_receive(fd, Some((Multishot::Recv, 0)), cx, |side, give_back| {
                 // SAFETY: `dst` is valid for `len` bytes: it is `buf`, which
@@ -48,15 +46,15 @@ pub(crate) fn poll_read(
                 unsafe { side.take_bytes(dst, len, false, give_back) }
             });
         match received {
-            Received::Took(res) => Poll::Ready(res),
-            Received::Wait => Poll::Pending,
-            Received::Fail(e) => Poll::Ready(Err(e)),
+            Received::Took(res) => (Poll::Ready(res), false),
+            Received::Wait => (Poll::Pending, false),
+            Received::Fail(e) => (Poll::Ready(Err(e)), false),
             Received::Start if driver.receives_in_kernel() => {
                 // No buffer to lend: the kernel receives into one of the
                 // op's own, and the socket adopts what it gets.
                 let cap = len.clamp(1, DETACHED_RECV);
                 let op = Recv::stream(fd, Vec::with_capacity(cap), 0);
-                match driver.submit_detached(op) {
+                let polled = match driver.submit_detached(op) {
                     Ok(key) => {
                         driver.oneshot_submitted(fd, key);
                         fd.source().lock().wait(cx.waker());
@@ -65,26 +63,28 @@ pub(crate) fn poll_read(
                     Err(_) => Poll::Ready(Err(io::Error::other(
                         "runtime: a detached receive was refused",
                     ))),
-                }
+                };
+                (polled, false)
             }
             Received::Start => {
                 fd.ensure_nonblocking();
                 let recv = || stream_io::recv(fd.raw(), buf);
                 let polled =
                     driver.poll_transfer(fd.raw(), fd.id(), Interest::Readable, len, cx, recv);
-                drop(driver);
-                if let (true, Some(mut side)) = (polled.is_ready(), fd.source().existing()) {
-                    let mut woken = Vec::new();
-                    side.oneshot_done(&mut woken);
-                    drop(side);
-                    woken.into_iter().for_each(std::task::Waker::wake);
-                }
-                polled
+                (polled, true)
             }
         }
     }) else {
         return Poll::Ready(Err(no_runtime()));
     };
+    // The caller's own receive ended: the readers behind it wake, once the
+    // driver's borrow has ended.
+    if let (true, true, Some(mut side)) = (transferred, polled.is_ready(), fd.source().existing()) {
+        let mut woken = Vec::new();
+        side.oneshot_done(&mut woken);
+        drop(side);
+        woken.into_iter().for_each(std::task::Waker::wake);
+    }
     polled
 }
 
@@ -124,7 +124,7 @@ pub(crate) fn poll_write_vectored(
     bufs: &[std::io::IoSlice<'_>],
     send: impl FnOnce() -> io::Result<usize>,
 ) -> Poll<io::Result<usize>> {
-    let Some(in_kernel) = context::with_current(|w| w.driver.borrow().receives_in_kernel()) else {
+    let Some(in_kernel) = super::with_driver(|driver| driver.receives_in_kernel()) else {
         return Poll::Ready(Err(no_runtime()));
     };
     if in_kernel {
@@ -170,11 +170,8 @@ fn poll_transfer(
     io: impl FnOnce() -> io::Result<usize>,
 ) -> Poll<io::Result<usize>> {
     fd.ensure_nonblocking();
-    let polled = context::with_current(|worker| {
-        worker
-            .driver
-            .borrow_mut()
-            .poll_transfer(fd.raw(), fd.id(), interest, asked, cx, io)
+    let polled = super::with_driver(|driver| {
+        driver.poll_transfer(fd.raw(), fd.id(), interest, asked, cx, io)
     });
     polled.unwrap_or_else(|| Poll::Ready(Err(no_runtime())))
 }

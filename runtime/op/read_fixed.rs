@@ -70,7 +70,7 @@ unsafe impl<B: IoBufMut> Operation for ReadFixed<B> {
 
     const IN_PLACE: bool = true;
 
-    fn bind_registered(&mut self, table: u64) {
+    fn bind_registered(&mut self, table: crate::driver::DriverId) {
         self.fixed.bind(table);
     }
 

@@ -4,8 +4,7 @@
 use std::io;
 use std::task::{Context, Poll};
 
-use super::future::no_runtime;
-use crate::context;
+use super::op_future::no_runtime;
 use crate::sys::SharedFd;
 
 /// Ready once `fd` has data to read, end of stream or an error to report:
@@ -38,11 +37,6 @@ pub(crate) fn poll_readable(
             _ => Ok(()),
         }
     };
-    let polled = context::with_current(|worker| {
-        worker
-            .driver
-            .borrow_mut()
-            .poll_readable(fd, stream, cx, probe)
-    });
+    let polled = super::with_driver(|driver| driver.poll_readable(fd, stream, cx, probe));
     polled.unwrap_or_else(|| Poll::Ready(Err(no_runtime())))
 }

@@ -16,9 +16,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::future::{no_runtime, Op};
+use super::op_future::{no_runtime, Op};
 use super::Operation;
-use crate::context;
 use crate::driver::{
     timed_out, Chunk, Descriptor as _, Multishot, PoolMemory, Received, RecvSide, Take,
 };
@@ -175,19 +174,17 @@ impl<R: Receiver> Future for Receive<R> {
         if !coop::has_budget(cx) {
             return Poll::Pending;
         }
-        // SAFETY: `worker` is used only within this poll.
-        let Some(worker) = (unsafe { context::current_in_call() }) else {
+        // SAFETY: `driver` is used only within this poll.
+        let Some(driver) = (unsafe { super::driver_in_call() }) else {
             return Poll::Ready(this.recv.fail(no_runtime()));
         };
         let want = this.recv.multishot();
         let recv = &mut this.recv;
-        let received =
-            worker
-                .driver
-                .borrow_mut()
-                .poll_receive(&*this.fd, want, cx, |side, give_back| {
-                    recv.take(side, give_back)
-                });
+        let received = driver
+            .borrow_mut()
+            .poll_receive(&*this.fd, want, cx, |side, give_back| {
+                recv.take(side, give_back)
+            });
         match received {
             Received::Took(out) => {
                 coop::consume();
@@ -212,7 +209,7 @@ impl<R: Receiver> Future for Receive<R> {
             }
             Received::Start => {
                 if R::LENDS {
-                    if let Some((memory, bid)) = worker.driver.borrow_mut().lend() {
+                    if let Some((memory, bid)) = driver.borrow_mut().lend() {
                         this.recv.lend(memory, bid);
                     }
                 }
@@ -231,7 +228,7 @@ impl<R: Receiver> Future for Receive<R> {
                     }
                     Poll::Pending => {
                         if let Some(key) = op.key() {
-                            worker.driver.borrow_mut().oneshot_submitted(&*this.fd, key);
+                            driver.borrow_mut().oneshot_submitted(&*this.fd, key);
                         }
                         this.op = Some(op);
                         Poll::Pending

@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 
 use super::SharedFd;
 use crate::buf::{IoBuf, RecvBuf};
-use crate::context;
 use crate::driver::send_queue::{Bytes, Queued};
 use crate::driver::Descriptor as _;
 
@@ -54,8 +53,7 @@ pub(crate) fn poll_write_owned<B: IoBuf + Send>(
     buf: &mut Option<B>,
     queued: &mut Option<Queued>,
 ) -> Option<Poll<io::Result<()>>> {
-    let polled = context::with_current(|worker| {
-        let mut driver = worker.driver.borrow_mut();
+    let polled = super::with_driver(|driver| {
         if !driver.receives_in_kernel() {
             return None;
         }
@@ -66,7 +64,7 @@ pub(crate) fn poll_write_owned<B: IoBuf + Send>(
     });
     match polled {
         Some(polled) => polled,
-        None => Some(Poll::Ready(Err(super::future::no_runtime()))),
+        None => Some(Poll::Ready(Err(super::op_future::no_runtime()))),
     }
 }
 
@@ -78,10 +76,10 @@ pub(crate) fn poll_write(
     cx: &mut Context<'_>,
     buf: &[u8],
 ) -> Option<Poll<io::Result<usize>>> {
-    let polled = context::with_current(|worker| worker.driver.borrow_mut().queue_copy(fd, buf, cx));
+    let polled = super::with_driver(|driver| driver.queue_copy(fd, buf, cx));
     match polled {
         Some(polled) => polled,
-        None => Some(Poll::Ready(Err(super::future::no_runtime()))),
+        None => Some(Poll::Ready(Err(super::op_future::no_runtime()))),
     }
 }
 

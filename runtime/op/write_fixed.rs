@@ -50,7 +50,7 @@ unsafe impl<B: IoBuf> Operation for WriteFixed<B> {
 
     const IN_PLACE: bool = true;
 
-    fn bind_registered(&mut self, table: u64) {
+    fn bind_registered(&mut self, table: crate::driver::DriverId) {
         self.fixed.bind(table);
     }
 

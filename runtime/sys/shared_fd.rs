@@ -15,7 +15,6 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use crate::context;
 use crate::driver::{self, Descriptor, Owner, Source};
 
 /// Source of registration ids: an fd number can be reused, an id cannot.
@@ -203,11 +202,7 @@ impl Owner for Inner {}
 /// driver is borrowed: a reused number is told apart by its new id). Other
 /// workers' epoll sets drop a closed file by themselves.
 fn forget_registration(fd: RawFd, id: u64) {
-    context::with_current(|worker| {
-        if let Ok(mut driver) = worker.driver.try_borrow_mut() {
-            driver.deregister(fd, id);
-        }
-    });
+    crate::op::try_with_driver(|driver| driver.deregister(fd, id));
 }
 
 /// A user's handle on a descriptor (what sockets and files hold): ops clone
@@ -255,14 +250,8 @@ impl Drop for FdHandle {
             return;
         }
         let fd = &self.fd;
-        let done = context::with_current(|worker| match worker.driver.try_borrow_mut() {
-            Ok(mut driver) => {
-                driver::close_source(fd, Some(&mut driver));
-                true
-            }
-            Err(_) => false,
-        });
-        if done != Some(true) {
+        let done = crate::op::try_with_driver(|driver| driver::close_source(fd, Some(driver)));
+        if done.is_none() {
             driver::close_source(fd, None);
         }
     }

@@ -10,8 +10,15 @@
 //! Dropping an `Op` in flight orphans its slot (see `driver/lifecycle.rs`);
 //! an op io_uring runs in place moves into that slot then.
 //! An `Op` polled on a runtime other than the one holding it panics with a
-//! message saying so (see `driver/op_state.rs`): its buffers are in the other
+//! message saying so (see `driver/protocol.rs`): its buffers are in the other
 //! driver's slot and cannot be handed back.
+//!
+//! # The door to the driver
+//!
+//! This file is the only one below `net/` and `fs/` that finds the current
+//! worker: the rest of `op/`, `buf/` and `sys/` reach its driver through
+//! [`with_driver`], [`try_with_driver`], [`driver_in_call`] and
+//! [`register`], each a thread-local load and a `RefCell` borrow, as before.
 //!
 //! # Threads
 //!
@@ -22,6 +29,7 @@
 //! started), and panics if one does; dropped on another thread, its own
 //! driver takes it back (`driver/hand_back.rs`) and cancels it there.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -29,7 +37,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::context;
-use crate::driver::{hand_back, timed_out, OpState, Operation, Phase};
+use crate::driver::{hand_back, timed_out, Driver, OpState, Operation, Phase};
 use crate::executor::coop;
 use crate::time::{sleep, Sleep};
 
@@ -126,6 +134,60 @@ impl<T: Operation> Op<T> {
     }
 }
 
+/// Runs `f` on the current worker's driver, borrowed; `None` outside a
+/// runtime. `f` must not reach the driver again (it is borrowed).
+#[inline]
+pub(crate) fn with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
+    context::with_current(|worker| f(&mut worker.driver.borrow_mut()))
+}
+
+/// As [`with_driver`], but `None` also while the driver is borrowed: for
+/// drops and releases, which may run inside the driver's own callbacks.
+#[inline]
+pub(crate) fn try_with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
+    context::with_current(|worker| {
+        let mut driver = worker.driver.try_borrow_mut().ok()?;
+        Some(f(&mut driver))
+    })
+    .flatten()
+}
+
+/// The current worker's driver cell, for a poll that borrows it more than
+/// once (and polls an `Op` in between).
+///
+/// # Safety
+///
+/// As `context::current_in_call`: the reference must not outlive the call
+/// (a poll) that asked for it.
+#[inline]
+pub(crate) unsafe fn driver_in_call<'a>() -> Option<&'a RefCell<Driver>> {
+    // SAFETY: the caller's promise, passed on.
+    unsafe { context::current_in_call() }.map(|worker| &worker.driver)
+}
+
+/// Registers `what` (registered buffers or files) with the current worker's
+/// driver by `f`. A refusal on io_uring is recorded here, once, in the
+/// worker's metrics and its `driver_info()` line; the epoll driver's "no"
+/// is not a fallback worth recording.
+pub(crate) fn register<R>(
+    what: &str,
+    f: impl FnOnce(&mut Driver) -> Result<R, String>,
+) -> Result<R, String> {
+    let res = context::with_current(|worker| {
+        let Ok(mut driver) = worker.driver.try_borrow_mut() else {
+            return Err("the driver was busy".to_owned());
+        };
+        let res = f(&mut driver);
+        let on_uring = driver.fixed_id().is_some();
+        drop(driver);
+        if let (Err(why), true) = (&res, on_uring) {
+            crate::report::note_fallback(worker, what, why);
+        }
+        res
+    });
+    res.unwrap_or_else(|| Err(format!("{what} were set up outside a runtime")))
+}
+
 /// The error an op returns when polled outside a runtime.
 pub(crate) fn no_runtime() -> io::Error {
     io::Error::other("no runtime on this thread: run I/O inside runtime::block_on or a task")
@@ -163,10 +225,7 @@ impl<T: Operation> Drop for Op<T> {
         if !self.state.needs_driver_on_drop() {
             return;
         }
-        let done = context::with_current(|worker| match worker.driver.try_borrow_mut() {
-            Ok(mut driver) => driver.drop_op(&mut self.state),
-            Err(_) => false,
-        });
+        let done = try_with_driver(|driver| driver.drop_op(&mut self.state));
         // Another driver holds it (this is another thread or runtime), or
         // this one is busy: its own driver takes it back and cancels it.
         if done != Some(true) {

@@ -15,7 +15,6 @@ use io_uring::{opcode, squeue, types::Fd};
 
 use super::{cvt, io_len, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBuf};
-use crate::context;
 
 /// `IORING_SEND_ZC_REPORT_USAGE` (uapi `io_uring.h`): the notification says
 /// whether the kernel copied the bytes after all.
@@ -51,13 +50,7 @@ pub(crate) fn zerocopy_for(fd: &SharedFd, len: usize) -> bool {
     if !fd.zerocopy_sends() {
         return false;
     }
-    let min = context::with_current(|worker| {
-        worker
-            .driver
-            .try_borrow()
-            .ok()
-            .and_then(|d| d.send_zerocopy_min())
-    });
+    let min = super::try_with_driver(|d| d.send_zerocopy_min());
     min.flatten().is_some_and(|min| len >= min)
 }
 

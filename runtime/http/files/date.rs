@@ -24,6 +24,7 @@ impl fmt::Display for HttpDate {
 /// Appends `now` as an IMF-fixdate, formatting it only once per second per
 /// thread: every response carries a `Date`, and a cached copy is cheaper than
 /// the calendar arithmetic `httpdate` does per call.
+#[allow(dead_code)] // only the file server (examples/file_server) uses it, not `ServeDir`
 pub(crate) fn append_http_date(out: &mut Vec<u8>, now: SystemTime) {
     use std::cell::RefCell;
     use std::io::Write;
@@ -43,6 +44,7 @@ pub(crate) fn append_http_date(out: &mut Vec<u8>, now: SystemTime) {
 }
 
 /// Displays a time as the common log format does, e.g. `06/Nov/1994:08:49:37 +0000`.
+#[allow(dead_code)] // only the file server (examples/file_server) uses it, not `ServeDir`
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClfDate(pub(crate) SystemTime);
 

@@ -62,6 +62,7 @@ pub(crate) fn has_trailing_slash(target: &str) -> bool {
 }
 
 /// The query of the target, without `?` (for the `Location` of a redirect).
+#[allow(dead_code)] // only the file server (examples/file_server) uses it, not `ServeDir`
 pub(crate) fn query(target: &str) -> Option<&str> {
     let target = target.find('#').map_or(target, |end| &target[..end]);
     target.split_once('?').map(|(_, q)| q)

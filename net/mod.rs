@@ -22,17 +22,17 @@
 #![forbid(unsafe_code)]
 
 mod addr;
-mod future;
 mod incoming;
 mod split;
 pub(crate) mod stream_core;
+mod stream_futures;
 pub(crate) mod stream_traits;
 pub mod tcp;
 mod udp;
 pub mod unix;
 
 pub use addr::ToSocketAddrs;
-pub use future::{Read, Readv, RecvBufFuture, Write, WriteQueued, Writev};
+pub use stream_futures::{Read, Readv, RecvBufFuture, Write, WriteQueued, Writev};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -71,7 +71,6 @@ impl File {
     }
 
     /// The shared descriptor, for operations elsewhere in the crate (send_file).
-    #[allow(dead_code)] // used by net's zero-copy path
     pub(crate) fn shared_fd(&self) -> &SharedFd {
         &self.fd
     }

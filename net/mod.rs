@@ -22,10 +22,10 @@
 #![forbid(unsafe_code)]
 
 mod addr;
-mod future;
 mod incoming;
 mod split;
 pub(crate) mod stream_core;
+mod stream_futures;
 pub(crate) mod stream_traits;
 pub mod tcp;
 mod udp;
@@ -33,7 +33,7 @@ pub mod unix;
 mod write_all;
 
 pub use addr::ToSocketAddrs;
-pub use future::{Read, Readv, RecvBufFuture, Write, WriteQueued, Writev};
+pub use stream_futures::{Read, Readv, RecvBufFuture, Write, WriteQueued, Writev};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

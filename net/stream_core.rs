@@ -14,7 +14,9 @@ use std::net::Shutdown;
 use std::task::{Context, Poll};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::net::{future, write_all, Read, Readv, RecvBufFuture, Write, WriteQueued, Writev};
+use crate::net::{
+    stream_futures, write_all, Read, Readv, RecvBufFuture, Write, WriteQueued, Writev,
+};
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 use crate::op::poll_io;
 use crate::op::Op;
@@ -85,7 +87,7 @@ impl StreamCore {
 
     /// Ready once the socket has bytes, end of stream or an error to report.
     pub(crate) fn readable(&self) -> impl Future<Output = io::Result<()>> + 'static {
-        future::readable(&self.fd)
+        stream_futures::readable(&self.fd)
     }
 
     /// `send(2)` of `buf`'s initialised bytes, maybe only some.
@@ -110,12 +112,15 @@ impl StreamCore {
 
     /// Waits until every queued write went out.
     pub(crate) fn flush_queued(&self) -> impl Future<Output = io::Result<()>> + 'static {
-        future::flush_queued(&self.fd)
+        stream_futures::flush_queued(&self.fd)
     }
 
     /// `shutdown(2)` of `how`, through the driver, after the queued writes.
     pub(crate) fn shutdown(&self, how: Shutdown) -> impl Future<Output = io::Result<()>> {
-        let (queued, shutdown) = (future::flush_queued(&self.fd), Op::shutdown(&self.fd, how));
+        let (queued, shutdown) = (
+            stream_futures::flush_queued(&self.fd),
+            Op::shutdown(&self.fd, how),
+        );
         async move {
             queued.await?;
             shutdown.await

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::buf::{BufResult, IoBuf};
-use crate::net::future::{queued_before, wait_for_queued};
+use crate::net::stream_futures::{queued_before, wait_for_queued};
 use crate::net::Write;
 use crate::op::{send_zc, Op, SendZc};
 use crate::sys::SharedFd;

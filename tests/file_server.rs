@@ -70,6 +70,8 @@ async fn traversal_attempts_never_leave_the_root() {
         "/../secret",
         "/%2e%2e/%2e%2e/etc/passwd",
         "/%2E%2E%2Fetc%2Fpasswd",
+        "/sub%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/hello.txt%00.png",
         "/sub/..%5c..%5cetc/passwd",
         "/sub\\..\\..\\etc\\passwd",
         "/%00",
@@ -88,6 +90,12 @@ async fn traversal_attempts_never_leave_the_root() {
             "{target} leaked"
         );
     }
+    // Decoding comes before the checks: an encoded `..` is refused as one, an encoded NUL as
+    // malformed.
+    assert_eq!(get(s, "/%2e%2E/%2e%2e/etc/passwd", "").status, 403);
+    assert_eq!(get(s, "/sub%2F..%2Fsecret", "").status, 403);
+    assert_eq!(get(s, "/hello.txt%00", "").status, 400);
+    assert_eq!(get(s, "/%zz", "").status, 400);
 }
 
 #[runtime::test]

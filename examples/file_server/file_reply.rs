@@ -36,7 +36,8 @@ pub(crate) async fn serve(
 ) -> Reply {
     let head_only = req.method == Method::Head;
     // The Content-Type is the original's, whichever representation is sent.
-    h.content_type = Some(mime::content_type(rel));
+    let content_type = mime::content_type(rel);
+    h.content_type = Some(&content_type);
     let siblings = files.siblings(dir, rel);
     let sibling = precompressed(req, dir, files, rel, siblings).await;
     let (file, meta, coding, repr) = match sibling {

@@ -6,6 +6,8 @@
 
 use std::fmt::Write;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
 /// One directory entry: (name, is_dir, size in bytes).
 pub(crate) type Entry = (String, bool, u64);
 
@@ -93,19 +95,17 @@ fn html_escape(out: &mut String, s: &str) {
     }
 }
 
-/// Encodes every byte but RFC 3986 unreserved ones, so the result is one safe path segment
-/// (a `/`, `?`, `#`, `%` or quote inside a name cannot change the link's meaning).
+/// Every byte but RFC 3986 unreserved ones (`A-Z a-z 0-9 - . _ ~`).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Encodes `segment` as one safe path segment: a `/`, `?`, `#`, `%` or quote inside a name
+/// cannot change the link's meaning.
 fn percent_encode(out: &mut String, segment: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in segment.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
-        }
-    }
+    out.extend(utf8_percent_encode(segment, SEGMENT));
 }
 
 #[cfg(test)]

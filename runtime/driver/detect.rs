@@ -13,10 +13,18 @@ use io_uring::{opcode, IoUring, Probe};
 use crate::DriverKind;
 
 /// Every io_uring opcode the runtime submits; one missing means epoll.
+///
+/// Each entry names the opcode an op or the driver builds (`opcode::X` in
+/// `op/` and `driver/`); the multishot and "2" variants share their base's
+/// code (`AcceptMulti` is ACCEPT, `RecvMulti` RECV, `RecvMsgMulti` RECVMSG,
+/// `AsyncCancel2` ASYNC_CANCEL). NOP is the round trip below. MSG_RING is
+/// not here: it is optional, probed on its own by [`msg_ring_supported`].
 const USED_OPCODES: &[(u8, &str)] = &[
     (opcode::Nop::CODE, "NOP"),
     (opcode::Read::CODE, "READ"),
     (opcode::Write::CODE, "WRITE"),
+    (opcode::ReadFixed::CODE, "READ_FIXED"),
+    (opcode::WriteFixed::CODE, "WRITE_FIXED"),
     (opcode::Readv::CODE, "READV"),
     (opcode::Writev::CODE, "WRITEV"),
     (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
@@ -307,3 +315,7 @@ fn explain(e: io::Error) -> io::Error {
     };
     io::Error::new(kind, why)
 }
+
+#[cfg(test)]
+#[path = "detect_tests.rs"]
+mod tests;

@@ -88,7 +88,8 @@ pub(crate) fn poll_read(
     polled
 }
 
-/// [`poll_read`] into an initialised buffer.
+/// [`poll_read`] into an initialised buffer (futures-io's `poll_read` has no uninit form).
+#[cfg(feature = "futures-io")]
 pub(crate) fn poll_read_init(
     fd: &SharedFd,
     cx: &mut Context<'_>,

@@ -1,4 +1,4 @@
-//! `readv(2)` / `preadv(2)`: one read scattered over several owned buffers.
+//! `preadv(2)`: one positional read scattered over several owned buffers.
 //!
 //! On epoll a regular-file read tries `preadv2(RWF_NOWAIT)` first, as
 //! `Read` does (see read.rs).
@@ -12,7 +12,7 @@ use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBufMut};
 use crate::sys::IoVecsMut;
 
-/// A read into `bufs`, filled in order, at `offset` or at the file position.
+/// A read into `bufs`, filled in order, at `offset` (`fs::File::readv_at`).
 pub(crate) struct Readv<B> {
     /// Keeps the descriptor open until the kernel lets go.
     fd: SharedFd,
@@ -21,8 +21,8 @@ pub(crate) struct Readv<B> {
     /// One entry per buffer, pointing at its (stable) memory; boxed so the
     /// kernel's pointer to the array stays put.
     iovecs: Box<[libc::iovec]>,
-    /// `None`: the file position (pipes, sockets).
-    offset: Option<u64>,
+    /// Where in the file the read starts (the file position is neither used nor moved).
+    offset: u64,
     /// epoll: bytes the inline attempt read (`iovecs` now start after them)
     /// before the pool took over.
     done: usize,
@@ -39,20 +39,14 @@ impl<B> std::fmt::Debug for Readv<B> {
 }
 
 impl<B: IoBufMut> Op<Readv<B>> {
-    /// Reads at the current position (streams and pipes).
-    #[allow(dead_code)] // for streams (net), which read and write at the cursor
-    pub(crate) fn readv(fd: &SharedFd, bufs: Vec<B>) -> Self {
-        Op::new(Readv::new(fd, bufs, None))
-    }
-
-    /// Reads at `offset` (files).
+    /// Reads at `offset` (files; stream sockets read through `net`'s receive path).
     pub(crate) fn readv_at(fd: &SharedFd, bufs: Vec<B>, offset: u64) -> Self {
-        Op::new(Readv::new(fd, bufs, Some(offset)))
+        Op::new(Readv::new(fd, bufs, offset))
     }
 }
 
 impl<B: IoBufMut> Readv<B> {
-    fn new(fd: &SharedFd, mut bufs: Vec<B>, offset: Option<u64>) -> Self {
+    fn new(fd: &SharedFd, mut bufs: Vec<B>, offset: u64) -> Self {
         let mut iovecs = Vec::with_capacity(bufs.len());
         bufs.fill_mut(&mut iovecs);
         let iovecs = iovecs.into_boxed_slice();
@@ -70,13 +64,10 @@ impl<B: IoBufMut> Readv<B> {
         let (fd, iov) = (self.fd.raw(), self.iovecs.as_ptr());
         // More buffers than IOV_MAX: the kernel answers EINVAL.
         let cnt = self.iovecs.len().min(i32::MAX as usize) as i32;
-        let off = self.offset.map(|o| o.wrapping_add(self.done as u64));
-        let res = match off {
-            // SAFETY: each iovec points into a buffer the op owns, valid for its length.
-            None => unsafe { libc::readv(fd, iov, cnt) },
-            // SAFETY: as above; `preadv` does not move the file position.
-            Some(off) => unsafe { libc::preadv(fd, iov, cnt, off as libc::off_t) },
-        };
+        let off = self.offset.wrapping_add(self.done as u64) as libc::off_t;
+        // SAFETY: each iovec points into a buffer the op owns, valid for its
+        // length; `preadv` does not move the file position.
+        let res = unsafe { libc::preadv(fd, iov, cnt, off) };
         finish_rest(cvt(res), self.done)
     }
 }
@@ -89,7 +80,7 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
     fn uring_entry(&mut self) -> squeue::Entry {
         let len = u32::try_from(self.iovecs.len()).unwrap_or(u32::MAX);
         opcode::Readv::new(Fd(self.fd.raw()), self.iovecs.as_ptr(), len)
-            .offset(self.offset.unwrap_or(u64::MAX)) // u64::MAX: the file position
+            .offset(self.offset)
             .build()
     }
 
@@ -97,7 +88,7 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
         if self.fd.is_file() {
             // SAFETY: each iovec points into a buffer the op owns, valid for its length.
             let (attempt, done) =
-                unsafe { file_read_nowait(&self.fd, &mut self.iovecs, self.offset) };
+                unsafe { file_read_nowait(&self.fd, &mut self.iovecs, Some(self.offset)) };
             self.done = done;
             return attempt;
         }

@@ -7,7 +7,7 @@ use std::io;
 use io_uring::{opcode, squeue, types::Fd};
 
 use super::{Attempt, Interest, Op, Operation, SharedFd};
-use crate::transfer::send_file_now;
+use crate::sys::send_file_now;
 
 /// A `sendfile` of up to `len` bytes of `file` from `offset` to `sock`.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use std::io;
 use io_uring::{opcode, squeue, types::Fd};
 
 use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
-use crate::transfer::without_sigpipe;
+use crate::sys::without_sigpipe;
 
 /// A splice of up to `len` bytes from `fd_in` to `fd_out`; one of them must be a pipe.
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! `writev(2)` / `pwritev(2)`: one write gathered from several owned buffers.
+//! `pwritev(2)`: one positional write gathered from several owned buffers.
 
 use std::io;
 
@@ -8,7 +8,7 @@ use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBuf};
 use crate::sys::IoVecs;
 
-/// A write of `bufs`' initialised bytes, in order, at `offset` or at the file position.
+/// A write of `bufs`' initialised bytes, in order, at `offset` (`fs::File::writev_at`).
 pub(crate) struct Writev<B> {
     /// Keeps the descriptor open until the kernel lets go.
     fd: SharedFd,
@@ -17,8 +17,8 @@ pub(crate) struct Writev<B> {
     /// One entry per buffer, pointing at its (stable) memory; boxed so the
     /// kernel's pointer to the array stays put.
     iovecs: Box<[libc::iovec]>,
-    /// `None`: the file position (pipes, sockets) or append.
-    offset: Option<u64>,
+    /// Where in the file the write starts (the file position is neither used nor moved).
+    offset: u64,
 }
 
 impl<B> std::fmt::Debug for Writev<B> {
@@ -32,20 +32,14 @@ impl<B> std::fmt::Debug for Writev<B> {
 }
 
 impl<B: IoBuf> Op<Writev<B>> {
-    /// Writes at the current position (streams, pipes, append-mode files).
-    #[allow(dead_code)] // for streams (net), which read and write at the cursor
-    pub(crate) fn writev(fd: &SharedFd, bufs: Vec<B>) -> Self {
-        Op::new(Writev::new(fd, bufs, None))
-    }
-
-    /// Writes at `offset` (files).
+    /// Writes at `offset` (files; stream sockets write through `net`'s send path).
     pub(crate) fn writev_at(fd: &SharedFd, bufs: Vec<B>, offset: u64) -> Self {
-        Op::new(Writev::new(fd, bufs, Some(offset)))
+        Op::new(Writev::new(fd, bufs, offset))
     }
 }
 
 impl<B: IoBuf> Writev<B> {
-    fn new(fd: &SharedFd, bufs: Vec<B>, offset: Option<u64>) -> Self {
+    fn new(fd: &SharedFd, bufs: Vec<B>, offset: u64) -> Self {
         let mut iovecs = Vec::with_capacity(bufs.len());
         bufs.fill(&mut iovecs);
         let iovecs = iovecs.into_boxed_slice();
@@ -61,12 +55,9 @@ impl<B: IoBuf> Writev<B> {
         let (fd, iov) = (self.fd.raw(), self.iovecs.as_ptr());
         // More buffers than IOV_MAX: the kernel answers EINVAL.
         let cnt = self.iovecs.len().min(i32::MAX as usize) as i32;
-        let res = match self.offset {
-            // SAFETY: each iovec points at initialised bytes of a buffer the op owns.
-            None => unsafe { libc::writev(fd, iov, cnt) },
-            // SAFETY: as above.
-            Some(off) => unsafe { libc::pwritev(fd, iov, cnt, off as libc::off_t) },
-        };
+        let off = self.offset as libc::off_t;
+        // SAFETY: each iovec points at initialised bytes of a buffer the op owns.
+        let res = unsafe { libc::pwritev(fd, iov, cnt, off) };
         cvt(res)
     }
 }
@@ -79,7 +70,7 @@ unsafe impl<B: IoBuf> Operation for Writev<B> {
     fn uring_entry(&mut self) -> squeue::Entry {
         let len = u32::try_from(self.iovecs.len()).unwrap_or(u32::MAX);
         opcode::Writev::new(Fd(self.fd.raw()), self.iovecs.as_ptr(), len)
-            .offset(self.offset.unwrap_or(u64::MAX)) // u64::MAX: the file position
+            .offset(self.offset)
             .build()
     }
 

@@ -1,10 +1,14 @@
 //! Descriptor and address plumbing shared by the ops and the `net`/`fs`
 //! types: the reference-counted descriptor, socket addresses in kernel
-//! layout, `msghdr`/`iovec` storage, and the synchronous socket calls.
+//! layout, `msghdr`/`iovec` storage, and the synchronous socket calls
+//! (among them `sendfile` and the `SIGPIPE` guard that ops and `transfer/`
+//! share, so that `op/` needs nothing from `transfer/`).
 
 mod ftruncate;
 mod msg_header;
+mod send_file;
 mod shared_fd;
+mod sigpipe;
 mod sock_addr;
 pub(crate) mod socket;
 pub(crate) mod stream_io;
@@ -17,7 +21,9 @@ use std::path::Path;
 pub(crate) use crate::driver::cvt;
 pub(crate) use ftruncate::ftruncate;
 pub(crate) use msg_header::{IoVecs, IoVecsMut, MsgHeader, One};
+pub(crate) use send_file::send_file_now;
 pub(crate) use shared_fd::{FdHandle, SharedFd};
+pub(crate) use sigpipe::without_sigpipe;
 pub(crate) use sock_addr::SockAddr;
 pub(crate) use unix_addr::{
     from_sock_addr as unix_from_sock_addr, to_sock_addr as unix_to_sock_addr,

@@ -5,4 +5,4 @@ mod cachestat;
 mod pipe;
 mod send_file;
 
-pub(crate) use send_file::{send_file, send_file_now, without_sigpipe};
+pub(crate) use send_file::send_file;

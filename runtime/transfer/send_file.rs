@@ -16,13 +16,13 @@
 //! Neither sendfile nor splice takes `MSG_NOSIGNAL`: writing to a socket whose
 //! peer has gone raises `SIGPIPE`. io_uring runs splices on its io-wq threads,
 //! which block every signal; the syscalls made here run under
-//! [`without_sigpipe`], which keeps a `SIGPIPE` they raise from being delivered.
+//! `sys::without_sigpipe`, which keeps a `SIGPIPE` they raise from being delivered.
 
 use std::io;
 
 use super::{cachestat, pipe};
 use crate::op::{Interest, Op, PollAdd};
-use crate::sys::{cvt, io_len, SharedFd};
+use crate::sys::{io_len, send_file_now, SharedFd};
 use crate::DriverKind;
 
 /// The most bytes one residency check vouches for (and so one inline
@@ -130,70 +130,4 @@ async fn send_file_uring(
         }
     }
     Ok(sent)
-}
-
-/// One `sendfile` of up to `len` bytes from `offset`, on this thread; the
-/// socket must be non-blocking, and on io_uring the range should be in the
-/// page cache (epoll attempts it on readiness, accepting a disk wait there).
-pub(crate) fn send_file_now(
-    sock: &SharedFd,
-    file: &SharedFd,
-    offset: u64,
-    len: u32,
-) -> io::Result<u32> {
-    let mut off = offset as libc::off_t;
-    let res = without_sigpipe(|| {
-        // SAFETY: the caller's references keep both fds open; `off` is a
-        // local that outlives the call.
-        unsafe { libc::sendfile(sock.raw(), file.raw(), &mut off, len as usize) }
-    });
-    cvt(res)
-}
-
-/// Runs `f`, a syscall that writes to a socket or pipe, so that a `SIGPIPE`
-/// it raises is never delivered: the caller sees `EPIPE` alone.
-///
-/// With `SIGPIPE` ignored (what Rust programs do by default) this costs one
-/// `sigaction` query. Otherwise `SIGPIPE` is blocked on this thread around
-/// the call, and one the call left pending is consumed before the old mask
-/// returns, unless one was already pending before (it belongs to someone else).
-pub(crate) fn without_sigpipe(f: impl FnOnce() -> isize) -> isize {
-    // SAFETY: a zeroed sigaction is a valid out-parameter; a null `act` only queries.
-    let ignored = unsafe {
-        let mut cur: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut cur) == 0
-            && cur.sa_sigaction == libc::SIG_IGN
-    };
-    if ignored {
-        return f();
-    }
-    // SAFETY: the sigset functions only write to the sets passed; the thread
-    // mask is restored below before returning.
-    unsafe {
-        let mut pipe_set: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        let mut pending: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut pipe_set);
-        libc::sigaddset(&mut pipe_set, libc::SIGPIPE);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_set, &mut old);
-        libc::sigpending(&mut pending);
-        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
-        let res = f();
-        let errno = io::Error::last_os_error().raw_os_error();
-        if res < 0 && errno == Some(libc::EPIPE) && !was_pending {
-            let zero = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            while libc::sigtimedwait(&pipe_set, std::ptr::null_mut(), &zero) < 0
-                && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
-            {}
-        }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        // Callers read errno after this returns: put the syscall's back.
-        if let (true, Some(e)) = (res < 0, errno) {
-            *libc::__errno_location() = e;
-        }
-        res
-    }
 }

@@ -1,8 +1,6 @@
 //! Static files as a tower service ([`ServeDir`]), on runtime's `fs`, with
 //! the file server's rules, whose files these are (`examples/file_server`
 //! includes the pure ones: paths, validators, ranges, codings, types, dates).
-// The example uses more of the shared files than the service does.
-#![allow(dead_code)]
 
 mod body;
 pub(crate) mod conditional;

@@ -4,6 +4,7 @@
 //! RFC 9110 conditional requests, single byte ranges, precompressed `.br` /
 //! `.gz` siblings, `index.html` for directories.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -270,7 +271,13 @@ async fn respond(
         }
         Outcome::PreconditionFailed => return status(StatusCode::PRECONDITION_FAILED),
     };
-    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let content_type = match content_type {
+        Cow::Borrowed(t) => Ok(HeaderValue::from_static(t)),
+        Cow::Owned(t) => HeaderValue::try_from(t),
+    };
+    if let Ok(v) = content_type {
+        out.insert(header::CONTENT_TYPE, v);
+    }
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Some(c) = coding {
         out.insert(

@@ -3,10 +3,16 @@
 //! A plain `time::timeout(d, stream.read(buf))` is safe (a dropped read
 //! loses no byte: what the kernel received waits in the socket's queue) but
 //! loses the buffer when the deadline wins: the future is dropped with it.
-//! `.timeout(d)` instead gives up at the deadline itself (a timer racing
-//! the wait, or a linked timeout on a receive in the kernel) and completes
-//! with the buffer and an error of kind `TimedOut`. Bytes that arrived
-//! before the deadline are reported as a normal result, never dropped.
+//! `.timeout(d)` instead gives up at the deadline itself and completes with
+//! the buffer and an error of kind `TimedOut`. Bytes that arrived before the
+//! deadline are reported as a normal result, never dropped.
+//!
+//! How the deadline is kept: a read mostly waits on the socket's queue (an
+//! io_uring multishot receive, or epoll readiness), which a timer races;
+//! only a one-shot receive into the caller's buffer (when the worker's
+//! provided buffers run out) is bounded in the kernel by a linked timeout.
+//! A write is a `send`/`sendmsg` op: a linked timeout on io_uring, a timer
+//! racing readiness on epoll.
 
 use std::future::Future;
 use std::io;

@@ -159,21 +159,35 @@ pub(super) fn out_of_bounds(range: &impl RangeBounds<usize>, total: usize) -> ! 
     )
 }
 
-// SAFETY: the bytes live on the heap, so moving the `Vec` moves only its
-// header; `len <= capacity`, and the first `len` bytes are initialised.
-unsafe impl IoBuf for Vec<u8> {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
+/// `IoBuf` for types whose bytes live on the heap or in static memory, the
+/// first `len` of them initialised, with room for `$total` (`capacity` for a
+/// growable one, `len` for one that cannot grow).
+macro_rules! heap_io_buf {
+    ($total:ident: $($ty:ty),* $(,)?) => {$(
+        // SAFETY: the bytes live on the heap or in static memory, so moving the
+        // value does not move them; the first `len` are initialised, and
+        // `len <= $total`.
+        unsafe impl IoBuf for $ty {
+            fn stable_ptr(&self) -> *const u8 {
+                self.as_ptr()
+            }
 
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
+            fn bytes_init(&self) -> usize {
+                self.len()
+            }
 
-    fn bytes_total(&self) -> usize {
-        self.capacity()
-    }
+            fn bytes_total(&self) -> usize {
+                self.$total()
+            }
+        }
+    )*};
 }
+
+// A `String` is a `Vec<u8>` underneath, but not `IoBufMut`: the kernel could
+// write bytes that are not UTF-8.
+heap_io_buf!(capacity: Vec<u8>, String);
+// `Box<str>` and `&str` are `IoBuf` only, for the same reason as `String`.
+heap_io_buf!(len: Box<[u8]>, Box<str>, &'static [u8], &'static str);
 
 // SAFETY: `as_mut_ptr` is the heap address `as_ptr` returns and is valid for
 // writes of `capacity` bytes; `set_init` raises `len` to `pos` and no further.
@@ -191,47 +205,6 @@ unsafe impl IoBufMut for Vec<u8> {
         }
     }
 }
-
-// SAFETY: a `String` is a `Vec<u8>` underneath: heap bytes, `len <= capacity`.
-// It is not `IoBufMut`, since the kernel could write bytes that are not UTF-8.
-unsafe impl IoBuf for String {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-
-    fn bytes_total(&self) -> usize {
-        self.capacity()
-    }
-}
-
-/// `IoBuf` for types whose bytes are all initialised and cannot grow:
-/// `bytes_init == bytes_total == len`.
-macro_rules! fixed_len_io_buf {
-    ($($ty:ty),* $(,)?) => {$(
-        // SAFETY: the bytes live on the heap or in static memory, so moving the
-        // value does not move them, and they are all initialised.
-        unsafe impl IoBuf for $ty {
-            fn stable_ptr(&self) -> *const u8 {
-                self.as_ptr()
-            }
-
-            fn bytes_init(&self) -> usize {
-                self.len()
-            }
-
-            fn bytes_total(&self) -> usize {
-                self.len()
-            }
-        }
-    )*};
-}
-
-// `Box<str>` and `&str` are `IoBuf` only, for the same reason as `String`.
-fixed_len_io_buf!(Box<[u8]>, Box<str>, &'static [u8], &'static str);
 
 // SAFETY: the box owns its bytes uniquely, so they are valid for writes through
 // `as_mut_ptr`; they are all initialised already, so `set_init` has nothing to do.

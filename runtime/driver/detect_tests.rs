@@ -6,13 +6,14 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Builders that share the code of another (`AcceptMulti` is ACCEPT with a
-/// flag), and MSG_RING, which is optional and probed on its own.
+/// flag), and MSG_RING and SEND_ZC, which are optional and probed on their own.
 const NOT_LISTED: &[&str] = &[
     "AcceptMulti",
     "RecvMulti",
     "RecvMsgMulti",
     "AsyncCancel2",
     "MsgRingData",
+    "SendZc",
 ];
 
 /// The `X` of every `opcode::X::new` under `dir`.

@@ -343,6 +343,10 @@ impl Protocol for EpollDriver {
         &mut self.ops
     }
 
+    fn unpark(&self) -> &Arc<Unpark> {
+        &self.unpark
+    }
+
     /// A blocking-pool op's future was dropped: the slot lives on until the pool is done.
     fn drop_slot(&mut self, key: usize, _cancel: bool) {
         match self.ops.orphan(key) {
@@ -350,10 +354,6 @@ impl Protocol for EpollDriver {
             Orphaned::Cancel => bump(&self.counters.ops_cancelled),
             Orphaned::Free(done) => self.deferred.frees.push(done),
         }
-    }
-
-    fn unpark(&self) -> &Arc<Unpark> {
-        &self.unpark
     }
 
     /// Attempts the op by the readiness protocol; files go to the pool.

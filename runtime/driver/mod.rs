@@ -342,10 +342,9 @@ impl Driver {
         not(any(feature = "tokio-io", feature = "futures-io", feature = "hyper")),
         allow(dead_code)
     )]
-    pub(crate) fn poll_transfer(
+    pub(crate) fn poll_transfer<D: Descriptor>(
         &mut self,
-        fd: RawFd,
-        fd_id: u64,
+        fd: &D,
         interest: Interest,
         asked: usize,
         cx: &mut Context<'_>,
@@ -356,7 +355,7 @@ impl Driver {
                 std::io::ErrorKind::Unsupported,
                 "runtime: a readiness transfer was asked of the io_uring driver",
             ))),
-            Driver::Epoll(d) => d.poll_transfer(fd, fd_id, interest, asked, cx, io),
+            Driver::Epoll(d) => d.poll_transfer(fd.raw(), fd.id(), interest, asked, cx, io),
         }
     }
 

@@ -276,6 +276,22 @@ impl UringDriver {
         self.push(cancel);
     }
 
+    /// What the dropped future of the op in slot `key` leaves to do: an op
+    /// still in the kernel is cancelled there (unless `cancel` is false: its
+    /// result is adopted), a finished one is freed.
+    fn orphaned(&mut self, key: usize, orphaned: Orphaned, cancel: bool) {
+        match orphaned {
+            Orphaned::Gone => {}
+            Orphaned::Cancel if !cancel => {}
+            Orphaned::Cancel => {
+                bump(&self.counters.ops_cancelled);
+                self.cancel(key as u64);
+            }
+            // Its completion was counted when it was reaped.
+            Orphaned::Free(done) => self.deferred.frees.push(done),
+        }
+    }
+
     /// Number of ops holding a slot, multishot receives included.
     pub(crate) fn in_flight(&self) -> usize {
         self.ops.len() + self.armed + self.sending
@@ -563,19 +579,8 @@ impl Protocol for UringDriver {
     /// The op's future was dropped: cancel it in the kernel (unless its
     /// result is adopted) or free it.
     fn drop_slot(&mut self, key: usize, cancel: bool) {
-        match self.ops.orphan(key) {
-            Orphaned::Gone => {}
-            Orphaned::Cancel if !cancel => {}
-            Orphaned::Cancel => {
-                bump(&self.counters.ops_cancelled);
-                let cancel = opcode::AsyncCancel::new(key as u64)
-                    .build()
-                    .user_data(CANCEL_USERDATA);
-                self.push(cancel);
-            }
-            // Its completion was counted when it was reaped.
-            Orphaned::Free(done) => self.deferred.frees.push(done),
-        }
+        let orphaned = self.ops.orphan(key);
+        self.orphaned(key, orphaned, cancel);
     }
 
     fn unpark(&self) -> &Arc<Unpark> {
@@ -603,15 +608,8 @@ impl Protocol for UringDriver {
     /// An in-place op's future was dropped: its slot keeps the op until the
     /// kernel lets go (cancelling it), or it is freed now if already done.
     fn drop_in_place(&mut self, key: usize, op: Box<dyn Erased>, cancel: bool) {
-        match self.ops.adopt(key, op) {
-            Orphaned::Gone => {}
-            Orphaned::Cancel if !cancel => {}
-            Orphaned::Cancel => {
-                bump(&self.counters.ops_cancelled);
-                self.cancel(key as u64);
-            }
-            Orphaned::Free(done) => self.deferred.frees.push(done),
-        }
+        let orphaned = self.ops.adopt(key, op);
+        self.orphaned(key, orphaned, cancel);
     }
 
     /// An op that was never in the kernel went away.

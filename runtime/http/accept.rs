@@ -13,18 +13,13 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use hyper::body::Incoming;
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tower_service::Service;
 
-use super::conn::{self, Ticket};
+use super::conn::{self, HttpBody, HttpService, Ticket};
 use super::state::Shared;
 use crate::io::compat::HyperExecutor;
 use crate::net::{TcpListener, TcpStream};
-
-/// The error type hyper accepts from services and bodies.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What every acceptor gets.
 pub(crate) struct Setup<S> {
@@ -66,11 +61,8 @@ pub(crate) async fn accept_loop<S, B>(
     setup: Setup<S>,
 ) -> io::Result<()>
 where
-    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: HttpBody,
 {
     let state = setup.state.clone();
     loop {
@@ -155,11 +147,8 @@ fn exhausted(e: &io::Error) -> bool {
 /// Serves one connection on the worker it was placed on.
 async fn connection<S, B>(ticket: Ticket, stream: TcpStream, setup: Setup<S>)
 where
-    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: HttpBody,
 {
     let mut ticket = ticket;
     poll_fn(|cx| {
@@ -213,11 +202,8 @@ fn pass_on(
 /// passed to this one, until the server is done.
 pub(crate) async fn receive_loop<S, B>(here: usize, setup: Setup<S>)
 where
-    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: HttpBody,
 {
     let state = setup.state.clone();
     let key = state.key();

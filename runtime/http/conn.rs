@@ -17,7 +17,42 @@ use super::state::Shared;
 use crate::io::compat::HyperExecutor;
 
 /// The error type hyper accepts from services and bodies.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A service `serve` runs: a tower service of HTTP requests (an axum
+/// `Router`) whose responses have bodies of type `B`. The bounds `serve`
+/// states in its signature, named once for the code that runs it; every
+/// such service is one.
+pub(crate) trait HttpService<B>:
+    Service<
+        http::Request<Incoming>,
+        Response = http::Response<B>,
+        Future: 'static,
+        Error: Into<BoxError>,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> HttpService<B> for S
+where
+    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: 'static,
+    S::Error: Into<BoxError>,
+{
+}
+
+/// A response body hyper can write, as `serve` states it; every such body
+/// is one.
+pub(crate) trait HttpBody: http_body::Body<Error: Into<BoxError>> + 'static {}
+
+impl<B> HttpBody for B
+where
+    B: http_body::Body + 'static,
+    B::Error: Into<BoxError>,
+{
+}
 
 /// A connection's place in the accounting of worker `worker`; dropping it
 /// (the connection ended, or its task was dropped) gives the place back.
@@ -84,11 +119,8 @@ pub(crate) async fn serve_io<I, S, B>(
     service: TowerToHyperService<S>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: HttpBody,
 {
     let mut conn = pin!(http.serve_connection_with_upgrades(io, service));
     let mut graceful = false;

@@ -32,12 +32,10 @@ use hyper_util::server::conn::auto;
 use tower_service::Service;
 
 use super::accept::{accept_loop, receive_loop, Setup};
+use super::conn::{BoxError, HttpBody, HttpService};
 use super::state::Shared;
 use crate::io::compat::{HyperExecutor, HyperTimer};
 use crate::net::{TcpListener, TcpSocket};
-
-/// The error type hyper accepts from services and bodies.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serves `service` on `listener` from every worker of the current
 /// runtime: HTTP/1.1 and HTTP/2 (detected per connection, h2c included),
@@ -180,21 +178,18 @@ where
     type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>>>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
+        Box::pin(self.run::<B>())
     }
 }
 
-impl<S, B> Serve<S>
-where
-    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + 'static,
-    B::Error: Into<BoxError>,
-{
+impl<S> Serve<S> {
     /// Starts an acceptor on every worker, waits for the shutdown signal (or
     /// a failed acceptor), then for the connections to finish.
-    async fn run(self) -> io::Result<()> {
+    async fn run<B>(self) -> io::Result<()>
+    where
+        S: HttpService<B>,
+        B: HttpBody,
+    {
         // Each worker's turn counter tells a busy worker from one that keeps
         // up; its ring (io_uring with MSG_RING) takes descriptors directly.
         let counters = crate::context::with_current(|w| {

@@ -37,6 +37,32 @@
 //! a `Send` future may await them; like every operation, they run on the
 //! worker that polls them.
 
+/// The loop of `write_all`: writes `$buf` with `$write` (one write of
+/// `$rest`, the bytes not yet written) until all are written, retrying short
+/// writes and `Interrupted`. It evaluates to the result and the buffer, and
+/// `return`s them from the enclosing async body on failure. A macro because
+/// the trait's default cannot hand its `&mut self` to `write_all_with`'s
+/// closure (each write's future would borrow it past the call).
+macro_rules! write_all_loop {
+    ($buf:expr, |$rest:ident| $write:expr) => {{
+        let mut buf = $buf;
+        let end = buf.bytes_init();
+        let mut done = 0;
+        while done < end {
+            let $rest = IoBuf::slice(buf, done..end);
+            let (res, slice) = $write.await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }};
+}
+
 mod buf_reader;
 // Always in the docs, which link to it; its items need their features.
 #[cfg(any(doc, feature = "hyper", feature = "tokio-io", feature = "futures-io"))]
@@ -73,17 +99,29 @@ pub trait ReadOwned {
     /// Reads into `bufs` in order, as one operation where the type supports it.
     fn readv<B: IoBufMut>(
         &mut self,
-        mut bufs: Vec<B>,
+        bufs: Vec<B>,
     ) -> impl Future<Output = BufResult<usize, Vec<B>>> {
-        async move {
-            let Some(i) = bufs.iter().position(|b| b.bytes_total() > 0) else {
-                return (Ok(0), bufs);
-            };
-            let (res, buf) = self.read(bufs.remove(i)).await;
-            bufs.insert(i, buf);
-            (res, bufs)
-        }
+        first_with(bufs, |b| b.bytes_total() > 0, move |b| self.read(b))
     }
+}
+
+/// The default `readv` and `writev`: `io` on the first of `bufs` that
+/// `wanted` (has room, or has bytes), put back in its place; `Ok(0)` when
+/// none is.
+async fn first_with<B, F>(
+    mut bufs: Vec<B>,
+    wanted: impl Fn(&B) -> bool,
+    io: impl FnOnce(B) -> F,
+) -> BufResult<usize, Vec<B>>
+where
+    F: Future<Output = BufResult<usize, B>>,
+{
+    let Some(i) = bufs.iter().position(wanted) else {
+        return (Ok(0), bufs);
+    };
+    let (res, buf) = io(bufs.remove(i)).await;
+    bufs.insert(i, buf);
+    (res, bufs)
 }
 
 /// A sink of bytes written from owned buffers.
@@ -96,18 +134,8 @@ pub trait WriteOwned {
     fn write<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>>;
 
     /// Writes from `bufs` in order, as one operation where the type supports it.
-    fn writev<B: IoBuf>(
-        &mut self,
-        mut bufs: Vec<B>,
-    ) -> impl Future<Output = BufResult<usize, Vec<B>>> {
-        async move {
-            let Some(i) = bufs.iter().position(|b| b.bytes_init() > 0) else {
-                return (Ok(0), bufs);
-            };
-            let (res, buf) = self.write(bufs.remove(i)).await;
-            bufs.insert(i, buf);
-            (res, bufs)
-        }
+    fn writev<B: IoBuf>(&mut self, bufs: Vec<B>) -> impl Future<Output = BufResult<usize, Vec<B>>> {
+        first_with(bufs, |b| b.bytes_init() > 0, move |b| self.write(b))
     }
 
     /// Writes every initialised byte of `buf`, retrying short writes.
@@ -115,22 +143,7 @@ pub trait WriteOwned {
     /// A write that makes no progress is an error of kind `WriteZero`. On
     /// error, some bytes may have been written.
     fn write_all<B: IoBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<(), B>> {
-        async move {
-            let end = buf.bytes_init();
-            let mut buf = buf;
-            let mut done = 0;
-            while done < end {
-                let (res, slice) = self.write(IoBuf::slice(buf, done..end)).await;
-                buf = slice.into_inner();
-                match res {
-                    Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                    Ok(n) => done += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return (Err(e), buf),
-                }
-            }
-            (Ok(()), buf)
-        }
+        async move { write_all_loop!(buf, |rest| self.write(rest)) }
     }
 
     /// Sends anything buffered in user space; sockets have nothing to flush.
@@ -185,18 +198,5 @@ where
     W: FnMut(crate::buf::Slice<B>) -> F,
     F: Future<Output = BufResult<usize, crate::buf::Slice<B>>>,
 {
-    let end = buf.bytes_init();
-    let mut buf = buf;
-    let mut done = 0;
-    while done < end {
-        let (res, slice) = write(IoBuf::slice(buf, done..end)).await;
-        buf = slice.into_inner();
-        match res {
-            Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (Err(e), buf),
-        }
-    }
-    (Ok(()), buf)
+    write_all_loop!(buf, |rest| write(rest))
 }

@@ -73,3 +73,43 @@ pub(crate) use write_fixed::WriteFixed;
 
 pub(crate) use crate::driver::{Attempt, Interest, Operation};
 use crate::sys::{cvt, io_len, SharedFd};
+
+/// epoll: runs `syscall` on `fd`, made non-blocking first, and classifies
+/// its result: `EAGAIN` waits until `fd` is ready for `interest`.
+#[inline]
+fn attempt_nonblocking(
+    fd: &SharedFd,
+    interest: Interest,
+    syscall: impl FnOnce() -> std::io::Result<u32>,
+) -> Attempt {
+    fd.ensure_nonblocking();
+    Attempt::from_syscall(syscall(), fd.raw(), fd.id(), interest)
+}
+
+/// epoll: a write's attempt. A regular file's write may wait on the disk,
+/// so the blocking pool runs it; anything else is tried non-blocking.
+#[inline]
+fn attempt_write(fd: &SharedFd, syscall: impl FnOnce() -> std::io::Result<u32>) -> Attempt {
+    if fd.is_file() {
+        return Attempt::Blocking;
+    }
+    attempt_nonblocking(fd, Interest::Writable, syscall)
+}
+
+/// A single-buffer read's output: `buf` back, with the bytes the kernel
+/// wrote into it marked initialised.
+///
+/// # Safety
+///
+/// On `Ok(n)`, the kernel wrote the first `n` bytes of `buf`.
+#[inline]
+unsafe fn filled<B: crate::buf::IoBufMut>(
+    mut buf: B,
+    res: std::io::Result<u32>,
+) -> crate::buf::BufResult<usize, B> {
+    if let Ok(n) = res {
+        // SAFETY: the caller vouches that the kernel wrote these `n` bytes.
+        unsafe { buf.set_init(n as usize) };
+    }
+    (res.map(|n| n as usize), buf)
+}

@@ -69,8 +69,7 @@ pub(crate) fn poll_read(
             Received::Start => {
                 fd.ensure_nonblocking();
                 let recv = || stream_io::recv(fd.raw(), buf);
-                let polled =
-                    driver.poll_transfer(fd.raw(), fd.id(), Interest::Readable, len, cx, recv);
+                let polled = driver.poll_transfer(fd, Interest::Readable, len, cx, recv);
                 (polled, true)
             }
         }
@@ -171,8 +170,6 @@ fn poll_transfer(
     io: impl FnOnce() -> io::Result<usize>,
 ) -> Poll<io::Result<usize>> {
     fd.ensure_nonblocking();
-    let polled = super::with_driver(|driver| {
-        driver.poll_transfer(fd.raw(), fd.id(), interest, asked, cx, io)
-    });
+    let polled = super::with_driver(|driver| driver.poll_transfer(fd, interest, asked, cx, io));
     polled.unwrap_or_else(|| Poll::Ready(Err(no_runtime())))
 }

@@ -11,7 +11,7 @@ use std::io;
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::{cvt, io_len, Attempt, Interest, Op, Operation, SharedFd};
+use super::{attempt_nonblocking, cvt, filled, io_len, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBufMut};
 
 /// A read into `buf`, at `offset` or at the file position.
@@ -112,10 +112,10 @@ fn advance(iovs: &mut [libc::iovec], mut n: usize) {
 }
 
 /// epoll: reads a regular file on the worker as far as the page cache holds
-/// it, with `preadv2(.., RWF_NOWAIT)`. Returns the attempt and, with
-/// `Blocking`, how many bytes were read inline (`iovs` moved past them): the
-/// pool reads the rest, or all of it when the file cannot say what is cached
-/// (`nowait_reads`).
+/// it, with `preadv2(.., RWF_NOWAIT)`. Returns the attempt; with `Blocking`,
+/// `inline` is set to how many bytes were read on the worker (`iovs` moved
+/// past them): the pool reads the rest, or all of it when the file cannot
+/// say what is cached (`nowait_reads`).
 ///
 /// A short `RWF_NOWAIT` read means "the rest is not cached" (or end of file),
 /// so it is tried again from where it stopped: 0 is end of file, `EAGAIN`
@@ -129,9 +129,11 @@ pub(super) unsafe fn file_read_nowait(
     fd: &SharedFd,
     iovs: &mut [libc::iovec],
     offset: Option<u64>,
-) -> (Attempt, usize) {
+    inline: &mut usize,
+) -> Attempt {
+    *inline = 0;
     if !fd.nowait_reads() {
-        return (Attempt::Blocking, 0);
+        return Attempt::Blocking;
     }
     let asked = iovs.iter().map(|v| v.iov_len).sum::<usize>().min(MAX_READ);
     let cnt = iovs.len().min(i32::MAX as usize) as libc::c_int;
@@ -142,31 +144,37 @@ pub(super) unsafe fn file_read_nowait(
         let off = match offset.map(|o| libc::off_t::try_from(o.saturating_add(done as u64))) {
             None => -1,
             Some(Ok(off)) => off,
-            Some(Err(_)) => return (Attempt::Blocking, done),
+            Some(Err(_)) => {
+                *inline = done;
+                return Attempt::Blocking;
+            }
         };
         // SAFETY: the caller vouches for `iovs`; the fd is kept open by `fd`.
         let res =
             cvt(unsafe { libc::preadv2(fd.raw(), iovs.as_ptr(), cnt, off, libc::RWF_NOWAIT) });
         match res {
-            Ok(0) => return (Attempt::Done(Ok(done as u32)), 0), // end of file
+            Ok(0) => return Attempt::Done(Ok(done as u32)), // end of file
             Ok(n) => {
                 done += n as usize;
                 if done >= asked {
-                    return (Attempt::Done(Ok(done as u32)), 0);
+                    return Attempt::Done(Ok(done as u32));
                 }
                 advance(iovs, n as usize);
             }
             Err(e) => {
                 return match e.raw_os_error() {
-                    Some(libc::EAGAIN) => (Attempt::Blocking, done), // not in the page cache
-                    _ if done > 0 => (Attempt::Done(Ok(done as u32)), 0),
+                    Some(libc::EAGAIN) => {
+                        *inline = done; // not in the page cache
+                        Attempt::Blocking
+                    }
+                    _ if done > 0 => Attempt::Done(Ok(done as u32)),
                     // The file system, a kernel before 4.14 or a seccomp filter
                     // refuses RWF_NOWAIT or preadv2; the pool's pread answers.
                     Some(libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS | libc::EPERM) => {
                         fd.refuse_nowait_reads();
-                        (Attempt::Blocking, 0)
+                        Attempt::Blocking
                     }
-                    _ => (Attempt::Done(Err(e)), 0),
+                    _ => Attempt::Done(Err(e)),
                 };
             }
         }
@@ -196,28 +204,17 @@ unsafe impl<B: IoBufMut> Operation for Read<B> {
             }];
             // SAFETY: `iov` points at `buf`, valid for `bytes_total` writable
             // bytes (IoBufMut contract).
-            let (attempt, done) = unsafe { file_read_nowait(&self.fd, &mut iov, self.offset) };
-            self.done = done;
-            return attempt;
+            return unsafe { file_read_nowait(&self.fd, &mut iov, self.offset, &mut self.done) };
         }
-        self.fd.ensure_nonblocking();
-        Attempt::from_syscall(
-            self.syscall(),
-            self.fd.raw(),
-            self.fd.id(),
-            Interest::Readable,
-        )
+        attempt_nonblocking(&self.fd, Interest::Readable, || self.syscall())
     }
 
     fn run_blocking(&mut self) -> io::Result<u32> {
         self.syscall()
     }
 
-    fn complete(mut self, res: io::Result<u32>) -> Self::Output {
-        if let Ok(n) = res {
-            // SAFETY: the kernel initialised the first `n` bytes of `buf`.
-            unsafe { self.buf.set_init(n as usize) };
-        }
-        (res.map(|n| n as usize), self.buf)
+    fn complete(self, res: io::Result<u32>) -> Self::Output {
+        // SAFETY: on `Ok(n)` the kernel initialised the first `n` bytes of `buf`.
+        unsafe { filled(self.buf, res) }
     }
 }

@@ -7,7 +7,7 @@ use io_uring::{opcode, squeue, types};
 
 use super::fixed::Fixed;
 use super::read::{file_read_nowait, finish_rest};
-use super::{cvt, io_len, Attempt, Op, Operation};
+use super::{cvt, filled, io_len, Attempt, Op, Operation};
 use crate::buf::{BufResult, IoBufMut};
 
 /// A positional read using a registered file, a registered buffer, or both.
@@ -99,10 +99,11 @@ unsafe impl<B: IoBufMut> Operation for ReadFixed<B> {
             iov_base: self.raw.0.cast(),
             iov_len: self.raw.1,
         }];
+        let mut done = 0;
         // SAFETY: `iov` points at `buf`, valid for `bytes_total` writable
         // bytes (IoBufMut contract).
-        let (attempt, done) =
-            unsafe { file_read_nowait(self.fixed.fd(), &mut iov, Some(self.offset)) };
+        let attempt =
+            unsafe { file_read_nowait(self.fixed.fd(), &mut iov, Some(self.offset), &mut done) };
         self.done = u32::try_from(done).unwrap_or(u32::MAX);
         attempt
     }
@@ -111,11 +112,8 @@ unsafe impl<B: IoBufMut> Operation for ReadFixed<B> {
         self.syscall()
     }
 
-    fn complete(mut self, res: io::Result<u32>) -> Self::Output {
-        if let Ok(n) = res {
-            // SAFETY: the kernel initialised the first `n` bytes of `buf`.
-            unsafe { self.buf.set_init(n as usize) };
-        }
-        (res.map(|n| n as usize), self.buf)
+    fn complete(self, res: io::Result<u32>) -> Self::Output {
+        // SAFETY: on `Ok(n)` the kernel initialised the first `n` bytes of `buf`.
+        unsafe { filled(self.buf, res) }
     }
 }

@@ -8,7 +8,7 @@ use std::io;
 use io_uring::{opcode, squeue, types::Fd};
 
 use super::read::{file_read_nowait, finish_rest};
-use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
+use super::{attempt_nonblocking, cvt, Attempt, Interest, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBufMut};
 use crate::sys::IoVecsMut;
 
@@ -60,7 +60,7 @@ impl<B: IoBufMut> Readv<B> {
     }
 
     /// The read, or the rest of it after `done` bytes read inline.
-    fn syscall(&mut self) -> io::Result<u32> {
+    fn syscall(&self) -> io::Result<u32> {
         let (fd, iov) = (self.fd.raw(), self.iovecs.as_ptr());
         // More buffers than IOV_MAX: the kernel answers EINVAL.
         let cnt = self.iovecs.len().min(i32::MAX as usize) as i32;
@@ -86,19 +86,11 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
 
     fn epoll_attempt(&mut self) -> Attempt {
         if self.fd.is_file() {
+            let iovs = &mut self.iovecs;
             // SAFETY: each iovec points into a buffer the op owns, valid for its length.
-            let (attempt, done) =
-                unsafe { file_read_nowait(&self.fd, &mut self.iovecs, Some(self.offset)) };
-            self.done = done;
-            return attempt;
+            return unsafe { file_read_nowait(&self.fd, iovs, Some(self.offset), &mut self.done) };
         }
-        self.fd.ensure_nonblocking();
-        Attempt::from_syscall(
-            self.syscall(),
-            self.fd.raw(),
-            self.fd.id(),
-            Interest::Readable,
-        )
+        attempt_nonblocking(&self.fd, Interest::Readable, || self.syscall())
     }
 
     fn run_blocking(&mut self) -> io::Result<u32> {

@@ -35,8 +35,12 @@ pub(crate) trait Receiver: Unpin {
     /// The multishot an io_uring worker may arm for it, and the payload one
     /// provided buffer must hold for that (datagrams: the caller's buffer
     /// size, so that a datagram is cut where that buffer would cut it);
-    /// `None`: one-shot only.
-    fn multishot(&self) -> Option<(Multishot, usize)>;
+    /// `None`: one-shot only. The default is a byte stream's: the multishot
+    /// receive, into buffers of any size.
+    #[inline]
+    fn multishot(&self) -> Option<(Multishot, usize)> {
+        Some((Multishot::Recv, 0))
+    }
 
     /// Whether it waits for the socket to be readable before its one-shot:
     /// a one-shot that takes a buffer of its own (an idle socket then holds

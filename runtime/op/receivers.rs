@@ -27,6 +27,24 @@ fn no_buffer() -> ! {
     unreachable!("a receive's buffer is used after it was handed on")
 }
 
+/// The buffer a receive still holds.
+#[inline]
+fn held<T>(slot: &mut Option<T>) -> &mut T {
+    match slot {
+        Some(buf) => buf,
+        None => no_buffer(),
+    }
+}
+
+/// The buffer a receive hands on: back to the caller, or to its one-shot.
+#[inline]
+fn hand_on<T>(slot: &mut Option<T>) -> T {
+    match slot.take() {
+        Some(buf) => buf,
+        None => no_buffer(),
+    }
+}
+
 /// A stream `read` (or `peek`) into one buffer.
 #[derive(Debug)]
 pub(crate) struct StreamRead<B> {
@@ -49,25 +67,18 @@ impl<B: IoBufMut> StreamRead<B> {
 impl<B: IoBufMut> Receiver for StreamRead<B> {
     type Op = Recv<B>;
     type Output = BufResult<usize, B>;
-    fn multishot(&self) -> Option<(Multishot, usize)> {
-        Some((Multishot::Recv, 0))
-    }
 
     fn take(
         &mut self,
         side: &mut RecvSide,
         give_back: &mut dyn FnMut(&Arc<PoolMemory>, u16),
     ) -> Take<Self::Output> {
-        let Some(buf) = self.buf.as_mut() else {
-            no_buffer()
-        };
+        let buf = held(&mut self.buf);
         let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total());
         // SAFETY: `ptr` is valid for `len` writable bytes (IoBufMut contract).
         match unsafe { side.take_bytes(ptr, len, self.peek, give_back) } {
             Take::Got(res) => {
-                let Some(mut buf) = self.buf.take() else {
-                    no_buffer()
-                };
+                let mut buf = hand_on(&mut self.buf);
                 if let Ok(n) = res {
                     // SAFETY: `take_bytes` wrote the first `n` bytes.
                     unsafe { buf.set_init(n) };
@@ -79,9 +90,7 @@ impl<B: IoBufMut> Receiver for StreamRead<B> {
     }
 
     fn start(&mut self, fd: &SharedFd) -> Recv<B> {
-        let Some(buf) = self.buf.take() else {
-            no_buffer()
-        };
+        let buf = hand_on(&mut self.buf);
         let flags = if self.peek { libc::MSG_PEEK } else { 0 };
         Recv::stream(fd, buf, flags)
     }
@@ -91,10 +100,7 @@ impl<B: IoBufMut> Receiver for StreamRead<B> {
     }
 
     fn fail(&mut self, err: io::Error) -> Self::Output {
-        let Some(buf) = self.buf.take() else {
-            no_buffer()
-        };
-        (Err(err), buf)
+        (Err(err), hand_on(&mut self.buf))
     }
 }
 
@@ -115,18 +121,13 @@ impl<B: IoBufMut> StreamReadv<B> {
 impl<B: IoBufMut> Receiver for StreamReadv<B> {
     type Op = RecvMsg<B>;
     type Output = BufResult<usize, Vec<B>>;
-    fn multishot(&self) -> Option<(Multishot, usize)> {
-        Some((Multishot::Recv, 0))
-    }
 
     fn take(
         &mut self,
         side: &mut RecvSide,
         give_back: &mut dyn FnMut(&Arc<PoolMemory>, u16),
     ) -> Take<Self::Output> {
-        let Some(bufs) = self.bufs.as_mut() else {
-            no_buffer()
-        };
+        let bufs = held(&mut self.bufs);
         let mut total = 0;
         let mut result = None;
         for (i, buf) in bufs.iter_mut().enumerate() {
@@ -157,17 +158,11 @@ impl<B: IoBufMut> Receiver for StreamReadv<B> {
         let Some(res) = result else {
             return Take::Empty;
         };
-        let Some(bufs) = self.bufs.take() else {
-            no_buffer()
-        };
-        Take::Got((res, bufs))
+        Take::Got((res, hand_on(&mut self.bufs)))
     }
 
     fn start(&mut self, fd: &SharedFd) -> RecvMsg<B> {
-        let Some(bufs) = self.bufs.take() else {
-            no_buffer()
-        };
-        RecvMsg::stream(fd, bufs)
+        RecvMsg::stream(fd, hand_on(&mut self.bufs))
     }
 
     fn finish((res, bufs): <RecvMsg<B> as super::Operation>::Output) -> Self::Output {
@@ -175,10 +170,7 @@ impl<B: IoBufMut> Receiver for StreamReadv<B> {
     }
 
     fn fail(&mut self, err: io::Error) -> Self::Output {
-        let Some(bufs) = self.bufs.take() else {
-            no_buffer()
-        };
-        (Err(err), bufs)
+        (Err(err), hand_on(&mut self.bufs))
     }
 }
 
@@ -231,9 +223,7 @@ impl<B: IoBufMut> Receiver for DatagramRecv<B> {
                 let bytes = unsafe { pool.bytes(*bid, *start, end - start) };
                 match recvmsg_out::parse(bytes) {
                     Some((name, payload)) => {
-                        let Some(buf) = self.buf.as_mut() else {
-                            no_buffer()
-                        };
+                        let buf = held(&mut self.buf);
                         let n = payload.len().min(buf.bytes_total());
                         // SAFETY: `buf` has room for `bytes_total` bytes, and
                         // `n` is at most that; the payload is not `buf`.
@@ -251,9 +241,7 @@ impl<B: IoBufMut> Receiver for DatagramRecv<B> {
                 }
             }
             Some(Chunk::Datagram(d)) => {
-                let Some(buf) = self.buf.as_mut() else {
-                    no_buffer()
-                };
+                let buf = held(&mut self.buf);
                 let n = d.bytes.len().min(buf.bytes_total());
                 // SAFETY: `buf` has room for `bytes_total` bytes, and `n`
                 // is at most that; the queue's bytes are not `buf`.
@@ -276,16 +264,12 @@ impl<B: IoBufMut> Receiver for DatagramRecv<B> {
                 }
             }
         }
-        let Some(buf) = self.buf.take() else {
-            no_buffer()
-        };
+        let buf = hand_on(&mut self.buf);
         Take::Got((res, buf))
     }
 
     fn start(&mut self, fd: &SharedFd) -> Self::Op {
-        let Some(buf) = self.buf.take() else {
-            no_buffer()
-        };
+        let buf = hand_on(&mut self.buf);
         let flags = if self.peek { libc::MSG_PEEK } else { 0 };
         RecvMsg::from(fd, buf, flags)
     }
@@ -295,10 +279,7 @@ impl<B: IoBufMut> Receiver for DatagramRecv<B> {
     }
 
     fn fail(&mut self, err: io::Error) -> Self::Output {
-        let Some(buf) = self.buf.take() else {
-            no_buffer()
-        };
-        (Err(err), buf)
+        (Err(err), hand_on(&mut self.buf))
     }
 }
 
@@ -396,9 +377,6 @@ impl StreamRecvBuf {
 impl Receiver for StreamRecvBuf {
     type Op = Recv<RecvTarget>;
     type Output = io::Result<RecvBuf>;
-    fn multishot(&self) -> Option<(Multishot, usize)> {
-        Some((Multishot::Recv, 0))
-    }
     fn ready_first(&self) -> bool {
         true
     }

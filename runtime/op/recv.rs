@@ -9,7 +9,7 @@ use std::os::fd::RawFd;
 use io_uring::{opcode, squeue, types::Fd};
 
 use super::receive::adopt;
-use super::{cvt, io_len, Attempt, Interest, Operation, SharedFd};
+use super::{cvt, filled, io_len, Attempt, Interest, Operation, SharedFd};
 use crate::buf::{BufResult, IoBufMut};
 use crate::driver::{Chunk, Datagram};
 
@@ -77,12 +77,9 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
         Some((self.fd.raw(), self.fd.id(), Interest::Readable))
     }
 
-    fn complete(mut self, res: io::Result<u32>) -> Self::Output {
-        if let Ok(n) = res {
-            // SAFETY: the kernel initialised the first `n` bytes of `buf`.
-            unsafe { self.buf.set_init(n as usize) };
-        }
-        (res.map(|n| n as usize), self.buf)
+    fn complete(self, res: io::Result<u32>) -> Self::Output {
+        // SAFETY: on `Ok(n)` the kernel initialised the first `n` bytes of `buf`.
+        unsafe { filled(self.buf, res) }
     }
 
     /// The future is gone: what the kernel received goes to the socket's

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use super::SharedFd;
 use crate::buf::{IoBuf, RecvBuf};
-use crate::driver::send_queue::{Bytes, Queued};
+use crate::driver::send_queue::{Bytes, Queued, SendQueue};
 use crate::driver::Descriptor as _;
 
 /// An owned buffer as the queue's [`Bytes`].
@@ -86,21 +86,7 @@ pub(crate) fn poll_write(
 /// Ready once every written byte is in a send the kernel has (or with the
 /// error of one that failed).
 pub(crate) fn poll_flush(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-    let source = fd.source();
-    if !source.queued() {
-        return Poll::Ready(Ok(()));
-    }
-    let mut side = source.lock();
-    let q = side.sends();
-    if let Some(e) = q.error.take() {
-        source.side_box().set_queued(q.busy());
-        return Poll::Ready(Err(e));
-    }
-    if q.is_empty() {
-        return Poll::Ready(Ok(()));
-    }
-    q.wait(cx.waker());
-    Poll::Pending
+    poll_sends(fd, cx, SendQueue::is_empty)
 }
 
 /// Ready once no queued send runs, leaving a failed one's error for the
@@ -123,6 +109,18 @@ pub(crate) fn poll_idle(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<()> {
 /// Ready once every queued send has completed (before a shutdown, or the
 /// return of `flush_queued`), or with the error of one that failed.
 pub(crate) fn poll_drained(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    poll_sends(fd, cx, |q| !q.busy())
+}
+
+/// `poll_flush` and `poll_drained`: ready once `done` says so of the
+/// socket's send queue, or with the error of a send that failed (taken, so
+/// it is reported once).
+#[inline]
+fn poll_sends(
+    fd: &SharedFd,
+    cx: &mut Context<'_>,
+    done: impl FnOnce(&SendQueue) -> bool,
+) -> Poll<io::Result<()>> {
     let source = fd.source();
     if !source.queued() {
         return Poll::Ready(Ok(()));
@@ -133,7 +131,7 @@ pub(crate) fn poll_drained(fd: &SharedFd, cx: &mut Context<'_>) -> Poll<io::Resu
         source.side_box().set_queued(q.busy());
         return Poll::Ready(Err(e));
     }
-    if !q.busy() {
+    if done(q) {
         return Poll::Ready(Ok(()));
     }
     q.wait(cx.waker());

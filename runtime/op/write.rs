@@ -4,7 +4,7 @@ use std::io;
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::{cvt, io_len, Attempt, Interest, Op, Operation, SharedFd};
+use super::{attempt_write, cvt, io_len, Attempt, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBuf};
 
 /// A write of `buf`'s initialised bytes, at `offset` or at the file position.
@@ -83,16 +83,7 @@ unsafe impl<B: IoBuf> Operation for Write<B> {
 
     fn epoll_attempt(&mut self) -> Attempt {
         self.prepare();
-        if self.fd.is_file() {
-            return Attempt::Blocking;
-        }
-        self.fd.ensure_nonblocking();
-        Attempt::from_syscall(
-            self.syscall(),
-            self.fd.raw(),
-            self.fd.id(),
-            Interest::Writable,
-        )
+        attempt_write(&self.fd, || self.syscall())
     }
 
     fn run_blocking(&mut self) -> io::Result<u32> {

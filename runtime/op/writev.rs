@@ -4,7 +4,7 @@ use std::io;
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::{cvt, Attempt, Interest, Op, Operation, SharedFd};
+use super::{attempt_write, cvt, Attempt, Op, Operation, SharedFd};
 use crate::buf::{BufResult, IoBuf};
 use crate::sys::IoVecs;
 
@@ -51,7 +51,7 @@ impl<B: IoBuf> Writev<B> {
         }
     }
 
-    fn syscall(&mut self) -> io::Result<u32> {
+    fn syscall(&self) -> io::Result<u32> {
         let (fd, iov) = (self.fd.raw(), self.iovecs.as_ptr());
         // More buffers than IOV_MAX: the kernel answers EINVAL.
         let cnt = self.iovecs.len().min(i32::MAX as usize) as i32;
@@ -75,16 +75,7 @@ unsafe impl<B: IoBuf> Operation for Writev<B> {
     }
 
     fn epoll_attempt(&mut self) -> Attempt {
-        if self.fd.is_file() {
-            return Attempt::Blocking;
-        }
-        self.fd.ensure_nonblocking();
-        Attempt::from_syscall(
-            self.syscall(),
-            self.fd.raw(),
-            self.fd.id(),
-            Interest::Writable,
-        )
+        attempt_write(&self.fd, || self.syscall())
     }
 
     fn run_blocking(&mut self) -> io::Result<u32> {

@@ -11,6 +11,30 @@
 //! On epoll, deadlines are rounded up to the next millisecond.
 #![forbid(unsafe_code)]
 
+/// The deadline methods of [`Sleep`] and [`SendSleep`], the same for both:
+/// each keeps its deadline in a `deadline` field and leaves its timer with
+/// `unregister`. A macro rather than a trait, so they stay inherent methods
+/// that callers need no import for.
+macro_rules! deadline_methods {
+    () => {
+        /// When this sleep completes.
+        pub fn deadline(&self) -> Instant {
+            self.deadline
+        }
+
+        /// Whether the deadline has passed.
+        pub fn is_elapsed(&self) -> bool {
+            Instant::now() >= self.deadline
+        }
+
+        /// Moves the deadline; the sleep may be awaited again.
+        pub fn reset(&mut self, deadline: Instant) {
+            self.unregister();
+            self.deadline = deadline;
+        }
+    };
+}
+
 mod deadlines;
 mod interval;
 mod send_sleep;

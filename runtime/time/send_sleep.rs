@@ -109,21 +109,7 @@ impl SendSleep {
         }
     }
 
-    /// When this sleep completes.
-    pub fn deadline(&self) -> Instant {
-        self.deadline
-    }
-
-    /// Whether the deadline has passed.
-    pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
-    }
-
-    /// Moves the deadline; the sleep may be awaited again.
-    pub fn reset(&mut self, deadline: Instant) {
-        self.unregister();
-        self.deadline = deadline;
-    }
+    deadline_methods!();
 
     /// Removes the timer entry if it is on this thread's worker; one on
     /// another worker fires once and forgets itself.

@@ -62,21 +62,7 @@ pub struct Sleep {
 }
 
 impl Sleep {
-    /// When this sleep completes.
-    pub fn deadline(&self) -> Instant {
-        self.deadline
-    }
-
-    /// Whether the deadline has passed.
-    pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
-    }
-
-    /// Moves the deadline; the sleep may be awaited again.
-    pub fn reset(&mut self, deadline: Instant) {
-        self.unregister();
-        self.deadline = deadline;
-    }
+    deadline_methods!();
 
     /// Removes the timer: at once on its own worker, else through that
     /// worker's removal queue.

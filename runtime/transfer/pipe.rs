@@ -142,8 +142,9 @@ fn pipe_max_size() -> usize {
 }
 
 /// One round through a pipe: up to a pipe-full of `file` from `offset` (at
-/// most `len` bytes) to the non-blocking socket `sock`. Returns the bytes
-/// sent, `0` at the end of the file.
+/// most `len` bytes) to the socket `sock`, which the caller has made
+/// non-blocking (once, not every round). Returns the bytes sent, `0` at the
+/// end of the file.
 ///
 /// file → pipe is an `Op` (io_uring: io-wq, which may wait on the disk;
 /// epoll: the blocking pool); pipe → socket is a non-blocking splice on this
@@ -155,7 +156,6 @@ pub(crate) async fn send_through_pipe(
     offset: u64,
     len: u64,
 ) -> io::Result<u64> {
-    sock.ensure_nonblocking();
     // Dropping `pipe` (on `?`, or with this future) closes it: it may hold bytes.
     let pipe = Pipe::take(len)?;
     let want = len.min(pipe.capacity() as u64) as u32;
@@ -208,6 +208,7 @@ mod tests {
 
     /// Pipe rounds until `len` bytes are sent or the file ends.
     async fn send_all(sock: &SharedFd, file: &SharedFd, offset: u64, len: u64) -> io::Result<u64> {
+        sock.ensure_nonblocking();
         let mut sent = 0;
         while sent < len {
             match send_through_pipe(sock, file, offset + sent, len - sent).await? {

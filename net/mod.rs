@@ -26,6 +26,7 @@ mod incoming;
 mod split;
 pub(crate) mod stream_core;
 mod stream_futures;
+mod stream_methods;
 pub(crate) mod stream_traits;
 pub mod tcp;
 mod udp;

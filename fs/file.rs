@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::positional::{ReadAt, WriteAt};
 use super::{blocking, Metadata, OpenOptions};
-use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::buf::{BufResult, IoBuf, IoBufMut, Slice};
 use crate::op::{self, FixedFile, Op};
 use crate::sys::SharedFd;
 
@@ -216,33 +216,14 @@ impl File {
         pos: u64,
     ) -> impl Future<Output = BufResult<(), B>> + 'static {
         let (fd, fixed) = (self.fd.clone(), self.fixed.clone());
-        async move {
-            let total = buf.bytes_total();
-            let mut buf = buf;
-            let mut done = 0;
-            while done < total {
-                let at = match offset(pos, done) {
-                    Ok(at) => at,
-                    Err(e) => return (Err(e), buf),
-                };
-                let (res, slice) =
-                    ReadAt::new(&fd, fixed.as_ref(), buf.slice(done..), Ok(at)).await;
-                buf = slice.into_inner();
-                match res {
-                    Ok(0) => {
-                        let eof = io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "end of file before the buffer was filled",
-                        );
-                        return (Err(eof), buf);
-                    }
-                    Ok(n) => done += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return (Err(e), buf),
-                }
-            }
-            (Ok(()), buf)
-        }
+        let total = buf.bytes_total();
+        let read = move |slice, at| ReadAt::new(&fd, fixed.as_ref(), slice, Ok(at));
+        all_at(buf, pos, total, read, || {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "end of file before the buffer was filled",
+            )
+        })
     }
 
     /// Writes all of `buf`'s initialised bytes at offset `pos`, writing as
@@ -264,30 +245,11 @@ impl File {
         pos: u64,
     ) -> impl Future<Output = BufResult<(), B>> + 'static {
         let (fd, fixed) = (self.fd.clone(), self.fixed.clone());
-        async move {
-            let total = buf.bytes_init();
-            let mut buf = buf;
-            let mut done = 0;
-            while done < total {
-                let at = match offset(pos, done) {
-                    Ok(at) => at,
-                    Err(e) => return (Err(e), buf),
-                };
-                let (res, slice) =
-                    WriteAt::new(&fd, fixed.as_ref(), buf.slice(done..total), Ok(at)).await;
-                buf = slice.into_inner();
-                match res {
-                    Ok(0) => {
-                        let e = io::Error::new(io::ErrorKind::WriteZero, "the file took no bytes");
-                        return (Err(e), buf);
-                    }
-                    Ok(n) => done += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return (Err(e), buf),
-                }
-            }
-            (Ok(()), buf)
-        }
+        let total = buf.bytes_init();
+        let write = move |slice, at| WriteAt::new(&fd, fixed.as_ref(), slice, Ok(at));
+        all_at(buf, pos, total, write, || {
+            io::Error::new(io::ErrorKind::WriteZero, "the file took no bytes")
+        })
     }
 
     /// Reads from offset `pos` into `bufs` in order (`preadv(2)`), filling
@@ -567,6 +529,39 @@ where
             Err((e, buf)) => (Err(e), buf),
         }
     }
+}
+
+/// Moves bytes `0..total` of `buf` from or to offset `pos` with one
+/// positional transfer after another (`start(slice, offset)`) until all have
+/// moved: the loop of `read_exact_at` and `write_all_at`. Interrupted
+/// transfers are retried; one that moves nothing ends it with `none_moved()`.
+async fn all_at<B, F>(
+    mut buf: B,
+    pos: u64,
+    total: usize,
+    mut start: impl FnMut(Slice<B>, u64) -> F,
+    none_moved: fn() -> io::Error,
+) -> BufResult<(), B>
+where
+    B: IoBuf,
+    F: Future<Output = BufResult<usize, Slice<B>>>,
+{
+    let mut done = 0;
+    while done < total {
+        let at = match offset(pos, done) {
+            Ok(at) => at,
+            Err(e) => return (Err(e), buf),
+        };
+        let (res, slice) = start(buf.slice(done..total), at).await;
+        buf = slice.into_inner();
+        match res {
+            Ok(0) => return (Err(none_moved()), buf),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (Err(e), buf),
+        }
+    }
+    (Ok(()), buf)
 }
 
 /// `pos`, if the kernel can take it as a file offset.

@@ -26,6 +26,7 @@ mod incoming;
 mod split;
 pub(crate) mod stream_core;
 mod stream_futures;
+mod stream_methods;
 pub(crate) mod stream_traits;
 pub mod tcp;
 mod udp;
@@ -38,8 +39,9 @@ pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
+use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 
 use crate::sys::SharedFd;
 
@@ -50,4 +52,24 @@ pub(crate) fn into_owned_fd(fd: SharedFd) -> io::Result<OwnedFd> {
         Ok(owned) => Ok(owned),
         Err(shared) => shared.as_fd().try_clone_to_owned(),
     }
+}
+
+/// The `Debug` of a socket that is not a stream (`UdpSocket`,
+/// `UnixDatagram`): its type, descriptor and whichever of its `(local,
+/// peer)` addresses it has.
+pub(crate) fn fmt_socket<A: fmt::Debug>(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    fd: RawFd,
+    (local, peer): (io::Result<A>, io::Result<A>),
+) -> fmt::Result {
+    let mut d = f.debug_struct(name);
+    d.field("fd", &fd);
+    if let Ok(addr) = local {
+        d.field("local", &addr);
+    }
+    if let Ok(addr) = peer {
+        d.field("peer", &addr);
+    }
+    d.finish()
 }

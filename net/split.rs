@@ -1,7 +1,9 @@
 //! The one split-half core: `owned_halves!` defines a stream type's
 //! `OwnedReadHalf`, `OwnedWriteHalf` and `ReuniteError` (TCP and Unix each
 //! invoke it once), so the halves of both stream kinds have the same
-//! methods, docs and behaviour. Their trait impls come from
+//! methods, docs and behaviour. Each I/O method is the stream's own
+//! `forward!` (`stream_methods.rs`) under the halves' shorter docs. Their
+//! trait impls come from
 //! [`for_each_stream!`](crate::net::stream_traits::for_each_stream), like the streams'.
 
 /// Defines `OwnedReadHalf`, `OwnedWriteHalf` and `ReuniteError` for
@@ -55,55 +57,53 @@ macro_rules! owned_halves {
                 }
             }
 
-            #[doc = concat!("See [`", stringify!($stream), "::read`].")]
-            ///
-            /// # Cancel safety
-            ///
-            /// Cancel safe: bytes are taken only by the poll that returns them.
-            pub fn read<B: $crate::buf::IoBufMut>(&self, buf: B) -> $crate::net::Read<B> {
-                self.core.read(buf)
+            $crate::net::stream_methods::forward! {
+                #[doc = concat!("See [`", stringify!($stream), "::read`].")]
+                ///
+                /// # Cancel safety
+                ///
+                /// Cancel safe: bytes are taken only by the poll that returns them.
+                fn read
             }
 
-            /// Waits until the socket has bytes to read (or end of stream, or an
-            /// error to report), without taking any. A server holding many idle
-            /// connections awaits this before taking a buffer for the read, so an
-            /// idle connection holds no buffer. It can return early, rarely: after a
-            /// read that filled its buffer exactly, the next read may still wait.
-            ///
-            /// # Cancel safety
-            ///
-            /// Cancel safe: it takes nothing from the socket.
-            pub fn readable(
-                &self,
-            ) -> impl ::std::future::Future<Output = ::std::io::Result<()>> + 'static {
-                self.core.readable()
+            $crate::net::stream_methods::forward! {
+                /// Waits until the socket has bytes to read (or end of stream, or an
+                /// error to report), without taking any. A server holding many idle
+                /// connections awaits this before taking a buffer for the read, so an
+                /// idle connection holds no buffer. It can return early, rarely: after a
+                /// read that filled its buffer exactly, the next read may still wait.
+                ///
+                /// # Cancel safety
+                ///
+                /// Cancel safe: it takes nothing from the socket.
+                fn readable
             }
 
-            #[doc = concat!("See [`", stringify!($stream), "::peek`].")]
-            ///
-            /// # Cancel safety
-            ///
-            /// Cancel safe: it takes nothing from the socket.
-            pub fn peek<B: $crate::buf::IoBufMut>(&self, buf: B) -> $crate::net::Read<B> {
-                self.core.peek(buf)
+            $crate::net::stream_methods::forward! {
+                #[doc = concat!("See [`", stringify!($stream), "::peek`].")]
+                ///
+                /// # Cancel safety
+                ///
+                /// Cancel safe: it takes nothing from the socket.
+                fn peek
             }
 
-            #[doc = concat!("See [`", stringify!($stream), "::recv_buf`].")]
-            ///
-            /// # Cancel safety
-            ///
-            /// Cancel safe: bytes are taken only by the poll that returns them.
-            pub fn recv_buf(&self) -> $crate::net::RecvBufFuture {
-                self.core.recv_buf()
+            $crate::net::stream_methods::forward! {
+                #[doc = concat!("See [`", stringify!($stream), "::recv_buf`].")]
+                ///
+                /// # Cancel safety
+                ///
+                /// Cancel safe: bytes are taken only by the poll that returns them.
+                fn recv_buf
             }
 
-            #[doc = concat!("See [`", stringify!($stream), "::readv`].")]
-            ///
-            /// # Cancel safety
-            ///
-            /// Cancel safe: bytes are taken only by the poll that returns them.
-            pub fn readv<B: $crate::buf::IoBufMut>(&self, bufs: Vec<B>) -> $crate::net::Readv<B> {
-                self.core.readv(bufs)
+            $crate::net::stream_methods::forward! {
+                #[doc = concat!("See [`", stringify!($stream), "::readv`].")]
+                ///
+                /// # Cancel safety
+                ///
+                /// Cancel safe: bytes are taken only by the poll that returns them.
+                fn readv
             }
 
             /// The address of the peer.
@@ -118,58 +118,50 @@ macro_rules! owned_halves {
         }
 
         impl OwnedWriteHalf {
-            #[doc = concat!("See [`", stringify!($stream), "::write`].")]
-            ///
-            /// # Cancel safety
-            ///
-            /// Not cancel safe: dropped before it resolves, the write may or may
-            /// not have sent some bytes, and the count is lost.
-            pub fn write<B: $crate::buf::IoBuf>(&self, buf: B) -> $crate::net::Write<B> {
-                self.core.write(buf)
+            $crate::net::stream_methods::forward! {
+                #[doc = concat!("See [`", stringify!($stream), "::write`].")]
+                ///
+                /// # Cancel safety
+                ///
+                /// Not cancel safe: dropped before it resolves, the write may or may
+                /// not have sent some bytes, and the count is lost.
+                fn write
             }
 
-            #[doc = concat!("See [`", stringify!($stream), "::write_queued`].")]
-            ///
-            /// # Cancel safety
-            ///
-            /// Cancel safe: dropped before it resolves, the buffer was not queued.
-            pub fn write_queued<B: $crate::buf::IoBuf + Send>(
-                &self,
-                buf: B,
-            ) -> $crate::net::WriteQueued<B> {
-                self.core.write_queued(buf)
+            $crate::net::stream_methods::forward! {
+                #[doc = concat!("See [`", stringify!($stream), "::write_queued`].")]
+                ///
+                /// # Cancel safety
+                ///
+                /// Cancel safe: dropped before it resolves, the buffer was not queued.
+                fn write_queued
             }
 
-            #[doc = concat!("See [`", stringify!($stream), "::flush_queued`].")]
-            ///
-            /// # Cancel safety
-            ///
-            /// Cancel safe: it only waits.
-            pub fn flush_queued(
-                &self,
-            ) -> impl ::std::future::Future<Output = ::std::io::Result<()>> + 'static {
-                self.core.flush_queued()
+            $crate::net::stream_methods::forward! {
+                #[doc = concat!("See [`", stringify!($stream), "::flush_queued`].")]
+                ///
+                /// # Cancel safety
+                ///
+                /// Cancel safe: it only waits.
+                fn flush_queued
             }
 
-            #[doc = concat!("See [`", stringify!($stream), "::write_all`].")]
-            ///
-            /// # Cancel safety
-            ///
-            /// Not cancel safe: dropped midway, an unknown prefix has been sent.
-            pub fn write_all<B: $crate::buf::IoBuf>(
-                &self,
-                buf: B,
-            ) -> impl ::std::future::Future<Output = $crate::buf::BufResult<(), B>> {
-                self.core.write_all(buf)
+            $crate::net::stream_methods::forward! {
+                #[doc = concat!("See [`", stringify!($stream), "::write_all`].")]
+                ///
+                /// # Cancel safety
+                ///
+                /// Not cancel safe: dropped midway, an unknown prefix has been sent.
+                fn write_all
             }
 
-            #[doc = concat!("See [`", stringify!($stream), "::writev`].")]
-            ///
-            /// # Cancel safety
-            ///
-            /// Not cancel safe, as [`write`](OwnedWriteHalf::write).
-            pub fn writev<B: $crate::buf::IoBuf>(&self, bufs: Vec<B>) -> $crate::net::Writev<B> {
-                self.core.writev(bufs)
+            $crate::net::stream_methods::forward! {
+                #[doc = concat!("See [`", stringify!($stream), "::writev`].")]
+                ///
+                /// # Cancel safety
+                ///
+                /// Not cancel safe, as [`write`](OwnedWriteHalf::write).
+                fn writev
             }
 
             /// Shuts down the writing direction: the peer reads end of stream.
@@ -181,18 +173,13 @@ macro_rules! owned_halves {
                 self.core.shutdown(::std::net::Shutdown::Write)
             }
 
-            #[doc = concat!("See [`", stringify!($stream), "::send_file`].")]
-            ///
-            /// # Cancel safety
-            ///
-            /// Not cancel safe: dropped midway, an unknown prefix has been sent.
-            pub fn send_file(
-                &self,
-                file: &$crate::fs::File,
-                offset: u64,
-                len: u64,
-            ) -> impl ::std::future::Future<Output = ::std::io::Result<u64>> + 'static {
-                self.core.send_file(file, offset, len)
+            $crate::net::stream_methods::forward! {
+                #[doc = concat!("See [`", stringify!($stream), "::send_file`].")]
+                ///
+                /// # Cancel safety
+                ///
+                /// Not cancel safe: dropped midway, an unknown prefix has been sent.
+                fn send_file
             }
 
             /// The address of the peer.

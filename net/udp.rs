@@ -414,15 +414,8 @@ fn ipv6_mreq(multiaddr: &Ipv6Addr, interface: u32) -> libc::ipv6_mreq {
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("UdpSocket");
-        d.field("fd", &self.fd.raw());
-        if let Ok(addr) = self.local_addr() {
-            d.field("local", &addr);
-        }
-        if let Ok(addr) = self.peer_addr() {
-            d.field("peer", &addr);
-        }
-        d.finish()
+        let addrs = (self.local_addr(), self.peer_addr());
+        crate::net::fmt_socket(f, "UdpSocket", self.fd.raw(), addrs)
     }
 }
 

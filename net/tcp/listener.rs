@@ -7,15 +7,9 @@
 //! readability and accept without waiting in the kernel instead: see
 //! `AcceptConn::shared`.)
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
-
-use futures_core::Stream;
 
 use super::{TcpSocket, TcpStream};
 use crate::net::incoming::Accepting;
@@ -219,72 +213,11 @@ impl TryFrom<std::net::TcpListener> for TcpListener {
     }
 }
 
-/// The future of [`TcpListener::accept`].
-#[must_use = "an operation does nothing unless awaited"]
-#[derive(Debug)]
-pub struct Accept {
-    /// The accept: from the listener's queue, or an `accept4` of its own.
-    op: Receive<AcceptConn>,
-}
-
-impl Accept {
-    /// Gives up after `dur`: the future resolves to an error of kind
-    /// `TimedOut`.
-    ///
-    /// # Cancel safety
-    ///
-    /// As for `accept`: a connection that arrives after the deadline waits for the next call.
-    pub fn timeout(self, dur: Duration) -> Self {
-        Accept {
-            op: self.op.timeout(dur),
-        }
-    }
-}
-
-impl Future for Accept {
-    type Output = io::Result<(TcpStream, SocketAddr)>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let res = std::task::ready!(Pin::new(&mut self.get_mut().op).poll(cx));
-        Poll::Ready(res.and_then(|(fd, peer)| {
-            // On error `fd` is dropped: closed.
-            let peer = match peer {
-                Some(peer) => peer,
-                None => socket::peer_addr(fd.as_fd())?,
-            };
-            Ok((TcpStream::from_shared(SharedFd::new(fd)), peer.to_std()?))
-        }))
-    }
-}
-
-/// The stream of [`TcpListener::incoming`]: connections as they arrive.
-///
-/// Dropping it loses no connection: they wait on the listener for the next
-/// accept.
-#[must_use = "streams do nothing unless polled"]
-#[derive(Debug)]
-pub struct Incoming {
-    /// One accept after another, and the pause after errors.
-    inner: Accepting<TcpStream>,
-}
-
-impl Incoming {
-    /// The next connection (never `None`: the stream does not end). The same
-    /// as `StreamExt::next` from futures, without the dependency.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: dropping it loses no connection.
-    #[allow(clippy::should_implement_trait)] // async, like `StreamExt::next`, not `Iterator::next`
-    pub fn next(&mut self) -> impl Future<Output = Option<io::Result<TcpStream>>> + '_ {
-        std::future::poll_fn(move |cx| Pin::new(&mut *self).poll_next(cx))
-    }
-}
-
-impl Stream for Incoming {
-    type Item = io::Result<TcpStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().inner.poll_next(cx)
-    }
+// `Accept` and `Incoming`, from the one definition they share with
+// `unix::Accept` and `unix::Incoming`.
+crate::net::incoming::listener_futures! {
+    listener: TcpListener,
+    stream: TcpStream,
+    addr: SocketAddr,
+    peer: |peer| peer.to_std()
 }

@@ -2,26 +2,25 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use super::socket::{self as opts, TcpSocket};
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
-use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::net::stream_core::{AsStreamCore, StreamCore};
-use crate::net::{addr, Read, Readv, ToSocketAddrs, Write, Writev};
+use crate::net::{addr, ToSocketAddrs};
 use crate::sys::{socket, SharedFd};
 
 /// A connected TCP socket.
 ///
 /// Every I/O method takes `&self` and an owned buffer, and its future
 /// resolves to the result together with the buffer (a
-/// [`BufResult`]): with io_uring the kernel fills or drains the buffer after
-/// the call returns. The futures do not borrow the stream, so several reads
-/// and writes may be in flight at once (one read and one write at a time is
-/// what keeps the byte order meaningful). [`into_split`](TcpStream::into_split)
-/// gives owned halves for two tasks.
+/// [`BufResult`](crate::buf::BufResult)): with io_uring the kernel fills or
+/// drains the buffer after the call returns. The futures do not borrow the
+/// stream, so several reads and writes may be in flight at once (one read
+/// and one write at a time is what keeps the byte order meaningful).
+/// [`into_split`](TcpStream::into_split) gives owned halves for two tasks.
 ///
 /// `TcpStream` is `Send + Sync`; the futures are `!Send`, since an operation
 /// belongs to the worker that submitted it. Dropping the stream closes the
@@ -151,267 +150,115 @@ impl TcpStream {
         crate::net::into_owned_fd(self.core.into_fd()).map(std::net::TcpStream::from)
     }
 
-    /// Reads into `buf`, from its start up to its capacity; resolves to the
-    /// number of bytes read (`0` at end of stream) and the buffer.
-    ///
-    /// A `Vec::with_capacity(n)` comes back with `len()` equal to the bytes
-    /// read; a `vec![0; n]` keeps its length. `.timeout(d)` on the returned
-    /// future bounds the wait and still returns the buffer.
-    ///
-    /// ```no_run
-    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
-    /// let (n, buf) = stream.read(vec![0u8; 4096]).await;
-    /// let n = n?;
-    /// println!("{:?}", &buf[..n]);
-    /// # Ok(())
-    /// # }
-    /// ```
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: bytes are taken only by the poll that returns them, so a
-    /// read dropped at any point (in `select!`, by a timeout) loses nothing.
-    pub fn read<B: IoBufMut>(&self, buf: B) -> Read<B> {
-        self.core.read(buf)
-    }
-
-    /// Waits until the socket has bytes to read (or end of stream, or an
-    /// error to report), without taking any. A server holding many idle
-    /// connections awaits this before taking a buffer for the read, so an
-    /// idle connection holds no buffer. It can return early, rarely: after a
-    /// read that filled its buffer exactly, the next read may still wait.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: it takes nothing from the socket.
-    ///
-    /// ```no_run
-    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
-    /// stream.readable().await?;
-    /// let (n, buf) = stream.read(Vec::with_capacity(4096)).await; // ready now
-    /// # let _ = (n?, buf); Ok(())
-    /// # }
-    /// ```
-    pub fn readable(&self) -> impl Future<Output = io::Result<()>> + 'static {
-        self.core.readable()
-    }
-
-    /// Receives the next bytes without a copy: on io_uring the worker's
-    /// provided buffer the kernel received them into, lent until the
-    /// [`RecvBuf`](crate::buf::RecvBuf) is dropped; elsewhere a buffer of
-    /// their own. Empty at end of stream. An idle connection waiting here
-    /// holds no buffer, and the bytes can be sent on as they are (a `RecvBuf`
-    /// is an [`IoBuf`](crate::buf::IoBuf)). `.timeout(d)` bounds the wait.
-    ///
-    /// ```no_run
-    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
-    /// let buf = stream.recv_buf().await?;
-    /// println!("{} bytes", buf.len());
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: bytes are taken only by the poll that returns them; a
-    /// dropped call leaves them queued on the socket for the next read.
-    pub fn recv_buf(&self) -> crate::net::RecvBufFuture {
-        self.core.recv_buf()
-    }
-
-    /// Like [`read`](TcpStream::read), but leaves the bytes in the socket for
-    /// the next read (`MSG_PEEK`).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: it takes nothing from the socket.
-    pub fn peek<B: IoBufMut>(&self, buf: B) -> Read<B> {
-        self.core.peek(buf)
-    }
-
-    /// Writes the initialised bytes of `buf`, maybe only some of them;
-    /// resolves to the number written and the buffer. See
-    /// [`write_all`](TcpStream::write_all) to send everything.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe: dropped before it resolves, the write may or may not
-    /// have sent some of `buf`, and the count is lost.
-    pub fn write<B: IoBuf>(&self, buf: B) -> Write<B> {
-        self.core.write(buf)
-    }
-
-    /// Queues `buf` to be sent after everything queued or written before
-    /// it, without waiting for the send: the future resolves once the
-    /// buffer is queued, which is at once unless 64 KiB already wait (then
-    /// it waits for room). The kernel sends the bytes in order; the buffer is
-    /// dropped once sent. Use [`flush_queued`](Self::flush_queued) to wait
-    /// until everything queued went out; [`shutdown`](Self::shutdown) and
-    /// later direct writes (`write`, `write_all`) wait for that themselves.
-    ///
-    /// On io_uring the send is the kernel's, and its task is not woken when
-    /// it completes, so a server that replies with `write_queued` runs each
-    /// request in one wake-up. On epoll the bytes are written in the call,
-    /// waiting for room as `write_all` does.
-    ///
-    /// ```no_run
-    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
-    /// loop {
-    ///     let buf = stream.recv_buf().await?;
-    ///     if buf.is_empty() {
-    ///         break;
-    ///     }
-    ///     stream.write_queued(buf).await?; // echoed; the next read starts at once
-    /// }
-    /// stream.flush_queued().await
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// The error of an earlier queued send (`EPIPE`, `ECONNRESET`, …), once;
-    /// the bytes queued behind a failed send are dropped, and so is `buf`.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: dropped before it resolves, the buffer was not queued.
-    /// Once queued, it goes out whatever becomes of the future.
-    pub fn write_queued<B: IoBuf + Send>(&self, buf: B) -> crate::net::WriteQueued<B> {
-        self.core.write_queued(buf)
-    }
-
-    /// Waits until every write queued with [`write_queued`](Self::write_queued)
-    /// went out; reports the error of one that failed (once).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: it only waits.
-    pub fn flush_queued(&self) -> impl Future<Output = io::Result<()>> + 'static {
-        self.core.flush_queued()
-    }
-
-    /// Writes every initialised byte of `buf`, retrying short writes.
-    ///
-    /// ```no_run
-    /// use runtime::buf::IoBuf;
-    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
-    /// let (res, buf) = stream.write_all(b"hello world".to_vec().slice(6..)).await;
-    /// res?; // "world" was sent
-    /// let _whole = buf.into_inner();
-    /// # Ok(())
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// The first failing write's error (`BrokenPipe` or `ConnectionReset` if
-    /// the peer went away); `WriteZero` if a write makes no progress. Some
-    /// bytes may have been sent.
-    ///
-    /// # Drivers
-    ///
-    /// On io_uring, a buffer of at least
-    /// [`Builder::send_zerocopy_threshold`](crate::Builder::send_zerocopy_threshold)
-    /// bytes (off by default) goes out zero-copy (`IORING_OP_SEND_ZC`): the
-    /// kernel sends from `buf` itself, and the future resolves, handing
-    /// `buf` back, only once the kernel let go of it, which for TCP is when
-    /// the peer acknowledged the bytes. Below it, and on epoll, the bytes
-    /// are copied into the socket's buffer, as by any `send`.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe: dropped midway, an unknown prefix of `buf` has been
-    /// sent. A buffer the kernel still reads stays alive (owned by the
-    /// driver) until the kernel lets go of it, then is dropped.
-    pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> {
-        self.core.write_all(buf)
-    }
-
-    /// Sends `len` bytes of `file`, starting at `offset`, without copying
-    /// them through user space; resolves to the number of bytes sent.
-    ///
-    /// Partial transfers are continued until `len` bytes are sent; fewer come
-    /// back only if the file ends first (`0` if `offset` is at or past its
-    /// end). `len == 0` sends nothing. The file's position is neither used nor
-    /// moved, so several sends of one `File` may run at once. The future
-    /// holds its own references to the socket and file, not borrows.
-    ///
-    /// ```no_run
-    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
-    /// let file = runtime::fs::File::open("index.html").await?;
-    /// let len = file.metadata().await?.len();
-    /// let sent = stream.send_file(&file, 0, len).await?;
-    /// assert_eq!(sent, len); // unless the file shrank meanwhile
-    /// # Ok(())
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` if `offset` exceeds `i64::MAX`; otherwise the kernel's
-    /// error: `BrokenPipe` or `ConnectionReset` if the peer went away (never a
-    /// `SIGPIPE`), `EINVAL` if `file` cannot be spliced (a directory, say).
-    /// After an error some bytes may have been sent.
-    ///
-    /// # Drivers
-    ///
-    /// io_uring: while the range is in the page cache (asked with
-    /// `cachestat(2)`, Linux 6.5+), `sendfile(2)` on the non-blocking socket
-    /// from the worker itself, which then cannot wait on the disk; a full
-    /// socket is waited for with `IORING_OP_POLL_ADD`. A range that is not
-    /// resident (or any range, without cachestat) goes through a pipe kept
-    /// per worker: file → pipe as an `IORING_OP_SPLICE`, which the kernel runs
-    /// on an io-wq thread (a slow disk blocks that thread, not the worker),
-    /// then pipe → socket as a non-blocking splice from the worker. Either
-    /// way a slow peer holds no thread. A body of a few KiB costs less read
-    /// with [`File::read_at`](crate::fs::File::read_at) and sent with what
-    /// precedes it in one [`write_all`](TcpStream::write_all).
-    ///
-    /// epoll: `sendfile(2)` on the non-blocking socket, retried when it
-    /// becomes writable. The worker thread reads the file pages itself, so a
-    /// page-cache miss waits for the disk there (as nginx does with
-    /// `sendfile on` and no thread pool).
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe: dropped midway, an unknown prefix of the range has been sent.
-    pub fn send_file(
-        &self,
-        file: &crate::fs::File,
-        offset: u64,
-        len: u64,
-    ) -> impl Future<Output = io::Result<u64>> + 'static {
-        self.core.send_file(file, offset, len)
-    }
-
-    /// Reads into `bufs` in order with one `recvmsg(2)`, each buffer from its
-    /// start up to its capacity; resolves to the total read and the buffers.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe, as [`read`](Self::read).
-    pub fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Readv<B> {
-        self.core.readv(bufs)
-    }
-
-    /// Writes the initialised bytes of `bufs`, in order, with one
-    /// `sendmsg(2)`; resolves to the total written (maybe short) and the buffers.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe, as [`write`](Self::write).
-    pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Writev<B> {
-        self.core.writev(bufs)
-    }
-
-    /// Shuts down the reading, writing or both directions. After
-    /// `Shutdown::Write` the peer reads end of stream once it has read
-    /// everything sent before.
-    ///
-    /// # Cancel safety
-    ///
-    /// Safe to drop; the shutdown may or may not have happened.
-    pub fn shutdown(&self, how: Shutdown) -> impl Future<Output = io::Result<()>> {
-        self.core.shutdown(how)
+    // The I/O methods and docs shared with `UnixStream`, with TCP's own lines.
+    crate::net::stream_methods::stream_methods! {
+        read: [
+            /// A `Vec::with_capacity(n)` comes back with `len()` equal to the bytes
+            /// read; a `vec![0; n]` keeps its length. `.timeout(d)` on the returned
+            /// future bounds the wait and still returns the buffer.
+            ///
+            /// ```no_run
+            /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
+            /// let (n, buf) = stream.read(vec![0u8; 4096]).await;
+            /// let n = n?;
+            /// println!("{:?}", &buf[..n]);
+            /// # Ok(())
+            /// # }
+            /// ```
+        ],
+        readable: [
+            /// ```no_run
+            /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
+            /// stream.readable().await?;
+            /// let (n, buf) = stream.read(Vec::with_capacity(4096)).await; // ready now
+            /// # let _ = (n?, buf); Ok(())
+            /// # }
+            /// ```
+        ],
+        write: [
+            /// See [`write_all`](TcpStream::write_all) to send everything.
+        ],
+        write_all: [
+            /// ```no_run
+            /// use runtime::buf::IoBuf;
+            /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
+            /// let (res, buf) = stream.write_all(b"hello world".to_vec().slice(6..)).await;
+            /// res?; // "world" was sent
+            /// let _whole = buf.into_inner();
+            /// # Ok(())
+            /// # }
+            /// ```
+            ///
+            /// # Errors
+            ///
+            /// The first failing write's error (`BrokenPipe` or `ConnectionReset` if
+            /// the peer went away); `WriteZero` if a write makes no progress. Some
+            /// bytes may have been sent.
+            ///
+            /// # Drivers
+            ///
+            /// On io_uring, a buffer of at least
+            /// [`Builder::send_zerocopy_threshold`](crate::Builder::send_zerocopy_threshold)
+            /// bytes (off by default) goes out zero-copy (`IORING_OP_SEND_ZC`): the
+            /// kernel sends from `buf` itself, and the future resolves, handing
+            /// `buf` back, only once the kernel let go of it, which for TCP is when
+            /// the peer acknowledged the bytes. Below it, and on epoll, the bytes
+            /// are copied into the socket's buffer, as by any `send`.
+        ],
+        write_all_cancel: [
+            /// A buffer the kernel still reads stays alive (owned by the
+            /// driver) until the kernel lets go of it, then is dropped.
+        ],
+        send_file: [
+            /// Sends `len` bytes of `file`, starting at `offset`, without copying
+            /// them through user space; resolves to the number of bytes sent.
+            ///
+            /// Partial transfers are continued until `len` bytes are sent; fewer come
+            /// back only if the file ends first (`0` if `offset` is at or past its
+            /// end). `len == 0` sends nothing. The file's position is neither used nor
+            /// moved, so several sends of one `File` may run at once. The future
+            /// holds its own references to the socket and file, not borrows.
+            ///
+            /// ```no_run
+            /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
+            /// let file = runtime::fs::File::open("index.html").await?;
+            /// let len = file.metadata().await?.len();
+            /// let sent = stream.send_file(&file, 0, len).await?;
+            /// assert_eq!(sent, len); // unless the file shrank meanwhile
+            /// # Ok(())
+            /// # }
+            /// ```
+            ///
+            /// # Errors
+            ///
+            /// `InvalidInput` if `offset` exceeds `i64::MAX`; otherwise the kernel's
+            /// error: `BrokenPipe` or `ConnectionReset` if the peer went away (never a
+            /// `SIGPIPE`), `EINVAL` if `file` cannot be spliced (a directory, say).
+            /// After an error some bytes may have been sent.
+            ///
+            /// # Drivers
+            ///
+            /// io_uring: while the range is in the page cache (asked with
+            /// `cachestat(2)`, Linux 6.5+), `sendfile(2)` on the non-blocking socket
+            /// from the worker itself, which then cannot wait on the disk; a full
+            /// socket is waited for with `IORING_OP_POLL_ADD`. A range that is not
+            /// resident (or any range, without cachestat) goes through a pipe kept
+            /// per worker: file → pipe as an `IORING_OP_SPLICE`, which the kernel runs
+            /// on an io-wq thread (a slow disk blocks that thread, not the worker),
+            /// then pipe → socket as a non-blocking splice from the worker. Either
+            /// way a slow peer holds no thread. A body of a few KiB costs less read
+            /// with [`File::read_at`](crate::fs::File::read_at) and sent with what
+            /// precedes it in one [`write_all`](TcpStream::write_all).
+            ///
+            /// epoll: `sendfile(2)` on the non-blocking socket, retried when it
+            /// becomes writable. The worker thread reads the file pages itself, so a
+            /// page-cache miss waits for the disk there (as nginx does with
+            /// `sendfile on` and no thread pool).
+        ],
+        readv: [
+            /// Reads into `bufs` in order with one `recvmsg(2)`, each buffer from its
+            /// start up to its capacity; resolves to the total read and the buffers.
+        ],
     }
 
     /// `TCP_NODELAY`: send small writes at once instead of coalescing them

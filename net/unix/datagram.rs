@@ -248,15 +248,8 @@ impl UnixDatagram {
 
 impl fmt::Debug for UnixDatagram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("UnixDatagram");
-        d.field("fd", &self.fd.raw());
-        if let Ok(addr) = self.local_addr() {
-            d.field("local", &addr);
-        }
-        if let Ok(addr) = self.peer_addr() {
-            d.field("peer", &addr);
-        }
-        d.finish()
+        let addrs = (self.local_addr(), self.peer_addr());
+        crate::net::fmt_socket(f, "UnixDatagram", self.fd.raw(), addrs)
     }
 }
 

@@ -3,16 +3,10 @@
 //! io_uring a multishot accept fills the listener's queue, on epoll an
 //! `accept4(2)` follows readiness, and a dropped accept loses nothing.
 
-use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
-
-use futures_core::Stream;
 
 use super::UnixStream;
 use crate::net::incoming::Accepting;
@@ -167,75 +161,11 @@ impl TryFrom<std::os::unix::net::UnixListener> for UnixListener {
     }
 }
 
-/// The future of [`UnixListener::accept`].
-#[must_use = "an operation does nothing unless awaited"]
-#[derive(Debug)]
-pub struct Accept {
-    /// The accept: from the listener's queue, or an `accept4` of its own.
-    op: Receive<AcceptConn>,
-}
-
-impl Accept {
-    /// Gives up after `dur`: the future resolves to an error of kind
-    /// `TimedOut`.
-    ///
-    /// # Cancel safety
-    ///
-    /// As for `accept`: a connection that arrives after the deadline waits for the next call.
-    pub fn timeout(self, dur: Duration) -> Self {
-        Accept {
-            op: self.op.timeout(dur),
-        }
-    }
-}
-
-impl Future for Accept {
-    type Output = io::Result<(UnixStream, SocketAddr)>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let res = std::task::ready!(Pin::new(&mut self.get_mut().op).poll(cx));
-        Poll::Ready(res.and_then(|(fd, peer)| {
-            // On error `fd` is dropped: closed.
-            let peer = match peer {
-                Some(peer) => peer,
-                None => socket::peer_addr(fd.as_fd())?,
-            };
-            Ok((
-                UnixStream::from_shared(SharedFd::new(fd)),
-                unix_from_sock_addr(&peer)?,
-            ))
-        }))
-    }
-}
-
-/// The stream of [`UnixListener::incoming`]: connections as they arrive.
-///
-/// Dropping it loses no connection: they wait on the listener for the next
-/// accept.
-#[must_use = "streams do nothing unless polled"]
-#[derive(Debug)]
-pub struct Incoming {
-    /// One accept after another, and the pause after errors.
-    inner: Accepting<UnixStream>,
-}
-
-impl Incoming {
-    /// The next connection (never `None`: the stream does not end). The same
-    /// as `StreamExt::next` from futures, without the dependency.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: dropping it loses no connection.
-    #[allow(clippy::should_implement_trait)] // async, like `StreamExt::next`, not `Iterator::next`
-    pub fn next(&mut self) -> impl Future<Output = Option<io::Result<UnixStream>>> + '_ {
-        std::future::poll_fn(move |cx| Pin::new(&mut *self).poll_next(cx))
-    }
-}
-
-impl Stream for Incoming {
-    type Item = io::Result<UnixStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().inner.poll_next(cx)
-    }
+// `Accept` and `Incoming`, from the one definition they share with
+// `tcp::Accept` and `tcp::Incoming`.
+crate::net::incoming::listener_futures! {
+    listener: UnixListener,
+    stream: UnixStream,
+    addr: SocketAddr,
+    peer: |peer| unix_from_sock_addr(&peer)
 }

@@ -1,17 +1,13 @@
 //! `UnixStream`: a connected Unix-domain stream socket with owned-buffer
 //! reads and writes.
 
-use std::future::Future;
 use std::io;
-use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
-use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::net::stream_core::{AsStreamCore, StreamCore};
-use crate::net::{Read, Readv, Write, Writev};
 use crate::op::Op;
 use crate::sys::{socket, unix_to_sock_addr, SharedFd};
 
@@ -132,186 +128,32 @@ impl UnixStream {
         crate::net::into_owned_fd(self.core.into_fd()).map(std::os::unix::net::UnixStream::from)
     }
 
-    /// Reads into `buf`, from its start up to its capacity; resolves to the
-    /// number of bytes read (`0` at end of stream) and the buffer.
-    ///
-    /// `.timeout(d)` on the returned future bounds the wait and still
-    /// returns the buffer.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: bytes are taken only by the poll that returns them, so a
-    /// read dropped at any point (in `select!`, by a timeout) loses nothing.
-    pub fn read<B: IoBufMut>(&self, buf: B) -> Read<B> {
-        self.core.read(buf)
-    }
-
-    /// Waits until the socket has bytes to read (or end of stream, or an
-    /// error to report), without taking any. A server holding many idle
-    /// connections awaits this before taking a buffer for the read, so an
-    /// idle connection holds no buffer. It can return early, rarely: after a
-    /// read that filled its buffer exactly, the next read may still wait.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: it takes nothing from the socket.
-    pub fn readable(&self) -> impl Future<Output = io::Result<()>> + 'static {
-        self.core.readable()
-    }
-
-    /// Receives the next bytes without a copy: on io_uring the worker's
-    /// provided buffer the kernel received them into, lent until the
-    /// [`RecvBuf`](crate::buf::RecvBuf) is dropped; elsewhere a buffer of
-    /// their own. Empty at end of stream. An idle connection waiting here
-    /// holds no buffer, and the bytes can be sent on as they are (a `RecvBuf`
-    /// is an [`IoBuf`](crate::buf::IoBuf)). `.timeout(d)` bounds the wait.
-    ///
-    /// ```no_run
-    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
-    /// let buf = stream.recv_buf().await?;
-    /// println!("{} bytes", buf.len());
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: bytes are taken only by the poll that returns them; a
-    /// dropped call leaves them queued on the socket for the next read.
-    pub fn recv_buf(&self) -> crate::net::RecvBufFuture {
-        self.core.recv_buf()
-    }
-
-    /// Like [`read`](UnixStream::read), but leaves the bytes in the socket
-    /// for the next read (`MSG_PEEK`).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: it takes nothing from the socket.
-    pub fn peek<B: IoBufMut>(&self, buf: B) -> Read<B> {
-        self.core.peek(buf)
-    }
-
-    /// Writes the initialised bytes of `buf`, maybe only some of them;
-    /// resolves to the number written and the buffer.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe: dropped before it resolves, the write may or may not
-    /// have sent some of `buf`, and the count is lost.
-    pub fn write<B: IoBuf>(&self, buf: B) -> Write<B> {
-        self.core.write(buf)
-    }
-
-    /// Queues `buf` to be sent after everything queued or written before
-    /// it, without waiting for the send: the future resolves once the
-    /// buffer is queued, which is at once unless 64 KiB already wait (then
-    /// it waits for room). The kernel sends the bytes in order; the buffer is
-    /// dropped once sent. Use [`flush_queued`](Self::flush_queued) to wait
-    /// until everything queued went out; [`shutdown`](Self::shutdown) and
-    /// later direct writes (`write`, `write_all`) wait for that themselves.
-    ///
-    /// On io_uring the send is the kernel's, and its task is not woken when
-    /// it completes, so a server that replies with `write_queued` runs each
-    /// request in one wake-up. On epoll the bytes are written in the call,
-    /// waiting for room as `write_all` does.
-    ///
-    /// ```no_run
-    /// # async fn f(stream: runtime::net::TcpStream) -> std::io::Result<()> {
-    /// loop {
-    ///     let buf = stream.recv_buf().await?;
-    ///     if buf.is_empty() {
-    ///         break;
-    ///     }
-    ///     stream.write_queued(buf).await?; // echoed; the next read starts at once
-    /// }
-    /// stream.flush_queued().await
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// The error of an earlier queued send (`EPIPE`, `ECONNRESET`, …), once;
-    /// the bytes queued behind a failed send are dropped, and so is `buf`.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: dropped before it resolves, the buffer was not queued.
-    /// Once queued, it goes out whatever becomes of the future.
-    pub fn write_queued<B: IoBuf + Send>(&self, buf: B) -> crate::net::WriteQueued<B> {
-        self.core.write_queued(buf)
-    }
-
-    /// Waits until every write queued with [`write_queued`](Self::write_queued)
-    /// went out; reports the error of one that failed (once).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: it only waits.
-    pub fn flush_queued(&self) -> impl Future<Output = io::Result<()>> + 'static {
-        self.core.flush_queued()
-    }
-
-    /// Writes every initialised byte of `buf`, retrying short writes.
-    ///
-    /// # Errors
-    ///
-    /// The first failing write's error (`BrokenPipe` if the peer went away);
-    /// `WriteZero` if a write makes no progress. Some bytes may have been sent.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe: dropped midway, an unknown prefix of `buf` has been sent.
-    pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> {
-        self.core.write_all(buf)
-    }
-
-    /// Sends `len` bytes of `file`, starting at `offset`, without copying
-    /// them through user space; resolves to the number of bytes sent (fewer
-    /// only if the file ends first). The same as
-    /// [`TcpStream::send_file`](crate::net::TcpStream::send_file), which
-    /// describes the errors and how each driver does it.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe: dropped midway, an unknown prefix of the range has been sent.
-    pub fn send_file(
-        &self,
-        file: &crate::fs::File,
-        offset: u64,
-        len: u64,
-    ) -> impl Future<Output = io::Result<u64>> + 'static {
-        self.core.send_file(file, offset, len)
-    }
-
-    /// Reads into `bufs` in order with one `recvmsg(2)`; resolves to the
-    /// total read and the buffers.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe, as [`read`](Self::read).
-    pub fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Readv<B> {
-        self.core.readv(bufs)
-    }
-
-    /// Writes the initialised bytes of `bufs`, in order, with one
-    /// `sendmsg(2)`; resolves to the total written (maybe short) and the buffers.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe, as [`write`](Self::write).
-    pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Writev<B> {
-        self.core.writev(bufs)
-    }
-
-    /// Shuts down the reading, writing or both directions. After
-    /// `Shutdown::Write` the peer reads end of stream once it has read
-    /// everything sent before.
-    ///
-    /// # Cancel safety
-    ///
-    /// Safe to drop; the shutdown may or may not have happened.
-    pub fn shutdown(&self, how: Shutdown) -> impl Future<Output = io::Result<()>> {
-        self.core.shutdown(how)
+    // The I/O methods and docs shared with `TcpStream`, with Unix's own lines.
+    crate::net::stream_methods::stream_methods! {
+        read: [
+            /// `.timeout(d)` on the returned future bounds the wait and still
+            /// returns the buffer.
+        ],
+        readable: [],
+        write: [],
+        write_all: [
+            /// # Errors
+            ///
+            /// The first failing write's error (`BrokenPipe` if the peer went away);
+            /// `WriteZero` if a write makes no progress. Some bytes may have been sent.
+        ],
+        write_all_cancel: [],
+        send_file: [
+            /// Sends `len` bytes of `file`, starting at `offset`, without copying
+            /// them through user space; resolves to the number of bytes sent (fewer
+            /// only if the file ends first). The same as
+            /// [`TcpStream::send_file`](crate::net::TcpStream::send_file), which
+            /// describes the errors and how each driver does it.
+        ],
+        readv: [
+            /// Reads into `bufs` in order with one `recvmsg(2)`; resolves to the
+            /// total read and the buffers.
+        ],
     }
 
     /// The address of the peer (unnamed if the peer is not bound).

@@ -624,3 +624,19 @@ impl Protocol for UringDriver {
 fn enter_failed(e: &io::Error) -> ! {
     panic!("runtime: io_uring_enter failed ({e}); the io_uring driver cannot continue (RUNTIME_DRIVER=epoll avoids io_uring)")
 }
+
+/// Zero-copy sends (`uring_zc.rs` decides per completion; the ring keeps
+/// the threshold).
+impl UringDriver {
+    /// Sets the smallest `write_all` send that goes zero-copy (`None`: none
+    /// does); ignored where the kernel lacks `IORING_OP_SEND_ZC`.
+    pub(crate) fn set_send_zerocopy(&mut self, min: Option<usize>) {
+        self.zerocopy.set(min);
+    }
+
+    /// The smallest send that goes zero-copy on this ring, if any does.
+    #[inline]
+    pub(crate) fn send_zerocopy_min(&self) -> Option<usize> {
+        self.zerocopy.min()
+    }
+}

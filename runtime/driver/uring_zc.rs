@@ -18,7 +18,6 @@ use io_uring::{cqueue, IoUring};
 
 use super::lifecycle::Ops;
 use super::operation::cqe_result;
-use super::uring::UringDriver;
 use crate::metrics::{bump, Counters};
 
 /// `IORING_NOTIF_USAGE_ZC_COPIED` (uapi `io_uring.h`): set in a
@@ -37,27 +36,25 @@ pub(crate) struct ZeroCopy {
 }
 
 impl ZeroCopy {
+    /// Sends of at least `min` bytes go zero-copy (`None`: none does),
+    /// where the kernel has it.
+    pub(super) fn set(&mut self, min: Option<usize>) {
+        self.min = min.filter(|_| self.supported);
+    }
+
+    /// The smallest send that goes zero-copy, if any does.
+    #[inline]
+    pub(super) fn min(&self) -> Option<usize> {
+        self.min
+    }
+
     /// Probes `ring`'s kernel; no send goes zero-copy until
-    /// [`set_send_zerocopy`](UringDriver::set_send_zerocopy).
+    /// `UringDriver::set_send_zerocopy`.
     pub(super) fn probe(ring: &IoUring) -> Self {
         ZeroCopy {
             supported: super::detect::send_zc_supported(ring),
             min: None,
         }
-    }
-}
-
-impl UringDriver {
-    /// Sets the smallest `write_all` send that goes zero-copy (`None`: none
-    /// does); ignored where the kernel lacks `IORING_OP_SEND_ZC`.
-    pub(crate) fn set_send_zerocopy(&mut self, min: Option<usize>) {
-        self.zerocopy.min = min.filter(|_| self.zerocopy.supported);
-    }
-
-    /// The smallest send that goes zero-copy on this ring, if any does.
-    #[inline]
-    pub(crate) fn send_zerocopy_min(&self) -> Option<usize> {
-        self.zerocopy.min
     }
 }
 

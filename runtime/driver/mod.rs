@@ -54,6 +54,8 @@ mod registry;
 mod registry_tests;
 mod ring_enter;
 pub(crate) mod send_queue;
+#[cfg(test)]
+mod slot_tests;
 mod source;
 mod unpark;
 #[cfg(test)]

@@ -342,10 +342,10 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: `ptr` and `len` describe the mapping `new` made. The pool's
-        // entries outlive the ring's registration (the driver drops the pool
-        // after its ring); the buffers outlive every `Arc<PoolMemory>`, so
-        // no queue reads them after this.
+        // The pool's entries outlive the ring's registration (the driver
+        // drops the pool after its ring), and the buffers every
+        // `Arc<PoolMemory>`, so no queue reads them after this.
+        // SAFETY: `ptr` and `len` describe the mapping `new` made, unused now.
         unsafe { libc::munmap(self.ptr.cast(), self.len) };
     }
 }

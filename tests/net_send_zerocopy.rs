@@ -10,13 +10,11 @@
 mod support;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use runtime::buf::IoBuf;
 use runtime::net::UnixStream;
 use runtime::{DriverKind, WorkerMetrics};
-use support::{pattern, tcp_pair};
+use support::{pattern, tcp_pair, Tracked};
 
 /// Chunks of one large write in the tests below: 4 MiB in all.
 const CHUNK: usize = 256 * 1024;
@@ -105,32 +103,6 @@ fn the_threshold_off_or_above_the_sends_keeps_plain_sends() {
     }
 }
 
-/// A buffer that records when it is dropped.
-struct Tracked {
-    bytes: Vec<u8>,
-    dropped: Arc<AtomicBool>,
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        self.dropped.store(true, Ordering::SeqCst);
-    }
-}
-
-// SAFETY: the pointer is the Vec's heap block, which neither moves nor
-// shrinks while the buffer lives.
-unsafe impl IoBuf for Tracked {
-    fn stable_ptr(&self) -> *const u8 {
-        self.bytes.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.bytes.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.bytes.len()
-    }
-}
-
 /// Turns the worker until its driver holds no op (bounded: no clock).
 async fn until_no_op_in_flight() {
     let done = support::yield_until(|| metrics().ops_in_flight == 0).await;
@@ -170,13 +142,9 @@ fn a_dropped_zero_copy_write_all_keeps_its_buffer_until_the_kernel_lets_go() {
         |b| b.send_zerocopy_threshold(Some(64 * 1024)),
         |kind| async move {
             let (client, server) = tcp_pair().await;
-            let dropped = Arc::new(AtomicBool::new(false));
             // Far more than the peer's window: it reads nothing, so part
             // of it waits, pinned, in the sender's queue.
-            let buf = Tracked {
-                bytes: vec![9u8; HELD],
-                dropped: dropped.clone(),
-            };
+            let (buf, dropped) = Tracked::new(HELD);
             let zero_copy = kind == DriverKind::Uring && kernel_sends_zerocopy() && may_pin(HELD);
             let before = metrics();
             let mut write = Box::pin(client.write_all(buf));

@@ -8,14 +8,15 @@
 use std::future::{poll_fn, Future};
 use std::io::Write as _;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::Duration;
 
-use runtime::buf::{IoBuf, IoBufMut};
 use runtime::net::{TcpListener, TcpStream, UdpSocket, UnixStream};
 use runtime::DriverKind;
+use support::Tracked;
+
+mod support;
 
 fn send<T: Send>(_: &T) {}
 
@@ -61,51 +62,6 @@ async fn every_future_is_send(
     send(&runtime::time::timeout(Duration::from_secs(1), async {}));
     send(&runtime::time::interval(Duration::from_secs(1)));
     send(&runtime::spawn_blocking(|| 1));
-}
-
-/// A buffer that records when it is dropped.
-struct Tracked {
-    bytes: Vec<u8>,
-    dropped: Arc<AtomicBool>,
-}
-
-impl Tracked {
-    fn new(len: usize) -> (Self, Arc<AtomicBool>) {
-        let dropped = Arc::new(AtomicBool::new(false));
-        let buf = Tracked {
-            bytes: vec![5u8; len],
-            dropped: dropped.clone(),
-        };
-        (buf, dropped)
-    }
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        self.dropped.store(true, Ordering::SeqCst);
-    }
-}
-
-// SAFETY: the pointer is the Vec's heap block, which neither moves nor
-// shrinks while the buffer lives.
-unsafe impl IoBuf for Tracked {
-    fn stable_ptr(&self) -> *const u8 {
-        self.bytes.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.bytes.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.bytes.len()
-    }
-}
-
-// SAFETY: as for `IoBuf`; every byte is initialised from the start.
-unsafe impl IoBufMut for Tracked {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.bytes.as_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, _pos: usize) {}
 }
 
 /// A connected Unix stream pair whose first end's send buffer is full.

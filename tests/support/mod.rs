@@ -275,3 +275,50 @@ pub(crate) fn run_driver_child(
     );
     Some(stdout)
 }
+
+/// A buffer that records when it is dropped, to see when the kernel (or
+/// the driver keeping the buffer for it) let go.
+pub(crate) struct Tracked {
+    bytes: Vec<u8>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Tracked {
+    /// `len` initialised bytes, and the flag its drop sets.
+    pub(crate) fn new(len: usize) -> (Self, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let buf = Tracked {
+            bytes: vec![5u8; len],
+            dropped: dropped.clone(),
+        };
+        (buf, dropped)
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+// SAFETY: the pointer is the Vec's heap block, which neither moves nor
+// shrinks while the buffer lives.
+unsafe impl runtime::buf::IoBuf for Tracked {
+    fn stable_ptr(&self) -> *const u8 {
+        self.bytes.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.bytes.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+// SAFETY: as for `IoBuf`; every byte is initialised from the start.
+unsafe impl runtime::buf::IoBufMut for Tracked {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.bytes.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, _pos: usize) {}
+}

@@ -76,6 +76,7 @@ impl StreamCore {
     }
 
     /// The next bytes received, lent without a copy.
+    #[inline]
     pub(crate) fn recv_buf(&self) -> RecvBufFuture {
         RecvBufFuture::new(&self.fd)
     }
@@ -106,6 +107,7 @@ impl StreamCore {
     }
 
     /// Queues `buf` for a send nobody waits for (io_uring; epoll writes it).
+    #[inline]
     pub(crate) fn write_queued<B: IoBuf + Send>(&self, buf: B) -> WriteQueued<B> {
         WriteQueued::new(&self.fd, buf)
     }

@@ -224,6 +224,7 @@ macro_rules! forward {
     };
     ($(#[$doc:meta])* fn recv_buf) => {
         $(#[$doc])*
+        #[inline]
         pub fn recv_buf(&self) -> $crate::net::RecvBufFuture {
             self.core.recv_buf()
         }
@@ -242,6 +243,7 @@ macro_rules! forward {
     };
     ($(#[$doc:meta])* fn write_queued) => {
         $(#[$doc])*
+        #[inline]
         pub fn write_queued<B: $crate::buf::IoBuf + Send>(
             &self,
             buf: B,

@@ -70,6 +70,7 @@ enum Bytes {
 impl RecvBuf {
     /// Lends bytes `start..end` of buffer `bid` of `memory`, which the
     /// kernel wrote and the socket's queue handed over.
+    #[inline]
     pub(crate) fn pooled(memory: Arc<PoolMemory>, bid: u16, start: u32, end: u32) -> Self {
         // SAFETY: the queue handed buffer `bid` over (the ring gets it back
         // only when this `RecvBuf` drops), and the kernel wrote `..end` of it.
@@ -94,6 +95,7 @@ impl RecvBuf {
 
     /// As an item of a socket's send queue, which gives a provided buffer
     /// back to its ring once sent.
+    #[inline]
     pub(crate) fn into_queued(mut self) -> Queued {
         let (ptr, len) = (self.ptr, self.len);
         match std::mem::replace(&mut self.bytes, Bytes::Owned(Vec::new())) {

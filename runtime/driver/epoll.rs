@@ -26,7 +26,7 @@ use super::lifecycle::{Ops, Orphaned, Reaped};
 use super::operation::{cvt, Erased, Interest, Operation};
 use super::protocol::{OpState, Protocol, Readiness};
 use super::registry::Registry;
-use super::source::{stuck, Busy, RecvSide, Take};
+use super::source::{stuck, Busy, Take, Taker};
 use super::unpark::Unpark;
 use crate::blocking::BlockingPool;
 use crate::metrics::{bump, Counters};
@@ -162,7 +162,7 @@ impl EpollDriver {
         &mut self,
         fd: &D,
         cx: &mut Context<'_>,
-        take: impl FnOnce(&mut RecvSide, &mut dyn FnMut(&Arc<PoolMemory>, u16)) -> Take<T>,
+        take: impl Taker<T>,
     ) -> Received<T> {
         // A socket only ever read here has no side: nothing is queued.
         let Some(mut side) = fd.source().existing() else {

@@ -54,6 +54,7 @@ mod registry;
 mod registry_tests;
 mod ring_enter;
 pub(crate) mod send_queue;
+mod side_lock;
 #[cfg(test)]
 mod slot_tests;
 mod source;
@@ -82,7 +83,7 @@ pub(crate) use id::DriverId;
 pub(crate) use operation::{cvt, Attempt, Interest, Operation};
 pub(crate) use owner::Owner;
 pub(crate) use protocol::{hand_back, timed_out, OpState, Phase};
-pub(crate) use source::{closed, Chunk, Datagram, Lent, Multishot, RecvSide, Source, Take};
+pub(crate) use source::{closed, Chunk, Datagram, Lent, Multishot, RecvSide, Source, Take, Taker};
 pub(crate) use unpark::Unpark;
 
 use crate::blocking::BlockingPool;
@@ -169,7 +170,7 @@ impl Driver {
         fd: &D,
         want: Option<(Multishot, usize)>,
         cx: &mut Context<'_>,
-        take: impl FnOnce(&mut RecvSide, &mut dyn FnMut(&Arc<PoolMemory>, u16)) -> Take<T>,
+        take: impl Taker<T>,
     ) -> Received<T> {
         match self {
             Driver::Uring(d) => d.poll_receive(fd, want, cx, take),

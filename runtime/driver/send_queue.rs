@@ -95,6 +95,7 @@ impl Queued {
     }
 
     /// The bytes to send.
+    #[inline]
     pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Queued::Copied(v) => v,
@@ -128,6 +129,7 @@ pub(crate) struct SendQueue {
 
 impl SendQueue {
     /// Whether a send runs.
+    #[inline]
     pub(crate) fn busy(&self) -> bool {
         self.in_flight.is_some()
     }
@@ -178,9 +180,18 @@ impl SendQueue {
     /// unsent rest first, then what waited), if anything; the waiters to
     /// wake go to `woken`. After an error nothing more is sent: the error
     /// waits for the next caller, and what waited is dropped.
+    #[inline]
     pub(crate) fn sent(&mut self, res: io::Result<u32>, woken: &mut Vec<Waker>) -> Option<Queued> {
-        woken.append(&mut self.waiters);
+        if !self.waiters.is_empty() {
+            woken.append(&mut self.waiters);
+        }
         let done = self.in_flight.take();
+        // The usual case, straight: all of it went, nothing waits.
+        if let (Ok(n), Some(d), true) = (&res, &done, self.pending.is_empty()) {
+            if *n as usize >= d.bytes().len() {
+                return done;
+            }
+        }
         match res {
             Err(e) => {
                 self.error = Some(e);

@@ -61,12 +61,13 @@
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::task::Waker;
 
 use super::buf_pool::PoolMemory;
 use super::owner::Owner;
 use super::send_queue::SendQueue;
+use super::side_lock::{SideGuard, SideLock};
 use super::unpark::Unpark;
 use crate::sys::SockAddr;
 
@@ -94,7 +95,7 @@ pub(crate) struct SideBox {
     /// The side. Guarded: filled on the worker that reaps, read by
     /// whichever thread polls a read, closed by whichever drops the last
     /// handle.
-    pub(crate) side: Mutex<RecvSide>,
+    pub(crate) side: SideLock<RecvSide>,
 }
 
 impl SideBox {
@@ -106,8 +107,14 @@ impl SideBox {
 
     /// Locks the side.
     #[inline]
-    pub(crate) fn lock(&self) -> MutexGuard<'_, RecvSide> {
-        self.side.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn lock(&self) -> SideGuard<'_, RecvSide> {
+        self.side.lock()
+    }
+
+    /// Its address, which names its multishot and queued sends in a ring.
+    #[inline]
+    pub(crate) fn addr(&self) -> u64 {
+        self as *const SideBox as u64
     }
 }
 
@@ -115,7 +122,7 @@ impl Drop for Source {
     fn drop(&mut self) {
         let side = *self.side.get_mut();
         if !side.is_null() {
-            // SAFETY: a non-null `side` came from `Box::into_raw` in `made`
+            // SAFETY: a non-null `side` came from `Box::into_raw` in `make`
             // and is freed only here, once; no ring names it any more (an
             // armed multishot keeps the source alive).
             drop(unsafe { Box::from_raw(side) });
@@ -133,16 +140,25 @@ impl Source {
     }
 
     /// The side, made on first use (two threads making it at once keep
-    /// the first one's).
-    fn made(&self) -> &SideBox {
-        if let Some(side) = self.get() {
-            return side;
+    /// the first one's). A side made while the source closes is closed
+    /// here or by [`close`](Source::close): each publishes its own step
+    /// (the side, the closed flag) and then looks at the other's.
+    #[inline]
+    pub(crate) fn side_box(&self) -> &SideBox {
+        match self.get() {
+            Some(side) => side,
+            None => self.make(),
         }
+    }
+
+    /// [`side_box`](Source::side_box)'s first use.
+    #[cold]
+    fn make(&self) -> &SideBox {
         let new = Box::into_raw(Box::<SideBox>::default());
         let won = self.side.compare_exchange(
             std::ptr::null_mut(),
             new,
-            Ordering::AcqRel,
+            Ordering::SeqCst,
             Ordering::Acquire,
         );
         if won.is_err() {
@@ -152,6 +168,10 @@ impl Source {
         let Some(side) = self.get() else {
             unreachable!("the side was just made")
         };
+        if self.closed.load(Ordering::SeqCst) {
+            // Closed meanwhile: nothing of the new side reached a kernel yet.
+            side.lock().closed = true;
+        }
         side
     }
 
@@ -163,46 +183,32 @@ impl Source {
             .is_some_and(|side| side.queued.load(Ordering::Acquire))
     }
 
-    /// The side's box, made on first use (for the queued sends' flag).
-    pub(crate) fn side_box(&self) -> &SideBox {
-        self.made()
-    }
-
     /// Locks the receive side, making it if this is its first use.
     #[inline]
-    pub(crate) fn lock(&self) -> MutexGuard<'_, RecvSide> {
-        self.guard(self.made())
+    pub(crate) fn lock(&self) -> SideGuard<'_, RecvSide> {
+        self.side_box().lock()
     }
 
     /// The side's address, which names its multishot in a ring.
     pub(crate) fn side_addr(&self) -> u64 {
-        self.made() as *const SideBox as u64
+        self.side_box().addr()
     }
 
     /// Locks the receive side if it was ever made (else there is nothing
     /// queued and nothing in a kernel).
     #[inline]
-    pub(crate) fn existing(&self) -> Option<MutexGuard<'_, RecvSide>> {
-        self.get().map(|side| self.guard(side))
+    pub(crate) fn existing(&self) -> Option<SideGuard<'_, RecvSide>> {
+        self.get().map(SideBox::lock)
     }
 
     /// Marks the source closed; returns its side, locked, with its
     /// address, if it has one (see [`RecvSide::close`]).
-    pub(crate) fn close(&self) -> Option<(MutexGuard<'_, RecvSide>, u64)> {
+    pub(crate) fn close(&self) -> Option<(SideGuard<'_, RecvSide>, u64)> {
         self.closed.store(true, Ordering::SeqCst);
-        let side = self.get()?;
-        Some((self.guard(side), side as *const SideBox as u64))
-    }
-
-    /// Locks `side`, closing it first if the source was closed while it
-    /// was being made (nothing of it can have reached a kernel yet).
-    #[inline]
-    fn guard<'a>(&self, side: &'a SideBox) -> MutexGuard<'a, RecvSide> {
-        let mut guard = side.lock();
-        if !guard.closed && self.closed.load(Ordering::SeqCst) {
-            guard.closed = true;
-        }
-        guard
+        // SeqCst, against `make`: see `side_box`.
+        // SAFETY: as in `get`.
+        let side = unsafe { self.side.load(Ordering::SeqCst).as_ref() }?;
+        Some((side.lock(), side.addr()))
     }
 }
 
@@ -394,6 +400,19 @@ pub(crate) enum Take<T> {
     Empty,
 }
 
+/// What a read takes from its socket's queue, given the side (locked) and
+/// how to free a provided buffer it consumed: each receive's `take`,
+/// handed to the driver's `poll_receive`.
+pub(crate) trait Taker<T>:
+    FnOnce(&mut RecvSide, &mut dyn FnMut(&Arc<PoolMemory>, u16)) -> Take<T>
+{
+}
+
+impl<T, F> Taker<T> for F where
+    F: FnOnce(&mut RecvSide, &mut dyn FnMut(&Arc<PoolMemory>, u16)) -> Take<T>
+{
+}
+
 /// What a zero-copy read takes: a provided buffer, lent (bytes
 /// `start..end` of buffer `bid` of the pool), or bytes of their own.
 #[derive(Debug)]
@@ -424,6 +443,7 @@ impl RecvSide {
 
     /// The `user_data` to cancel this side's receive with (`addr`: the
     /// side's address), once it has one, and the ring it runs in.
+    #[inline]
     pub(crate) fn cancel_target(&self, addr: u64) -> Option<(&Weak<Unpark>, u64)> {
         match &self.kernel {
             Kernel::Idle => None,
@@ -438,6 +458,7 @@ impl RecvSide {
     /// receive in a ring that is gone is forgotten. `sid` is the
     /// descriptor's id and `addr` the side's address, for a cancel asked
     /// of an idle ring.
+    #[inline]
     pub(crate) fn busy(&mut self, here: &Arc<Unpark>, sid: u64, addr: u64) -> Busy {
         let Kernel::Running(run) = &self.kernel else {
             return Busy::No;
@@ -462,6 +483,7 @@ impl RecvSide {
     }
 
     /// Whether the side was closed (its last handle dropped).
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         self.closed
     }
@@ -476,6 +498,7 @@ impl RecvSide {
     }
 
     /// Parks `waker` until a chunk arrives or the kernel state changes.
+    #[inline]
     pub(crate) fn wait(&mut self, waker: &Waker) {
         match &self.waiter {
             None => self.waiter = Some(waker.clone()),
@@ -490,6 +513,7 @@ impl RecvSide {
     }
 
     /// Moves the waiting wakers into `out`.
+    #[inline]
     pub(crate) fn wake_into(&mut self, out: &mut Vec<Waker>) {
         if let Some(w) = self.waiter.take() {
             out.push(w);
@@ -500,11 +524,13 @@ impl RecvSide {
     }
 
     /// The rarely used part, made on first use.
+    #[inline]
     fn extra(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Box::default)
     }
 
     /// Appends `chunk` to the queue.
+    #[inline]
     fn push(&mut self, chunk: Chunk) {
         self.queued = self.queued.saturating_add(chunk.len() as u32);
         match self.front {
@@ -514,6 +540,7 @@ impl RecvSide {
     }
 
     /// Removes the front chunk.
+    #[inline]
     fn pop(&mut self) -> Option<Chunk> {
         let chunk = self.front.take()?;
         self.front = self.extra.as_mut().and_then(|extra| extra.rest.pop_front());
@@ -556,6 +583,7 @@ impl RecvSide {
     }
 
     /// The queued sends, made on first use.
+    #[inline]
     pub(crate) fn sends(&mut self) -> &mut SendQueue {
         &mut self.extra().sends
     }
@@ -629,6 +657,7 @@ impl RecvSide {
     /// A completion `c` of this side's multishot; `limits` are the queue's
     /// byte limit and (accepts) connection limit, `woken` collects the
     /// readers to wake. Says what the driver must do.
+    #[inline]
     pub(crate) fn multishot_cqe(
         &mut self,
         c: Completion,
@@ -864,6 +893,7 @@ impl RecvSide {
 
     /// Takes the front chunk whole, whatever it is (accepts, datagrams,
     /// zero-copy reads).
+    #[inline]
     pub(crate) fn take_chunk(&mut self) -> Take<Chunk> {
         if self.closed {
             return Take::Got(Chunk::Err(libc::EBADF));
@@ -885,17 +915,20 @@ impl RecvSide {
     /// is lent as it is (the taker gives it back), other bytes are moved
     /// out; end of stream is an empty `Bytes` (sticky), an error is
     /// reported once.
+    #[inline]
     pub(crate) fn take_lent(&mut self) -> Take<io::Result<Lent>> {
         // The usual case, straight: a pooled chunk at the front.
-        if let (Some(Chunk::Pooled { bid, start, end }), Some(pool), false) =
+        if let (Some(Chunk::Pooled { .. }), Some(pool), false) =
             (&self.front, &self.pool, self.closed)
         {
-            let lent = Lent::Pooled(pool.clone(), *bid, *start, *end);
-            self.queued = self.queued.saturating_sub(end - start);
-            self.front = match &mut self.extra {
-                Some(extra) => extra.rest.pop_front(),
-                None => None,
+            let Some(Chunk::Pooled { bid, start, end }) = self.front.take() else {
+                unreachable!("matched above")
             };
+            let lent = Lent::Pooled(pool.clone(), bid, start, end);
+            self.queued = self.queued.saturating_sub(end - start);
+            if let Some(extra) = &mut self.extra {
+                self.front = extra.rest.pop_front();
+            }
             return Take::Got(Ok(lent));
         }
         let chunk = match self.take_chunk() {

@@ -294,6 +294,42 @@ fn accepted_connections_queue_up_to_the_limit() {
 #[test]
 fn a_side_stays_small() {
     // Every socket read on io_uring has one: C10K memory depends on it.
-    assert!(std::mem::size_of::<Mutex<RecvSide>>() <= 104);
+    assert!(std::mem::size_of::<super::super::side_lock::SideLock<RecvSide>>() <= 104);
     assert!(std::mem::size_of::<Source>() <= 16);
+}
+
+#[test]
+fn a_side_made_after_its_source_closed_is_closed() {
+    let source = Source::default();
+    assert!(source.close().is_none(), "no side yet: nothing to close");
+    // A read that comes late makes the side: closed from the start.
+    assert!(source.lock().is_closed());
+    // A side made before the close is closed by it.
+    let source = Source::default();
+    assert!(!source.lock().is_closed());
+    let (mut side, addr) = source.close().expect("the side was made");
+    assert_eq!(addr, source.side_addr());
+    side.close(addr);
+    drop(side);
+    assert!(source.lock().is_closed());
+}
+
+#[test]
+fn a_side_made_while_its_source_closes_is_closed_either_way() {
+    // The two steps race: whichever order they take, the side ends closed.
+    for _ in 0..200 {
+        let source = Arc::new(Source::default());
+        let closer = {
+            let source = source.clone();
+            std::thread::spawn(move || {
+                if let Some((mut side, addr)) = source.close() {
+                    side.close(addr);
+                }
+            })
+        };
+        let made = source.side_box().addr();
+        closer.join().unwrap();
+        assert_eq!(made, source.side_addr());
+        assert!(source.lock().is_closed());
+    }
 }

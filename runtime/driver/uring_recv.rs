@@ -20,7 +20,8 @@ use super::buf_pool::{BufPool, PoolMemory, BUF_GROUP};
 use super::descriptor::{Descriptor, Received};
 use super::id::DriverId;
 use super::recvmsg_out;
-use super::source::{stuck, Busy, Completion, Multishot, RecvSide, SideBox, Take};
+use super::side_lock::SideGuard;
+use super::source::{stuck, Busy, Completion, Multishot, RecvSide, SideBox, Take, Taker};
 use super::uring::{UringDriver, SOURCE_TAG};
 use crate::metrics::bump;
 
@@ -43,22 +44,23 @@ impl UringDriver {
     /// waits for the receive in a kernel, or starts one: the `kind` of
     /// multishot when this worker has buffers for it, else a one-shot the
     /// caller submits ([`Received::Start`]).
+    #[inline]
     pub(crate) fn poll_receive<D: Descriptor, T>(
         &mut self,
         fd: &D,
         want: Option<(Multishot, usize)>,
         cx: &mut Context<'_>,
-        take: impl FnOnce(&mut RecvSide, &mut dyn FnMut(&Arc<PoolMemory>, u16)) -> Take<T>,
+        take: impl Taker<T>,
     ) -> Received<T> {
-        let source = fd.source();
-        let mut side = source.lock();
+        let side_box = fd.source().side_box();
+        let mut side = side_box.lock();
         let (pool, id) = (&mut self.pool, self.id);
         if let Take::Got(out) = take(&mut side, &mut |memory, bid| {
             give_back_to(pool, id, memory, bid)
         }) {
             return Received::Took(out);
         }
-        match side.busy(&self.unpark, fd.id(), source.side_addr()) {
+        match side.busy(&self.unpark, fd.id(), side_box.addr()) {
             Busy::No => {}
             Busy::Yes => {
                 side.wait(cx.waker());
@@ -87,11 +89,12 @@ impl UringDriver {
         stream: bool,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        let mut side = fd.source().lock();
+        let side_box = fd.source().side_box();
+        let mut side = side_box.lock();
         if side.ready() {
             return Poll::Ready(Ok(()));
         }
-        match side.busy(&self.unpark, fd.id(), fd.source().side_addr()) {
+        match side.busy(&self.unpark, fd.id(), side_box.addr()) {
             Busy::No => {
                 let kind = match stream && self.can_arm(Multishot::Recv, 0) {
                     true => Multishot::Recv,
@@ -126,7 +129,7 @@ impl UringDriver {
     fn arm<D: Descriptor>(
         &mut self,
         fd: &D,
-        mut side: std::sync::MutexGuard<'_, RecvSide>,
+        mut side: SideGuard<'_, RecvSide>,
         kind: Multishot,
         cx: &mut Context<'_>,
     ) {

@@ -22,15 +22,15 @@ impl UringDriver {
     /// Queues `item` (taken from the slot once queued) on `fd`'s sends,
     /// sending it at once if none runs; waits while the queue is full. An
     /// earlier send's error is returned instead (the item is dropped).
+    #[inline]
     pub(crate) fn queue_send<D: Descriptor>(
         &mut self,
         fd: &D,
         item: &mut Option<Queued>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        let source = fd.source();
-        let side_box = source.side_box();
-        let mut side = source.lock();
+        let side_box = fd.source().side_box();
+        let mut side = side_box.lock();
         let q = side.sends();
         if let Some(e) = q.error.take() {
             side_box.set_queued(q.busy());
@@ -61,7 +61,7 @@ impl UringDriver {
         q.fd = fd.raw();
         side_box.set_queued(true);
         drop(side);
-        self.push_send(fd.raw(), ptr, len, source.side_addr());
+        self.push_send(fd.raw(), ptr, len, side_box.addr());
         Poll::Ready(Ok(()))
     }
 
@@ -97,6 +97,7 @@ impl UringDriver {
     }
 
     /// Pushes the send of `len` bytes at `ptr` for the side at `addr`.
+    #[inline]
     fn push_send(&mut self, fd: std::os::fd::RawFd, ptr: *const u8, len: usize, addr: u64) {
         bump(&self.counters.ops_submitted);
         self.sending += 1;

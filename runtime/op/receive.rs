@@ -116,6 +116,7 @@ impl<R: Receiver> std::fmt::Debug for Receive<R> {
 
 impl<R: Receiver> Receive<R> {
     /// A receive of `recv`'s kind on `fd`.
+    #[inline]
     pub(crate) fn new(fd: &FdHandle, recv: R) -> Self {
         Receive {
             fd: fd.clone(),
@@ -163,17 +164,13 @@ impl<R: Receiver> Receive<R> {
 impl<R: Receiver> Future for Receive<R> {
     type Output = R::Output;
 
+    /// The usual poll, kept small so that it inlines: take from the queue,
+    /// or wait for the receive in a kernel; the rest is `poll_more`.
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R::Output> {
         let this = self.get_mut();
-        if let Some(op) = this.op.as_mut() {
-            let out = std::task::ready!(Pin::new(op).poll(cx));
-            this.op = None;
-            this.oneshot_done();
-            if R::again(&out) {
-                this.ready = false;
-                return Pin::new(this).poll(cx);
-            }
-            return Poll::Ready(R::finish(out));
+        if this.op.is_some() {
+            return this.poll_oneshot(cx);
         }
         if !coop::has_budget(cx) {
             return Poll::Pending;
@@ -194,47 +191,82 @@ impl<R: Receiver> Future for Receive<R> {
                 coop::consume();
                 Poll::Ready(out)
             }
-            Received::Wait => this.poll_timer(cx),
-            Received::Fail(e) => Poll::Ready(this.recv.fail(e)),
-            Received::Start if !this.ready && this.recv.ready_first() => {
+            Received::Wait if this.timeout.is_none() => Poll::Pending,
+            received => this.poll_more(received, driver, cx),
+        }
+    }
+}
+
+impl<R: Receiver> Receive<R> {
+    /// A poll while the own one-shot runs.
+    fn poll_oneshot(&mut self, cx: &mut Context<'_>) -> Poll<R::Output> {
+        let Some(op) = self.op.as_mut() else {
+            unreachable!("called while the one-shot runs")
+        };
+        let out = std::task::ready!(Pin::new(op).poll(cx));
+        self.op = None;
+        self.oneshot_done();
+        if R::again(&out) {
+            self.ready = false;
+            return Pin::new(self).poll(cx);
+        }
+        Poll::Ready(R::finish(out))
+    }
+
+    /// A poll that did not take from the queue: wait with a deadline, fail,
+    /// or start the caller's one-shot (after readiness, if it asks for it).
+    fn poll_more(
+        &mut self,
+        received: Received<R::Output>,
+        driver: &std::cell::RefCell<crate::driver::Driver>,
+        cx: &mut Context<'_>,
+    ) -> Poll<R::Output> {
+        match received {
+            Received::Took(out) => {
+                coop::consume();
+                Poll::Ready(out)
+            }
+            Received::Wait => self.poll_timer(cx),
+            Received::Fail(e) => Poll::Ready(self.recv.fail(e)),
+            Received::Start if !self.ready && self.recv.ready_first() => {
                 // Not starting after all (yet): the side was told one would.
-                if let Some(mut side) = this.fd.source().existing() {
+                if let Some(mut side) = self.fd.source().existing() {
                     side.unstart();
                 }
-                match super::poll_readable(&this.fd, R::RECEIVES_BYTES, cx) {
+                match super::poll_readable(&self.fd, R::RECEIVES_BYTES, cx) {
                     Poll::Ready(Ok(())) => {
-                        this.ready = true;
+                        self.ready = true;
                         // Take what may have been queued meanwhile, or start.
-                        Pin::new(this).poll(cx)
+                        Pin::new(self).poll(cx)
                     }
-                    Poll::Ready(Err(e)) => Poll::Ready(this.recv.fail(e)),
-                    Poll::Pending => this.poll_timer(cx),
+                    Poll::Ready(Err(e)) => Poll::Ready(self.recv.fail(e)),
+                    Poll::Pending => self.poll_timer(cx),
                 }
             }
             Received::Start => {
                 if R::LENDS {
                     if let Some((memory, bid)) = driver.borrow_mut().lend() {
-                        this.recv.lend(memory, bid);
+                        self.recv.lend(memory, bid);
                     }
                 }
-                let mut op = Op::new(this.recv.start(&this.fd));
-                if let Some(after) = this.timeout {
+                let mut op = Op::new(self.recv.start(&self.fd));
+                if let Some(after) = self.timeout {
                     op = op.timeout(after);
                 }
                 match Pin::new(&mut op).poll(cx) {
                     Poll::Ready(out) => {
-                        this.oneshot_done();
+                        self.oneshot_done();
                         if R::again(&out) {
-                            this.ready = false;
-                            return Pin::new(this).poll(cx);
+                            self.ready = false;
+                            return Pin::new(self).poll(cx);
                         }
                         Poll::Ready(R::finish(out))
                     }
                     Poll::Pending => {
                         if let Some(key) = op.key() {
-                            driver.borrow_mut().oneshot_submitted(&*this.fd, key);
+                            driver.borrow_mut().oneshot_submitted(&*self.fd, key);
                         }
-                        this.op = Some(op);
+                        self.op = Some(op);
                         Poll::Pending
                     }
                 }

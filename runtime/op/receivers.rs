@@ -366,6 +366,7 @@ pub(crate) struct StreamRecvBuf {
 impl StreamRecvBuf {
     /// A zero-copy read; a one-shot receives at most `capacity` bytes into
     /// a buffer of its own, or at most a lent buffer's size.
+    #[inline]
     pub(crate) fn new(capacity: usize) -> Self {
         StreamRecvBuf {
             capacity,
@@ -386,6 +387,7 @@ impl Receiver for StreamRecvBuf {
         self.lent = Some(RecvTarget::lent(memory, bid));
     }
 
+    #[inline]
     fn take(
         &mut self,
         side: &mut RecvSide,

@@ -25,7 +25,8 @@ impl<B: IoBuf + Send> Bytes for IoBufBytes<B> {
 
 /// `buf` as a queue item, boxed only if it must be: a lent provided buffer
 /// goes back to its ring once sent, a `Vec` is queued as it is.
-fn to_queued<B: IoBuf + Send>(buf: B) -> Queued {
+#[inline]
+pub(crate) fn to_queued<B: IoBuf + Send>(buf: B) -> Queued {
     let mut slot = Some(buf);
     let any: &mut dyn Any = &mut slot;
     if let Some(recv) = any.downcast_mut::<Option<RecvBuf>>() {
@@ -44,23 +45,26 @@ fn to_queued<B: IoBuf + Send>(buf: B) -> Queued {
     }
 }
 
-/// io_uring `write_queued` of `buf` (taken from the slot once queued):
-/// `Some` with the outcome where the driver queues sends (io_uring); `None`
-/// where the caller writes it itself (epoll).
-pub(crate) fn poll_write_owned<B: IoBuf + Send>(
+/// io_uring `write_queued`: queues `item`, made by `first` on the first
+/// poll (`to_queued` of the caller's buffer), and taken from the slot once
+/// queued. `Some` with the outcome where the driver queues sends
+/// (io_uring); `None`, with `first` not called, where the caller writes it
+/// itself (epoll).
+#[inline]
+pub(crate) fn poll_write_owned(
     fd: &SharedFd,
     cx: &mut Context<'_>,
-    buf: &mut Option<B>,
-    queued: &mut Option<Queued>,
+    item: &mut Option<Queued>,
+    first: impl FnOnce() -> Queued,
 ) -> Option<Poll<io::Result<()>>> {
     let polled = super::with_driver(|driver| {
         if !driver.receives_in_kernel() {
             return None;
         }
-        if queued.is_none() {
-            *queued = buf.take().map(to_queued);
+        if item.is_none() {
+            *item = Some(first());
         }
-        driver.queue_send(fd, queued, cx)
+        driver.queue_send(fd, item, cx)
     });
     match polled {
         Some(polled) => polled,

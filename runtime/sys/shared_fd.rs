@@ -216,6 +216,7 @@ pub(crate) struct FdHandle {
 
 impl FdHandle {
     /// The first handle of `fd`.
+    #[inline]
     pub(crate) fn new(fd: SharedFd) -> Self {
         fd.inner.handles.fetch_add(1, Ordering::Relaxed);
         FdHandle { fd }
@@ -232,28 +233,35 @@ impl FdHandle {
 
 impl std::ops::Deref for FdHandle {
     type Target = SharedFd;
+    #[inline]
     fn deref(&self) -> &SharedFd {
         &self.fd
     }
 }
 
 impl Clone for FdHandle {
+    #[inline]
     fn clone(&self) -> Self {
         FdHandle::new(self.fd.clone())
     }
 }
 
 impl Drop for FdHandle {
+    #[inline]
     fn drop(&mut self) {
         // AcqRel: the last handle sees every earlier handle's work done.
-        if self.fd.inner.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
-            return;
+        if self.fd.inner.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            last_handle_dropped(&self.fd);
         }
-        let fd = &self.fd;
-        let done = crate::op::try_with_driver(|driver| driver::close_source(fd, Some(driver)));
-        if done.is_none() {
-            driver::close_source(fd, None);
-        }
+    }
+}
+
+/// The last user handle of `fd` is gone: its receive side closes.
+#[cold]
+fn last_handle_dropped(fd: &SharedFd) {
+    let done = crate::op::try_with_driver(|driver| driver::close_source(fd, Some(driver)));
+    if done.is_none() {
+        driver::close_source(fd, None);
     }
 }
 

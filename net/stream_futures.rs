@@ -110,8 +110,22 @@ impl Future for RecvBufFuture {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.get_mut().op).poll(cx)
+        let op = &mut self.get_mut().op;
+        match op.poll_usual(cx) {
+            Ok(polled) => polled,
+            Err(rest) => recv_buf_rest(op, rest, cx),
+        }
     }
+}
+
+/// The rest of a `recv_buf` poll, compiled in this crate (see
+/// `Receive::poll_usual`).
+fn recv_buf_rest(
+    op: &mut Receive<StreamRecvBuf>,
+    rest: Option<crate::driver::Received<io::Result<RecvBuf>>>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<RecvBuf>> {
+    op.poll_rest(rest, cx)
 }
 
 /// The future of a socket write ([`TcpStream::write`](crate::net::TcpStream::write)
@@ -249,36 +263,22 @@ impl<B: IoBuf> Future for Writev<B> {
 pub struct WriteQueued<B: IoBuf + Send> {
     /// The socket.
     fd: SharedFd,
-    /// Where the write is.
-    state: QueuedState<B>,
-}
-
-/// Where a [`WriteQueued`] is; one enum, so that the usual future (queued
-/// at its first poll) is small to make and to drop.
-enum QueuedState<B: IoBuf> {
-    /// Not polled yet: the caller's buffer.
-    Start(B),
+    /// The buffer, until queued.
+    buf: Option<B>,
     /// The buffer as the queue takes it, while waiting for room (io_uring).
-    Waiting(Option<crate::driver::send_queue::Queued>),
+    queued: Option<crate::driver::send_queue::Queued>,
     /// Where the driver does not queue sends (epoll): the write of the
-    /// rest, from `sent` on, or the buffer between two writes.
-    Direct {
-        /// The write in progress.
-        write: Option<Write<Slice<B>>>,
-        /// The buffer while no write runs.
-        buf: Option<B>,
-        /// Bytes written so far.
-        sent: usize,
-    },
-    /// Queued, written, or failed.
-    Done,
+    /// rest, from `sent` on.
+    direct: Option<Write<Slice<B>>>,
+    /// Bytes written so far by `direct` writes.
+    sent: usize,
 }
 
 impl<B: IoBuf + Send> std::fmt::Debug for WriteQueued<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteQueued")
             .field("fd", &self.fd)
-            .field("queued", &!matches!(self.state, QueuedState::Start(_)))
+            .field("queued", &self.buf.is_none())
             .finish()
     }
 }
@@ -289,7 +289,10 @@ impl<B: IoBuf + Send> WriteQueued<B> {
     pub(crate) fn new(fd: &SharedFd, buf: B) -> Self {
         WriteQueued {
             fd: fd.clone(),
-            state: QueuedState::Start(buf),
+            buf: Some(buf),
+            queued: None,
+            direct: None,
+            sent: 0,
         }
     }
 }
@@ -300,76 +303,34 @@ impl<B: IoBuf + Send> Future for WriteQueued<B> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let mut item = match &mut this.state {
-            QueuedState::Start(_) => None,
-            QueuedState::Waiting(item) => item.take(),
-            QueuedState::Direct { .. } | QueuedState::Done => None,
-        };
-        if matches!(this.state, QueuedState::Start(_) | QueuedState::Waiting(_)) {
-            let state = &mut this.state;
+        if this.direct.is_none() {
             let polled =
-                send_queued::poll_write_owned(&this.fd, cx, &mut item, || match std::mem::replace(
-                    state,
-                    QueuedState::Done,
-                ) {
-                    QueuedState::Start(buf) => send_queued::to_queued(buf),
-                    _ => unreachable!("asked for only while the buffer is unqueued"),
-                });
-            // `first` left `Done` in place of the buffer it took, and
-            // `Waiting` holds `None` once its item was taken: overwrite
-            // only where the state still owns something.
-            match polled {
-                Some(Poll::Pending) => {
-                    match &mut this.state {
-                        QueuedState::Waiting(slot) => *slot = item,
-                        state => *state = QueuedState::Waiting(item),
-                    }
-                    return Poll::Pending;
-                }
-                Some(ready) => {
-                    if !matches!(this.state, QueuedState::Done | QueuedState::Waiting(None)) {
-                        this.state = QueuedState::Done;
-                    }
-                    return ready;
-                }
-                // epoll: the buffer is still in `Start`.
-                None => {}
+                send_queued::poll_write_owned(&this.fd, cx, &mut this.buf, &mut this.queued);
+            if let Some(polled) = polled {
+                return polled;
             }
         }
         // epoll: write it all now, as `write_all` does, the buffer kept here.
-        if let QueuedState::Start(_) = this.state {
-            let QueuedState::Start(buf) = std::mem::replace(&mut this.state, QueuedState::Done)
-            else {
-                unreachable!("matched above")
-            };
-            this.state = QueuedState::Direct {
-                write: None,
-                buf: Some(buf),
-                sent: 0,
-            };
-        }
-        let QueuedState::Direct { write, buf, sent } = &mut this.state else {
-            return Poll::Ready(Ok(()));
-        };
         loop {
-            if write.is_none() {
-                let Some(whole) = buf.take() else {
+            if this.direct.is_none() {
+                let Some(buf) = this.buf.take() else {
                     return Poll::Ready(Ok(()));
                 };
-                if *sent >= whole.bytes_init() {
+                if this.sent >= buf.bytes_init() {
                     return Poll::Ready(Ok(()));
                 }
-                *write = Some(Write::new(&this.fd, whole.slice(*sent..)));
+                let rest = buf.slice(this.sent..);
+                this.direct = Some(Write::new(&this.fd, rest));
             }
-            let Some(direct) = write.as_mut() else {
+            let Some(direct) = this.direct.as_mut() else {
                 unreachable!("set above")
             };
             let (res, slice) = std::task::ready!(Pin::new(direct).poll(cx));
-            *write = None;
-            *buf = Some(slice.into_inner());
+            this.direct = None;
+            this.buf = Some(slice.into_inner());
             match res {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Ok(n) => *sent += n,
+                Ok(n) => this.sent += n,
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }

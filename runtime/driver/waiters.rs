@@ -18,6 +18,7 @@ pub(crate) enum Waiters {
 
 impl Waiters {
     /// Adds `waker` unless it is already there.
+    #[inline]
     pub(crate) fn add(&mut self, waker: &Waker) {
         match self {
             Waiters::None => *self = Waiters::One(waker.clone()),
@@ -38,6 +39,7 @@ impl Waiters {
 
     /// Moves every waker into `out`; returns 1 if there were any, 0 if not
     /// (the epoll registry counts directions with waiters).
+    #[inline]
     pub(crate) fn drain_into(&mut self, out: &mut Vec<Waker>) -> usize {
         match std::mem::take(self) {
             Waiters::None => return 0,

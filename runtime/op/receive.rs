@@ -116,7 +116,6 @@ impl<R: Receiver> std::fmt::Debug for Receive<R> {
 
 impl<R: Receiver> Receive<R> {
     /// A receive of `recv`'s kind on `fd`.
-    #[inline]
     pub(crate) fn new(fd: &FdHandle, recv: R) -> Self {
         Receive {
             fd: fd.clone(),
@@ -164,63 +163,91 @@ impl<R: Receiver> Receive<R> {
 impl<R: Receiver> Future for Receive<R> {
     type Output = R::Output;
 
-    /// The usual poll, kept small so that it inlines: take from the queue,
-    /// or wait for the receive in a kernel; the rest is `poll_more`.
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R::Output> {
         let this = self.get_mut();
-        if this.op.is_some() {
-            return this.poll_oneshot(cx);
-        }
-        if !coop::has_budget(cx) {
-            return Poll::Pending;
-        }
-        // SAFETY: `driver` is used only within this poll.
-        let Some(driver) = (unsafe { super::driver_in_call() }) else {
-            return Poll::Ready(this.recv.fail(no_runtime()));
-        };
-        let want = this.recv.multishot();
-        let recv = &mut this.recv;
-        let received = driver
-            .borrow_mut()
-            .poll_receive(&*this.fd, want, cx, |side, give_back| {
-                recv.take(side, give_back)
-            });
-        match received {
-            Received::Took(out) => {
-                coop::consume();
-                Poll::Ready(out)
-            }
-            Received::Wait if this.timeout.is_none() => Poll::Pending,
-            received => this.poll_more(received, driver, cx),
+        match this.poll_usual(cx) {
+            Ok(polled) => polled,
+            Err(rest) => this.poll_rest(rest, cx),
         }
     }
 }
 
 impl<R: Receiver> Receive<R> {
-    /// A poll while the own one-shot runs.
-    fn poll_oneshot(&mut self, cx: &mut Context<'_>) -> Poll<R::Output> {
-        let Some(op) = self.op.as_mut() else {
-            unreachable!("called while the one-shot runs")
-        };
-        let out = std::task::ready!(Pin::new(op).poll(cx));
-        self.op = None;
-        self.oneshot_done();
-        if R::again(&out) {
-            self.ready = false;
-            return Pin::new(self).poll(cx);
+    /// The usual poll on io_uring, kept small so that it inlines: take from
+    /// the queue, or wait for the receive in a kernel. What it does not
+    /// finish goes to [`poll_rest`](Self::poll_rest): what the driver said,
+    /// or `None` (the own one-shot runs, or the driver is epoll's, whose
+    /// receives are one-shots: the whole poll is the rest). A future of a
+    /// known receiver calls `poll_rest` from a function of this crate, so
+    /// that the rest is compiled here, where the driver's helpers inline.
+    #[inline]
+    pub(crate) fn poll_usual(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Result<Poll<R::Output>, Option<Received<R::Output>>> {
+        if self.op.is_some() || !coop::has_budget(cx) {
+            return Err(None);
         }
-        Poll::Ready(R::finish(out))
+        // SAFETY: `driver` is used only within this poll.
+        let Some(driver) = (unsafe { super::driver_in_call() }) else {
+            return Err(None);
+        };
+        let mut driver = driver.borrow_mut();
+        if !driver.receives_in_kernel() {
+            return Err(None);
+        }
+        let want = self.recv.multishot();
+        let recv = &mut self.recv;
+        let received = driver.poll_receive(&*self.fd, want, cx, |side, give_back| {
+            recv.take(side, give_back)
+        });
+        match received {
+            Received::Took(out) => {
+                coop::consume();
+                Ok(Poll::Ready(out))
+            }
+            Received::Wait if self.timeout.is_none() => Ok(Poll::Pending),
+            received => Err(Some(received)),
+        }
     }
 
-    /// A poll that did not take from the queue: wait with a deadline, fail,
-    /// or start the caller's one-shot (after readiness, if it asks for it).
-    fn poll_more(
+    /// The rest of a poll (see [`poll_usual`](Self::poll_usual)): from what
+    /// the driver said, or from the start when `received` is `None`.
+    pub(crate) fn poll_rest(
         &mut self,
-        received: Received<R::Output>,
-        driver: &std::cell::RefCell<crate::driver::Driver>,
+        received: Option<Received<R::Output>>,
         cx: &mut Context<'_>,
     ) -> Poll<R::Output> {
+        // SAFETY: `driver` is used only within this poll.
+        let Some(driver) = (unsafe { super::driver_in_call() }) else {
+            return Poll::Ready(self.recv.fail(no_runtime()));
+        };
+        let received = match received {
+            Some(received) => received,
+            None => {
+                if let Some(op) = self.op.as_mut() {
+                    let out = std::task::ready!(Pin::new(op).poll(cx));
+                    self.op = None;
+                    self.oneshot_done();
+                    if R::again(&out) {
+                        self.ready = false;
+                        return self.poll_rest(None, cx);
+                    }
+                    return Poll::Ready(R::finish(out));
+                }
+                if !coop::has_budget(cx) {
+                    return Poll::Pending;
+                }
+                let want = self.recv.multishot();
+                let recv = &mut self.recv;
+                driver
+                    .borrow_mut()
+                    .poll_receive(&*self.fd, want, cx, |side, give_back| {
+                        recv.take(side, give_back)
+                    })
+            }
+        };
         match received {
             Received::Took(out) => {
                 coop::consume();
@@ -237,7 +264,7 @@ impl<R: Receiver> Receive<R> {
                     Poll::Ready(Ok(())) => {
                         self.ready = true;
                         // Take what may have been queued meanwhile, or start.
-                        Pin::new(self).poll(cx)
+                        self.poll_rest(None, cx)
                     }
                     Poll::Ready(Err(e)) => Poll::Ready(self.recv.fail(e)),
                     Poll::Pending => self.poll_timer(cx),
@@ -258,7 +285,7 @@ impl<R: Receiver> Receive<R> {
                         self.oneshot_done();
                         if R::again(&out) {
                             self.ready = false;
-                            return Pin::new(self).poll(cx);
+                            return self.poll_rest(None, cx);
                         }
                         Poll::Ready(R::finish(out))
                     }

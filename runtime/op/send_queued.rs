@@ -26,7 +26,7 @@ impl<B: IoBuf + Send> Bytes for IoBufBytes<B> {
 /// `buf` as a queue item, boxed only if it must be: a lent provided buffer
 /// goes back to its ring once sent, a `Vec` is queued as it is.
 #[inline]
-pub(crate) fn to_queued<B: IoBuf + Send>(buf: B) -> Queued {
+fn to_queued<B: IoBuf + Send>(buf: B) -> Queued {
     let mut slot = Some(buf);
     let any: &mut dyn Any = &mut slot;
     if let Some(recv) = any.downcast_mut::<Option<RecvBuf>>() {
@@ -45,26 +45,24 @@ pub(crate) fn to_queued<B: IoBuf + Send>(buf: B) -> Queued {
     }
 }
 
-/// io_uring `write_queued`: queues `item`, made by `first` on the first
-/// poll (`to_queued` of the caller's buffer), and taken from the slot once
-/// queued. `Some` with the outcome where the driver queues sends
-/// (io_uring); `None`, with `first` not called, where the caller writes it
-/// itself (epoll).
+/// io_uring `write_queued` of `buf` (taken from the slot once queued):
+/// `Some` with the outcome where the driver queues sends (io_uring); `None`
+/// where the caller writes it itself (epoll).
 #[inline]
-pub(crate) fn poll_write_owned(
+pub(crate) fn poll_write_owned<B: IoBuf + Send>(
     fd: &SharedFd,
     cx: &mut Context<'_>,
-    item: &mut Option<Queued>,
-    first: impl FnOnce() -> Queued,
+    buf: &mut Option<B>,
+    queued: &mut Option<Queued>,
 ) -> Option<Poll<io::Result<()>>> {
     let polled = super::with_driver(|driver| {
         if !driver.receives_in_kernel() {
             return None;
         }
-        if item.is_none() {
-            *item = Some(first());
+        if queued.is_none() {
+            *queued = buf.take().map(to_queued);
         }
-        driver.queue_send(fd, item, cx)
+        driver.queue_send(fd, queued, cx)
     });
     match polled {
         Some(polled) => polled,

@@ -42,8 +42,9 @@ use crate::net::{TcpListener, TcpSocket};
 /// one task per connection on the worker that serves it.
 ///
 /// `service` is a tower service such as an axum `Router` (a hyper
-/// `service_fn` becomes one with `tower::service_fn`); each worker gets a
-/// clone, and its futures need not be `Send`. Each accepted connection goes
+/// `service_fn` becomes one with `tower::service_fn`; [`ServeService`]
+/// names the bounds); each worker gets a clone, and its futures need not be
+/// `Send`. Each accepted connection goes
 /// to the worker with the fewest live connections (see the
 /// [module docs](super)). The returned [`Serve`] is configured with its
 /// methods and awaited; it returns only on an error of the listener or,
@@ -77,14 +78,7 @@ use crate::net::{TcpListener, TcpSocket};
 /// listener). Running out of descriptors or memory is not such an error:
 /// accepting pauses briefly and resumes. A connection's own errors (a peer
 /// that resets, bad HTTP, a failed TLS handshake) end that connection only.
-pub fn serve<S, B>(listener: TcpListener, service: S) -> Serve<S>
-where
-    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + 'static,
-    B::Error: Into<BoxError>,
-{
+pub fn serve<S: ServeService>(listener: TcpListener, service: S) -> Serve<S> {
     Serve {
         listener,
         service,
@@ -166,7 +160,30 @@ impl<S> Serve<S> {
     }
 }
 
-impl<S, B> IntoFuture for Serve<S>
+impl<S: ServeService> IntoFuture for Serve<S> {
+    type Output = io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        S::into_server(self)
+    }
+}
+
+/// A service [`serve`] runs: a tower [`Service`] of hyper's requests
+/// (`http::Request<hyper::body::Incoming>`) answering `http::Response<B>`,
+/// where `B` is an [`http_body::Body`]. It is `Clone + Send + 'static`
+/// (every worker gets a clone), its futures are `'static` (they need not be
+/// `Send`: each runs on its connection's worker), and its error and the
+/// body's error convert into `Box<dyn Error + Send + Sync>`. An axum
+/// `Router` is one, and so is every such service: the trait only names
+/// these bounds once, for [`serve`] and for awaiting a [`Serve`].
+pub trait ServeService: Clone + Send + 'static {
+    /// Runs `serve` with this service (the one place that knows `B`).
+    #[doc(hidden)]
+    fn into_server(serve: Serve<Self>) -> Pin<Box<dyn Future<Output = io::Result<()>>>>;
+}
+
+impl<S, B> ServeService for S
 where
     S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
     S::Future: 'static,
@@ -174,11 +191,8 @@ where
     B: http_body::Body + 'static,
     B::Error: Into<BoxError>,
 {
-    type Output = io::Result<()>;
-    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>>>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run::<B>())
+    fn into_server(serve: Serve<S>) -> Pin<Box<dyn Future<Output = io::Result<()>>>> {
+        Box::pin(serve.run::<B>())
     }
 }
 

@@ -4,18 +4,15 @@
 //! eventfd), a worker that does not turn is never waited for, and a queue
 //! whose driver is gone refuses without freeing what a kernel may hold.
 
-use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier};
 use std::task::{Context, Poll, Waker};
 
-use io_uring::{opcode, squeue};
-
 use super::emptied::Emptied;
 use super::fixed_tables::FixedTables;
 use super::id::DriverId;
-use super::operation::{Attempt, Operation};
 use super::releases::{Adopted, HandBack, Release, Sent};
+use super::slot_tests::Probe;
 use super::unpark::Unpark;
 use super::unpark_tests::take_count;
 
@@ -207,30 +204,6 @@ fn buffers_released_on_the_owners_thread_are_taken_there() {
     assert!(unpark.prepare_park());
     tables.release_buffers(0, 4, Box::new(()));
     assert_eq!(take_count(&unpark), None, "taken here: nobody to wake");
-}
-
-/// An op that counts its drops, to tell a leaked op from a freed one.
-struct Probe(Arc<AtomicUsize>);
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-// SAFETY: a NOP entry carries no pointers.
-unsafe impl Operation for Probe {
-    type Output = ();
-
-    fn uring_entry(&mut self) -> squeue::Entry {
-        opcode::Nop::new().build()
-    }
-
-    fn epoll_attempt(&mut self) -> Attempt {
-        Attempt::Done(Ok(0))
-    }
-
-    fn complete(self, _: io::Result<u32>) {}
 }
 
 #[test]

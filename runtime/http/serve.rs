@@ -22,7 +22,6 @@
 
 use std::future::{poll_fn, Future, IntoFuture};
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -35,7 +34,7 @@ use super::accept::{accept_loop, receive_loop, Setup};
 use super::conn::{BoxError, HttpBody, HttpService};
 use super::state::Shared;
 use crate::io::compat::{HyperExecutor, HyperTimer};
-use crate::net::{TcpListener, TcpSocket};
+use crate::net::TcpListener;
 
 /// Serves `service` on `listener` from every worker of the current
 /// runtime: HTTP/1.1 and HTTP/2 (detected per connection, h2c included),
@@ -140,8 +139,9 @@ impl<S> Serve<S> {
     }
 
     /// Gives each worker its own listener on the same address, bound with
-    /// `SO_REUSEPORT` (the listener passed to [`serve`] must have it too, see
-    /// [`TcpSocket::set_reuseport`]), and serves every connection on the
+    /// `SO_REUSEPORT` (the listener passed to [`serve`] must have it too:
+    /// [`TcpListener::bind_reuseport`] or [`TcpSocket::set_reuseport`](crate::net::TcpSocket::set_reuseport)), and
+    /// serves every connection on the
     /// worker whose listener the kernel chose: no hand-off, and no balancing
     /// by load.
     pub fn reuse_port(mut self) -> Self {
@@ -305,7 +305,7 @@ fn worker_listeners(
     let mut out = Vec::with_capacity(workers);
     for i in 0..workers {
         out.push(if reuse_port && i > 0 {
-            reuseport_listener(addr)?
+            TcpListener::bind_reuseport(addr)?
         } else {
             let fd = std::os::fd::AsFd::as_fd(listener).try_clone_to_owned()?;
             let dup = TcpListener::from_std(std::net::TcpListener::from(fd))?;
@@ -316,17 +316,4 @@ fn worker_listeners(
         });
     }
     Ok(out)
-}
-
-/// A listener on `addr` with `SO_REUSEPORT`.
-fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
 }

@@ -640,3 +640,31 @@ fn a_registered_file_of_a_runtime_not_running_is_let_go_when_it_runs_or_goes() {
     drop(owner); // its file table goes first, then its ring
     assert!(!still_locked(&b.0));
 }
+
+#[test]
+fn a_pool_dropped_while_its_worker_is_idle_gives_its_slots_back_when_it_runs() {
+    let Some(rt) = uring_runtime(1) else { return };
+    let pool = rt.block_on(async { FixedPool::new(4, 4096).unwrap() });
+    assert!(pool.is_registered(), "{:?}", pool.fallback_reason());
+    let registered = |rt: &runtime::Runtime| {
+        rt.block_on(async {
+            // One turn of the worker: it takes what was released meanwhile.
+            yield_now().await;
+            runtime::metrics()[0].registered_buffers
+        })
+    };
+    assert_eq!(registered(&rt), 4);
+    // Outside block_on worker 0 does not turn: the slots wait for it.
+    drop(pool);
+    assert_eq!(registered(&rt), 0, "the slots were not given back");
+    // Cleared slots are reused: a new pool fits in the same table.
+    let again = rt.block_on(async { FixedPool::new(4, 4096).unwrap() });
+    assert!(again.is_registered(), "{:?}", again.fallback_reason());
+    assert_eq!(registered(&rt), 4);
+    // Dropped on its worker: given back at once, before any turn.
+    let left = rt.block_on(async move {
+        drop(again);
+        runtime::metrics()[0].registered_buffers
+    });
+    assert_eq!(left, 0);
+}

@@ -77,6 +77,24 @@ async fn tcp_socket_options_then_listen_and_connect() -> io::Result<()> {
 }
 
 #[runtime::test]
+async fn listeners_bound_with_reuseport_share_a_port() -> io::Result<()> {
+    let first = TcpListener::bind_reuseport("127.0.0.1:0".parse().unwrap())?;
+    let addr = first.local_addr()?;
+    let second = TcpListener::bind_reuseport(addr)?;
+    assert_eq!(second.local_addr()?, addr);
+    // Without SO_REUSEPORT the port is taken.
+    let err = TcpListener::bind(addr).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+
+    // Either listener may get the connection; with one left, it does.
+    drop(second);
+    let stream = TcpStream::connect(addr).await?;
+    let (_server, peer) = within("accept", first.accept()).await?;
+    assert_eq!(peer, stream.local_addr()?);
+    Ok(())
+}
+
+#[runtime::test]
 async fn std_conversions() -> io::Result<()> {
     // Listener: from std (non-blocking, even), into std, raw fds.
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;

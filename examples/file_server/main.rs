@@ -42,13 +42,12 @@ mod response;
 mod shutdown;
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 use std::sync::Arc;
 
 use runtime::fs::File;
-use runtime::net::{TcpListener, TcpSocket};
+use runtime::net::TcpListener;
 use runtime::signal::unix::{signal, SignalKind};
 
 use crate::config::Config;
@@ -87,14 +86,14 @@ async fn run(cfg: Config) -> std::io::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     // Bind every listener first, so the printed address is really served.
-    let first = listen(cfg.addr)?;
+    let first = TcpListener::bind_reuseport(cfg.addr)?;
     let addr = first.local_addr()?;
     // A duplicate of each listener, to stop them all from here.
     let mut stoppers: Vec<OwnedFd> = vec![first.as_fd().try_clone_to_owned()?];
     // Each worker's accept loop, awaited on shutdown (it then prints `--stats`).
     let mut accepting = Vec::with_capacity(cfg.workers);
     for worker in 1..cfg.workers {
-        let listener = listen(addr)?;
+        let listener = TcpListener::bind_reuseport(addr)?;
         stoppers.push(listener.as_fd().try_clone_to_owned()?);
         let listener = listener.into_std()?;
         let (cfg, shutdown) = (Config::clone(&cfg), shutdown.clone());
@@ -153,19 +152,6 @@ async fn wait_for_either<A: std::future::Future, B: std::future::Future>(a: A, b
         }
     })
     .await
-}
-
-/// A `SO_REUSEPORT` listener on `addr`, one per worker.
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
 }
 
 /// Accepts connections on this worker and serves each in its own task, until

@@ -84,12 +84,21 @@ impl TcpListener {
     /// `AddrInUse`, `PermissionDenied` (a port below 1024), … for the last
     /// address tried.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        addr::each_addr(addr::resolve_now(&addr)?, |addr| {
-            let socket = TcpSocket::for_addr(&addr)?;
-            socket.set_reuseaddr(true)?;
-            socket.bind(addr)?;
-            socket.listen(DEFAULT_BACKLOG)
-        })
+        addr::each_addr(addr::resolve_now(&addr)?, |addr| listen_on(addr, false))
+    }
+
+    /// As [`bind`](TcpListener::bind), with `SO_REUSEPORT` set too: several
+    /// listeners bound so (one per worker, say) share `addr`, and the kernel
+    /// spreads new connections among them. With port 0 every call gets a
+    /// port of its own; bind the first and reuse its
+    /// [`local_addr`](TcpListener::local_addr) for the others.
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse` where a listener bound without `SO_REUSEPORT` (or by
+    /// another user) holds `addr`, `PermissionDenied` (a port below 1024), …
+    pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
+        listen_on(addr, true)
     }
 
     /// Adopts a listening `std::net::TcpListener` (blocking or not).
@@ -174,6 +183,18 @@ impl TcpListener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         socket::local_addr(self.fd.as_fd())?.to_std()
     }
+}
+
+/// A listening socket on `addr` (backlog 1024) with `SO_REUSEADDR`, and
+/// `SO_REUSEPORT` if `reuseport`.
+fn listen_on(addr: SocketAddr, reuseport: bool) -> io::Result<TcpListener> {
+    let socket = TcpSocket::for_addr(&addr)?;
+    socket.set_reuseaddr(true)?;
+    if reuseport {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(DEFAULT_BACKLOG)
 }
 
 impl AsRawFd for TcpListener {

@@ -7,7 +7,10 @@
 //! its final completion is reaped (even when its future is dropped), so the
 //! memory, and the buffer's slot, stay taken while the kernel may write
 //! there. A buffer goes back to the free list when the `FixedBuf` is dropped;
-//! the registration is cleared when the pool and every buffer are gone.
+//! when the pool and every buffer are gone, the slots go back through the
+//! handle registration made (`driver::FixedTables`), with the memory, which
+//! is freed only once the ring has cleared them (at once on the owning
+//! worker, else in its next turn).
 
 use std::alloc::{self, Layout};
 use std::cell::RefCell;
@@ -20,7 +23,7 @@ use std::task::{Poll, Waker};
 
 use super::fixed_buf::FixedBuf;
 use super::fixed_slot::FixedSlot;
-use crate::driver::DriverId;
+use crate::driver::FixedTables;
 use crate::op;
 
 /// Most buffers one pool registers (the kernel's table holds 16384).
@@ -98,8 +101,8 @@ pub(super) struct Pool {
     free: RefCell<Vec<u16>>,
     /// Tasks waiting in [`FixedPool::get`] for a buffer to come back.
     waiters: RefCell<VecDeque<Waker>>,
-    /// `(table id, first slot)` if registered.
-    table: Option<(DriverId, u32)>,
+    /// The ring's tables and the first slot, if registered.
+    table: Option<(FixedTables, u32)>,
     /// Why the buffers are plain memory, if they are.
     fallback: Option<String>,
 }
@@ -204,22 +207,23 @@ impl FixedPool {
 }
 
 impl Pool {
-    /// Registers the buffers with the current worker's driver: `(table,
-    /// first slot)`, or why not (also recorded in the worker's metrics and
-    /// driver info).
-    fn register(&self) -> Result<(DriverId, u32), String> {
+    /// Registers the buffers with the current worker's driver: its tables
+    /// and the first slot, or why not (also recorded in the worker's
+    /// metrics and driver info).
+    fn register(&self) -> Result<(FixedTables, u32), String> {
         let iovecs: Vec<libc::iovec> = (0..self.count)
             .map(|i| libc::iovec {
                 iov_base: self.buf_ptr(i as u16).as_ptr().cast(),
                 iov_len: self.size,
             })
             .collect();
-        op::register("registered buffers", |driver| {
-            // SAFETY: the memory stays allocated until `Drop for Pool`, which
-            // clears the slots first; if it cannot (no driver here, another
-            // runtime), the slots stay taken and are never named again.
-            unsafe { driver.register_buffers(&iovecs) }
-        })
+        let (first, tables) = op::register("registered buffers", |driver, here| {
+            // SAFETY: `Drop for Pool` hands the memory back with the slots
+            // (`release_buffers`), and the driver frees it only once they
+            // are cleared or its ring is gone.
+            unsafe { driver.register_buffers(&iovecs, here) }
+        })?;
+        Ok((tables, first))
     }
 
     /// Address of buffer `index` (`index < count`).
@@ -235,9 +239,12 @@ impl Pool {
 
     /// The registered slot of buffer `index`, if the pool is registered.
     pub(super) fn slot(&self, index: u16) -> Option<FixedSlot> {
-        let (table, first) = self.table?;
+        let (tables, first) = self.table.as_ref()?;
         let index = u16::try_from(first + u32::from(index)).ok()?;
-        Some(FixedSlot { table, index })
+        Some(FixedSlot {
+            table: tables.id(),
+            index,
+        })
     }
 
     /// Takes buffer `index` back and wakes the tasks waiting for one.
@@ -252,14 +259,39 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        if let Some((table, first)) = self.table {
-            // Every buffer is back (each holds the `Rc`), so no op uses the slots.
-            op::try_with_driver(|driver| {
-                driver.unregister_buffers(table, first, self.count as u32)
-            });
+        let memory = Memory {
+            ptr: self.mem,
+            layout: self.layout,
+        };
+        match self.table.take() {
+            // Every buffer is back (each holds the `Rc`), so no op uses the
+            // slots; the memory goes when they are cleared.
+            Some((tables, first)) => {
+                tables.release_buffers(first, self.count as u32, Box::new(memory))
+            }
+            None => drop(memory),
         }
-        // SAFETY: `mem` came from `alloc_zeroed(self.layout)` and is freed only
-        // here; no buffer (hence no op) refers to it any more.
-        unsafe { alloc::dealloc(self.mem.as_ptr(), self.layout) };
+    }
+}
+
+/// A pool's allocation on its way out: freed when dropped, on whichever
+/// thread its driver clears the slots that point into it.
+struct Memory {
+    /// Start of the allocation.
+    ptr: NonNull<u8>,
+    /// Its layout, to free it.
+    layout: Layout,
+}
+
+// SAFETY: plain heap memory that nothing refers to any more (its pool and
+// every buffer are gone); only the kernel's registration may still name it,
+// and the driver drops this only once that is cleared (or the ring is gone).
+unsafe impl Send for Memory {}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `alloc_zeroed(self.layout)` in
+        // `FixedPool::new` and is freed only here, once.
+        unsafe { alloc::dealloc(self.ptr.as_ptr(), self.layout) };
     }
 }

@@ -26,6 +26,7 @@ use super::lifecycle::{Ops, Orphaned, Reaped};
 use super::operation::{cvt, Erased, Interest, Operation};
 use super::protocol::{OpState, Protocol, Readiness};
 use super::registry::Registry;
+use super::releases::Release;
 use super::source::{stuck, Busy, Take, Taker};
 use super::unpark::Unpark;
 use crate::blocking::BlockingPool;
@@ -65,6 +66,13 @@ pub(crate) struct EpollDriver {
     /// Buffers lent to zero-copy reads (`recv_buf`); `None` when there are
     /// none (`recv_buffers(0, _)`, or no memory).
     lend: Option<LendPool>,
+}
+
+impl Drop for EpollDriver {
+    /// Later releases find the driver gone (`releases.rs`).
+    fn drop(&mut self) {
+        self.unpark.releases.close(Ok(()));
+    }
 }
 
 impl std::fmt::Debug for EpollDriver {
@@ -128,11 +136,6 @@ impl EpollDriver {
             counters,
             lend,
         })
-    }
-
-    /// The worker starts (`true`) or stops turning its loop.
-    pub(crate) fn attend(&mut self, on: bool) {
-        self.unpark.set_active(on);
     }
 
     /// A buffer for a zero-copy read, if one is free.
@@ -345,6 +348,15 @@ impl Protocol for EpollDriver {
 
     fn unpark(&self) -> &Arc<Unpark> {
         &self.unpark
+    }
+
+    /// Only hand-backs reach epoll: it registers no file or buffer and has
+    /// no receive in a kernel to cancel.
+    fn released(&mut self, item: Release) {
+        match item {
+            Release::HandBack(item) => self.take_back(item),
+            other => other.refuse(&Ok(())),
+        }
     }
 
     /// A blocking-pool op's future was dropped: the slot lives on until the pool is done.

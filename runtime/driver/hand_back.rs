@@ -2,8 +2,9 @@
 //! under another runtime, or while the driver is borrowed) go back to that
 //! driver, which orphans their slot as if the future had been dropped at
 //! home: cancelled in the kernel, freed at the final completion. This file
-//! finds the driver; the item travels in its [`Unpark`] queue, and the
-//! protocol (`protocol.rs`) says what is sent and what the driver does.
+//! finds the driver; the item travels in its release queue
+//! (`releases.rs`), and the protocol (`protocol.rs`) says what is sent and
+//! what the driver does.
 //!
 //! # Why this is sound
 //!
@@ -15,12 +16,12 @@
 //!
 //! # No lost hand-back
 //!
-//! The owner looks at its queue in `Driver::park`, after the executor's
-//! `prepare_park`; a sender publishes first and then calls
-//! [`Unpark::unpark`], so either the owner sees the item or the sender ends
-//! its kernel wait (the rule of `unpark.rs`). At shutdown the owner closes
-//! the queue under its lock and handles what was queued; a later sender gets
-//! its op back and leaks it, since a ring being torn down may still hold it.
+//! The item goes through [`Unpark::send`], the release queue's protocol
+//! ("No lost releases" in `releases.rs`). At shutdown the owner leaves the
+//! list below and takes what was queued; an item that still reaches its
+//! queue is refused when the driver goes, and an op that finds no driver
+//! is dropped: either way an adopted op is leaked, never freed, since a
+//! ring being torn down may still hold it.
 //!
 //! Drivers are found by id in a small process-wide list, read only on this
 //! rare path, so the per-op hot path carries no handle.
@@ -28,7 +29,8 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::id::DriverId;
-use super::unpark::{Adopted, HandBack, Unpark};
+use super::releases::{HandBack, Release};
+use super::unpark::Unpark;
 
 /// The live drivers and their wake-up handles (a handful per process).
 static OWNERS: Mutex<Vec<(DriverId, Arc<Unpark>)>> = Mutex::new(Vec::new());
@@ -49,23 +51,13 @@ pub(crate) fn unregister(id: DriverId) {
 
 /// Sends `item` to the driver `driver` and wakes it. If that driver is
 /// gone it freed or leaked the slot already; an in-place op may still be
-/// in a ring being torn down, so it leaks.
+/// in a ring being torn down, so it leaks (dropping an `Adopted` does).
 pub(crate) fn send(driver: DriverId, item: HandBack) {
     let owner = owners()
         .iter()
         .find(|(id, _)| *id == driver)
         .map(|(_, u)| u.clone());
-    let refused = match &owner {
-        Some(unpark) => match unpark.hand_backs.push(item) {
-            Ok(()) => {
-                unpark.unpark();
-                return;
-            }
-            Err(item) => item,
-        },
-        None => item,
-    };
-    if let HandBack::InPlace(_, Adopted(op), _) = refused {
-        std::mem::forget(op);
+    if let Some(unpark) = owner {
+        unpark.send(Release::HandBack(item), || false);
     }
 }

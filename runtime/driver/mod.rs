@@ -21,6 +21,11 @@
 //!   `RefCell` borrow ends, so nothing they do can re-enter the driver.
 //! - An [`Unpark`] handle through which other threads end the wait, and
 //!   through which the blocking pool posts the epoll driver's completions.
+//! - One release queue, in that handle (`releases.rs`): what only this
+//!   driver may let go, given back from any thread (ops dropped elsewhere,
+//!   receives of sockets closed elsewhere, registered slots), taken in
+//!   `park`. Registered files and buffers are a service reached through the
+//!   [`FixedTables`] handle made at registration (`fixed_tables.rs`).
 //! - `shutdown`: cancel and reap everything in flight; leak, never free, what
 //!   the kernel does not give back.
 //! - [`close_source`]: the last user handle of a descriptor, on any thread,
@@ -36,8 +41,9 @@ mod deferred;
 mod descriptor;
 pub(crate) mod detect;
 pub(crate) use detect::accept_dontwait_supported;
+mod emptied;
 mod epoll;
-mod file_releases;
+mod fixed_tables;
 mod hand_back;
 // Only `http::serve` passes descriptors between workers.
 #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
@@ -52,6 +58,9 @@ pub(crate) mod recvmsg_out;
 mod registry;
 #[cfg(test)]
 mod registry_tests;
+mod releases;
+#[cfg(test)]
+mod releases_tests;
 mod ring_enter;
 pub(crate) mod send_queue;
 mod side_lock;
@@ -76,7 +85,8 @@ use std::time::Duration;
 pub(crate) use buf_pool::PoolMemory;
 pub(crate) use deferred::{Collected, Deferred};
 pub(crate) use descriptor::{Descriptor, Received, RecvConfig};
-pub(crate) use file_releases::{Emptied, FileReleases};
+pub(crate) use emptied::Emptied;
+pub(crate) use fixed_tables::{FixedTables, OnThisThread};
 #[cfg_attr(not(feature = "hyper"), allow(unused_imports))]
 pub(crate) use hand_off::Arrival;
 pub(crate) use id::DriverId;
@@ -293,20 +303,37 @@ impl Driver {
         }
     }
 
-    /// Takes back the ops handed back so far (after the executor's
-    /// `prepare_park`: see `hand_back.rs`), then submits and waits up to
-    /// `timeout` (None: until something happens).
+    /// Takes its release queue (after the executor's `prepare_park`: see
+    /// `releases.rs`), then submits and waits up to `timeout` (None: until
+    /// something happens); not at all if releases were taken, whose wakers
+    /// (a close told its file is let go) must not wait for this wait.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
+        let timeout = match self.take_releases() {
+            true => Some(Duration::ZERO),
+            false => timeout,
+        };
         match self {
-            Driver::Uring(d) => {
-                d.take_hand_backs();
-                d.park(timeout)
-            }
-            Driver::Epoll(d) => {
-                d.take_hand_backs();
-                d.park(timeout)
-            }
+            Driver::Uring(d) => d.park(timeout),
+            Driver::Epoll(d) => d.park(timeout),
         }
+    }
+
+    /// Takes its release queue (see [`Protocol::take_releases`]).
+    fn take_releases(&mut self) -> bool {
+        match self {
+            Driver::Uring(d) => d.take_releases(),
+            Driver::Epoll(d) => d.take_releases(),
+        }
+    }
+
+    /// On the releasing thread ([`OnThisThread`]): takes its release queue
+    /// now if this is the driver `id`; whether it was.
+    pub(crate) fn take_releases_of(&mut self, id: DriverId) -> bool {
+        if self.id() != id {
+            return false;
+        }
+        self.take_releases();
+        true
     }
 
     /// Takes everything collected so far (at shutdown, once the tasks are
@@ -431,17 +458,17 @@ impl Driver {
         }
     }
 
-    /// Takes back what was handed back, closing that queue, then cancels and
-    /// reaps everything in flight (bounded); leaks what the kernel does not
-    /// give back.
+    /// Takes what was released so far (no hand-back finds it from now on),
+    /// then cancels and reaps everything in flight (bounded); leaks what the
+    /// kernel does not give back.
     pub(crate) fn shutdown(&mut self) {
         match self {
             Driver::Uring(d) => {
-                d.close_hand_backs();
+                d.stop_releases();
                 d.shutdown()
             }
             Driver::Epoll(d) => {
-                d.close_hand_backs();
+                d.stop_releases();
                 d.shutdown()
             }
         }
@@ -491,53 +518,42 @@ impl Driver {
         }
     }
 
-    /// Registers buffers; returns `(table id, first slot)`, or why they stay
-    /// plain.
+    /// Registers buffers; returns the first slot and the handle to give
+    /// them back through (`here` finds this driver on the releasing
+    /// thread), or why they stay plain.
     ///
     /// # Safety
     ///
-    /// The memory each iovec describes stays allocated until
-    /// [`unregister_buffers`](Driver::unregister_buffers) or the ring is gone.
+    /// The memory each iovec describes stays allocated until it is handed
+    /// back with the slots ([`FixedTables::release_buffers`]) or the ring
+    /// is gone.
     pub(crate) unsafe fn register_buffers(
         &mut self,
         iovecs: &[libc::iovec],
-    ) -> Result<(DriverId, u32), String> {
+        here: OnThisThread,
+    ) -> Result<(u32, FixedTables), String> {
         match self {
             // SAFETY: the caller's promise, passed on.
-            Driver::Uring(d) => unsafe { d.register_buffers_in_table(iovecs) },
+            Driver::Uring(d) => unsafe { d.register_buffers_with(iovecs, here) },
             Driver::Epoll(_) => Err("the epoll driver has no registered buffers".into()),
         }
     }
 
-    /// Clears buffer slots registered on the table `id` (nothing if this is
-    /// another driver: that one's tables went with its ring).
-    pub(crate) fn unregister_buffers(&mut self, id: DriverId, start: u32, n: u32) {
-        if let Driver::Uring(d) = self {
-            d.unregister_buffers_of(id, start, n);
-        }
-    }
-
-    /// Registers `fd`; returns `(table id, slot, release queue)`, or why it
-    /// stays a plain descriptor.
+    /// Registers `fd`; returns its slot and the handle to give it back
+    /// through, or why it stays a plain descriptor.
     pub(crate) fn register_file(
         &mut self,
         fd: RawFd,
-    ) -> Result<(DriverId, u32, Arc<FileReleases>), String> {
+        here: OnThisThread,
+    ) -> Result<(u32, FixedTables), String> {
         match self {
-            Driver::Uring(d) => d.register_file_in_table(fd),
+            Driver::Uring(d) => d.register_file_with(fd, here),
             Driver::Epoll(_) => Err("the epoll driver has no registered files".into()),
         }
     }
 
-    /// Clears released file slots now, if this is the driver of table `id`.
-    pub(crate) fn clear_released_files(&mut self, id: DriverId) {
-        if let Driver::Uring(d) = self {
-            d.clear_released_files_of(id);
-        }
-    }
-
     /// The worker starts (`true`) or stops turning its loop (see
-    /// `UringDriver::attend`).
+    /// [`Protocol::attend`]).
     pub(crate) fn attend(&mut self, on: bool) {
         match self {
             Driver::Uring(d) => d.attend(on),

@@ -66,7 +66,8 @@ use super::id::DriverId;
 use super::lifecycle::Ops;
 use super::operation::{Attempt, Erased, Interest, Operation};
 use super::registry::{Arm, Registry};
-use super::unpark::{Adopted, HandBack, Unpark};
+use super::releases::{Adopted, HandBack, Release};
+use super::unpark::Unpark;
 use crate::metrics::{bump, Counters};
 
 /// What an op waits for on a readiness driver.
@@ -267,8 +268,11 @@ pub(crate) trait Protocol {
     fn id(&self) -> DriverId;
     /// The slots of its ops in flight.
     fn ops_mut(&mut self) -> &mut Ops;
-    /// The worker's wake-up handle, which holds its hand-back queue.
+    /// The worker's wake-up handle, which holds its release queue.
     fn unpark(&self) -> &Arc<Unpark>;
+    /// Lets go of one item of the release queue (`releases.rs`), on the
+    /// driver's own thread.
+    fn released(&mut self, item: Release);
     /// Starts an op no slot holds (`Phase::Unheld`): io_uring submits it,
     /// epoll attempts it ([`Readiness::poll_unheld`]).
     fn start<T: Operation>(
@@ -366,26 +370,42 @@ pub(crate) trait Protocol {
     fn take_back(&mut self, item: HandBack) {
         match item {
             HandBack::Slot(key, cancel) => self.drop_slot(key, cancel),
-            HandBack::InPlace(key, Adopted(op), cancel) => self.drop_in_place(key, op, cancel),
+            HandBack::InPlace(key, op, cancel) => self.drop_in_place(key, op.into_op(), cancel),
         }
     }
 
-    /// `park`, after the executor's `prepare_park`: takes back the ops
-    /// handed back so far (a load when there are none).
+    /// Takes the release queue (`releases.rs`): in `park`, after the
+    /// executor's `prepare_park`, and wherever the module doc of
+    /// `releases.rs` lists. Whether anything was taken (a load when not).
     #[inline]
-    fn take_hand_backs(&mut self) {
-        for item in self.unpark().hand_backs.take() {
-            self.take_back(item);
+    fn take_releases(&mut self) -> bool {
+        let items = self.unpark().releases.take();
+        if items.is_empty() {
+            return false;
+        }
+        for item in items {
+            self.released(item);
+        }
+        true
+    }
+
+    /// The worker starts (`true`) or stops turning its loop, which decides
+    /// who waits for it (`releases.rs`, "A worker that does not turn");
+    /// stopping, it takes what is queued now. The caller runs the collected
+    /// wakers afterwards.
+    fn attend(&mut self, on: bool) {
+        self.unpark().set_active(on);
+        if !on {
+            self.take_releases();
         }
     }
 
-    /// `shutdown`: no more hand-backs reach this driver; takes back those
-    /// that did.
-    fn close_hand_backs(&mut self) {
+    /// `shutdown`, first: no more hand-backs find this driver; takes what
+    /// was released so far. Later items wait in the queue until the driver
+    /// goes, which refuses them (`Release::refuse`).
+    fn stop_releases(&mut self) {
         super::hand_back::unregister(self.id());
-        for item in self.unpark().hand_backs.close() {
-            self.take_back(item);
-        }
+        self.take_releases();
     }
 }
 
@@ -400,7 +420,7 @@ pub(crate) fn hand_back<T: Operation>(st: &mut OpState<T>) {
             let op: Box<dyn Erased> = Box::new(st.give());
             (
                 driver,
-                HandBack::InPlace(key, Adopted(op), T::CANCEL_ON_DROP),
+                HandBack::InPlace(key, Adopted::new(op), T::CANCEL_ON_DROP),
             )
         }
         // Nothing of it is in a kernel; a readiness registration left behind

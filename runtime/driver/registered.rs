@@ -9,7 +9,7 @@
 //! plain buffers or descriptors, and `op::register` records it, once, in the
 //! worker's metrics and its `driver_info()` line.
 //!
-//! The tables are named by their driver's [`DriverId`]. Whoever holds a
+//! The tables are named by their driver's `DriverId`. Whoever holds a
 //! slot also keeps the id, and uses the slot only on the driver with that id: a buffer pool
 //! or file that outlives its runtime, or is used under another one on the
 //! same thread, falls back to the plain path instead of naming a stranger's slot.
@@ -19,18 +19,19 @@
 //! when its last holder (the `File` and each op) is dropped. So no entry can
 //! reach the kernel naming a slot that was refilled after it was queued.
 //!
-//! A file slot let go on another thread reaches the ring's worker through
-//! its release queue (`file_releases.rs`), which wakes it; the worker empties
-//! it in its next park. When the ring goes, its file table is emptied first,
-//! so no file outlives its runtime in the kernel.
+//! Whoever holds slots gets a [`FixedTables`] handle with them and gives
+//! them back through it (`fixed_tables.rs`): emptied at once on this
+//! worker's thread, else through the worker's release queue
+//! (`releases.rs`), which wakes it. When the ring goes, its file table is
+//! emptied first, so no file outlives its runtime in the kernel.
 
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::Arc;
 
-use super::super::file_releases::{FileReleases, Release};
-use super::super::id::DriverId;
-use super::super::unpark::Unpark;
+use super::super::emptied::Emptied;
+use super::super::fixed_tables::{FixedTables, OnThisThread};
+use super::super::protocol::Protocol;
 use super::UringDriver;
 use crate::metrics::{add, bump};
 
@@ -40,26 +41,32 @@ const BUF_SLOTS: u32 = 4096;
 const FILE_SLOTS: u32 = 4096;
 
 /// One ring's registration state.
-#[derive(Debug)]
 pub(crate) struct Registered {
     /// The registered-buffer table.
     bufs: Table,
     /// The registered-file table.
     files: Table,
-    /// File slots to clear, pushed by `FixedFile` drops on any thread.
-    releases: Arc<FileReleases>,
-    /// Slots taken from `releases`, kept for its capacity.
-    released: Vec<Release>,
+    /// Memory of buffer slots the kernel refused to clear: they still name
+    /// it, so it stays allocated until the ring is gone.
+    stuck: Vec<Box<dyn Send>>,
+}
+
+impl std::fmt::Debug for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registered")
+            .field("bufs", &self.bufs)
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registered {
-    /// Empty tables of a ring whose worker `unpark` wakes.
-    pub(super) fn new(unpark: Arc<Unpark>) -> Self {
+    /// Empty tables of a ring.
+    pub(super) fn new() -> Self {
         Registered {
             bufs: Table::Unset,
             files: Table::Unset,
-            releases: FileReleases::new(unpark),
-            released: Vec::new(),
+            stuck: Vec::new(),
         }
     }
 }
@@ -198,24 +205,30 @@ impl UringDriver {
         Ok(start)
     }
 
-    /// Clears `n` buffer slots from `start` and frees them for other pools.
-    fn unregister_buffers(&mut self, start: u32, n: u32) {
+    /// Clears `n` buffer slots from `start`, which point into `memory`, and
+    /// frees them for other pools; then `memory` may go.
+    pub(super) fn unregister_buffers(&mut self, start: u32, n: u32, memory: Box<dyn Send>) {
         let Table::Sparse(free) = &mut self.registered.bufs else {
             return;
         };
-        // A slot the kernel did not clear still names the old memory: never reuse it.
+        // A slot the kernel did not clear still names the old memory: never
+        // reuse it, and keep the memory while the ring lives.
         if clear_buffers(self.ring.submitter(), start, n) {
             give(free, start, n);
             add(
                 &self.counters.registered_buffers,
                 u64::from(n).wrapping_neg(),
             );
+            drop(memory);
+        } else {
+            self.registered.stuck.push(memory);
         }
     }
 
     /// Puts `fd` in a free slot of the file table; returns the slot, or why not.
     fn register_file(&mut self, fd: RawFd) -> Result<u32, String> {
-        self.clear_released_files();
+        // Slots let go elsewhere may be reused.
+        self.take_releases();
         let mut nofile = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
@@ -248,47 +261,28 @@ impl UringDriver {
         }
     }
 
-    /// Clears the file slots whose holders were dropped since the last
-    /// call, and collects the wakers of the closes waiting on them.
-    fn clear_released_files(&mut self) {
-        let mut slots = std::mem::take(&mut self.registered.released);
-        self.registered.releases.take(&mut slots);
-        for (slot, done) in slots.drain(..) {
-            let outcome = match &mut self.registered.files {
-                // -1 empties the slot; the kernel drops its reference to the
-                // file once no request in flight uses it.
-                Table::Sparse(free) => {
-                    match self.ring.submitter().register_files_update(slot, &[-1]) {
-                        Ok(_) => {
-                            give(free, slot, 1);
-                            add(&self.counters.registered_files, u64::MAX);
-                            Ok(())
-                        }
-                        // Never reused: it may still name the file.
-                        Err(e) => Err(format!(
-                            "the kernel refused to empty its registered slot: {e}"
-                        )),
-                    }
+    /// Empties file slot `slot`, whose last holder is gone, and collects
+    /// the waker of the close waiting on it.
+    pub(super) fn empty_file_slot(&mut self, slot: u32, done: Option<Arc<Emptied>>) {
+        let outcome = match &mut self.registered.files {
+            // -1 empties the slot; the kernel drops its reference to the
+            // file once no request in flight uses it.
+            Table::Sparse(free) => match self.ring.submitter().register_files_update(slot, &[-1]) {
+                Ok(_) => {
+                    give(free, slot, 1);
+                    add(&self.counters.registered_files, u64::MAX);
+                    Ok(())
                 }
-                _ => Ok(()),
-            };
-            if let Some(waker) = done.and_then(|d| d.give(outcome)) {
-                self.deferred.wakers.push(waker);
-            }
+                // Never reused: it may still name the file.
+                Err(e) => Err(format!(
+                    "the kernel refused to empty its registered slot: {e}"
+                )),
+            },
+            _ => Ok(()),
+        };
+        if let Some(waker) = done.and_then(|d| d.give(outcome)) {
+            self.deferred.wakers.push(waker);
         }
-        self.registered.released = slots;
-    }
-
-    /// `park`: clears released file slots, if any were queued; whether that
-    /// collected wakers (of closes waiting on them) to run.
-    #[inline]
-    pub(super) fn take_released_files(&mut self) -> bool {
-        if !self.registered.releases.pending() {
-            return false;
-        }
-        let before = self.deferred.wakers.len();
-        self.clear_released_files();
-        self.deferred.wakers.len() > before
     }
 }
 
@@ -311,62 +305,47 @@ impl Drop for UringDriver {
             },
             _ => Ok(()),
         };
-        self.registered.releases.close(&outcome);
+        // What is still queued, and what comes later, hears it.
+        self.unpark.releases.close(outcome);
     }
 }
 
 impl UringDriver {
-    /// Registers buffers; returns `(table id, first slot)`, or why they stay
-    /// plain (the caller records that: `op::register`).
+    /// Registers buffers; returns the first slot and the handle to give
+    /// them back through (`here` finds this driver on the releasing
+    /// thread), or why they stay plain (the caller records that:
+    /// `op::register`).
     ///
     /// # Safety
     ///
-    /// As [`register_buffers`](Self::register_buffers).
-    pub(crate) unsafe fn register_buffers_in_table(
+    /// As [`register_buffers`](Self::register_buffers): the memory stays
+    /// allocated until it is handed back with the slots
+    /// ([`FixedTables::release_buffers`]) or the ring is gone.
+    pub(crate) unsafe fn register_buffers_with(
         &mut self,
         iovecs: &[libc::iovec],
-    ) -> Result<(DriverId, u32), String> {
+        here: OnThisThread,
+    ) -> Result<(u32, FixedTables), String> {
         // SAFETY: the caller's promise, passed on.
         let start = unsafe { self.register_buffers(iovecs) }?;
-        Ok((self.id, start))
+        Ok((start, self.fixed_tables(here)))
     }
 
-    /// Clears buffer slots registered on the table `id` (nothing if that is
-    /// another driver's: its tables went with its ring).
-    pub(crate) fn unregister_buffers_of(&mut self, id: DriverId, start: u32, n: u32) {
-        if self.id == id {
-            self.unregister_buffers(start, n);
-        }
-    }
-
-    /// Registers `fd`; returns `(table id, slot, release queue)`, or why it
-    /// stays a plain descriptor (the caller records that: `op::register`).
-    pub(crate) fn register_file_in_table(
+    /// Registers `fd`; returns its slot and the handle to give it back
+    /// through, or why it stays a plain descriptor (the caller records
+    /// that: `op::register`).
+    pub(crate) fn register_file_with(
         &mut self,
         fd: RawFd,
-    ) -> Result<(DriverId, u32, Arc<FileReleases>), String> {
+        here: OnThisThread,
+    ) -> Result<(u32, FixedTables), String> {
         let slot = self.register_file(fd)?;
-        Ok((self.id, slot, self.registered.releases.clone()))
+        Ok((slot, self.fixed_tables(here)))
     }
 
-    /// Clears released file slots now, if this is the driver of table `id`.
-    pub(crate) fn clear_released_files_of(&mut self, id: DriverId) {
-        if self.id == id {
-            self.clear_released_files();
-        }
-    }
-
-    /// The worker starts (`true`) or stops turning its loop, which decides
-    /// who empties file slots released elsewhere (`file_releases.rs`), and
-    /// whether a socket whose receive runs in this ring may wait for it
-    /// elsewhere (`Unpark::is_active`); stopping, it empties the file slots
-    /// queued now. The caller runs the collected wakers afterwards.
-    pub(crate) fn attend(&mut self, on: bool) {
-        self.unpark.set_active(on);
-        self.registered.releases.attend(on);
-        if !on {
-            self.clear_released_files();
-        }
+    /// A handle on this ring's tables.
+    fn fixed_tables(&self, here: OnThisThread) -> FixedTables {
+        FixedTables::new(self.id, self.unpark.clone(), here)
     }
 }
 

@@ -13,8 +13,9 @@ use io_uring::{opcode, squeue};
 use super::lifecycle::{Ops, Orphaned, Reaped};
 use super::operation::{Attempt, Operation};
 
-/// An op that counts its drops, so a test sees when its memory is released.
-struct Probe(Arc<AtomicUsize>);
+/// An op that counts its drops, so a test sees when its memory is released
+/// (`releases_tests.rs` uses it too).
+pub(super) struct Probe(pub(super) Arc<AtomicUsize>);
 
 impl Drop for Probe {
     fn drop(&mut self) {

@@ -1,12 +1,13 @@
 //! Unit tests of the unpark handle (`unpark.rs`) without a runtime: the
-//! no-lost-wake-up rule, seen through its eventfd, and its queues.
+//! no-lost-wake-up rule, seen through its eventfd, and its pool-completion
+//! queue (its release queue has `releases_tests.rs`).
 
 use std::io;
 
-use super::unpark::{HandBack, Unpark};
+use super::unpark::Unpark;
 
 /// Reads the eventfd's counter: `Some(n)` if it was written, `None` if not.
-fn take_count(unpark: &Unpark) -> Option<u64> {
+pub(super) fn take_count(unpark: &Unpark) -> Option<u64> {
     let mut n: u64 = 0;
     // SAFETY: reads 8 bytes into a local u64 from the open, non-blocking eventfd.
     let res = unsafe { libc::read(unpark.raw_fd(), (&mut n as *mut u64).cast(), 8) };
@@ -62,48 +63,4 @@ fn a_posted_completion_is_seen_before_parking_or_wakes_the_wait() {
     assert_eq!(out.len(), 1);
     // Taken: nothing left to see.
     assert!(unpark.prepare_park());
-}
-
-#[test]
-fn releases_after_close_are_dropped_and_wake_nobody() {
-    let unpark = Unpark::new().unwrap();
-    unpark.release(10, 1);
-    assert!(unpark.has_released());
-    let mut out = Vec::new();
-    unpark.take_released(&mut out);
-    assert_eq!(out, vec![(10, 1)]);
-    assert!(!unpark.has_released());
-
-    unpark.close_releases();
-    assert!(unpark.prepare_park());
-    unpark.release(11, 2);
-    assert!(!unpark.has_released());
-    assert_eq!(take_count(&unpark), None);
-}
-
-#[test]
-fn hand_backs_are_taken_in_order_and_refused_once_closed() {
-    let unpark = Unpark::new().unwrap();
-    assert!(unpark.hand_backs.take().is_empty());
-    assert!(unpark.hand_backs.push(HandBack::Slot(1, true)).is_ok());
-    assert!(unpark.hand_backs.push(HandBack::Slot(2, false)).is_ok());
-    let keys: Vec<usize> = unpark
-        .hand_backs
-        .take()
-        .into_iter()
-        .map(|item| match item {
-            HandBack::Slot(key, _) => key,
-            HandBack::InPlace(key, ..) => key,
-        })
-        .collect();
-    assert_eq!(keys, vec![1, 2]);
-
-    assert!(unpark.hand_backs.push(HandBack::Slot(3, true)).is_ok());
-    assert_eq!(
-        unpark.hand_backs.close().len(),
-        1,
-        "queued before the close"
-    );
-    assert!(unpark.hand_backs.push(HandBack::Slot(4, true)).is_err());
-    assert!(unpark.hand_backs.take().is_empty());
 }

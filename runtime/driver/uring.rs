@@ -26,6 +26,7 @@ use super::id::DriverId;
 use super::lifecycle::{Ops, Orphaned, Reaped};
 use super::operation::{cqe_result, Erased, Operation};
 use super::protocol::{OpState, Protocol};
+use super::releases::Release;
 use super::ring_enter::RingEnter;
 use super::unpark::Unpark;
 use super::uring_zc::{self, ZeroCopy};
@@ -75,9 +76,6 @@ pub(crate) struct UringDriver {
     pub(super) limits: RecvConfig,
     /// Readers woken by receive completions, run after the borrow ends.
     pub(super) woken: Vec<Waker>,
-    /// Cancels other threads asked for, taken from `unpark`; kept for its
-    /// capacity.
-    cancels: Vec<(u64, u64)>,
     /// Multishot completions of one reaped batch, handled once the
     /// completion queue is released (side address, result, flags); kept
     /// for its capacity.
@@ -152,11 +150,10 @@ impl UringDriver {
             pool_note,
             limits,
             woken: Vec::new(),
-            cancels: Vec::new(),
             source_cqes: Vec::new(),
             deferred: Deferred::default(),
             wake_fd: unpark.raw_fd(),
-            registered: registered::Registered::new(unpark.clone()),
+            registered: registered::Registered::new(),
             unpark,
             wake_buf: Box::new(0),
             wake_armed: false,
@@ -250,22 +247,6 @@ impl UringDriver {
             .user_data(LINK_TIMEOUT_USERDATA);
         let entry = entry.flags(squeue::Flags::IO_LINK).user_data(key as u64);
         self.push_pair(entry, link);
-    }
-
-    /// Cancels the receives whose socket was closed on another thread (or
-    /// while this driver was borrowed).
-    #[inline]
-    fn take_cancels(&mut self) {
-        if !self.unpark.has_released() {
-            return;
-        }
-        self.unpark.take_released(&mut self.cancels);
-        let mut cancels = std::mem::take(&mut self.cancels);
-        for &(user_data, sid) in &cancels {
-            self.cancel_receive(user_data, sid);
-        }
-        cancels.clear();
-        self.cancels = cancels;
     }
 
     /// Queues an `AsyncCancel` of the entry with `user_data`.
@@ -364,17 +345,9 @@ impl UringDriver {
     /// signal or a busy ring (a seccomp filter, say): the worker could
     /// otherwise only spin.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
-        // After `prepare_park`, so a cancel posted from now on writes the
-        // eventfd (see `unpark.rs`).
-        self.take_cancels();
         if let Some(pool) = &mut self.pool {
             pool.publish();
         }
-        // A close told its file is let go must not wait for this wait.
-        let timeout = match self.take_released_files() {
-            true => Some(Duration::ZERO),
-            false => timeout,
-        };
         // A turn that must not wait has nothing to ask a ring with no op in
         // flight, so it skips the syscall (one per spawn+join otherwise).
         if timeout == Some(Duration::ZERO)
@@ -501,9 +474,6 @@ impl UringDriver {
     /// Cancels everything still in the kernel and reaps it; what the kernel
     /// does not give back within the grace period is leaked, never freed.
     pub(crate) fn shutdown(&mut self) {
-        // Dropping the ring ends its polls; fds closed from now on need not
-        // tell this worker.
-        self.unpark.close_releases();
         let finished = self.ops.orphan_all();
         self.deferred.frees.extend(finished);
         if self.armed + self.sending > 0 {
@@ -585,6 +555,15 @@ impl Protocol for UringDriver {
 
     fn unpark(&self) -> &Arc<Unpark> {
         &self.unpark
+    }
+
+    fn released(&mut self, item: Release) {
+        match item {
+            Release::HandBack(item) => self.take_back(item),
+            Release::Receive { user_data, sid } => self.cancel_receive(user_data, sid),
+            Release::File { slot, done } => self.empty_file_slot(slot, done),
+            Release::Buffers { start, n, memory } => self.unregister_buffers(start, n, memory),
+        }
     }
 
     /// Queues the op's entry: an `IN_PLACE` op stays in its future, any

@@ -39,5 +39,5 @@ mod tls_io;
 pub mod ws;
 
 pub use files::{FileBody, ServeDir, ServeDirFuture};
-pub use serve::{serve, Serve};
+pub use serve::{serve, Serve, ServeService};
 pub use timeout::{Timeout, TimeoutFuture, TimeoutLayer};

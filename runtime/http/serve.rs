@@ -22,7 +22,6 @@
 
 use std::future::{poll_fn, Future, IntoFuture};
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -35,15 +34,16 @@ use super::accept::{accept_loop, receive_loop, Setup};
 use super::conn::{BoxError, HttpBody, HttpService};
 use super::state::Shared;
 use crate::io::compat::{HyperExecutor, HyperTimer};
-use crate::net::{TcpListener, TcpSocket};
+use crate::net::TcpListener;
 
 /// Serves `service` on `listener` from every worker of the current
 /// runtime: HTTP/1.1 and HTTP/2 (detected per connection, h2c included),
 /// one task per connection on the worker that serves it.
 ///
 /// `service` is a tower service such as an axum `Router` (a hyper
-/// `service_fn` becomes one with `tower::service_fn`); each worker gets a
-/// clone, and its futures need not be `Send`. Each accepted connection goes
+/// `service_fn` becomes one with `tower::service_fn`; [`ServeService`]
+/// names the bounds); each worker gets a clone, and its futures need not be
+/// `Send`. Each accepted connection goes
 /// to the worker with the fewest live connections (see the
 /// [module docs](super)). The returned [`Serve`] is configured with its
 /// methods and awaited; it returns only on an error of the listener or,
@@ -77,14 +77,7 @@ use crate::net::{TcpListener, TcpSocket};
 /// listener). Running out of descriptors or memory is not such an error:
 /// accepting pauses briefly and resumes. A connection's own errors (a peer
 /// that resets, bad HTTP, a failed TLS handshake) end that connection only.
-pub fn serve<S, B>(listener: TcpListener, service: S) -> Serve<S>
-where
-    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + 'static,
-    B::Error: Into<BoxError>,
-{
+pub fn serve<S: ServeService>(listener: TcpListener, service: S) -> Serve<S> {
     Serve {
         listener,
         service,
@@ -146,8 +139,9 @@ impl<S> Serve<S> {
     }
 
     /// Gives each worker its own listener on the same address, bound with
-    /// `SO_REUSEPORT` (the listener passed to [`serve`] must have it too, see
-    /// [`TcpSocket::set_reuseport`]), and serves every connection on the
+    /// `SO_REUSEPORT` (the listener passed to [`serve`] must have it too:
+    /// [`TcpListener::bind_reuseport`] or [`TcpSocket::set_reuseport`](crate::net::TcpSocket::set_reuseport)), and
+    /// serves every connection on the
     /// worker whose listener the kernel chose: no hand-off, and no balancing
     /// by load.
     pub fn reuse_port(mut self) -> Self {
@@ -166,7 +160,30 @@ impl<S> Serve<S> {
     }
 }
 
-impl<S, B> IntoFuture for Serve<S>
+impl<S: ServeService> IntoFuture for Serve<S> {
+    type Output = io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        S::into_server(self)
+    }
+}
+
+/// A service [`serve`] runs: a tower [`Service`] of hyper's requests
+/// (`http::Request<hyper::body::Incoming>`) answering `http::Response<B>`,
+/// where `B` is an [`http_body::Body`]. It is `Clone + Send + 'static`
+/// (every worker gets a clone), its futures are `'static` (they need not be
+/// `Send`: each runs on its connection's worker), and its error and the
+/// body's error convert into `Box<dyn Error + Send + Sync>`. An axum
+/// `Router` is one, and so is every such service: the trait only names
+/// these bounds once, for [`serve`] and for awaiting a [`Serve`].
+pub trait ServeService: Clone + Send + 'static {
+    /// Runs `serve` with this service (the one place that knows `B`).
+    #[doc(hidden)]
+    fn into_server(serve: Serve<Self>) -> Pin<Box<dyn Future<Output = io::Result<()>>>>;
+}
+
+impl<S, B> ServeService for S
 where
     S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
     S::Future: 'static,
@@ -174,11 +191,8 @@ where
     B: http_body::Body + 'static,
     B::Error: Into<BoxError>,
 {
-    type Output = io::Result<()>;
-    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>>>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run::<B>())
+    fn into_server(serve: Serve<S>) -> Pin<Box<dyn Future<Output = io::Result<()>>>> {
+        Box::pin(serve.run::<B>())
     }
 }
 
@@ -291,7 +305,7 @@ fn worker_listeners(
     let mut out = Vec::with_capacity(workers);
     for i in 0..workers {
         out.push(if reuse_port && i > 0 {
-            reuseport_listener(addr)?
+            TcpListener::bind_reuseport(addr)?
         } else {
             let fd = std::os::fd::AsFd::as_fd(listener).try_clone_to_owned()?;
             let dup = TcpListener::from_std(std::net::TcpListener::from(fd))?;
@@ -302,17 +316,4 @@ fn worker_listeners(
         });
     }
     Ok(out)
-}
-
-/// A listener on `addr` with `SO_REUSEPORT`.
-fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
 }

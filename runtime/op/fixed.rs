@@ -5,14 +5,15 @@
 //! the slot holds a clone, so the slot is emptied (and may be reused) only
 //! after the `File` and all those ops are gone: an entry can never reach
 //! the kernel naming a slot that was refilled with another file. The holder
-//! that drops last queues the slot for the owning driver, which empties it
-//! at once when dropped on that worker, or in its next turn (it is woken)
-//! when dropped elsewhere. [`FixedFile::close`] also says when.
+//! that drops last gives the slot back through the handle registration made
+//! (`driver::FixedTables`): the owning driver empties it at once when
+//! dropped on that worker, or in its next turn (it is woken) when dropped
+//! elsewhere. [`FixedFile::close`] also says when.
 
 use std::sync::{Arc, Mutex};
 
 use crate::buf::{FixedSlot, FixedToken, IoBuf};
-use crate::driver::{DriverId, Emptied, FileReleases};
+use crate::driver::{DriverId, Emptied, FixedTables};
 use crate::sys::SharedFd;
 
 /// A file's slot in a ring's registered-file table.
@@ -25,8 +26,9 @@ pub(crate) struct FixedFile {
 /// One taken slot; emptied when the last holder drops it.
 #[derive(Debug)]
 struct FileSlot {
-    /// The driver whose table holds the file.
-    table: DriverId,
+    /// The tables of the driver that holds the file, and the way to give
+    /// the slot back.
+    tables: FixedTables,
     /// The slot (`types::Fixed`).
     slot: u32,
     /// The plain descriptor, open as long as the slot is: ops naming the
@@ -34,8 +36,6 @@ struct FileSlot {
     /// `drop`, which lets it go before it releases the slot, so a close
     /// told the slot is empty finds this reference gone too.
     fd: Option<SharedFd>,
-    /// Where the owning driver collects slots to empty.
-    releases: Arc<FileReleases>,
     /// Set by [`FixedFile::close`]: told when the slot is empty.
     on_release: Mutex<Option<Arc<Emptied>>>,
 }
@@ -44,14 +44,14 @@ impl FixedFile {
     /// Registers `fd` with the current worker's ring, or says why not (the
     /// epoll driver, no runtime, a refused registration).
     pub(crate) fn register(fd: &SharedFd) -> Result<FixedFile, String> {
-        let (table, slot, releases) =
-            super::register("registered files", |driver| driver.register_file(fd.raw()))?;
+        let (slot, tables) = super::register("registered files", |driver, here| {
+            driver.register_file(fd.raw(), here)
+        })?;
         Ok(FixedFile {
             inner: Arc::new(FileSlot {
-                table,
+                tables,
                 slot,
                 fd: Some(fd.clone()),
-                releases,
                 on_release: Mutex::new(None),
             }),
         })
@@ -90,9 +90,8 @@ impl Drop for FileSlot {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        self.releases.release(self.slot, done);
-        // On the owning worker, empty it now rather than at its next park.
-        super::try_with_driver(|driver| driver.clear_released_files(self.table));
+        // On the owning worker, emptied now; else at its next turn.
+        self.tables.release_file(self.slot, done);
     }
 }
 
@@ -146,7 +145,8 @@ impl Fixed {
     /// ring's); the others are left unused, so the op uses plain resources.
     #[inline]
     pub(crate) fn bind(&mut self, table: DriverId) {
-        self.file_bound = matches!(&self.file, FileRef::Registered(f) if f.inner.table == table);
+        self.file_bound =
+            matches!(&self.file, FileRef::Registered(f) if f.inner.tables.id() == table);
         if self.buf.is_some_and(|b| b.table != table) {
             self.buf = None;
         }

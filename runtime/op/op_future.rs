@@ -19,6 +19,10 @@
 //! worker: the rest of `op/`, `buf/` and `sys/` reach its driver through
 //! [`with_driver`], [`try_with_driver`], [`driver_in_call`] and
 //! [`register`], each a thread-local load and a `RefCell` borrow, as before.
+//! Registered files and buffers are given back through the handle
+//! registration made (`driver::FixedTables`), never through here; the one
+//! thing it borrows from this file is [`release_here`], its way to find its
+//! own driver on the releasing thread.
 //!
 //! # Threads
 //!
@@ -37,7 +41,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::context;
-use crate::driver::{hand_back, timed_out, Driver, OpState, Operation, Phase};
+use crate::driver::{
+    hand_back, timed_out, Driver, DriverId, OnThisThread, OpState, Operation, Phase,
+};
 use crate::executor::coop;
 use crate::time::{sleep, Sleep};
 
@@ -166,18 +172,19 @@ pub(crate) unsafe fn driver_in_call<'a>() -> Option<&'a RefCell<Driver>> {
 }
 
 /// Registers `what` (registered buffers or files) with the current worker's
-/// driver by `f`. A refusal on io_uring is recorded here, once, in the
-/// worker's metrics and its `driver_info()` line; the epoll driver's "no"
-/// is not a fallback worth recording.
+/// driver by `f`, which gets the [`release_here`] door for the handle it
+/// makes. A refusal on io_uring is recorded here, once, in the worker's
+/// metrics and its `driver_info()` line; the epoll driver's "no" is not a
+/// fallback worth recording.
 pub(crate) fn register<R>(
     what: &str,
-    f: impl FnOnce(&mut Driver) -> Result<R, String>,
+    f: impl FnOnce(&mut Driver, OnThisThread) -> Result<R, String>,
 ) -> Result<R, String> {
     let res = context::with_current(|worker| {
         let Ok(mut driver) = worker.driver.try_borrow_mut() else {
             return Err("the driver was busy".to_owned());
         };
-        let res = f(&mut driver);
+        let res = f(&mut driver, release_here);
         let on_uring = driver.fixed_id().is_some();
         drop(driver);
         if let (Err(why), true) = (&res, on_uring) {
@@ -186,6 +193,15 @@ pub(crate) fn register<R>(
         res
     });
     res.unwrap_or_else(|| Err(format!("{what} were set up outside a runtime")))
+}
+
+/// A registered-slot handle's way to its own driver ([`OnThisThread`]):
+/// if the driver `id` is the current worker's and is not borrowed, it takes
+/// its release queue now. Borrowed (the release runs inside the driver),
+/// on another thread or under another runtime, nothing happens here and
+/// the handle wakes the owning worker instead.
+fn release_here(id: DriverId) -> bool {
+    try_with_driver(|driver| driver.take_releases_of(id)).unwrap_or(false)
 }
 
 /// The error an op returns when polled outside a runtime.

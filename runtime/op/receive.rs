@@ -186,8 +186,11 @@ impl<R: Receiver> Receive<R> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Result<Poll<R::Output>, Option<Received<R::Output>>> {
-        if self.op.is_some() || !coop::has_budget(cx) {
+        if self.op.is_some() {
             return Err(None);
+        }
+        if !coop::has_budget(cx) {
+            return Ok(Poll::Pending);
         }
         // SAFETY: `driver` is used only within this poll.
         let Some(driver) = (unsafe { super::driver_in_call() }) else {

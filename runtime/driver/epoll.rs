@@ -143,21 +143,6 @@ impl EpollDriver {
         self.lend.as_mut()?.lend()
     }
 
-    /// Forgets `fd` before it is closed, so a reused number starts afresh.
-    pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) {
-        if self.registry.deregister(fd, id) {
-            // SAFETY: `epfd` is open; the event argument may be null for DEL.
-            unsafe {
-                libc::epoll_ctl(
-                    self.epfd.as_raw_fd(),
-                    libc::EPOLL_CTL_DEL,
-                    fd,
-                    std::ptr::null_mut(),
-                )
-            };
-        }
-    }
-
     /// One poll of a receive on `fd` (see `Driver::poll_receive`): the
     /// queue first (an io_uring worker may have filled it before the socket
     /// came here), then the caller's own op, by readiness.

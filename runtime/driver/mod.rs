@@ -254,14 +254,6 @@ impl Driver {
         }
     }
 
-    /// A provided buffer is free again.
-    pub(crate) fn give_back(&mut self, memory: &Arc<PoolMemory>, bid: u16) {
-        match self {
-            Driver::Uring(d) => d.give_back(memory, bid),
-            Driver::Epoll(_) => memory.give_back_remote(bid),
-        }
-    }
-
     /// Sets the smallest `write_all` send that goes zero-copy
     /// (`Builder::send_zerocopy_threshold`); epoll always writes plainly.
     pub(crate) fn set_send_zerocopy(&mut self, min: Option<usize>) {
@@ -406,14 +398,6 @@ impl Driver {
         }
     }
 
-    /// Forgets an fd's readiness state before the fd is closed (epoll; an
-    /// io_uring ring keeps none).
-    pub(crate) fn deregister(&mut self, fd: RawFd, id: u64) {
-        if let Driver::Epoll(d) = self {
-            d.deregister(fd, id);
-        }
-    }
-
     /// Passes `fd` to the io_uring worker whose ring is `target` (see
     /// `hand_off.rs`); gives it back when this driver cannot (epoll).
     #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
@@ -448,13 +432,6 @@ impl Driver {
         match self {
             Driver::Uring(d) => &d.unpark,
             Driver::Epoll(d) => &d.unpark,
-        }
-    }
-
-    /// Cancels a receive of this driver on behalf of a close.
-    fn cancel_receive(&mut self, user_data: u64, sid: u64) {
-        if let Driver::Uring(d) = self {
-            d.cancel_receive(user_data, sid);
         }
     }
 
@@ -564,12 +541,12 @@ impl Driver {
 
 /// The last user handle of `fd` let go of it, on any thread: its receive
 /// side is closed (readers wake and fail), what it queued is freed (pooled
-/// buffers go back to their ring, queued connections close) and the receive
-/// it has in a kernel is cancelled: by `local`, the driver of the worker on
-/// this thread if it owns that receive (and is not borrowed), else by
-/// asking the owning worker through its [`Unpark`]. The descriptor itself
+/// buffers go back to their ring by way of its return queue, queued
+/// connections close) and the receive it has in a kernel is cancelled by
+/// the worker whose ring holds it, asked through that worker's release
+/// queue (taken at its next turn, before it submits). The descriptor itself
 /// closes when its last reference goes, once the kernel let go of it.
-pub(crate) fn close_source<D: Descriptor>(fd: &D, mut local: Option<&mut Driver>) {
+pub(crate) fn close_source<D: Descriptor>(fd: &D) {
     let Some((mut side, addr)) = fd.source().close() else {
         return; // never read on io_uring: nothing queued, nothing in a kernel
     };
@@ -580,26 +557,15 @@ pub(crate) fn close_source<D: Descriptor>(fd: &D, mut local: Option<&mut Driver>
     }
     for chunk in closed.chunks {
         match (chunk, &closed.pool) {
-            (Chunk::Pooled { bid, .. }, Some(memory)) => match local.as_deref_mut() {
-                Some(driver) => driver.give_back(memory, bid),
-                None => memory.give_back_remote(bid),
-            },
+            (Chunk::Pooled { bid, .. }, Some(memory)) => memory.give_back_remote(bid),
             // Dropping a queued connection closes it.
             (chunk, _) => drop::<Chunk>(chunk),
         }
     }
     // A one-shot not yet submitted is cancelled when its key is reported.
-    let Some((owner, user_data)) = closed.cancel else {
-        return;
-    };
-    match local {
-        Some(driver) if std::ptr::eq(owner.as_ptr(), Arc::as_ptr(driver.unpark())) => {
-            driver.cancel_receive(user_data, fd.id())
-        }
-        _ => {
-            if let Some(owner) = owner.upgrade() {
-                owner.release(user_data, fd.id());
-            }
+    if let Some((owner, user_data)) = closed.cancel {
+        if let Some(owner) = owner.upgrade() {
+            owner.release(user_data, fd.id());
         }
     }
 }

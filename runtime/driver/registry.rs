@@ -12,8 +12,10 @@
 //! directions. An event sets the bits it reports and moves the parked
 //! wakers of those directions to `woken`. A short transfer clears the bit
 //! ([`Registry::clear_ready`]) unless that side is closed (no edge would
-//! follow). A registration ends with its fd ([`Registry::deregister`], or a
-//! number reused by a new descriptor, which has a new id): its waiters wake.
+//! follow). A registration ends when its number is reused by a new
+//! descriptor, which has a new id, or when the kernel refuses to arm it
+//! ([`Registry::arm_failed`]): its waiters wake. A closed fd needs no word:
+//! the kernel drops a closed file from the epoll set by itself.
 
 use std::io;
 use std::os::fd::RawFd;

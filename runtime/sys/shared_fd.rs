@@ -8,8 +8,13 @@
 //! files) hold an [`FdHandle`]: when the last handle goes, on any thread,
 //! the descriptor's receive side is closed (`driver::close_source`): what it
 //! queued is freed and its receive in a kernel is cancelled, which lets go
-//! of the last clones. The last clone closes the fd, after forgetting its
-//! epoll registration in this worker's driver.
+//! of the last clones. The last clone closes the fd. An epoll registration
+//! needs no word from here: the kernel drops a closed file from every epoll
+//! set, and a driver tells a reused number apart by its new id.
+//!
+//! Nothing here reaches a driver through the thread-local worker: the
+//! receive side knows the worker whose ring holds its receive, and asks it
+//! through that worker's release queue (`driver::close_source`).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -157,7 +162,6 @@ impl SharedFd {
     pub(crate) fn try_unwrap(self) -> Result<OwnedFd, SharedFd> {
         match Arc::try_unwrap(self.inner) {
             Ok(inner) => {
-                forget_registration(inner.fd, inner.id);
                 inner.released.store(true, Ordering::Relaxed);
                 // SAFETY: we held the only reference; `released` stops `Inner`'s
                 // drop from closing the fd, so ownership moves to the `OwnedFd`.
@@ -197,13 +201,6 @@ impl Descriptor for SharedFd {
 }
 
 impl Owner for Inner {}
-
-/// Forgets the fd's epoll registration in this worker's driver (unless the
-/// driver is borrowed: a reused number is told apart by its new id). Other
-/// workers' epoll sets drop a closed file by themselves.
-fn forget_registration(fd: RawFd, id: u64) {
-    crate::op::try_with_driver(|driver| driver.deregister(fd, id));
-}
 
 /// A user's handle on a descriptor (what sockets and files hold): ops clone
 /// the [`SharedFd`] it derefs to; the last handle, dropped on any thread,
@@ -259,10 +256,7 @@ impl Drop for FdHandle {
 /// The last user handle of `fd` is gone: its receive side closes.
 #[cold]
 fn last_handle_dropped(fd: &SharedFd) {
-    let done = crate::op::try_with_driver(|driver| driver::close_source(fd, Some(driver)));
-    if done.is_none() {
-        driver::close_source(fd, None);
-    }
+    driver::close_source(fd);
 }
 
 impl Drop for Inner {
@@ -270,7 +264,6 @@ impl Drop for Inner {
         if self.released.load(Ordering::Relaxed) {
             return;
         }
-        forget_registration(self.fd, self.id);
         // SAFETY: the last reference is gone, so no op uses the fd any more and
         // nothing else owns it.
         unsafe { libc::close(self.fd) };
